@@ -1,0 +1,5 @@
+/** The pure pickle codec: bytes <-> values. No `node:` imports; runs in a browser. */
+export * from './errors.js';
+export * from './opcodes.js';
+export * from './registry.js';
+export * from './values.js';

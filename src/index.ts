@@ -1,0 +1,5 @@
+/**
+ * mpwire: CPython's pickle format and `multiprocessing.connection` wire protocol for Node.
+ * @packageDocumentation
+ */
+export * from './codec/index.js';

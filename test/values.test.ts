@@ -1,0 +1,64 @@
+import { describe, expect, it } from 'vitest';
+import {
+  allowList,
+  isTuple,
+  PyDatetime,
+  PyFrozenSet,
+  PyTimedelta,
+  PyTimezone,
+  PyTuple,
+  PyUUID,
+  tuple,
+} from '../src/index.js';
+
+describe('values', () => {
+  it('tuples are frozen arrays whose map() returns a plain array', () => {
+    const t = tuple(1, 'a');
+    expect(Array.isArray(t)).toBe(true);
+    expect(isTuple(t)).toBe(true);
+    expect(Object.isFrozen(t)).toBe(true);
+    expect([...t]).toEqual([1, 'a']);
+    const mapped = t.map((x) => x);
+    expect(mapped instanceof PyTuple).toBe(false);
+  });
+
+  it('frozensets refuse mutation', () => {
+    const s = new PyFrozenSet([1, 2]);
+    expect(s.has(2)).toBe(true);
+    expect(() => s.add(3)).toThrow(TypeError);
+    expect(() => s.delete(1)).toThrow(TypeError);
+    expect(s.size).toBe(2);
+  });
+
+  it('timedelta normalises like Python', () => {
+    const d = new PyTimedelta(0, -1, 0);
+    expect([d.days, d.seconds, d.microseconds]).toEqual([-1, 86399, 0]);
+    const e = new PyTimedelta(1, 90000, 2_500_000);
+    expect([e.days, e.seconds, e.microseconds]).toEqual([2, 3602, 500000]);
+  });
+
+  it('datetime converts to and from Date', () => {
+    const date = new Date(Date.UTC(2024, 1, 29, 12, 30, 15, 123));
+    const dt = PyDatetime.fromDate(date);
+    expect(dt.microsecond).toBe(123000);
+    expect(dt.tzinfo).toBe(PyTimezone.utc);
+    expect(dt.toDate().getTime()).toBe(date.getTime());
+    const plus2 = new PyDatetime(2024, 2, 29, 14, 30, 15, 123000, new PyTimezone(new PyTimedelta(0, 7200)));
+    expect(plus2.toDate().getTime()).toBe(date.getTime());
+  });
+
+  it('uuid keeps hex and prints the canonical form', () => {
+    const u = new PyUUID('12345678-1234-5678-1234-567812345678');
+    expect(u.hex).toBe('12345678123456781234567812345678');
+    expect(u.toString()).toBe('12345678-1234-5678-1234-567812345678');
+    expect(u.toBigInt()).toBe(0x12345678123456781234567812345678n);
+    expect(() => new PyUUID('xyz')).toThrow(RangeError);
+  });
+
+  it('allowList matches exact names and module wildcards', () => {
+    const allowed = allowList(['builtins.set', 'datetime.*']);
+    expect(allowed('builtins', 'set')).toBe(true);
+    expect(allowed('builtins', 'eval')).toBe(false);
+    expect(allowed('datetime', 'datetime')).toBe(true);
+  });
+});
