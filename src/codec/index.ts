@@ -1,4 +1,6 @@
 /** The pure pickle codec: bytes <-> values. No `node:` imports; runs in a browser. */
+
+export * from './compat-names.js';
 export * from './errors.js';
 export * from './opcodes.js';
 export * from './registry.js';

@@ -28,7 +28,7 @@ export class PyTuple<T = unknown> extends Array<T> {
 }
 
 /** `tuple(1, 'a')` builds the Python tuple `(1, 'a')`. */
-export function tuple<T>(...items: T[]): PyTuple<T> {
+export function tuple<T extends unknown[]>(...items: T): PyTuple<T[number]> {
   return PyTuple.fromItems(items);
 }
 
