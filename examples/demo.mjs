@@ -27,8 +27,17 @@ console.log('node: handshake done');
 const messages = [
   'hello from node',
   tuple(1, 2n ** 64n, -1.5),
-  { name: 'sensor-7', readings: [0.5, 1.25, -3], raw: new Uint8Array([0, 1, 254, 255]), ok: true, none: null },
-  new Map([[tuple('x', 1), 'tuple key'], [2, 'int key']]),
+  {
+    name: 'sensor-7',
+    readings: [0.5, 1.25, -3],
+    raw: new Uint8Array([0, 1, 254, 255]),
+    ok: true,
+    none: null,
+  },
+  new Map([
+    [tuple('x', 1), 'tuple key'],
+    [2, 'int key'],
+  ]),
   new Set(['a', 'b']),
   new PyDatetime(2026, 11, 22, 12, 30, 5, 123456, PyTimezone.utc),
   new PyDecimal('3.14159265358979323846'),
