@@ -62,7 +62,7 @@ describe.each(pythons.map((python) => ({ label: python.label, executable: python
         new TransportError('READ_ONLY', 'connection is read-only'),
       );
       const received: string[] = [];
-      for await (const message of connection) received.push(Buffer.from(message).toString());
+      for await (const message of connection.iterBytes()) received.push(Buffer.from(message).toString());
       expect(received).toEqual(Array.from({ length: 100 }, (_, i) => `3:${i}`));
       expect((await output).code).toBe(0);
       connection.close();
