@@ -162,11 +162,16 @@ describe.each(pythons.map((python, index) => ({ label: python.label, index, pyth
           address: listener.address,
           authkey: keyHex('k'),
         });
-        await peer.call('send_bytes', { conn: client.conn, data: { hex: keyHex('hello') } });
+        // Right behind the handshake: a message longer than the 256-byte handshake cap must not be refused.
+        await peer.call('send_many', {
+          conn: client.conn,
+          messages: [{ hex: keyHex('hello') }, { size: 100_000 }],
+        });
         await peer.call('close', { handle: client.conn });
         await new Promise((resolve) => setTimeout(resolve, 50));
         const conn = await listener.accept();
         expect(Buffer.from(await conn.recvBytes()).toString()).toBe('hello');
+        expect(sha256(await conn.recvBytes())).toBe(sha256(pattern(100_000)));
         await expect(conn.recvBytes()).rejects.toBeInstanceOf(EOFError);
         conn.close();
       } finally {
