@@ -987,7 +987,18 @@ export class Unpickler {
             if ((stack.length - m) % 2 !== 0) fail('BAD_STACK', 'odd number of items for SETITEMS');
             const slot = m - 1;
             let target = stack[slot];
-            for (let i = m; i < stack.length; i += 2) target = setItem(target, stack[i], stack[i + 1], slot);
+            let i = m;
+            if (dictMode !== 'map' && isPlainDict(target)) {
+              // Fast path for str-keyed dicts: the type checks are done once per batch.
+              const obj = target;
+              for (; i < stack.length; i += 2) {
+                const key = stack[i];
+                if (typeof key !== 'string' || (dictMode === 'auto' && isArrayIndexKey(key))) break;
+                if (key === '__proto__') setObjectKey(obj, key, stack[i + 1]);
+                else obj[key] = stack[i + 1];
+              }
+            }
+            for (; i < stack.length; i += 2) target = setItem(target, stack[i], stack[i + 1], slot);
             stack[slot] = target;
             stack.length = m;
             break;
