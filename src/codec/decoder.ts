@@ -990,6 +990,7 @@ export class Unpickler {
             let i = m;
             if (dictMode !== 'map' && isPlainDict(target)) {
               // Fast path for str-keyed dicts: the type checks are done once per batch.
+              checkItems((stack.length - m) / 2);
               const obj = target;
               for (; i < stack.length; i += 2) {
                 const key = stack[i];
