@@ -1,6 +1,7 @@
 /** The pure pickle codec: bytes <-> values. No `node:` imports; runs in a browser. */
 
 export * from './compat-names.js';
+export * from './dis.js';
 export * from './errors.js';
 export * from './opcodes.js';
 export * from './registry.js';
