@@ -172,7 +172,7 @@ function reprInt(value: PyInt): string {
 }
 
 /** Python `repr(float)`: the shortest digits that round-trip, laid out as CPython lays them out. */
-export function reprFloat(value: number): string {
+function reprFloat(value: number): string {
   if (Number.isNaN(value)) return 'nan';
   if (value === Number.POSITIVE_INFINITY) return 'inf';
   if (value === Number.NEGATIVE_INFINITY) return '-inf';
@@ -202,7 +202,7 @@ function hex2(value: number): string {
  * Python `repr(bytes)`: `b'...'`, with Python's choice of quote. `bytearray`'s repr differs in one detail:
  * it escapes a single quote even inside double quotes.
  */
-export function reprBytes(bytes: Uint8Array): string {
+function reprBytes(bytes: Uint8Array): string {
   const isByteArray = bytes instanceof PyByteArray;
   const quote = bytes.includes(0x27) && !bytes.includes(0x22) ? '"' : "'";
   let body = '';
@@ -277,7 +277,7 @@ function reprCodePoints(codePoints: readonly number[]): string {
 }
 
 /** Python `repr(str)` of a JavaScript string. */
-export function reprStr(text: string): string {
+function reprStr(text: string): string {
   return reprCodePoints(Array.from(text, (char) => char.codePointAt(0)!));
 }
 
@@ -827,7 +827,8 @@ const ANNOTATE_DEFAULT_COLUMN = 30;
  *
  * @example
  * dis(Uint8Array.of(0x80, 0x04, 0x4e, 0x2e));
- * // '    0: \x80 PROTO      4\n    2: N    NONE\n    3: .    STOP\nhighest protocol among opcodes = 4\n'
+ * // '    0: \x80 PROTO      4\n    2: N    NONE\n    3: .    STOP\nhighest protocol among opcodes = 2\n'
+ * // (PROTO itself is a protocol 2 opcode, and pickletools counts opcodes, not the PROTO argument.)
  */
 export function dis(data: Uint8Array, options: DisassembleOptions = {}): string {
   const indentChunk = ' '.repeat(options.indentLevel ?? 4);
