@@ -11,7 +11,7 @@ Two modes, stdlib only (runs on 2.7 and 3.6+):
       Read a JSON list of {"name", "hex", "indentlevel"?, "memo_group"?} from stdin and print the same list
       with "listing" (annotate=0), "annotated" (annotate=1), "annotated30" (annotate=30, as `pickletools -a`),
       "error" (str() of the exception, or null) and "error_type" added; each listing is the text printed before
-      any exception. Cases that share a
+      any exception (the annotated ones are null before Python 3.2). Cases that share a
       "memo_group" are disassembled in order with one shared memo.
 """
 import binascii
@@ -34,6 +34,7 @@ except ImportError:
     from io import StringIO
 
 PY3 = sys.version_info[0] >= 3
+ANNOTATE_SUPPORTED = sys.version_info >= (3, 2)  # pickletools.dis gained `annotate` in 3.2
 
 
 class Plain(object):
@@ -299,11 +300,17 @@ def disassemble(cases):
             memo = None
             if group is not None:
                 memo = memos.setdefault((group, key), {})
+            if annotate and not ANNOTATE_SUPPORTED:
+                case[key] = None
+                continue
             out = StringIO()
             error = None
             error_type = None
             try:
-                pickletools.dis(data, out, memo, indent, annotate)
+                if annotate:
+                    pickletools.dis(data, out, memo, indent, annotate)
+                else:
+                    pickletools.dis(data, out, memo, indent)
             except Exception as e:  # ValueError from pickletools, IndexError from its own stack emulation
                 error = str(e)
                 error_type = type(e).__name__
