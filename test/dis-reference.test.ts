@@ -74,6 +74,7 @@ if (python27) {
 } else {
   console.log('dis corpus has no Python 2.7 pickles: no 2.7 interpreter under `pyenv root`');
 }
+corpus.push(...mutatedPickles(corpus));
 const cases: ReferenceCase[] = JSON.parse(runFixture(referencePython, ['dis'], JSON.stringify(corpus)));
 const [major = 0, minor = 0] = referenceVersion.split('.').map(Number);
 if (major === 3 && minor < 13) {
@@ -89,6 +90,34 @@ if (major === 3 && minor < 13) {
       );
     }
   }
+}
+
+/**
+ * Damaged copies of the small pickles (a byte changed, the data cut short, a byte inserted), from a fixed
+ * seed: pickletools decides what each one lists and where it fails, and `dis` must agree.
+ */
+function mutatedPickles(sources: readonly { name: string; hex: string }[]): { name: string; hex: string }[] {
+  let seed = 0x2545f491;
+  const random = (limit: number): number => {
+    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+    return (seed >>> 8) % limit;
+  };
+  const mutated: { name: string; hex: string }[] = [];
+  for (const source of sources) {
+    const original = fromHex(source.hex);
+    if (original.length === 0 || original.length > 300 || source.name.startsWith('err_')) continue;
+    for (let round = 0; round < 4; round++) {
+      const data = Array.from(original);
+      const at = random(data.length);
+      const kind = ['changed', 'cut', 'inserted'][random(3)];
+      if (kind === 'changed') data[at] = random(256);
+      else if (kind === 'cut') data.length = at;
+      else data.splice(at, 0, random(256));
+      const hex = data.map((byte) => byte.toString(16).padStart(2, '0')).join('');
+      mutated.push({ name: `${source.name}_${kind}_at_${at}_${round}`, hex });
+    }
+  }
+  return mutated;
 }
 
 function fromHex(hex: string): Uint8Array {
