@@ -3,6 +3,7 @@
 export * from './compat-names.js';
 export * from './decoder.js';
 export { dumps, Pickler, type PicklerOptions } from './encoder.js';
+export * from './dis.js';
 export * from './errors.js';
 export * from './opcodes.js';
 export * from './registry.js';
