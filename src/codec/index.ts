@@ -2,6 +2,7 @@
 
 export * from './compat-names.js';
 export * from './errors.js';
+export * from './numpy.js';
 export * from './opcodes.js';
 export * from './registry.js';
 export * from './values.js';
