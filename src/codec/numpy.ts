@@ -1513,15 +1513,58 @@ export function numpyRegistry(options: NumpyCodecOptions = {}): Registry {
   return registerNumpy(new Registry(), options);
 }
 
-/** `_frombuffer(buffer, dtype, shape, order)`: numpy's protocol-5 reconstructor. */
+/**
+ * `_frombuffer(buffer, dtype, shape, order[, axis_order])`: numpy's protocol-5 reconstructor. Order `'K'`
+ * (numpy 2.x, for arrays whose axes are permuted) means: the buffer holds `shape` in C order, and the array
+ * is its transpose by `axis_order`; that is copied here into a C-order array.
+ */
 function arrayFromBuffer(args: readonly unknown[]): NDArray {
-  const [buffer, dtype, rawShape, order] = args;
+  const [buffer, dtype, rawShape, order, axisOrder] = args;
   if (!(dtype instanceof NumpyDtype)) throw new TypeError(`_frombuffer: dtype is ${describe(dtype)}`);
-  if (order !== 'C' && order !== 'F') throw new TypeError(`_frombuffer: order is ${describe(order)}`);
   const bytes = toBytes(buffer, '_frombuffer buffer');
+  const shape = toShape(rawShape, '_frombuffer shape');
   // numpy's frombuffer gives a writeable array only over a writable buffer (bytearray, writable PickleBuffer).
   const writeable = buffer instanceof PyByteArray || (buffer instanceof PyPickleBuffer && !buffer.readonly);
-  return new NDArray({ dtype, shape: toShape(rawShape, '_frombuffer shape'), order, bytes, writeable });
+  if (order === 'K' && axisOrder !== undefined && axisOrder !== null) {
+    const axes = toShape(axisOrder, '_frombuffer axis order');
+    if (axes.length !== shape.length || [...axes].sort((a, b) => a - b).some((axis, i) => axis !== i)) {
+      throw new TypeError(
+        `_frombuffer: axis order (${axes.join(', ')}) is not a permutation of ${shape.length} axes`,
+      );
+    }
+    const source = new NDArray({ dtype, shape, bytes });
+    return new NDArray({
+      dtype,
+      shape: axes.map((axis) => shape[axis]!),
+      bytes: transposeToC(source, axes),
+      writeable,
+    });
+  }
+  if (order !== 'C' && order !== 'F' && order !== 'K')
+    throw new TypeError(`_frombuffer: order is ${describe(order)}`);
+  return new NDArray({ dtype, shape, order: order === 'F' ? 'F' : 'C', bytes, writeable });
+}
+
+/** The C-order bytes of `source.transpose(axes)` for a C-order source. */
+function transposeToC(source: NDArray, axes: readonly number[]): Uint8Array {
+  const itemsize = source.dtype.itemsize;
+  const from = source.bytes;
+  const out = new Uint8Array(from.length);
+  const resultShape = axes.map((axis) => source.shape[axis]!);
+  const index = new Array<number>(resultShape.length).fill(0);
+  const sourceIndex = new Array<number>(resultShape.length).fill(0);
+  for (let flat = 0; flat < source.size; flat++) {
+    axes.forEach((axis, i) => {
+      sourceIndex[axis] = index[i]!;
+    });
+    const at = flatIndex(sourceIndex, source.shape, 'C') * itemsize;
+    out.set(from.subarray(at, at + itemsize), flat * itemsize);
+    for (let d = resultShape.length - 1; d >= 0; d--) {
+      if (++index[d]! < resultShape[d]!) break;
+      index[d] = 0;
+    }
+  }
+  return out;
 }
 
 /** `scalar(dtype, bytes)`; for object dtypes numpy pickles the object itself, which is returned as is. */
@@ -1540,7 +1583,11 @@ function scalarFromArgs(args: readonly unknown[]): NumpyScalar | unknown {
 function reduceArray(array: NDArray, core: string, pickleBuffers: boolean): PyObject {
   const dtype = array.dtype;
   const fortran = array.order === 'F' && !isAlsoCContiguous(array.shape);
-  if (pickleBuffers && dtype.kind !== 'O') {
+  // numpy falls back to _reconstruct for object dtypes, subclasses, zero-size items and dtypes the buffer
+  // protocol refuses (datetime64/timedelta64 anywhere in the dtype).
+  const bufferable =
+    !dtype.hasObject && array.pythonClass === null && dtype.itemsize > 0 && !containsDatetime(dtype);
+  if (pickleBuffers && bufferable) {
     const buffer = new PyPickleBuffer(array.bytes, !array.writeable);
     return new PyObject('reduce', new PyGlobal(`${core}.numeric`, '_frombuffer'), [
       buffer,
@@ -1558,6 +1605,12 @@ function reduceArray(array: NDArray, core: string, pickleBuffers: boolean): PyOb
   const raw = array.objects ? reorder(array.objects, array.shape, array.order, 'C') : array.bytes;
   reduction.state = tuple(1, PyTuple.fromItems(array.shape), dtype, fortran, raw);
   return reduction;
+}
+
+function containsDatetime(dtype: NumpyDtype): boolean {
+  if (dtype.kind === 'M' || dtype.kind === 'm') return true;
+  if (dtype.subarray) return containsDatetime(dtype.subarray.base);
+  return dtype.fields?.some((field) => containsDatetime(field.dtype)) ?? false;
 }
 
 /** numpy calls an array Fortran-ordered only when it is not also C-contiguous (at most one axis longer than 1). */
@@ -1583,7 +1636,8 @@ function isGlobalNamed(value: unknown, module: string, name: string): boolean {
 
 /**
  * The bytes inside a decoded buffer-like value: bytes, bytearray, PickleBuffer, any ArrayBuffer view, or a
- * Python 2 `str` (latin-1, as numpy reads it), or a `_codecs.encode(str, 'latin1')` left as a placeholder.
+ * Python 2 `str` (latin-1, as numpy reads it), or a `_codecs.encode(str, 'latin1')` / `bytes()` call left as a
+ * placeholder.
  */
 function toBytes(value: unknown, what: string): Uint8Array {
   if (value instanceof Uint8Array) return value;
@@ -1596,6 +1650,13 @@ function toBytes(value: unknown, what: string): Uint8Array {
     if (typeof text === 'string' && (encoding === 'latin1' || encoding === 'latin-1'))
       return latin1Encode(text);
   }
+  // Below protocol 3 CPython writes b'' as `builtins.bytes()` (`__builtin__.bytes` in the stream).
+  const isEmptyBytesCall =
+    value instanceof PyObject &&
+    value.args.length === 0 &&
+    (value.module === 'builtins' || value.module === '__builtin__') &&
+    value.name === 'bytes';
+  if (isEmptyBytesCall) return new Uint8Array(0);
   throw new TypeError(`${what}: expected bytes, got ${describe(value)}`);
 }
 
