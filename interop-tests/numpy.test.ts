@@ -2,7 +2,7 @@
  * numpy interop against CPython with numpy installed.
  *
  * 1. Decode: CPython pickles each case (arrays of every common dtype and layout, numpy scalars, a list of
- *    arrays) at protocols 2, 3, 4, 5 and 5 with out-of-band buffers; mpwire decodes and compares with the
+ *    arrays) at protocols 0 to 5 and 5 with out-of-band buffers; mpwire decodes and compares with the
  *    description CPython wrote (dtype, shape, order, C-order bytes, element values).
  * 2. Encode: mpwire re-encodes each decoded value at the same protocol; the bytes must equal numpy's own
  *    pickle, and CPython loads them and checks `np.array_equal`, dtype and type against what numpy's own
@@ -266,6 +266,8 @@ const CASES: readonly Case[] = [
 
 /** Protocol and out-of-band flag pairs each case is pickled at. */
 const PROTOCOLS: readonly (readonly [number, boolean])[] = [
+  [0, false],
+  [1, false],
   [2, false],
   [3, false],
   [4, false],

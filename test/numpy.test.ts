@@ -382,6 +382,12 @@ describe('ndarray decoding', () => {
     expect(decodeReconstruct(registry, tuple(1, tuple(1), i4(), false, placeholder)).toList()).toEqual([7]);
   });
 
+  it('reads empty protocol-2 data written as builtins.bytes()', () => {
+    const emptyBytes = new PyObject('reduce', new PyGlobal('builtins', 'bytes'), []);
+    const array = decodeReconstruct(registry, tuple(1, tuple(0), i4(), false, emptyBytes));
+    expect([array.shape, array.size, array.bytes.length]).toEqual([[0], 0, 0]);
+  });
+
   it('keeps an ndarray subclass class name', () => {
     const entry = decoder(registry, 'numpy._core.multiarray', '_reconstruct');
     const array = entry.construct(
@@ -440,6 +446,24 @@ describe('ndarray decoding', () => {
     expect(() => entry.construct([matrixBytes, i4(), tuple(), 'C'], undefined)).toThrow(
       /needs 4 bytes, got 24/,
     );
+  });
+});
+
+describe('numpy 2 order-K buffers', () => {
+  it('copies an axis-permuted buffer into a C-order array', () => {
+    // np.arange(6, dtype='u1').reshape(2, 3).transpose(1, 0) written as _frombuffer(buf, u1, (2, 3), 'K', (1, 0)).
+    const registry = numpyRegistry();
+    const entry = decoder(registry, 'numpy._core.numeric', '_frombuffer');
+    const array = entry.construct(
+      [hex('000102030405'), NumpyDtype.from('u1'), tuple(2, 3), 'K', tuple(1, 0)],
+      undefined,
+    );
+    expect((array as NDArray).shape).toEqual([3, 2]);
+    expect((array as NDArray).order).toBe('C');
+    expect(toHex((array as NDArray).bytes)).toBe('000301040205');
+    expect(() =>
+      entry.construct([hex('00'), NumpyDtype.from('u1'), tuple(1), 'K', tuple(0, 0)], undefined),
+    ).toThrow(/not a permutation/);
   });
 });
 
@@ -570,6 +594,28 @@ describe('ndarray reduction (encoding)', () => {
     const [buffer, dtype, shape, order] = r.args;
     expect(buffer).toEqual(new PyPickleBuffer(data, true));
     expect([dtype, shape, order]).toEqual([array.dtype, tuple(2, 3), 'F']);
+  });
+
+  it('falls back to _reconstruct where numpy does: datetime dtypes, subclasses, zero-size items', () => {
+    const registry = numpyRegistry({ pickleBuffers: true });
+    const datetimes = NDArray.fromList([1n], 'M8[ns]');
+    const inStruct = NDArray.fromList(
+      [{ when: 1n }],
+      NumpyDtype.structured([{ name: 'when', dtype: 'm8[s]' }]),
+    );
+    const subclass = new NDArray({
+      dtype: 'i1',
+      bytes: hex('01'),
+      pythonClass: new PyGlobal('numpy', 'matrix'),
+    });
+    const zeroSize = new NDArray({ dtype: 'S0', shape: [2], bytes: new Uint8Array(0) });
+    expect([datetimes, inStruct, subclass, zeroSize].map((a) => reduce(registry, a).name)).toEqual([
+      '_reconstruct',
+      '_reconstruct',
+      '_reconstruct',
+      '_reconstruct',
+    ]);
+    expect(reduce(registry, NDArray.fromList([1], 'i1')).name).toBe('_frombuffer');
   });
 
   it('calls an order-F array with one long axis C-ordered, as numpy does', () => {
