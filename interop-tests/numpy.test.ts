@@ -16,10 +16,10 @@
  * still loads `numpy.core` names, so encoding with `coreModule: 'numpy.core'` is checked the same way.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { dumps, loads } from '../src/codec/index.js';
 import {
   NDArray,
@@ -288,6 +288,9 @@ const toHex = (bytes: Uint8Array): string =>
   Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
 
 let harnessPath: string | undefined;
+afterAll(() => {
+  if (harnessPath) rmSync(join(harnessPath, '..'), { recursive: true, force: true });
+});
 function runHarness(python: PythonInterpreter, request: unknown): unknown {
   if (!harnessPath) {
     harnessPath = join(mkdtempSync(join(tmpdir(), 'mpwire-numpy-')), 'numpy_harness.py');
