@@ -5,6 +5,7 @@ export * from './decoder.js';
 export { dumps, Pickler, type PicklerOptions } from './encoder.js';
 export * from './dis.js';
 export * from './errors.js';
+export * from './numpy.js';
 export * from './opcodes.js';
 export * from './registry.js';
 export * from './values.js';
