@@ -10,6 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { dumps, loads } from '../src/codec/index.js';
 import { PyByteArray, PyFloat, PyFrozenSet, PyTuple } from '../src/codec/values.js';
 import type { CheckLoadsCase, CheckLoadsReport } from './support/corpus.js';
+import { expectNoFailures } from './support/failures.js';
 import { describePythons, findPythons } from './support/pythons.js';
 import { runOnEach } from './support/run-python.js';
 import { bytesToHex, hexToBytes, matchTagged, type Tagged, toTagged } from './support/tagged.js';
@@ -113,8 +114,8 @@ describe(`codec properties through CPython (${SAMPLES} values, seed ${seed})`, (
       }
       console.log(`CPython ${label}: loaded ${ok} of ${report.results.length} mpwire pickles as described`);
     }
-    expect(encodeFailures).toEqual([]);
-    expect(failures).toEqual([]);
+    expectNoFailures(encodeFailures);
+    expectNoFailures(failures);
     expect(cases.length).toBe(SAMPLES * 6);
   }, 120_000);
 
@@ -161,6 +162,6 @@ describe(`codec properties through CPython (${SAMPLES} values, seed ${seed})`, (
         `CPython ${python.label}: mpwire decoded ${ok} of ${report.results.length} CPython pickles as described`,
       );
     }
-    expect(failures).toEqual([]);
+    expectNoFailures(failures);
   }, 120_000);
 });
