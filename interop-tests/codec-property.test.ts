@@ -7,9 +7,9 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { dumps, loads } from '../src/codec/index.js';
+import { dumps, loads, type UnpicklerOptions } from '../src/codec/index.js';
 import { PyByteArray, PyFloat, PyFrozenSet, PyTuple } from '../src/codec/values.js';
-import type { CheckLoadsCase, CheckLoadsReport } from './support/corpus.js';
+import { type CheckLoadsCase, type CheckLoadsReport, decodesWith } from './support/corpus.js';
 import { expectNoFailures } from './support/failures.js';
 import { describePythons, findPythons } from './support/pythons.js';
 import { runOnEach } from './support/run-python.js';
@@ -136,11 +136,16 @@ describe(`codec properties through CPython (${SAMPLES} values, seed ${seed})`, (
     for (const python of pythons) {
       const report = reports.get(python.label)!;
       // Python 2 writes bytes as its str; decoding them as bytes gives back the Uint8Array.
-      const options =
+      const options: UnpicklerOptions =
         python.version[0] === 2 ? { floats: 'wrapped', encoding: 'bytes' } : { floats: 'wrapped' };
       let ok = 0;
+      let skipped = 0;
       for (const result of report.results) {
         const description = descriptions[Number(result.id.split(' ')[0])]!;
+        if (!decodesWith(options.encoding, description)) {
+          skipped++;
+          continue;
+        }
         if (result.pickle === undefined) {
           failures.push(
             `${python.label} ${result.id}: CPython could not pickle ${JSON.stringify(description)}: ${result.error}`,
@@ -148,9 +153,12 @@ describe(`codec properties through CPython (${SAMPLES} values, seed ${seed})`, (
           continue;
         }
         try {
+          // CPython rebuilt the value, so its sets (and Python 2 dicts) iterate in its own order.
           const problem = matchTagged(loads(hexToBytes(result.pickle), options), description, {
             floats: 'wrapped',
             py2str: 'bytes',
+            unorderedSets: true,
+            unorderedDicts: python.version[0] === 2,
           });
           if (problem) failures.push(`${python.label} ${result.id} ${result.pickle}: ${problem}`);
           else ok++;

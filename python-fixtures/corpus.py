@@ -24,6 +24,9 @@ from tagged import PY2, comparable, describe, hex_of, javascript_lossless, rebui
 
 # Protocol outputs are identical on 3.8-3.13 for these types (pickle-anchors.md §3.3); older ones differ.
 EXACT_VERSIONS = ((3, 8), (3, 13))
+# Except array.array at protocol 4+: 3.8/3.9 fetch the 'array' module string of the second STACK_GLOBAL from
+# the memo, 3.10+ write it again; an encoder can match only one, and the newer is the reference.
+EXACT_SINCE = {'array': ((3, 10), 4)}
 
 
 def picklers():
@@ -34,8 +37,11 @@ def picklers():
     return [('c', pickle.dumps), ('python', pickle._dumps)]
 
 
-def exact_interpreter():
+def exact_interpreter(name, protocol):
     version = sys.version_info[:2]
+    since = EXACT_SINCE.get(name.split(' ')[0])
+    if since is not None and protocol >= since[1] and version < since[0]:
+        return False
     return EXACT_VERSIONS[0] <= version <= EXACT_VERSIONS[1]
 
 
@@ -55,7 +61,7 @@ def build_corpus():
                                              'reason': '%s: %s' % (type(exc).__name__, exc)})
             if not pickles:
                 continue
-            exact = exact_interpreter() and sharing != 'mixed' and 'c' in pickles
+            exact = exact_interpreter(name, protocol) and sharing != 'mixed' and 'c' in pickles
             entry['protocols'].append({'protocol': protocol, 'description': describe(value, protocol),
                                        'pickles': pickles, 'exact': exact})
         values.append(entry)

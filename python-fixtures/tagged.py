@@ -41,6 +41,9 @@ else:
 
 # Python 2 module names as Python 3 (and mpwire's fix_imports) spells them.
 PY2_MODULE_NAMES = {'__builtin__': 'builtins', 'exceptions': 'builtins', 'copy_reg': 'copyreg'}
+# Python 2 builtins Python 3 reads as other names (_compat_pickle.NAME_MAPPING); CPython 3 writes int as
+# __builtin__.long below protocol 3, so Python 2 loads it as long.
+PY2_GLOBAL_NAMES = {('builtins', 'long'): 'int', ('builtins', 'unicode'): 'str', ('builtins', 'xrange'): 'range'}
 PY3_TO_PY2_MODULES = {'builtins': ['__builtin__', 'exceptions'], 'copyreg': ['copy_reg']}
 
 HAS_TIMEZONE = hasattr(datetime, 'timezone')
@@ -271,7 +274,9 @@ class Describer(object):
                 return ['array', x.typecode, [['float', float_tag(v)] for v in x]]
             return ['array', x.typecode, [['int', str(v).rstrip('L')] for v in x]]
         if self.is_global(x):
-            return ['global', module_name(x), qualified_name(x)]
+            module = module_name(x)
+            name = qualified_name(x)
+            return ['global', module, PY2_GLOBAL_NAMES.get((module, name), name) if PY2 else name]
         kind, func, args, kwargs, state, listitems, dictitems = self.reduction(x)
         record = {'kind': kind, 'callable': d(func), 'args': [d(a) for a in args]}
         if kwargs:
@@ -429,6 +434,9 @@ class Rebuilder(object):
         if tag == 'slice':
             return self.bind(n, slice(b(t[1]), b(t[2]), b(t[3])))
         if tag == 'array':
+            available = getattr(array, 'typecodes', 'cbBuhHiIlLfd')  # 2.7 has no array.typecodes
+            if str(t[1]) not in available:
+                raise NotExpressible('array typecode %r is not available here' % (t[1],))
             if isinstance(t[2], list):
                 return self.bind(n, array.array(str(t[1]), [b(i) for i in t[2]]))
             return self.bind(n, array.array(str(t[1]), t[2]))

@@ -2,6 +2,7 @@
  * The shapes of what python-fixtures/corpus.py and check_loads.py write (python-fixtures/README.md), and the
  * decode options each interpreter's pickles need.
  */
+import type { UnpicklerOptions } from '../../src/codec/index.js';
 import type { PythonInterpreter } from './pythons.js';
 import type { MatchOptions, Tagged } from './tagged.js';
 
@@ -49,8 +50,41 @@ export interface CheckLoadsReport {
 /** One way of decoding an interpreter's pickles: `loads` options and what the description then means. */
 export interface DecodeMode {
   readonly label: string;
-  readonly options: Record<string, unknown>;
+  readonly options: UnpicklerOptions;
   readonly match: MatchOptions;
+}
+
+const PLAIN_DATA_TAGS = new Set([
+  'none',
+  'bool',
+  'int',
+  'float',
+  'str',
+  'py2str',
+  'bytes',
+  'tuple',
+  'list',
+  'dict',
+  'set',
+  'frozenset',
+  'def',
+  'ref',
+]);
+
+/** True when every tag in a description is plain data (no reconstructor, global or placeholder). */
+function isPlainData(t: unknown): boolean {
+  if (!Array.isArray(t)) return true;
+  if (typeof t[0] === 'string' && !PLAIN_DATA_TAGS.has(t[0])) return false;
+  return t.every((part) => !Array.isArray(part) || isPlainData(part));
+}
+
+/**
+ * Whether a description has a reference value when Python 2 pickles are decoded with `encoding`. With
+ * 'bytes', CPython 3 itself cannot rebuild most reconstructed values from Python 2 (`bytearray(u'..',
+ * b'latin-1')`, `Decimal(b'1.10')`, UUID state keyed by b'int' all raise), so only plain data is checked.
+ */
+export function decodesWith(encoding: string | undefined, description: Tagged): boolean {
+  return encoding !== 'bytes' || isPlainData(description);
 }
 
 /**
@@ -70,7 +104,7 @@ export function decodeModes(python: PythonInterpreter): DecodeMode[] {
       label: `${encoding ? `encoding=${encoding}, ` : ''}floats=${floats}`,
       options: {
         ...(encoding ? { encoding } : {}),
-        ...(floats === 'wrapped' ? { floats } : {}),
+        ...(floats === 'wrapped' ? { floats: 'wrapped' as const } : {}),
       },
       match: { floats, py2str },
     })),

@@ -51,6 +51,12 @@ export interface MatchOptions {
   readonly floats: 'number' | 'wrapped';
   /** How Python 2 byte strings were decoded: `encoding: 'latin1'` (strings) or `encoding: 'bytes'`. */
   readonly py2str: 'latin1' | 'bytes';
+  /**
+   * Set elements (and dict entries) in any order: for pickles CPython wrote of a value built elsewhere, whose
+   * sets iterate in hash order (and Python 2 dicts too), not in the description's order.
+   */
+  readonly unorderedSets?: boolean;
+  readonly unorderedDicts?: boolean;
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -117,9 +123,23 @@ export function isArrayIndexKey(key: string): boolean {
   return /^(?:0|[1-9]\d*)$/.test(key) && Number(key) < 2 ** 32 - 1;
 }
 
+/** The JavaScript string a dict key decodes to, or undefined when it is not a string. */
+function textKey(key: Tagged, py2str: MatchOptions['py2str']): string | undefined {
+  if (key[0] === 'str') return key[1] as string;
+  // Python 2 byte strings are text once decoded with encoding='latin1'.
+  if (key[0] === 'py2str' && py2str === 'latin1') return String.fromCharCode(...hexToBytes(key[1] as string));
+  return undefined;
+}
+
 /** True when a dict with these keys decodes to a plain object rather than a Map. */
-function dictIsPlainObject(pairs: readonly (readonly [Tagged, Tagged])[]): boolean {
-  return pairs.every(([k]) => k[0] === 'str' && !isArrayIndexKey(k[1] as string));
+function dictIsPlainObject(
+  pairs: readonly (readonly [Tagged, Tagged])[],
+  py2str: MatchOptions['py2str'] = 'bytes',
+): boolean {
+  return pairs.every(([k]) => {
+    const text = textKey(k, py2str);
+    return text !== undefined && !isArrayIndexKey(text);
+  });
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -403,8 +423,32 @@ class Matcher {
     });
   }
 
+  /** Pairs each expected item with a distinct actual one it matches, whatever the order. */
+  #anyOrder(actual: readonly unknown[], expected: readonly Tagged[], path: string): void {
+    if (actual.length !== expected.length) {
+      this.#fail(path, `${expected.length} items`, `${actual.length} items`);
+    }
+    const unused = new Set(actual.keys());
+    for (const item of expected) {
+      // Trial matches run on a fresh matcher so a failed candidate leaves no identity bindings behind.
+      const found = [...unused].find((i) => matchTagged(actual[i], item, this.options) === null);
+      if (found === undefined) this.#fail(path, `an element matching ${JSON.stringify(item)}`, actual);
+      unused.delete(found);
+      this.match(actual[found], item, `${path}[${found}]`);
+    }
+  }
+
   #entries(actual: Iterable<readonly [unknown, unknown]>, expected: [Tagged, Tagged][], path: string): void {
     const pairs = [...actual];
+    if (this.options.unorderedDicts) {
+      const asPairs = pairs.map(([k, v]) => PyTuple.fromItems([k, v]));
+      this.#anyOrder(
+        asPairs,
+        expected.map(([k, v]) => ['tuple', [k, v]] as const),
+        path,
+      );
+      return;
+    }
     if (pairs.length !== expected.length) this.#fail(path, `${expected.length} entries`, `${pairs.length}`);
     expected.forEach(([k, v], i) => {
       const [ak, av] = pairs[i]!;
@@ -480,7 +524,8 @@ class Matcher {
       case 'set':
       case 'frozenset':
         this.#expectClass(actual, tag === 'set' ? Set : PyFrozenSet, path);
-        this.#items([...(actual as Set<unknown>)], a as Tagged[], path);
+        if (this.options.unorderedSets) this.#anyOrder([...(actual as Set<unknown>)], a as Tagged[], path);
+        else this.#items([...(actual as Set<unknown>)], a as Tagged[], path);
         return;
       case 'complex':
         this.#expectClass(actual, PyComplex, path);
@@ -580,7 +625,7 @@ class Matcher {
   }
 
   #dict(actual: unknown, pairs: [Tagged, Tagged][], path: string): void {
-    if (!dictIsPlainObject(pairs)) {
+    if (!dictIsPlainObject(pairs, this.options.py2str)) {
       this.#expectClass(actual, Map, path);
       this.#entries((actual as Map<unknown, unknown>).entries(), pairs, path);
       return;
@@ -591,12 +636,16 @@ class Matcher {
     }
     const record = actual as Record<string, unknown>;
     const keys = Object.keys(record);
-    const expectedKeys = pairs.map(([k]) => k[1] as string);
+    const expectedKeys = pairs.map(([k]) => textKey(k, this.options.py2str)!);
+    if (this.options.unorderedDicts) {
+      keys.sort();
+      expectedKeys.sort();
+    }
     if (JSON.stringify(keys) !== JSON.stringify(expectedKeys)) {
       this.#fail(`${path} keys`, JSON.stringify(expectedKeys), JSON.stringify(keys));
     }
     for (const [k, v] of pairs) {
-      const key = k[1] as string;
+      const key = textKey(k, this.options.py2str)!;
       this.match(record[key], v, `${path}[${JSON.stringify(key)}]`);
     }
   }
@@ -701,8 +750,9 @@ export function toTagged(value: unknown): Tagged {
     if (v instanceof PyFrozenSet) return ['frozenset', [...v].map(describe)];
     if (v instanceof Set) return ['set', [...v].map(describe)];
     if (v instanceof Map) return ['dict', [...v].map(([k, x]) => [describe(k), describe(x)])];
-    if (typeof v === 'object' && Object.getPrototypeOf(v) === Object.prototype) {
-      return ['dict', Object.entries(v).map(([k, x]) => [['str', k], describe(x)])];
+    const proto = typeof v === 'object' ? Object.getPrototypeOf(v) : undefined;
+    if (proto === Object.prototype || proto === null) {
+      return ['dict', Object.entries(v as object).map(([k, x]) => [['str', k], describe(x)])];
     }
     throw new Error(`toTagged: no description for ${show(v)}`);
   };
