@@ -171,6 +171,8 @@ export class Pickler {
   #containersMemoized = 0;
   /** For tuples and reductions being written: the container count when they were last entered. */
   #inProgress = new Map<object, number>();
+  /** The tuple standing for each placeholder's plain-array arguments, kept as long as the memo. */
+  #placeholderArgs = new Map<PyObject, TransientTuple>();
   #busy = false;
 
   // The frame stack, as parallel arrays so that pushing a frame allocates nothing.
@@ -214,6 +216,7 @@ export class Pickler {
     this.#memoObjects = new Map();
     this.#memoStrings = new Map();
     this.#memoGlobals = new Map();
+    this.#placeholderArgs = new Map();
     this.#memoSize = 0;
   }
 
@@ -604,7 +607,7 @@ export class Pickler {
       this.#saveString(value.value, false);
       return false;
     }
-    if (value instanceof TransientTuple) return this.#saveTuple(value.items, undefined);
+    if (value instanceof TransientTuple) return this.#saveTuple(value.items, value.keyed ? value : undefined);
     if (value instanceof PyTuple) return this.#saveTuple(value, value);
     if (value instanceof PyByteArray) return this.#saveByteArray(value);
     if (value instanceof Uint8Array) return this.#saveBytes(value, value);
@@ -913,13 +916,15 @@ export class Pickler {
     }
     const program: unknown[] = [];
     if (this.protocol >= 4) {
-      const fresh = value instanceof FreshlyNamedGlobal;
+      // The qualified name is the class's own str object, never the module's name even when equal
+      // (datetime.datetime); only heap types of 3.10+ like array.array also have a module str of their own.
+      const freshModule = value instanceof FreshlyNamedGlobal;
       program.push(
         ACT_SAVE,
-        fresh ? new FreshString(value.module) : value.module,
+        freshModule ? new FreshString(value.module) : value.module,
         '.module',
         ACT_SAVE,
-        fresh ? new FreshString(value.name) : value.name,
+        value.name.length > 1 ? new FreshString(value.name) : value.name,
         '.name',
         ACT_BYTE,
         Op.STACK_GLOBAL,
@@ -967,7 +972,7 @@ export class Pickler {
     const program: unknown[] = [];
     if (key !== undefined) program.push(ACT_ENTER, key, '');
     const args = reduction.args;
-    const argsTuple = args instanceof PyTuple ? args : new TransientTuple(args);
+    const argsTuple = args instanceof PyTuple ? args : this.#argumentTuple(reduction, args);
     const callable = reduction.callable;
     switch (reduction.kind) {
       case 'reduce':
@@ -1028,6 +1033,17 @@ export class Pickler {
       program.push(ACT_SAVE, reduction.state, '.state', ACT_BYTE, Op.BUILD, '');
     this.#pushProgram(program);
     return true;
+  }
+
+  /** A placeholder's argument array is one tuple object each time it is written (it matters in cycles). */
+  #argumentTuple(reduction: Reduction, args: readonly unknown[]): TransientTuple {
+    if (!(reduction instanceof PyObject)) return new TransientTuple(args);
+    let argsTuple = this.#placeholderArgs.get(reduction);
+    if (argsTuple === undefined || argsTuple.items !== args) {
+      argsTuple = new TransientTuple(args, true);
+      this.#placeholderArgs.set(reduction, argsTuple);
+    }
+    return argsTuple;
   }
 
   #savePersistentId(pid: unknown): boolean {
