@@ -13,6 +13,10 @@ export const PYTHON = execFileSync(
     encoding: 'utf8',
   },
 ).trim();
+/** The interpreter's minor version (3.x), for the few cases whose bytes changed between versions. */
+export const PYTHON_MINOR = Number(
+  execFileSync(PYTHON, ['-c', 'import sys; print(sys.version_info[1])'], { encoding: 'utf8' }).trim(),
+);
 export const ALL_PROTOCOLS = [0, 1, 2, 3, 4, 5] as const;
 
 /** A value written both ways: `python` is an expression, or statements that assign `v`. */
@@ -70,25 +74,28 @@ def build(code):
         return env['v']
     return eval(code, env)
 
+# Subclasses, since 3.13 makes persistent_id / persistent_load read-only on C pickler instances.
+class ExtPickler(pickle.Pickler):
+    def persistent_id(self, obj):
+        return 'ext:' + obj.name if isinstance(obj, Ext) else None
+
+class ExtUnpickler(pickle.Unpickler):
+    def persistent_load(self, pid):
+        return Ext(pid[4:])
+
 def dumps(value, protocol, case):
     f = io.BytesIO()
     kwargs = {}
     if case.get('outOfBand'):
         kwargs['buffer_callback'] = lambda buf: None
-    p = pickle.Pickler(f, protocol, **kwargs)
-    if case.get('persistent'):
-        p.persistent_id = lambda obj: 'ext:' + obj.name if isinstance(obj, Ext) else None
-    p.dump(value)
+    (ExtPickler if case.get('persistent') else pickle.Pickler)(f, protocol, **kwargs).dump(value)
     return f.getvalue()
 
 def loads(data, case):
     kwargs = {}
     if case.get('outOfBand'):
         kwargs['buffers'] = [b'']
-    u = pickle.Unpickler(io.BytesIO(data), **kwargs)
-    if case.get('persistent'):
-        u.persistent_load = lambda pid: Ext(pid[4:])
-    return u.load()
+    return (ExtUnpickler if case.get('persistent') else pickle.Unpickler)(io.BytesIO(data), **kwargs).load()
 
 def deep_equal(a, b, seen):
     if type(a) is not type(b):

@@ -211,10 +211,11 @@ describe('options and the Pickler object', () => {
     });
     const script = [
       'import io',
+      'class P(pickle.Pickler):',
+      '    def persistent_id(self, v):',
+      "        return 42 if v == 7 else ('ref' if v == 8 else None)",
       'f = io.BytesIO()',
-      'p = pickle.Pickler(f, 0)',
-      "p.persistent_id = lambda v: 42 if v == 7 else ('ref' if v == 8 else None)",
-      'p.dump([7, 8])',
+      'P(f, 0).dump([7, 8])',
       'print(f.getvalue().hex())',
     ].join('\n');
     expect(toHex(ours)).toBe(python(script, new Uint8Array()));

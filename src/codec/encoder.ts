@@ -3,6 +3,29 @@
  * at protocols 0–5. It is iterative (an explicit frame stack, no recursion), writes into one growable byte
  * array, and follows the C pickler's memo numbering, framing, batching and opcode choices.
  * Pure: no I/O, no `node:` imports.
+ *
+ * Value mapping: `null`/`undefined` -> None; boolean -> bool; number -> int when `Number.isSafeInteger`
+ * and not -0, else float; PyFloat -> float; bigint -> int; string -> str (lone surrogates as
+ * surrogatepass); Uint8Array (and Buffer) -> bytes; PyByteArray -> bytearray; Array -> list; PyTuple ->
+ * tuple; plain object (own enumerable string keys, in `Object.keys` order) or Map -> dict; Set -> set;
+ * PyFrozenSet -> frozenset; Date -> aware UTC datetime; the other values.ts classes -> what CPython writes
+ * for the equivalent Python value; PyGlobal -> the global; PyObject -> REDUCE/NEWOBJ/NEWOBJ_EX/INST/OBJ.
+ * Other typed arrays, ArrayBuffer, functions, symbols and class instances without a registry reducer
+ * are refused with PicklingError `UNPICKLABLE`.
+ *
+ * Memo: objects by identity; equal strings by value (option `memoizeStrings`); globals by module and
+ * name, as they are one object in Python. None, bool, int and float are never memoized.
+ *
+ * Error paths use JavaScript accessor notation from `value`: `[i]` for list and tuple items,
+ * `.key` / `["key"]` for object keys, `.get(key)` for Map values with primitive keys,
+ * `.values()[i]` for set items and Map values with other keys, `.keys()[i]` for Map keys, and
+ * `.callable`, `.args[i]`, `.kwargs`, `.state`, `.listItems[i]`, `.dictItems[i][0|1]` inside placeholders.
+ *
+ * Known differences from CPython: sets and frozensets are written in JavaScript iteration order (CPython
+ * uses hash order, so bytes match when the Set was built in Python's order, as decoded sets are);
+ * `array.array` follows 3.10+ (3.8/3.9 memo-share the module name at protocol 4+) and assumes an LP64
+ * platform ('l'/'L' 8 bytes, 'u' UTF-32); below protocol 4, a dotted global name follows 3.8–3.12 (3.13
+ * memoizes less); NEWOBJ_EX at protocols 2–3 is refused, since CPython's fallback depends on the class.
  */
 import { FRAME_SIZE_TARGET, PickleOutput } from './byte-writer.js';
 import { mapPython3Name } from './compat-names.js';
