@@ -3,3 +3,4 @@
  * @packageDocumentation
  */
 export * from './codec/index.js';
+export * from './transport/index.js';
