@@ -65,7 +65,10 @@ export class RemoteError extends Error {
 /** `('#ERROR', exc)`: the remote method raised `exc`, which the server pickled and sent back. */
 export class RemoteException extends RemoteError {
   override readonly name: string = 'RemoteException';
-  /** The class exactly as the server spelled it, e.g. `_queue.Empty` on 3.7+ or `Queue.Empty` on 2.7. */
+  /**
+   * The class as the pickle named it, e.g. `_queue.Empty` from 3.7+ or `queue.Empty` from 3.6 (2.7's `Queue.Empty`
+   * arrives as `queue.Empty` when the decoder's `fixImports` is on, as in Python 3's `pickle.loads`).
+   */
   readonly pythonTypeAsSent: string;
   /** The exception's `args`. */
   readonly pythonArgs: readonly unknown[];
