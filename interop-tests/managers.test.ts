@@ -9,6 +9,7 @@ import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   connectManager,
+  ListProxy,
   type ManagerAddress,
   type ManagerClient,
   type ManagerClientOptions,
@@ -214,6 +215,33 @@ describe.each(pythons.map((p) => [p.label, p] as const))('manager server on Pyth
     await childProxy.release();
     expect(await manager.numberOfObjects()).toBe(objectsBefore);
     await workshop.release();
+  });
+
+  it('stores a proxy inside a dict and gets a proxy back, as Python does', async () => {
+    const inner = await manager.list<string>();
+    await inner.append('first');
+    const outer = await manager.dict<string, unknown>();
+    await outer.set('inner', inner);
+    await outer.set('several', [inner, { again: inner }]);
+    const back = await outer.getItem('inner');
+    if (python.version[0] === 2) {
+      // 2.7's RebuildProxy hands the server the object itself, so the dict holds a plain list.
+      expect(back).toEqual(['first']);
+    } else {
+      expect(back).toBeInstanceOf(ListProxy);
+      const again = back as ListProxy<string>;
+      expect(again.token.id).toBe(inner.token.id);
+      await again.append('second');
+      expect(await inner.toArray()).toEqual(['first', 'second']);
+      const several = (await outer.getItem('several')) as [ListProxy, { again: ListProxy }];
+      expect(several[0]).toBeInstanceOf(ListProxy);
+      expect(several[1].again.token.id).toBe(inner.token.id);
+      // Each received proxy holds its own reference, as after Python's RebuildProxy incref.
+      expect(await manager.debugInfo()).toMatch(new RegExp(`${inner.token.id}:\\s+refcount=4`));
+      await Promise.all([again.release(), several[0].release(), several[1].again.release()]);
+    }
+    await outer.release();
+    await inner.release();
   });
 
   it('counts references as Python does: create takes one, share increfs, release decrefs', async () => {

@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { loads } from '../src/codec/decoder.js';
+import { dumps } from '../src/codec/encoder.js';
 import { PyGlobal, PyObject, PyTuple, tuple } from '../src/codec/values.js';
 import { ManagerClient, type ManagerConnection } from '../src/managers/client.js';
 import {
@@ -9,8 +11,9 @@ import {
   RemoteTracebackError,
   RemoteUnserializableError,
 } from '../src/managers/errors.js';
-import { buildRequest, expectReturn, parseReply } from '../src/managers/messages.js';
-import { DictProxy, ManagerProxy, QueueProxy } from '../src/managers/proxy.js';
+import { buildRequest, expectReturn, parseCreateResult, parseReply } from '../src/managers/messages.js';
+import { proxiesFromPickle, proxiesToPickle, type ReceivedProxy } from '../src/managers/nested-proxies.js';
+import { DictProxy, ListProxy, ManagerProxy, QueueProxy } from '../src/managers/proxy.js';
 import { rewriteTokenAddress, tokenFromPickle, tokenToPickle } from '../src/managers/token.js';
 
 function pickledToken(typeid: string, address: unknown, id: string): PyObject {
@@ -368,5 +371,152 @@ describe('ManagerClient (against an in-memory server)', () => {
           },
         }),
     ).toThrow(/only 'pickle'/);
+  });
+});
+
+const hex = (text: string): Uint8Array => Uint8Array.from(Buffer.from(text.replace(/\s+/g, ''), 'hex'));
+const ascii = (text: string): string => Buffer.from(text, 'latin1').toString('hex');
+
+describe('manager messages on the wire (protocol.md §5.6 and captures from CPython)', () => {
+  it('encodes requests byte for byte as CPython 3.13 (protocol 4) and 3.6 (protocol 3) do', () => {
+    expect(dumps(buildRequest(null, 'create', ['get_queue']), { protocol: 4 })).toEqual(
+      hex(
+        `8004951e00000000000000 28 4e 8c06${ascii('create')}94 8c09${ascii('get_queue')}94 85 94 7d 94 74 94 2e`,
+      ),
+    );
+    expect(dumps(buildRequest(null, 'create', ['get_queue']), { protocol: 3 })).toEqual(
+      hex(
+        `8003 28 4e 5806000000${ascii('create')}7100 5809000000${ascii('get_queue')}7101 85 7102 7d 7103 74 7104 2e`,
+      ),
+    );
+    expect(dumps(buildRequest('7f0fc826dbe0', 'put', ['hello']), { protocol: 4 })).toEqual(
+      hex(
+        `8004952500000000000000 28 8c0c${ascii('7f0fc826dbe0')}94 8c03${ascii('put')}94 8c05${ascii('hello')}94 85 94 7d 94 74 94 2e`,
+      ),
+    );
+  });
+
+  // ('#ERROR', queue.Empty()) as each version's server pickles it.
+  const emptyErrors = {
+    '2.7': '80025506234552524f5271016351756575650a456d7074790a7102295271038671042e',
+    '3.6': '80035806000000234552524f5271006371756575650a456d7074790a7101295271028671032e',
+    '3.13': '80049522000000000000008c06234552524f52948c065f7175657565948c05456d70747994939429529486942e',
+  };
+  for (const [version, bytes] of Object.entries(emptyErrors)) {
+    it(`reads queue.Empty from a ${version} server as the same error`, () => {
+      const error = (() => {
+        try {
+          expectReturn(parseReply(loads(hex(bytes))));
+        } catch (e) {
+          return e as RemoteException;
+        }
+        throw new Error('expected a throw');
+      })();
+      expect(error).toBeInstanceOf(RemoteException);
+      expect(error.pythonType).toBe('queue.Empty');
+      expect(error.isQueueEmpty).toBe(true);
+      expect(error.pythonArgs).toEqual([]);
+    });
+  }
+
+  it('reads KeyError from 2.7 (exceptions.KeyError) and 3.13 (builtins.KeyError) alike', () => {
+    for (const bytes of [
+      '80025506234552524f52710163657863657074696f6e730a4b65794572726f720a71025501618571035271048671052e',
+      '8004952c000000000000008c06234552524f52948c086275696c74696e73948c084b65794572726f729493948c0161948594529486942e',
+    ]) {
+      const reply = parseReply(loads(hex(bytes)));
+      expect(reply.kind).toBe('#ERROR');
+      const error = new RemoteException((reply as { exception: unknown }).exception);
+      expect(error.pythonType).toBe('builtins.KeyError');
+      expect(error.pythonArgs).toEqual(['a']);
+    }
+  });
+
+  // ('#PROXY', ((), Token('Iter', ('127.0.0.1', 22913), '7f468c07ebb0'))) from 2.7, 3.6 and 3.13.
+  for (const bytes of [
+    '800255062350524f5859710129636d756c746970726f63657373696e672e6d616e61676572730a546f6b656e0a710229817103550449746572710455093132372e302e302e3171054d8159867106550c37663436386330376562623071078762868671082e',
+    '800358060000002350524f585971002963' +
+      '6d756c746970726f63657373696e672e6d616e61676572730a546f6b656e0a710129817102580400000049746572710358090000003132372e302e302e3171044d8159867105580c0000003766343638633037656262307106877107628671088671092e',
+    '80049561000000000000008c062350524f585994298c186d756c746970726f63657373696e672e6d616e6167657273948c05546f6b656e9493942981948c0449746572948c093132372e302e302e31944d815986948c0c37663436386330376562623094879462869486942e',
+  ]) {
+    it(`reads a #PROXY Token (protocol ${bytes.slice(2, 4)})`, () => {
+      const reply = parseReply(loads(hex(bytes)));
+      expect(reply).toEqual({
+        kind: '#PROXY',
+        exposed: [],
+        token: { typeid: 'Iter', serverAddress: tuple('127.0.0.1', 22913), id: '7f468c07ebb0' },
+      });
+    });
+  }
+
+  it('reads a create reply (ident, exposed) from 2.7 byte strings and 3.x str alike', () => {
+    for (const bytes of [
+      '800255072352455455524e7101550c37663066633832366462653071025503676574710355037075747104867105868671062e',
+      '8004952c000000000000008c072352455455524e948c0c376630666338323664626530948c03676574948c03707574948694869486942e',
+    ]) {
+      expect(parseCreateResult(expectReturn(parseReply(loads(hex(bytes)))))).toEqual({
+        id: '7f0fc826dbe0',
+        exposed: ['get', 'put'],
+      });
+    }
+  });
+
+  it('writes a Token that CPython 3.13 would write for get_methods', () => {
+    const token = tokenToPickle({ typeid: 'Iter', address: ['127.0.0.1', 22913], id: '7f468c07ebb0' });
+    const expected = hex(
+      '80049561000000000000008c062350524f585994298c186d756c746970726f63657373696e672e6d616e6167657273948c05546f6b656e9493942981948c0449746572948c093132372e302e302e31944d815986948c0c37663436386330376562623094879462869486942e',
+    );
+    expect(dumps(tuple('#PROXY', tuple(tuple(), token)), { protocol: 4 })).toEqual(expected);
+  });
+});
+
+describe('proxies inside values', () => {
+  const noHost = {} as ConstructorParameters<typeof ManagerProxy>[0];
+  const token = { typeid: 'Queue', address: ['127.0.0.1', 9] as const, id: 'a1' };
+
+  it('writes a proxy as RebuildProxy(AutoProxy or the typed class, token, "pickle", kwds)', () => {
+    const auto = new ManagerProxy(noHost, token, ['get', 'put']);
+    const list = new ListProxy(noHost, { ...token, typeid: 'list', id: 'b2' }, []);
+    const value = { plain: [1, 2], proxies: tuple(auto, list) };
+    const out = proxiesToPickle(value) as { plain: number[]; proxies: PyTuple };
+    expect(out).not.toBe(value);
+    expect(out.plain).toBe(value.plain);
+    expect(out.proxies).toBeInstanceOf(PyTuple);
+    const [autoForm, listForm] = out.proxies as unknown as [PyObject, PyObject];
+    expect(autoForm.module).toBe('multiprocessing.managers');
+    expect(autoForm.name).toBe('RebuildProxy');
+    expect(autoForm.args[0]).toEqual(new PyGlobal('multiprocessing.managers', 'AutoProxy'));
+    expect(tokenFromPickle(autoForm.args[1]).id).toBe('a1');
+    expect(autoForm.args[2]).toBe('pickle');
+    expect(autoForm.args[3]).toEqual(new Map([['exposed', tuple('get', 'put')]]));
+    expect(listForm.args[0]).toEqual(new PyGlobal('multiprocessing.managers', 'ListProxy'));
+    expect(listForm.args[3]).toEqual(new Map());
+  });
+
+  it('leaves values without proxies untouched', () => {
+    const value = [1, { a: [2, new Map([['k', 'v']])] }];
+    expect(proxiesToPickle(value)).toBe(value);
+  });
+
+  it('reads pickled proxies back through the adopter, once per pickled object', async () => {
+    const auto = proxiesToPickle(new ManagerProxy(noHost, token, ['get'])) as PyObject;
+    const decoded = { one: auto, many: [auto, tuple(auto)], map: new Map([['x', auto]]) };
+    const adopted: ReceivedProxy[] = [];
+    const result = (await proxiesFromPickle(decoded, async (received) => {
+      adopted.push(received);
+      return new received.proxyClass(noHost, { ...received.token, address: ['h', 1] }, received.exposed);
+    })) as { one: ManagerProxy; many: [ManagerProxy, PyTuple]; map: Map<string, ManagerProxy> };
+    expect(adopted).toEqual([
+      {
+        token: { typeid: 'Queue', serverAddress: tuple('127.0.0.1', 9), id: 'a1' },
+        exposed: ['get'],
+        proxyClass: ManagerProxy,
+      },
+    ]);
+    expect(result.one).toBeInstanceOf(ManagerProxy);
+    expect(result.many[0]).toBe(result.one);
+    expect(result.many[1]).toBeInstanceOf(PyTuple);
+    expect(result.many[1][0]).toBe(result.one);
+    expect(result.map.get('x')).toBe(result.one);
   });
 });

@@ -19,6 +19,7 @@ import {
   parseReply,
   replyToError,
 } from './messages.js';
+import { proxiesFromPickle, proxiesToPickle, type ReceivedProxy } from './nested-proxies.js';
 import { type PickleOptions, recvPickled, sendPickled } from './pickled-connection.js';
 import { DictProxy, ListProxy, ManagerProxy, type ProxyClass, type ProxyHost, QueueProxy } from './proxy.js';
 import { type ManagerAddress, type ManagerToken, rewriteTokenAddress, tokenToPickle } from './token.js';
@@ -79,6 +80,15 @@ function transportConnector(options: ManagerClientOptions): ManagerConnector {
       close: () => connection.close(),
     };
   };
+}
+
+/** Arguments with any proxies inside replaced by Python's pickled proxy form. */
+function proxiesInArgs(args: readonly unknown[]): readonly unknown[] {
+  return proxiesToPickle(args) as readonly unknown[];
+}
+
+function proxiesInKwargs(kwargs: PythonKwargs | undefined): PythonKwargs | undefined {
+  return kwargs === undefined ? undefined : (proxiesToPickle(kwargs) as PythonKwargs);
 }
 
 /** A call waiting for its turn on the method channel. */
@@ -216,8 +226,9 @@ export class ManagerClient implements ProxyHost {
     kwargs?: PythonKwargs,
   ): Promise<unknown> {
     this.#assertOpen();
-    const reply = await this.#exchangeOnChannel(buildRequest(token.id, methodName, args, kwargs));
-    if (reply.kind === '#RETURN') return reply.value;
+    const request = buildRequest(token.id, methodName, proxiesInArgs(args), proxiesInKwargs(kwargs));
+    const reply = await this.#exchangeOnChannel(request);
+    if (reply.kind === '#RETURN') return proxiesFromPickle(reply.value, this.#adoptReceived);
     if (reply.kind === '#PROXY') {
       // The server already took a reference for us (create inside serve_client); the new proxy owns it.
       const proxy = new ManagerProxy(this, rewriteTokenAddress(reply.token, this.address), reply.exposed);
@@ -258,11 +269,26 @@ export class ManagerClient implements ProxyHost {
     args: readonly unknown[],
     kwargs?: PythonKwargs,
   ): Promise<P> {
-    const { id, exposed } = parseCreateResult(await this.callPublic('create', [typeid, ...args], kwargs));
+    const createArgs = [typeid, ...proxiesInArgs(args)];
+    const { id, exposed } = parseCreateResult(
+      await this.callPublic('create', createArgs, proxiesInKwargs(kwargs)),
+    );
     const proxy = new proxyClass(this, { typeid, address: this.address, id }, exposed);
     this.adopt(proxy);
     return proxy;
   }
+
+  /**
+   * A proxy found inside a returned value: take a reference of our own, as Python's RebuildProxy does. It is
+   * assumed to live on this server (SyncManager nesting), so its Token gets this client's address.
+   */
+  readonly #adoptReceived = async (received: ReceivedProxy): Promise<ManagerProxy> => {
+    const token = rewriteTokenAddress(received.token, this.address);
+    await this.incref(token);
+    const proxy = new received.proxyClass(this, token, received.exposed);
+    this.adopt(proxy);
+    return proxy;
+  };
 
   #forget(proxy: ManagerProxy): void {
     this.#liveProxies.delete(proxy);
