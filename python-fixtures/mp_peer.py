@@ -23,6 +23,8 @@ import multiprocessing
 from multiprocessing import connection as mpc
 
 PY2 = sys.version_info[0] == 2
+# 2.7's Connection is the C type in _multiprocessing; 3.x's is the Python class in multiprocessing.connection.
+FdConnection = getattr(mpc, 'Connection', None) or __import__('_multiprocessing').Connection
 if PY2:
     text_type = unicode  # noqa: F821
 else:
@@ -248,7 +250,7 @@ def serve():
 
 def pipe_child(fd, role, count):
     if role == 'echo':
-        c = mpc.Connection(fd)
+        c = FdConnection(fd)
         n = 0
         while True:
             try:
@@ -258,12 +260,12 @@ def pipe_child(fd, role, count):
             n += 1
         sys.stdout.write('echoed %d\n' % n)
     elif role == 'writer':
-        c = mpc.Connection(fd, readable=False)
+        c = FdConnection(fd, readable=False)
         for i in range(count):
             c.send_bytes(('%d:%d' % (fd, i)).encode('ascii'))
         c.close()
     elif role == 'reader':
-        c = mpc.Connection(fd, writable=False)
+        c = FdConnection(fd, writable=False)
         digest = hashlib.sha256()
         n = 0
         while True:
@@ -274,7 +276,7 @@ def pipe_child(fd, role, count):
             n += 1
         sys.stdout.write('%d %s\n' % (n, digest.hexdigest()))
     elif role == 'pickle':
-        c = mpc.Connection(fd)
+        c = FdConnection(fd)
         obj = c.recv()
         c.send(obj)
     sys.stdout.flush()

@@ -37,6 +37,8 @@ export interface PairOptions {
   readonly family: TestFamily;
   readonly pythonListens: boolean;
   readonly authkey?: string;
+  /** Pickle protocol of the TypeScript end's `send()`. */
+  readonly protocol?: number;
 }
 
 const keyHex = (key: string | undefined): string | null =>
@@ -50,7 +52,11 @@ export async function connectPair(peer: PythonPeer, options: PairOptions): Promi
       authkey: keyHex(options.authkey),
     });
     const accepted = peer.call<{ conn: string }>('accept', { handle: listening.handle });
-    const ts = await Client(listening.address, { authkey: options.authkey, timeout: 20 });
+    const ts = await Client(listening.address, {
+      authkey: options.authkey,
+      timeout: 20,
+      protocol: options.protocol,
+    });
     const { conn } = await accepted;
     return {
       ts,
@@ -62,7 +68,11 @@ export async function connectPair(peer: PythonPeer, options: PairOptions): Promi
       },
     };
   }
-  const listener = await Listener.listen(address, { authkey: options.authkey, handshakeTimeout: 20 });
+  const listener = await Listener.listen(address, {
+    authkey: options.authkey,
+    handshakeTimeout: 20,
+    protocol: options.protocol,
+  });
   const [client, ts] = await Promise.all([
     peer.call<{ conn: string }>('client', { address: listener.address, authkey: keyHex(options.authkey) }),
     listener.accept(),

@@ -6,11 +6,22 @@
  * payload → header (joined with the payload when small) → socket. Timeouts are in **seconds**, as in Python.
  */
 import type { Socket } from 'node:net';
+import { loads, type UnpicklerOptions } from '../codec/decoder.js';
+import { dumps, type PicklerOptions } from '../codec/encoder.js';
 import { BufferTooShort, ConnectionClosedError, EOFError, ProtocolError, TransportError } from './errors.js';
 import { encodeFrameHeader, encodeJoinedFrame, FrameReader, JOINED_WRITE_LIMIT } from './framing.js';
 
-/** Options that shape a connection's byte stream; accepted by `Client`, `Listener.listen` and `Pipe`. */
+/** Options of a connection's byte stream and pickling; accepted by `Client`, `Listener.listen` and `Pipe`. */
 export interface ConnectionOptions {
+  /**
+   * Pickle protocol `send()` writes. Default 4 (CPython 3.8–3.13's default; readable by 3.4+). Use 2 for a
+   * Python 2.7 peer and 3 for 3.0–3.3.
+   */
+  readonly protocol?: number;
+  /** Further options for the encoder behind `send()` (`registry`, `persistentId`, ...); `protocol` above wins. */
+  readonly picklerOptions?: PicklerOptions;
+  /** Options for the decoder behind `recv()` (`allowGlobals`, `registry`, `encoding`, limits, ...). */
+  readonly unpicklerOptions?: UnpicklerOptions;
   /**
    * Largest message this side accepts from the peer, in bytes; a longer frame makes the next receive fail with
    * `BAD_MESSAGE_LENGTH` before any payload memory is allocated. Default: no limit, as CPython's `recv()`.
@@ -37,6 +48,8 @@ export interface ConnectionModes {
 /** Anything `sendBytes` and `recvBytesInto` accept as bytes (Python's buffer protocol). */
 export type BytesLike = ArrayBufferView | ArrayBuffer;
 
+/** The pickle protocol of CPython 3.8–3.13's `Connection.send`. */
+export const DEFAULT_PICKLE_PROTOCOL = 4;
 const DEFAULT_READ_HIGH_WATER_MARK = 8 * 1024 * 1024;
 /** Payload writes are split into slices this large; one libuv write of more than 2 GiB is not portable. */
 const MAX_WRITE_SLICE = 1 << 30;
@@ -109,7 +122,7 @@ export function secondsToMilliseconds(seconds: number | null | undefined): numbe
  * - Messages of 2^31 bytes or more are sent with the −1 + 8-byte escape header, which CPython ≤ 3.7 and 2.7
  *   cannot read.
  */
-export class Connection implements AsyncIterable<Uint8Array> {
+export class Connection implements AsyncIterable<unknown> {
   private readonly socket: Socket;
   private readonly reader: FrameReader;
   private readonly queue: Uint8Array[] = [];
@@ -118,6 +131,8 @@ export class Connection implements AsyncIterable<Uint8Array> {
   private readonly sends: PendingSend[] = [];
   private readonly readinessListeners = new Set<() => void>();
   private readonly maxMessageLength: number;
+  private readonly picklerOptions: PicklerOptions;
+  private readonly unpicklerOptions: UnpicklerOptions | undefined;
   private readonly readHighWaterMark: number;
   private handshakeLimit: number | undefined;
   private streamEnded = false;
@@ -143,6 +158,11 @@ export class Connection implements AsyncIterable<Uint8Array> {
     this.isReadable = readable;
     this.isWritable = writable;
     this.maxMessageLength = options.maxMessageLength ?? Number.POSITIVE_INFINITY;
+    this.picklerOptions = {
+      ...options.picklerOptions,
+      protocol: options.protocol ?? options.picklerOptions?.protocol ?? DEFAULT_PICKLE_PROTOCOL,
+    };
+    this.unpicklerOptions = options.unpicklerOptions;
     this.readHighWaterMark = options.readHighWaterMark ?? DEFAULT_READ_HIGH_WATER_MARK;
     this.reader = new FrameReader({ allocate: (n) => Buffer.allocUnsafeSlow(n) });
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
@@ -181,6 +201,28 @@ export class Connection implements AsyncIterable<Uint8Array> {
     const fd = (this.socket as unknown as SocketHandle)._handle?.fd;
     if (typeof fd !== 'number' || fd < 0) throw new ConnectionClosedError('handle has no file descriptor');
     return fd;
+  }
+
+  /**
+   * Pickles `value` (protocol 4 unless the connection's `protocol` says otherwise) and sends it as one message,
+   * as CPython's `send`. When pickling fails nothing is written.
+   * @throws ConnectionClosedError, TransportError `READ_ONLY`, PicklingError.
+   */
+  async send(value: unknown, options: CallOptions = {}): Promise<void> {
+    this.checkClosed();
+    this.checkWritable();
+    return this.writeFrame(dumps(value, this.picklerOptions), options.signal);
+  }
+
+  /**
+   * Receives one message and unpickles it, as CPython's `recv` (no length limit other than `maxMessageLength`).
+   * A message that fails to unpickle is consumed, and the error is thrown.
+   * @throws EOFError, ProtocolError, UnpicklingError.
+   */
+  async recv(options: CallOptions = {}): Promise<unknown> {
+    this.checkClosed();
+    this.checkReadable();
+    return loads(await this.receive(undefined, options.signal), this.unpicklerOptions);
   }
 
   /**
@@ -302,11 +344,23 @@ export class Connection implements AsyncIterable<Uint8Array> {
     await new Promise<void>((resolve) => this.socket.once('close', () => resolve()));
   }
 
-  /** Messages as bytes until the peer closes at a message boundary; other errors are thrown. */
-  async *[Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
+  /** Unpickled messages (`recv()`) until the peer closes at a message boundary; other errors are thrown. */
+  async *[Symbol.asyncIterator](): AsyncIterator<unknown> {
     for (;;) {
       try {
-        yield await this.recvBytes();
+        yield await this.recv();
+      } catch (error) {
+        if (error instanceof EOFError) return;
+        throw error;
+      }
+    }
+  }
+
+  /** Messages as bytes (`recvBytes()`) until the peer closes at a message boundary; other errors are thrown. */
+  async *iterBytes(options: CallOptions = {}): AsyncGenerator<Uint8Array, void, undefined> {
+    for (;;) {
+      try {
+        yield await this.recvBytes(undefined, options);
       } catch (error) {
         if (error instanceof EOFError) return;
         throw error;
