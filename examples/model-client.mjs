@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { Client, dumps, loads } from '../dist/index.js';
+import { Client } from '../dist/index.js';
 
 const python = process.env.PYTHON ?? 'python3';
 const authkey = 'model-secret';
@@ -18,10 +18,10 @@ const [readyLine] = await once(createInterface({ input: server.stdout }), 'line'
 const [, host, port] = readyLine.split(' ');
 
 const conn = await Client([host, Number(port)], { authkey });
-// One pickle per message, as Python's Connection.send/recv do.
+// send() pickles one message and recv() unpickles one, exactly as Python's Connection does.
 const request = async (message) => {
-  await conn.sendBytes(dumps(message));
-  return loads(await conn.recvBytes());
+  await conn.send(message);
+  return conn.recv();
 };
 try {
   const model = await request(['describe']);

@@ -8,6 +8,7 @@
  *   alternate strictly, so calls are queued and sent one at a time.
  */
 import { Client } from '../transport/client.js';
+import type { ConnectionOptions } from '../transport/connection.js';
 import { EOFError } from '../transport/errors.js';
 import { ManagerClosedError, ManagerProtocolError } from './errors.js';
 import {
@@ -20,7 +21,6 @@ import {
   replyToError,
 } from './messages.js';
 import { proxiesFromPickle, proxiesToPickle, type ReceivedProxy } from './nested-proxies.js';
-import { type PickleOptions, recvPickled, sendPickled } from './pickled-connection.js';
 import { DictProxy, ListProxy, ManagerProxy, type ProxyClass, type ProxyHost, QueueProxy } from './proxy.js';
 import { type ManagerAddress, type ManagerToken, rewriteTokenAddress, tokenToPickle } from './token.js';
 
@@ -35,7 +35,7 @@ export interface ManagerConnection {
 export type ManagerConnector = (address: ManagerAddress) => Promise<ManagerConnection>;
 
 /** Options of {@link connectManager}. */
-export interface ManagerClientOptions extends PickleOptions {
+export interface ManagerClientOptions extends ConnectionOptions {
   /** The server's authkey (`BaseManager(authkey=...)`); a string is taken as UTF-8. Required: managers always authenticate. */
   readonly authkey: Uint8Array | string;
   /** Only `'pickle'` is supported; `'xmlrpclib'` servers cannot carry Tokens or exceptions. */
@@ -70,16 +70,16 @@ export async function connectManager(
   return client;
 }
 
-/** Fresh authenticated transport connections carrying pickles, as Python's `Client(address, authkey=...)`. */
+/** Fresh authenticated connections, as Python's `Client(address, authkey=...)`. */
 function transportConnector(options: ManagerClientOptions): ManagerConnector {
-  return async (address) => {
-    const connection = await Client(address, { authkey: options.authkey });
-    return {
-      send: (message) => sendPickled(connection, message, options),
-      recv: () => recvPickled(connection, options),
-      close: () => connection.close(),
-    };
-  };
+  const {
+    authkey,
+    serializer: _serializer,
+    channelName: _channelName,
+    connect: _connect,
+    ...connection
+  } = options;
+  return (address) => Client(address, { ...connection, authkey });
 }
 
 /** Arguments with any proxies inside replaced by Python's pickled proxy form. */

@@ -17,7 +17,6 @@ export {
   RemoteUnserializableError,
 } from './errors.js';
 export type { ManagerReply, PythonKwargs } from './messages.js';
-export type { PickleOptions } from './pickled-connection.js';
 export {
   DictProxy,
   ListProxy,

@@ -9,10 +9,9 @@
  *
  * The child's exit surfaces as {@link PythonExitError} from whatever call on the connection it interrupts.
  */
-import type { ChildProcess, StdioOptions } from 'node:child_process';
-import type { PickleOptions } from '../managers/pickled-connection.js';
-import type { Connection, ConnectionOptions } from '../transport/connection.js';
-import { spawnWithPipe } from '../transport/pipe.js';
+import { type ChildProcess, type StdioOptions, spawn } from 'node:child_process';
+import type { Socket } from 'node:net';
+import { Connection, type ConnectionOptions } from '../transport/connection.js';
 import { type PythonExit, PythonSpawnError } from './errors.js';
 import { StderrTail } from './stderr-tail.js';
 import { WorkerConnection } from './worker-connection.js';
@@ -29,7 +28,7 @@ export type PythonTarget =
   | { readonly code: string; readonly module?: undefined; readonly script?: undefined };
 
 /** Options of {@link spawnPython}, besides the target; connection options shape the pipe's `Connection`. */
-export interface SpawnPythonOptions extends ConnectionOptions, PickleOptions {
+export interface SpawnPythonOptions extends ConnectionOptions {
   /** The interpreter: a path or a command on PATH. Default `python3`. */
   readonly python?: string;
   /** Arguments after the target (`sys.argv[1:]`). */
@@ -99,7 +98,7 @@ export class PythonWorker {
         });
       });
     });
-    this.conn = new WorkerConnection(connection, this, options);
+    this.conn = new WorkerConnection(connection, this);
   }
 
   /** The child's process id. */
@@ -150,28 +149,27 @@ export class PythonWorker {
  * const answer = await worker.conn.recv();
  * ```
  *
- * Pickles sent to a Python 2.7 child must use protocol 2; see the connection's send options.
+ * Pass `protocol: 2` for a Python 2.7 child, which cannot read pickle protocol 3 or higher.
  * @throws PythonSpawnError when the interpreter cannot be started.
  */
 export async function spawnPython(options: SpawnPythonOptions & PythonTarget): Promise<PythonWorker> {
   const python = options.python ?? 'python3';
   const targetArgs = pythonTargetArgs(options);
-  const stdio: StdioOptions = [options.stdin ?? 'ignore', options.stdout ?? 'inherit', 'pipe'];
+  const stdio: StdioOptions = [options.stdin ?? 'ignore', options.stdout ?? 'inherit', 'pipe', 'pipe'];
   const env: Record<string, string | undefined> = { ...process.env, ...options.env };
   env[WORKER_FD_ENV] = String(CHILD_PIPE_FD);
   // Unbuffered output, so the stderr tail of a crashed child holds its last words.
   env.PYTHONUNBUFFERED ??= '1';
-  const { child, connection } = spawnWithPipe(
-    python,
-    [...(options.pythonArgs ?? []), ...targetArgs, ...(options.args ?? [])],
-    {
-      cwd: options.cwd,
-      env,
-      stdio,
-      fd: CHILD_PIPE_FD,
-      maxMessageLength: options.maxMessageLength,
-      readHighWaterMark: options.readHighWaterMark,
-    },
+  // The transport's spawnWithPipe would do, but it builds the Connection without `protocol` and the codec options.
+  const child = spawn(python, [...(options.pythonArgs ?? []), ...targetArgs, ...(options.args ?? [])], {
+    cwd: options.cwd,
+    env,
+    stdio,
+  });
+  const connection = Connection.fromSocket(
+    child.stdio[CHILD_PIPE_FD] as Socket,
+    {},
+    connectionOptions(options),
   );
   try {
     await new Promise<void>((resolve, reject) => {
@@ -195,6 +193,12 @@ export async function spawnPython(options: SpawnPythonOptions & PythonTarget): P
     if (options.echoStderr) process.stderr.write(chunk);
   });
   return new PythonWorker(child, connection, stderr, options);
+}
+
+/** The transport's options among spawnPython's. */
+function connectionOptions(options: SpawnPythonOptions): ConnectionOptions {
+  const { protocol, picklerOptions, unpicklerOptions, maxMessageLength, readHighWaterMark } = options;
+  return { protocol, picklerOptions, unpicklerOptions, maxMessageLength, readHighWaterMark };
 }
 
 function pythonTargetArgs(target: PythonTarget): string[] {

@@ -2,7 +2,6 @@
  * The parent's end of a spawned worker's pipe: the transport `Connection`'s methods, with failures caused by
  * the child going away turned into {@link PythonExitError} (exit code or signal, plus the stderr tail).
  */
-import { type PickleOptions, recvPickled, sendPickled } from '../managers/pickled-connection.js';
 import type { CallOptions, Connection } from '../transport/connection.js';
 import { ConnectionClosedError, EOFError, TransportError } from '../transport/errors.js';
 import { type PythonExit, PythonExitError } from './errors.js';
@@ -27,14 +26,12 @@ export class WorkerConnection {
   /** The underlying transport connection. Errors from calls made on it directly are not translated. */
   readonly connection: Connection;
   readonly #worker: WorkerProcess;
-  readonly #pickle: PickleOptions;
   #closedHere = false;
 
   /** @internal Created by `spawnPython`. */
-  constructor(connection: Connection, worker: WorkerProcess, pickle: PickleOptions) {
+  constructor(connection: Connection, worker: WorkerProcess) {
     this.connection = connection;
     this.#worker = worker;
-    this.#pickle = pickle;
   }
 
   /** True once {@link close} has run. */
@@ -42,14 +39,14 @@ export class WorkerConnection {
     return this.connection.closed;
   }
 
-  /** Pickles `value` (at the protocol given to `spawnPython`) and sends it as one message. */
+  /** Pickles `value` (at the `protocol` given to `spawnPython`) and sends it as one message. */
   send(value: unknown, options?: CallOptions): Promise<void> {
-    return this.#guard('send', () => sendPickled(this.connection, value, this.#pickle, options));
+    return this.#guard('send', () => this.connection.send(value, options));
   }
 
   /** Receives one message and unpickles it. */
   recv(options?: CallOptions): Promise<unknown> {
-    return this.#guard('recv', () => recvPickled(this.connection, this.#pickle, options));
+    return this.#guard('recv', () => this.connection.recv(options));
   }
 
   /** Sends raw bytes as one message (the transport's `sendBytes`). */
