@@ -21,7 +21,15 @@ import {
   replyToError,
 } from './messages.js';
 import { proxiesFromPickle, proxiesToPickle, type ReceivedProxy } from './nested-proxies.js';
-import { DictProxy, ListProxy, ManagerProxy, type ProxyClass, type ProxyHost, QueueProxy } from './proxy.js';
+import {
+  DictProxy,
+  ListProxy,
+  ManagerProxy,
+  type ProxyCallOptions,
+  type ProxyClass,
+  type ProxyHost,
+  QueueProxy,
+} from './proxy.js';
 import { type ManagerAddress, type ManagerToken, rewriteTokenAddress, tokenToPickle } from './token.js';
 
 /** The part of a transport `Connection` the managers client uses. */
@@ -224,10 +232,11 @@ export class ManagerClient implements ProxyHost {
     methodName: string,
     args: readonly unknown[],
     kwargs?: PythonKwargs,
+    options?: ProxyCallOptions,
   ): Promise<unknown> {
     this.#assertOpen();
     const request = buildRequest(token.id, methodName, proxiesInArgs(args), proxiesInKwargs(kwargs));
-    const reply = await this.#exchangeOnChannel(request);
+    const reply = await this.#exchangeOnChannel(request, options?.signal);
     if (reply.kind === '#RETURN') return proxiesFromPickle(reply.value, this.#adoptReceived);
     if (reply.kind === '#PROXY') {
       // The server already took a reference for us (create inside serve_client); the new proxy owns it.
@@ -307,9 +316,24 @@ export class ManagerClient implements ProxyHost {
   }
 
   /** Sends one request on the channel once every earlier call has had its reply. */
-  #exchangeOnChannel(request: unknown): Promise<ManagerReply> {
+  #exchangeOnChannel(request: unknown, signal: AbortSignal | undefined): Promise<ManagerReply> {
     return new Promise<ManagerReply>((resolve, reject) => {
-      this.#channelQueue.push(async () => {
+      if (signal?.aborted) {
+        reject(signal.reason);
+        return;
+      }
+      let running = false;
+      const onAbort = (): void => {
+        if (running) {
+          // The reply can no longer be told apart from the next one's: this channel is done for.
+          this.#dropChannel();
+        } else {
+          this.#channelQueue = this.#channelQueue.filter((queued) => queued !== task);
+        }
+        reject(signal!.reason);
+      };
+      const task: ChannelTask = async () => {
+        running = true;
         try {
           const channel = await this.#openChannel();
           await channel.send(request);
@@ -318,8 +342,12 @@ export class ManagerClient implements ProxyHost {
           // A failed send or recv leaves the stream at an unknown point: start a new channel next time.
           if (!(error instanceof ManagerProtocolError)) this.#dropChannel();
           reject(error);
+        } finally {
+          signal?.removeEventListener('abort', onAbort);
         }
-      });
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.#channelQueue.push(task);
       void this.#drainChannelQueue();
     });
   }

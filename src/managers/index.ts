@@ -21,6 +21,7 @@ export {
   DictProxy,
   ListProxy,
   ManagerProxy,
+  type ProxyCallOptions,
   type ProxyClass,
   QueueProxy,
   type QueueWaitOptions,

@@ -17,6 +17,7 @@ export interface ProxyHost {
     methodName: string,
     args: readonly unknown[],
     kwargs?: PythonKwargs,
+    options?: ProxyCallOptions,
   ): Promise<unknown>;
   incref(token: ManagerToken): Promise<void>;
   /** Drops this proxy's reference; `proxy` is forgotten by the client's bookkeeping. */
@@ -25,6 +26,17 @@ export interface ProxyHost {
   adopt(proxy: ManagerProxy): void;
   /** Moves the reference `from` owns to `to`, which replaces it in the bookkeeping. */
   transfer(from: ManagerProxy, to: ManagerProxy): void;
+}
+
+/** Per-call options of remote method calls. */
+export interface ProxyCallOptions {
+  /**
+   * Gives up on the call. A call still queued is simply dropped. A call already sent cannot be cancelled on
+   * the server (Python has no way to), so the client closes its method channel and opens a new one for the
+   * next call; the server finishes the call anyway and its result is lost (an aborted `get` may consume an
+   * item). Prefer Python-side timeouts, such as `get({ timeout })`, where the method has one.
+   */
+  readonly signal?: AbortSignal;
 }
 
 /** A constructor for a typed proxy class, e.g. {@link QueueProxy}; all share ManagerProxy's signature. */
@@ -62,11 +74,16 @@ export class ManagerProxy {
    * Calls `methodName(*args, **kwargs)` on the remote object. Resolves with the `#RETURN` value, or a new
    * {@link ManagerProxy} for methods the server maps to a typeid (`#PROXY`); rejects with a RemoteError.
    */
-  call(methodName: string, args: readonly unknown[] = [], kwargs?: PythonKwargs): Promise<unknown> {
+  call(
+    methodName: string,
+    args: readonly unknown[] = [],
+    kwargs?: PythonKwargs,
+    options?: ProxyCallOptions,
+  ): Promise<unknown> {
     if (this.#released) {
       return Promise.reject(new ManagerClosedError(`proxy ${this.describe()} was released`));
     }
-    return this.#host.callMethod(this.token, methodName, args, kwargs);
+    return this.#host.callMethod(this.token, methodName, args, kwargs, options);
   }
 
   /** A copy of the remote object itself (Python's `proxy._getvalue()`, the `#GETVALUE` request). */
@@ -123,7 +140,7 @@ export class ManagerProxy {
 }
 
 /** How long a blocking queue call may wait. `timeout` is in seconds, as in Python. */
-export interface QueueWaitOptions {
+export interface QueueWaitOptions extends ProxyCallOptions {
   /** False for the non-blocking form (`queue.Empty`/`queue.Full` at once). Default true. */
   readonly block?: boolean;
   /**
@@ -137,12 +154,17 @@ export interface QueueWaitOptions {
 export class QueueProxy<T = unknown> extends ManagerProxy {
   /** `put(item, block, timeout)`. Rejects with `err.isQueueFull` when a bounded queue stays full. */
   async put(item: T, options: QueueWaitOptions = {}): Promise<void> {
-    await this.call('put', [item, options.block ?? true, options.timeout ?? null]);
+    await this.call('put', [item, options.block ?? true, options.timeout ?? null], undefined, options);
   }
 
   /** `get(block, timeout)`. Rejects with `err.isQueueEmpty` when nothing arrives in time. */
   async get(options: QueueWaitOptions = {}): Promise<T> {
-    return (await this.call('get', [options.block ?? true, options.timeout ?? null])) as T;
+    return (await this.call(
+      'get',
+      [options.block ?? true, options.timeout ?? null],
+      undefined,
+      options,
+    )) as T;
   }
 
   /** `put_nowait(item)`. */
