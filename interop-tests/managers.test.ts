@@ -150,6 +150,21 @@ describe.each(pythons.map((p) => [p.label, p] as const))('manager server on Pyth
     await queue.release();
   });
 
+  it('aborts a blocked call by giving up its channel; the server still finishes it', async () => {
+    const queue = await manager.queue<string>('Queue');
+    const started = Date.now();
+    const aborted = await rejection(queue.get({ signal: AbortSignal.timeout(200) }));
+    expect((aborted as Error).name).toBe('TimeoutError');
+    expect(Date.now() - started).toBeLessThan(5000);
+    // The next call goes on a fresh channel while the old one's get still waits on the server...
+    expect(await queue.qsize()).toBe(0);
+    // ...and takes the next item, whose reply goes nowhere: the documented price of aborting.
+    await queue.put('taken by the aborted get');
+    for (let i = 0; i < 100 && (await queue.qsize()) > 0; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(await queue.qsize()).toBe(0);
+    await queue.release();
+  });
+
   it('drives a SyncManager dict', async () => {
     const dict = await manager.dict<string, unknown>();
     await dict.set('a', 1);
@@ -203,6 +218,9 @@ describe.each(pythons.map((p) => [p.label, p] as const))('manager server on Pyth
 
     const unpicklable = await rejection(workshop.call('unpicklable'));
     expect(unpicklable).toBeInstanceOf(RemoteUnserializableError);
+
+    // The server keeps exposed names as a set: create lists make_child twice (method and typeid), get_methods once.
+    expect(new Set(await manager.getMethods(workshop.token))).toEqual(new Set(workshop.exposed));
 
     const objectsBefore = await manager.numberOfObjects();
     const child = await workshop.call('make_child', ['kid']);

@@ -360,6 +360,21 @@ describe('ManagerClient (against an in-memory server)', () => {
     expect(server.log.filter((line) => line.includes('decref'))).toHaveLength(2);
   });
 
+  it('drops an aborted call that is still queued without sending it', async () => {
+    const server = new FakeManagerServer();
+    const client = new ManagerClient(address, { authkey: 'k', connect: server.connect });
+    const queue = await client.queue();
+    const controller = new AbortController();
+    const first = queue.put('sent');
+    const second = queue.put('never sent', { signal: controller.signal });
+    controller.abort(new Error('changed my mind'));
+    await first;
+    await expect(second).rejects.toThrow('changed my mind');
+    await expect(queue.get({ signal: AbortSignal.abort(new Error('already')) })).rejects.toThrow('already');
+    expect(server.log.filter((line) => line.includes(' put '))).toEqual(['c2 100 put ["sent",true,null]']);
+    await client.close();
+  });
+
   it('refuses serializers other than pickle', () => {
     expect(
       () =>
