@@ -23,7 +23,10 @@ const producer = spawn(python, [script('queue_producer.py'), host, port, authkey
 });
 const producerExit = once(producer, 'exit');
 
-const manager = await connectManager([host, Number(port)], { authkey });
+const manager = await connectManager([host, Number(port)], { authkey }).catch((error) => {
+  server.kill();
+  throw error;
+});
 try {
   const orders = await manager.queue('get_queue');
   const quantities = new Map();
@@ -45,7 +48,7 @@ try {
   }
   await orders.release();
 } finally {
-  await manager.shutdown();
+  await manager.shutdown().catch(() => server.kill());
 }
 await producerExit;
 const [exitCode] = await serverExit;

@@ -45,6 +45,9 @@ try {
   console.log(`predict [1,2] -> ${status}: ${message}`);
 
   console.log(`server says ${await request(['shutdown'])}`);
+} catch (error) {
+  server.kill(); // do not leave the server running when something above failed
+  throw error;
 } finally {
   conn.close();
 }
