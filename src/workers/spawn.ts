@@ -47,15 +47,15 @@ export interface SpawnPythonOptions extends ConnectionOptions {
   readonly stderrLimit?: number;
   /** Also copy the child's stderr to this process's stderr as it arrives; default false. */
   readonly echoStderr?: boolean;
-  /** After `close()` closes the pipe, how long to wait for the child to exit by itself before SIGTERM. Default 2000 ms. */
-  readonly exitTimeoutMs?: number;
-  /** After SIGTERM, how long to wait before SIGKILL. Default 2000 ms. */
-  readonly killTimeoutMs?: number;
+  /** Seconds `close()` waits, after closing the pipe, for the child to exit by itself before SIGTERM. Default 2. */
+  readonly exitTimeout?: number;
+  /** Seconds to wait after SIGTERM before SIGKILL. Default 2. */
+  readonly killTimeout?: number;
 }
 
 const DEFAULT_STDERR_LIMIT = 64 * 1024;
-const DEFAULT_EXIT_TIMEOUT_MS = 2000;
-const DEFAULT_KILL_TIMEOUT_MS = 2000;
+const DEFAULT_EXIT_TIMEOUT_SECONDS = 2;
+const DEFAULT_KILL_TIMEOUT_SECONDS = 2;
 /** Longest wait for stderr to drain after exit; a grandchild holding stderr open must not hang `exited`. */
 const STDERR_DRAIN_MS = 500;
 
@@ -87,8 +87,8 @@ export class PythonWorker {
   constructor(child: ChildProcess, connection: Connection, stderr: StderrTail, options: SpawnPythonOptions) {
     this.process = child;
     this.#stderr = stderr;
-    this.#exitTimeoutMs = options.exitTimeoutMs ?? DEFAULT_EXIT_TIMEOUT_MS;
-    this.#killTimeoutMs = options.killTimeoutMs ?? DEFAULT_KILL_TIMEOUT_MS;
+    this.#exitTimeoutMs = (options.exitTimeout ?? DEFAULT_EXIT_TIMEOUT_SECONDS) * 1000;
+    this.#killTimeoutMs = (options.killTimeout ?? DEFAULT_KILL_TIMEOUT_SECONDS) * 1000;
     this.exited = new Promise<PythonExit>((resolve) => {
       child.once('exit', (code, signal) => {
         liveChildren.delete(child);
@@ -124,7 +124,7 @@ export class PythonWorker {
 
   /**
    * Ends the child: closes the pipe (a well-behaved worker sees EOF and returns), then SIGTERM after
-   * `exitTimeoutMs`, then SIGKILL after `killTimeoutMs`. Resolves with how it ended. Idempotent.
+   * `exitTimeout` seconds, then SIGKILL after `killTimeout` seconds. Resolves with how it ended. Idempotent.
    */
   async close(): Promise<PythonExit> {
     this.conn.close();
