@@ -213,14 +213,15 @@ export class Unpickler {
   readonly #buffers: Iterator<Uint8Array | PyPickleBuffer> | undefined;
   readonly #limits: UnpicklingLimits;
 
+  // Weak so that a long-lived Unpickler reading a stream does not keep every load's globals alive.
   /** Handlers by the PyGlobal objects this unpickler created. */
-  readonly #handlers = new Map<PyGlobal, GlobalHandler>();
+  readonly #handlers = new WeakMap<PyGlobal, GlobalHandler>();
   /** User decoders by the PyGlobal objects this unpickler created. */
-  readonly #userDecoders = new Map<PyGlobal, ClassDecoder>();
+  readonly #userDecoders = new WeakMap<PyGlobal, ClassDecoder>();
   /** Values built by a user decoder, so BUILD/APPEND/SETITEM reach the same decoder. */
   readonly #userObjects = new WeakMap<object, ClassDecoder>();
   /** datetime/date/time globals: a py2 str right after one is kept as bytes. */
-  readonly #datetimeGlobals = new Set<PyGlobal>();
+  readonly #datetimeGlobals = new WeakSet<PyGlobal>();
 
   // Replays of side-effecting hooks when a load is rerun (see #convertDict).
   #replay: { persistent: unknown[]; buffers: (Uint8Array | PyPickleBuffer)[] } = {
@@ -291,7 +292,8 @@ export class Unpickler {
     const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
     const stack: unknown[] = [];
     const marks: number[] = [];
-    let fence = 0;
+    // Closures read these through one object so the loop's `pos` stays an uncaptured local.
+    const cur = { op: 0, opPos: start, fence: 0 };
     const state: LoadState = { memo: [], memoCount: 0, proto: 0, globals: new Map() };
     const memo = state.memo;
     const bigintsAlways = this.#bigintsAlways;
@@ -303,50 +305,39 @@ export class Unpickler {
     const maxItems = limits.maxContainerItems;
     const maxString = limits.maxStringBytes;
     let pos = start;
-    let opPos = start;
     let op = 0;
 
     const fail = (code: UnpicklingErrorCode, message: string, cause?: unknown): never =>
-      this.#fail(code, `${opName(op)}: ${message}`, opPos, cause);
+      this.#fail(code, `${opName(cur.op)}: ${message}`, cur.opPos, cause);
     const truncated = (): never =>
       overLimit
         ? this.#fail('LIMIT_EXCEEDED', `pickle is longer than maxInputBytes (${limits.maxInputBytes})`, end)
-        : this.#fail('TRUNCATED', `pickle data was truncated in ${opName(op)}`, opPos);
-    const need = (n: number): void => {
-      if (end - pos < n) truncated();
-    };
-    /** The line from pos to the next '\n' (exclusive); advances past it. */
-    const readLineEnd = (): number => {
-      const nl = data.indexOf(0x0a, pos);
-      if (nl < 0 || nl >= end) return truncated();
-      const lineEnd = nl;
-      pos = nl + 1;
-      return lineEnd;
-    };
-    const asciiLine = (minLength: number): string => {
-      const lineStart = pos;
-      const lineEnd = readLineEnd();
-      // CPython treats a line shorter than its minimum (just "\n") as truncated data.
-      if (lineEnd - lineStart < minLength) truncated();
-      return decodeLatin1(data, lineStart, lineEnd);
+        : this.#fail('TRUNCATED', `pickle data was truncated in ${opName(cur.op)}`, cur.opPos);
+    /** Offset of the '\n' ending the line that starts at `from`; a line shorter than `minLength` is truncated data. */
+    const lineEnd = (from: number, minLength: number): number => {
+      const nl = data.indexOf(0x0a, from);
+      if (nl < 0 || nl >= end || nl - from < minLength) return truncated();
+      return nl;
     };
     const underflow = (): never =>
       fail(
         'BAD_STACK',
-        marks.length > 0 && stack.length === fence ? 'unexpected MARK found' : 'unpickling stack underflow',
+        marks.length > 0 && stack.length === cur.fence
+          ? 'unexpected MARK found'
+          : 'unpickling stack underflow',
       );
     const pop = (): unknown => {
-      if (stack.length <= fence) underflow();
+      if (stack.length <= cur.fence) underflow();
       return stack.pop();
     };
     const top = (): unknown => {
-      if (stack.length <= fence) underflow();
+      if (stack.length <= cur.fence) underflow();
       return stack[stack.length - 1];
     };
     const popMark = (): number => {
       if (marks.length === 0) fail('BAD_STACK', 'could not find MARK');
       const m = marks.pop()!;
-      fence = marks.length > 0 ? marks[marks.length - 1]! : 0;
+      cur.fence = marks.length > 0 ? marks[marks.length - 1]! : 0;
       return m;
     };
     const checkDepth = (): void => {
@@ -374,7 +365,8 @@ export class Unpickler {
     const memoPut = (index: number, value: unknown): void => {
       if (index >= limits.maxMemoEntries)
         fail('LIMIT_EXCEEDED', `memo index ${index} exceeds maxMemoEntries`);
-      if (memo[index] === undefined) {
+      // Bounds check first: reading past an array's end is a slow path in V8.
+      if (index >= memo.length || memo[index] === undefined) {
         if (++state.memoCount > limits.maxMemoEntries) fail('LIMIT_EXCEEDED', 'memo exceeds maxMemoEntries');
       }
       if (forceMapSlots?.has(index) && isPlainDict(value)) {
@@ -538,7 +530,7 @@ export class Unpickler {
     /** py2 str: decoded per `encoding`, but kept as bytes when it is the state of a datetime/date/time. */
     const py2String = (from: number, n: number, raw: Uint8Array | null): unknown => {
       const t = stack.length > 0 ? stack[stack.length - 1] : undefined;
-      const beforeMark = marks.length > 0 && fence === stack.length ? t : undefined;
+      const beforeMark = marks.length > 0 && cur.fence === stack.length ? t : undefined;
       const isDatetimeState =
         (t instanceof PyGlobal && this.#datetimeGlobals.has(t)) ||
         (beforeMark instanceof PyGlobal && this.#datetimeGlobals.has(beforeMark));
@@ -602,17 +594,18 @@ export class Unpickler {
 
     try {
       for (;;) {
-        opPos = pos;
+        cur.opPos = pos;
         if (pos >= end) {
-          op = 0x2e;
+          cur.op = 0x2e;
           truncated();
         }
         op = data[pos++]!;
+        cur.op = op;
         switch (op) {
           // ---- protocol control
           case 0x80: {
             // PROTO
-            need(1);
+            if (end - pos < 1) truncated();
             const p = data[pos++]!;
             if (p > HIGHEST_PROTOCOL) fail('UNSUPPORTED_PROTOCOL', `unsupported pickle protocol: ${p}`);
             state.proto = p;
@@ -620,7 +613,7 @@ export class Unpickler {
           }
           case 0x95: {
             // FRAME: CPython's C unpickler only checks that the frame fits in the data.
-            need(8);
+            if (end - pos < 8) truncated();
             const lo = view.getUint32(pos, true);
             const hi = view.getUint32(pos + 4, true);
             pos += 8;
@@ -640,22 +633,26 @@ export class Unpickler {
           }
           // ---- ints
           case 0x4a: // BININT
-            need(4);
-            stack.push(int(view.getInt32(pos, true)));
+            if (end - pos < 4) truncated();
+            stack.push(bigintsAlways ? BigInt(view.getInt32(pos, true)) : view.getInt32(pos, true));
             pos += 4;
             break;
           case 0x4b: // BININT1
-            need(1);
-            stack.push(int(data[pos++]!));
+            if (end - pos < 1) truncated();
+            stack.push(bigintsAlways ? BigInt(data[pos++]!) : data[pos++]!);
             break;
           case 0x4d: // BININT2
-            need(2);
-            stack.push(int(data[pos]! | (data[pos + 1]! << 8)));
+            if (end - pos < 2) truncated();
+            stack.push(
+              bigintsAlways ? BigInt(data[pos]! | (data[pos + 1]! << 8)) : data[pos]! | (data[pos + 1]! << 8),
+            );
             pos += 2;
             break;
           case 0x49: {
             // INT: C strtol with base 0, then int(text, 0); "01"/"00" are the protocol-0 booleans.
-            const text = asciiLine(1);
+            const le = lineEnd(pos, 1);
+            const text = decodeLatin1(data, pos, le);
+            pos = le + 1;
             checkDigits(text.length);
             if (text === '01' || text === '00') {
               stack.push(text === '01');
@@ -668,7 +665,9 @@ export class Unpickler {
           }
           case 0x4c: {
             // LONG: decimal text with an optional trailing 'L'
-            let text = asciiLine(1);
+            const le = lineEnd(pos, 1);
+            let text = decodeLatin1(data, pos, le);
+            pos = le + 1;
             checkDigits(text.length);
             if (text.endsWith('L')) text = text.slice(0, -1);
             const v = parsePyIntLiteral(text);
@@ -678,20 +677,20 @@ export class Unpickler {
           }
           case 0x8a: {
             // LONG1
-            need(1);
+            if (end - pos < 1) truncated();
             const n = data[pos++]!;
-            need(n);
+            if (end - pos < n) truncated();
             stack.push(readLong(pos, n));
             pos += n;
             break;
           }
           case 0x8b: {
             // LONG4
-            need(4);
+            if (end - pos < 4) truncated();
             const n = view.getInt32(pos, true);
             pos += 4;
             if (n < 0) fail('BAD_ARGUMENT', 'LONG pickle has negative byte count');
-            need(n);
+            if (end - pos < n) truncated();
             checkDigits(n * LOG10_256);
             stack.push(readLong(pos, n));
             pos += n;
@@ -699,13 +698,18 @@ export class Unpickler {
           }
           // ---- floats
           case 0x47: // BINFLOAT
-            need(8);
-            stack.push(float(view.getFloat64(pos, false)));
+            if (end - pos < 8) truncated();
+            {
+              const v = view.getFloat64(pos, false);
+              stack.push(wrapFloats ? new PyFloat(v) : v);
+            }
             pos += 8;
             break;
           case 0x46: {
             // FLOAT: repr text; 'inf'/'nan' allowed, overflow refused as CPython does
-            const text = asciiLine(1);
+            const le = lineEnd(pos, 1);
+            const text = decodeLatin1(data, pos, le);
+            pos = le + 1;
             if (!PY_FLOAT.test(text)) fail('BAD_ARGUMENT', `could not convert string to float: '${text}'`);
             const lower = text.toLowerCase();
             let v: number;
@@ -732,19 +736,19 @@ export class Unpickler {
           // ---- str
           case 0x8c: {
             // SHORT_BINUNICODE
-            need(1);
+            if (end - pos < 1) truncated();
             const n = data[pos++]!;
-            need(n);
+            if (end - pos < n) truncated();
             stack.push(utf8(pos, n));
             pos += n;
             break;
           }
           case 0x58: {
             // BINUNICODE
-            need(4);
+            if (end - pos < 4) truncated();
             const n = view.getUint32(pos, true);
             pos += 4;
-            need(n);
+            if (end - pos < n) truncated();
             checkString(n);
             stack.push(utf8(pos, n));
             pos += n;
@@ -752,10 +756,10 @@ export class Unpickler {
           }
           case 0x8d: {
             // BINUNICODE8
-            need(8);
+            if (end - pos < 8) truncated();
             const n = this.#size8(view, pos, end, truncated);
             pos += 8;
-            need(n);
+            if (end - pos < n) truncated();
             checkString(n);
             stack.push(utf8(pos, n));
             pos += n;
@@ -764,10 +768,11 @@ export class Unpickler {
           case 0x56: {
             // UNICODE: raw-unicode-escape text line
             const lineStart = pos;
-            const lineEnd = readLineEnd();
-            checkString(lineEnd - lineStart);
+            const lineStop = lineEnd(pos, 0);
+            pos = lineStop + 1;
+            checkString(lineStop - lineStart);
             try {
-              stack.push(decodeRawUnicodeEscape(data, lineStart, lineEnd));
+              stack.push(decodeRawUnicodeEscape(data, lineStart, lineStop));
             } catch (e) {
               fail('BAD_ARGUMENT', `'rawunicodeescape' codec can't decode bytes: ${(e as Error).message}`, e);
             }
@@ -776,19 +781,19 @@ export class Unpickler {
           // ---- bytes
           case 0x43: {
             // SHORT_BINBYTES
-            need(1);
+            if (end - pos < 1) truncated();
             const n = data[pos++]!;
-            need(n);
+            if (end - pos < n) truncated();
             stack.push(bytesAt(pos, n));
             pos += n;
             break;
           }
           case 0x42: {
             // BINBYTES
-            need(4);
+            if (end - pos < 4) truncated();
             const n = view.getUint32(pos, true);
             pos += 4;
-            need(n);
+            if (end - pos < n) truncated();
             checkString(n);
             stack.push(bytesAt(pos, n));
             pos += n;
@@ -796,10 +801,10 @@ export class Unpickler {
           }
           case 0x8e: {
             // BINBYTES8
-            need(8);
+            if (end - pos < 8) truncated();
             const n = this.#size8(view, pos, end, truncated);
             pos += 8;
-            need(n);
+            if (end - pos < n) truncated();
             checkString(n);
             stack.push(bytesAt(pos, n));
             pos += n;
@@ -807,10 +812,10 @@ export class Unpickler {
           }
           case 0x96: {
             // BYTEARRAY8
-            need(8);
+            if (end - pos < 8) truncated();
             const n = this.#size8(view, pos, end, truncated);
             pos += 8;
-            need(n);
+            if (end - pos < n) truncated();
             checkString(n);
             stack.push(PyByteArray.fromBytes(data.subarray(pos, pos + n)));
             pos += n;
@@ -829,20 +834,20 @@ export class Unpickler {
           // ---- Python 2 str
           case 0x55: {
             // SHORT_BINSTRING
-            need(1);
+            if (end - pos < 1) truncated();
             const n = data[pos++]!;
-            need(n);
+            if (end - pos < n) truncated();
             stack.push(py2String(pos, n, null));
             pos += n;
             break;
           }
           case 0x54: {
             // BINSTRING
-            need(4);
+            if (end - pos < 4) truncated();
             const n = view.getInt32(pos, true);
             pos += 4;
             if (n < 0) fail('BAD_ARGUMENT', 'BINSTRING pickle has negative byte count');
-            need(n);
+            if (end - pos < n) truncated();
             checkString(n);
             stack.push(py2String(pos, n, null));
             pos += n;
@@ -851,16 +856,17 @@ export class Unpickler {
           case 0x53: {
             // STRING: a quoted, backslash-escaped Python 2 str repr
             const lineStart = pos;
-            const lineEnd = readLineEnd();
-            const len = lineEnd - lineStart;
+            const lineStop = lineEnd(pos, 0);
+            pos = lineStop + 1;
+            const len = lineStop - lineStart;
             checkString(len);
             const q = data[lineStart];
-            if (len < 2 || (q !== 0x27 && q !== 0x22) || data[lineEnd - 1] !== q) {
+            if (len < 2 || (q !== 0x27 && q !== 0x22) || data[lineStop - 1] !== q) {
               fail('BAD_ARGUMENT', 'the STRING opcode argument must be quoted');
             }
             let raw: Uint8Array;
             try {
-              raw = decodeStringEscape(data, lineStart + 1, lineEnd - 1);
+              raw = decodeStringEscape(data, lineStart + 1, lineStop - 1);
             } catch (e) {
               return fail('BAD_ARGUMENT', (e as Error).message, e);
             }
@@ -886,23 +892,23 @@ export class Unpickler {
           case 0x28: // MARK
             checkDepth();
             marks.push(stack.length);
-            fence = stack.length;
+            cur.fence = stack.length;
             break;
           case 0x85: {
             // TUPLE1
-            if (stack.length - fence < 1) underflow();
+            if (stack.length - cur.fence < 1) underflow();
             stack.push(makeTuple(stack.length - 1));
             break;
           }
           case 0x86: {
             // TUPLE2
-            if (stack.length - fence < 2) underflow();
+            if (stack.length - cur.fence < 2) underflow();
             stack.push(makeTuple(stack.length - 2));
             break;
           }
           case 0x87: {
             // TUPLE3
-            if (stack.length - fence < 3) underflow();
+            if (stack.length - cur.fence < 3) underflow();
             stack.push(makeTuple(stack.length - 3));
             break;
           }
@@ -946,7 +952,7 @@ export class Unpickler {
           }
           case 0x61: {
             // APPEND
-            if (stack.length - fence < 2) underflow();
+            if (stack.length - cur.fence < 2) underflow();
             const item = stack.pop();
             appendItem(stack[stack.length - 1], item);
             break;
@@ -954,7 +960,7 @@ export class Unpickler {
           case 0x65: {
             // APPENDS
             const m = popMark();
-            if (m <= fence || m === 0) fail('BAD_STACK', 'unpickling stack underflow');
+            if (m <= cur.fence || m === 0) fail('BAD_STACK', 'unpickling stack underflow');
             const target = stack[m - 1];
             if (Array.isArray(target) && !(target instanceof PyTuple)) {
               checkItems(target.length + stack.length - m);
@@ -967,7 +973,7 @@ export class Unpickler {
           }
           case 0x73: {
             // SETITEM
-            if (stack.length - fence < 3) underflow();
+            if (stack.length - cur.fence < 3) underflow();
             const value = stack.pop();
             const key = stack.pop();
             const slot = stack.length - 1;
@@ -977,11 +983,23 @@ export class Unpickler {
           case 0x75: {
             // SETITEMS
             const m = popMark();
-            if (m <= fence || m === 0) fail('BAD_STACK', 'unpickling stack underflow');
+            if (m <= cur.fence || m === 0) fail('BAD_STACK', 'unpickling stack underflow');
             if ((stack.length - m) % 2 !== 0) fail('BAD_STACK', 'odd number of items for SETITEMS');
             const slot = m - 1;
             let target = stack[slot];
-            for (let i = m; i < stack.length; i += 2) target = setItem(target, stack[i], stack[i + 1], slot);
+            let i = m;
+            if (dictMode !== 'map' && isPlainDict(target)) {
+              // Fast path for str-keyed dicts: the type checks are done once per batch.
+              checkItems((stack.length - m) / 2);
+              const obj = target;
+              for (; i < stack.length; i += 2) {
+                const key = stack[i];
+                if (typeof key !== 'string' || (dictMode === 'auto' && isArrayIndexKey(key))) break;
+                if (key === '__proto__') setObjectKey(obj, key, stack[i + 1]);
+                else obj[key] = stack[i + 1];
+              }
+            }
+            for (; i < stack.length; i += 2) target = setItem(target, stack[i], stack[i + 1], slot);
             stack[slot] = target;
             stack.length = m;
             break;
@@ -989,7 +1007,7 @@ export class Unpickler {
           case 0x90: {
             // ADDITEMS
             const m = popMark();
-            if (m <= fence || m === 0) fail('BAD_STACK', 'unpickling stack underflow');
+            if (m <= cur.fence || m === 0) fail('BAD_STACK', 'unpickling stack underflow');
             const target = stack[m - 1];
             if (!(target instanceof Set) || target instanceof PyFrozenSet) {
               fail('BAD_STACK', `ADDITEMS target must be a set, not ${describe(target)}`);
@@ -1023,7 +1041,9 @@ export class Unpickler {
           // ---- memo
           case 0x67: {
             // GET
-            const text = asciiLine(1);
+            const le = lineEnd(pos, 1);
+            const text = decodeLatin1(data, pos, le);
+            pos = le + 1;
             const m = PY_INT_BASE10.exec(text);
             if (!m) fail('BAD_ARGUMENT', `invalid literal for int() with base 10: '${text}'`);
             const idx = Number(m![1]! + m![2]!.replace(/_/g, ''));
@@ -1031,17 +1051,19 @@ export class Unpickler {
             break;
           }
           case 0x68: // BINGET
-            need(1);
+            if (end - pos < 1) truncated();
             stack.push(memoGet(data[pos++]!));
             break;
           case 0x6a: // LONG_BINGET
-            need(4);
+            if (end - pos < 4) truncated();
             stack.push(memoGet(view.getUint32(pos, true)));
             pos += 4;
             break;
           case 0x70: {
             // PUT
-            const text = asciiLine(1);
+            const le = lineEnd(pos, 1);
+            const text = decodeLatin1(data, pos, le);
+            pos = le + 1;
             const m = PY_INT_BASE10.exec(text);
             if (!m) fail('BAD_ARGUMENT', `invalid literal for int() with base 10: '${text}'`);
             const idx = Number(m![1]! + m![2]!.replace(/_/g, ''));
@@ -1050,19 +1072,25 @@ export class Unpickler {
             break;
           }
           case 0x71: // BINPUT
-            need(1);
+            if (end - pos < 1) truncated();
             memoPut(data[pos++]!, top());
             break;
           case 0x72: {
             // LONG_BINPUT
-            need(4);
+            if (end - pos < 4) truncated();
             const idx = view.getUint32(pos, true);
             pos += 4;
             memoPut(idx, top());
             break;
           }
-          case 0x94: // MEMOIZE
-            memoPut(memo.length, top());
+          case 0x94: // MEMOIZE: always a new slot at the end
+            if (stack.length <= cur.fence) underflow();
+            if (memo.length >= limits.maxMemoEntries || forceMapSlots !== null)
+              memoPut(memo.length, stack[stack.length - 1]);
+            else {
+              memo.push(stack[stack.length - 1]);
+              state.memoCount++;
+            }
             break;
           // ---- globals and objects
           case 0x63: {
@@ -1076,7 +1104,7 @@ export class Unpickler {
           }
           case 0x93: {
             // STACK_GLOBAL
-            if (stack.length - fence < 2) underflow();
+            if (stack.length - cur.fence < 2) underflow();
             const name = stack.pop();
             const module = stack.pop();
             if (typeof name !== 'string' || typeof module !== 'string')
@@ -1089,7 +1117,7 @@ export class Unpickler {
           case 0x84: {
             // EXT1 / EXT2 / EXT4
             const size = op === 0x82 ? 1 : op === 0x83 ? 2 : 4;
-            need(size);
+            if (end - pos < size) truncated();
             const code =
               size === 1 ? data[pos]! : size === 2 ? view.getUint16(pos, true) : view.getInt32(pos, true);
             pos += size;
@@ -1101,7 +1129,7 @@ export class Unpickler {
           }
           case 0x52: {
             // REDUCE
-            if (stack.length - fence < 2) underflow();
+            if (stack.length - cur.fence < 2) underflow();
             const args = stack.pop();
             const callable = stack.pop();
             if (!isCallableLike(callable))
@@ -1113,7 +1141,7 @@ export class Unpickler {
           }
           case 0x81: {
             // NEWOBJ
-            if (stack.length - fence < 2) underflow();
+            if (stack.length - cur.fence < 2) underflow();
             const args = stack.pop();
             const cls = stack.pop();
             stack.push(newObject('newobj', cls, args, undefined));
@@ -1121,7 +1149,7 @@ export class Unpickler {
           }
           case 0x92: {
             // NEWOBJ_EX
-            if (stack.length - fence < 3) underflow();
+            if (stack.length - cur.fence < 3) underflow();
             const kwargs = stack.pop();
             const args = stack.pop();
             const cls = stack.pop();
@@ -1153,7 +1181,7 @@ export class Unpickler {
           }
           case 0x62: {
             // BUILD
-            if (stack.length - fence < 2) underflow();
+            if (stack.length - cur.fence < 2) underflow();
             const stateValue = stack.pop();
             const slot = stack.length - 1;
             stack[slot] = this.#build(stack[slot], stateValue, memo, fail);
@@ -1162,12 +1190,13 @@ export class Unpickler {
           case 0x50: {
             // PERSID
             const lineStart = pos;
-            const lineEnd = readLineEnd();
-            for (let i = lineStart; i < lineEnd; i++) {
+            const lineStop = lineEnd(pos, 0);
+            pos = lineStop + 1;
+            for (let i = lineStart; i < lineStop; i++) {
               if (data[i]! >= 0x80)
                 fail('BAD_ARGUMENT', 'persistent IDs in protocol 0 must be ASCII strings');
             }
-            stack.push(persistent(decodeLatin1(data, lineStart, lineEnd), true));
+            stack.push(persistent(decodeLatin1(data, lineStart, lineStop), true));
             break;
           }
           case 0x51: // BINPERSID
@@ -1183,10 +1212,10 @@ export class Unpickler {
     } catch (e) {
       if (e instanceof UnpicklingError) throw e;
       if (e instanceof ReconstructError || e instanceof TextDecodeFailure) {
-        throw new UnpicklingError('BAD_VALUE', `${opName(op)}: ${e.message}`, opPos, { cause: e });
+        throw new UnpicklingError('BAD_VALUE', `${opName(cur.op)}: ${e.message}`, cur.opPos, { cause: e });
       }
       const message = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
-      throw new UnpicklingError('BAD_VALUE', `${opName(op)} failed: ${message}`, opPos, { cause: e });
+      throw new UnpicklingError('BAD_VALUE', `${opName(cur.op)} failed: ${message}`, cur.opPos, { cause: e });
     }
   }
 

@@ -2,8 +2,10 @@
 
 export * from './compat-names.js';
 export * from './decoder.js';
+export * from './dis.js';
 export { dumps, Pickler, type PicklerOptions } from './encoder.js';
 export * from './errors.js';
+export * from './numpy.js';
 export * from './opcodes.js';
 export * from './registry.js';
 export * from './values.js';

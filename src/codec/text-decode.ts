@@ -44,8 +44,31 @@ export function decodeLatin1(bytes: Uint8Array, start: number, end: number): str
 // `ignoreBOM` because TextDecoder would otherwise drop a leading U+FEFF that Python keeps.
 const fatalUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
-/** Strings shorter than this are decoded by hand; TextDecoder's call overhead dominates below it. */
-const TEXT_DECODER_THRESHOLD = 48;
+const fromCharCode = String.fromCharCode;
+
+/** Up to 8 ASCII bytes as a string: explicit arguments beat both TextDecoder and apply() for short keys. */
+function shortAscii(b: Uint8Array, s: number, n: number): string {
+  switch (n) {
+    case 0:
+      return '';
+    case 1:
+      return fromCharCode(b[s]!);
+    case 2:
+      return fromCharCode(b[s]!, b[s + 1]!);
+    case 3:
+      return fromCharCode(b[s]!, b[s + 1]!, b[s + 2]!);
+    case 4:
+      return fromCharCode(b[s]!, b[s + 1]!, b[s + 2]!, b[s + 3]!);
+    case 5:
+      return fromCharCode(b[s]!, b[s + 1]!, b[s + 2]!, b[s + 3]!, b[s + 4]!);
+    case 6:
+      return fromCharCode(b[s]!, b[s + 1]!, b[s + 2]!, b[s + 3]!, b[s + 4]!, b[s + 5]!);
+    case 7:
+      return fromCharCode(b[s]!, b[s + 1]!, b[s + 2]!, b[s + 3]!, b[s + 4]!, b[s + 5]!, b[s + 6]!);
+    default:
+      return fromCharCode(b[s]!, b[s + 1]!, b[s + 2]!, b[s + 3]!, b[s + 4]!, b[s + 5]!, b[s + 6]!, b[s + 7]!);
+  }
+}
 
 /**
  * Decodes UTF-8 as CPython's `bytes.decode('utf-8', 'surrogatepass')`: encoded lone surrogates (ED A0..BF xx)
@@ -53,16 +76,14 @@ const TEXT_DECODER_THRESHOLD = 48;
  */
 export function decodeUtf8Surrogatepass(bytes: Uint8Array, start: number, end: number): string | null {
   const length = end - start;
-  if (length < TEXT_DECODER_THRESHOLD) {
-    // Pure-ASCII fast path: the common case for names, keys and short values.
+  if (length <= 8) {
     let i = start;
     while (i < end && bytes[i]! < 0x80) i++;
-    if (i === end) {
-      return String.fromCharCode.apply(null, bytes.subarray(start, end) as unknown as number[]);
-    }
+    if (i === end) return shortAscii(bytes, start, length);
     return decodeUtf8WithHandler(bytes, start, end, 'strict', true);
   }
   try {
+    // TextDecoder (native, SIMD) is the fastest path above a few bytes, even for ASCII.
     return fatalUtf8.decode(bytes.subarray(start, end));
   } catch {
     // TextDecoder rejects encoded surrogates; the slow path accepts them and still rejects real errors.
