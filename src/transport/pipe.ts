@@ -70,7 +70,8 @@ export interface SpawnedWithPipe {
  * Spawns `command` with one end of a Unix socket pair at descriptor `fd` (default 3); returns the other end.
  * In a Python child: `Connection(3)`, or `Connection(3, readable=False)` / `Connection(3, writable=False)`
  * for one-way use. The parent's copy of the child's end is closed right after spawning.
- * Unset `stdio` slots below `fd` inherit stdin/stdout/stderr and ignore the rest.
+ * Unset `stdio` slots below `fd` inherit stdin/stdout/stderr and ignore the rest. The child's environment
+ * also gets `MPWIRE_FD` (the descriptor number), so a script need not be told it on the command line.
  */
 export function spawnWithPipe(
   command: string,
@@ -95,7 +96,8 @@ export function spawnWithPipe(
     throw new RangeError(`stdio slot ${fd} is already used`);
   }
   slots[fd] = 'pipe';
-  const child = spawn(command, args, { ...spawnOptions, stdio: slots as StdioOptions });
+  const env = { ...(spawnOptions.env ?? process.env), MPWIRE_FD: String(fd) };
+  const child = spawn(command, args, { ...spawnOptions, env, stdio: slots as StdioOptions });
   const socket = child.stdio[fd] as Socket | null;
   if (!socket) throw new Error(`spawn did not create a socket at stdio slot ${fd}`);
   const modes = duplex ? {} : childEnd === 'writer' ? { writable: false } : { readable: false };
