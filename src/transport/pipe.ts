@@ -49,6 +49,9 @@ export async function Pipe(
   }
 }
 
+/** The environment variable that tells a child which descriptor holds its end of the pipe. */
+export const WORKER_FD_ENV = 'MPWIRE_FD';
+
 /** Options of {@link spawnWithPipe}: Node's spawn options plus which end the child gets. */
 export interface SpawnWithPipeOptions extends SpawnOptions, ConnectionOptions {
   /** Both directions (default), or one way as set by `childEnd`. */
@@ -82,6 +85,9 @@ export function spawnWithPipe(
     duplex = true,
     childEnd = 'writer',
     fd = 3,
+    protocol,
+    picklerOptions,
+    unpicklerOptions,
     maxMessageLength,
     readHighWaterMark,
     ...spawnOptions
@@ -96,11 +102,17 @@ export function spawnWithPipe(
     throw new RangeError(`stdio slot ${fd} is already used`);
   }
   slots[fd] = 'pipe';
-  const env = { ...(spawnOptions.env ?? process.env), MPWIRE_FD: String(fd) };
+  const env = { ...(spawnOptions.env ?? process.env), [WORKER_FD_ENV]: String(fd) };
   const child = spawn(command, args, { ...spawnOptions, env, stdio: slots as StdioOptions });
   const socket = child.stdio[fd] as Socket | null;
   if (!socket) throw new Error(`spawn did not create a socket at stdio slot ${fd}`);
   const modes = duplex ? {} : childEnd === 'writer' ? { writable: false } : { readable: false };
-  const connectionOptions: ConnectionOptions = { maxMessageLength, readHighWaterMark };
+  const connectionOptions: ConnectionOptions = {
+    protocol,
+    picklerOptions,
+    unpicklerOptions,
+    maxMessageLength,
+    readHighWaterMark,
+  };
   return { child, connection: new Connection(socket, modes, connectionOptions), fd };
 }

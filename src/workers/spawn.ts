@@ -9,15 +9,13 @@
  *
  * The child's exit surfaces as {@link PythonExitError} from whatever call on the connection it interrupts.
  */
-import { type ChildProcess, type StdioOptions, spawn } from 'node:child_process';
-import type { Socket } from 'node:net';
-import { Connection, type ConnectionOptions } from '../transport/connection.js';
+import type { ChildProcess, StdioOptions } from 'node:child_process';
+import type { Connection, ConnectionOptions } from '../transport/connection.js';
+import { spawnWithPipe } from '../transport/pipe.js';
 import { type PythonExit, PythonSpawnError } from './errors.js';
 import { StderrTail } from './stderr-tail.js';
 import { WorkerConnection } from './worker-connection.js';
 
-/** The environment variable that tells the child which descriptor is its end of the pipe. */
-export const WORKER_FD_ENV = 'MPWIRE_FD';
 /** The descriptor number the child's end of the pipe gets (the first after stdin, stdout, stderr). */
 const CHILD_PIPE_FD = 3;
 
@@ -155,21 +153,14 @@ export class PythonWorker {
 export async function spawnPython(options: SpawnPythonOptions & PythonTarget): Promise<PythonWorker> {
   const python = options.python ?? 'python3';
   const targetArgs = pythonTargetArgs(options);
-  const stdio: StdioOptions = [options.stdin ?? 'ignore', options.stdout ?? 'inherit', 'pipe', 'pipe'];
+  const stdio: StdioOptions = [options.stdin ?? 'ignore', options.stdout ?? 'inherit', 'pipe'];
   const env: Record<string, string | undefined> = { ...process.env, ...options.env };
-  env[WORKER_FD_ENV] = String(CHILD_PIPE_FD);
   // Unbuffered output, so the stderr tail of a crashed child holds its last words.
   env.PYTHONUNBUFFERED ??= '1';
-  // The transport's spawnWithPipe would do, but it builds the Connection without `protocol` and the codec options.
-  const child = spawn(python, [...(options.pythonArgs ?? []), ...targetArgs, ...(options.args ?? [])], {
-    cwd: options.cwd,
-    env,
-    stdio,
-  });
-  const connection = Connection.fromSocket(
-    child.stdio[CHILD_PIPE_FD] as Socket,
-    {},
-    connectionOptions(options),
+  const { child, connection } = spawnWithPipe(
+    python,
+    [...(options.pythonArgs ?? []), ...targetArgs, ...(options.args ?? [])],
+    { cwd: options.cwd, env, stdio, fd: CHILD_PIPE_FD, ...connectionOptions(options) },
   );
   try {
     await new Promise<void>((resolve, reject) => {
