@@ -1,0 +1,39 @@
+// What of mpwire has landed in dist/: each benchmark section measures only the parts that exist and says
+// "not measured: ... not on main" for the rest, instead of failing.
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+export const DIST_INDEX = fileURLToPath(new URL('../../dist/index.js', import.meta.url));
+
+let cached;
+
+/** The built package (null when dist/ is missing) and which benchmarked entry points it exports. */
+export async function loadMpwire() {
+  if (cached) return cached;
+  let mod = null;
+  let error = null;
+  if (existsSync(DIST_INDEX)) {
+    try {
+      mod = await import(DIST_INDEX);
+    } catch (e) {
+      error = String(e?.message ?? e);
+    }
+  } else {
+    error = 'dist/index.js missing: run `npm run build` (make bench builds first)';
+  }
+  const has = (name) => mod !== null && typeof mod[name] === 'function';
+  cached = {
+    mod,
+    error,
+    loads: has('loads'),
+    dumps: has('dumps'),
+    transport: has('Client') && has('Listener'),
+  };
+  return cached;
+}
+
+/** Why a part is missing, phrased for the results table. */
+export function missingReason(part) {
+  const branch = { loads: 'decoder', dumps: 'encoder', transport: 'transport' }[part];
+  return `not measured: ${branch} not on main`;
+}
