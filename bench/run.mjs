@@ -9,6 +9,8 @@ import { runCodec } from './lib/codec.mjs';
 import { describeMachine, machineMarkdown } from './lib/machine.mjs';
 import { loadMpwire } from './lib/mpwire.mjs';
 import { codecTables } from './lib/report-codec.mjs';
+import { transportTable } from './lib/report-transport.mjs';
+import { runTransport } from './lib/transport.mjs';
 
 const SECTIONS = ['codec', 'transport', 'memory'];
 const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));
@@ -59,6 +61,7 @@ const results = {
 };
 
 if (only.includes('codec')) results.codec = await runCodec(opts, log);
+if (only.includes('transport')) results.transport = await runTransport(opts, log);
 
 results.elapsedSeconds = (performance.now() - started) / 1e3;
 mkdirSync(RESULTS_DIR, { recursive: true });
@@ -71,5 +74,6 @@ writeFileSync(
 const md = [`## mpwire benchmarks`, '', machineMarkdown(machine), ''];
 if (opts.quick) md.push('_Quick run (`--quick`): fewer and shorter rounds; figures are indicative._', '');
 if (results.codec) md.push(codecTables(results.codec), '');
+if (results.transport) md.push(transportTable(results.transport), '');
 md.push(`_Run took ${results.elapsedSeconds.toFixed(0)} s; JSON in ${outPath}._`);
 console.log(md.join('\n'));
