@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import { CASE_NAMES } from './lib/cases.mjs';
 import { runCodec } from './lib/codec.mjs';
 import { describeMachine, machineMarkdown } from './lib/machine.mjs';
+import { memoryTable, runMemory } from './lib/memory.mjs';
 import { loadMpwire } from './lib/mpwire.mjs';
 import { codecTables } from './lib/report-codec.mjs';
 import { transportTable } from './lib/report-transport.mjs';
@@ -62,6 +63,7 @@ const results = {
 
 if (only.includes('codec')) results.codec = await runCodec(opts, log);
 if (only.includes('transport')) results.transport = await runTransport(opts, log);
+if (only.includes('memory')) results.memory = await runMemory(opts, log);
 
 results.elapsedSeconds = (performance.now() - started) / 1e3;
 mkdirSync(RESULTS_DIR, { recursive: true });
@@ -75,5 +77,6 @@ const md = [`## mpwire benchmarks`, '', machineMarkdown(machine), ''];
 if (opts.quick) md.push('_Quick run (`--quick`): fewer and shorter rounds; figures are indicative._', '');
 if (results.codec) md.push(codecTables(results.codec), '');
 if (results.transport) md.push(transportTable(results.transport), '');
+if (results.memory) md.push(memoryTable(results.memory), '');
 md.push(`_Run took ${results.elapsedSeconds.toFixed(0)} s; JSON in ${outPath}._`);
 console.log(md.join('\n'));

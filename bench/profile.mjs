@@ -1,0 +1,120 @@
+#!/usr/bin/env node
+// Runs one codec case in a loop under `node --cpu-prof` and prints the functions with the most self time.
+//   node bench/profile.mjs [--case records-p4] [--op decode|encode] [--impl mpwire|pickleparser]
+//                          [--seconds 5] [--top 25]
+// The .cpuprofile stays in bench/results/profiles/ for Chrome DevTools or speedscope.
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { CASE_NAMES, CASES } from './lib/cases.mjs';
+import { writeCasePickles } from './lib/codec.mjs';
+import { loadMpwire, missingReason } from './lib/mpwire.mjs';
+
+const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));
+const PROFILE_DIR = join(RESULTS_DIR, 'profiles');
+const ROOT = fileURLToPath(new URL('../', import.meta.url));
+
+const { values: args } = parseArgs({
+  options: {
+    case: { type: 'string', default: 'records-p4' },
+    op: { type: 'string', default: 'decode' },
+    impl: { type: 'string', default: 'mpwire' },
+    seconds: { type: 'string', default: '5' },
+    top: { type: 'string', default: '25' },
+    child: { type: 'boolean', default: false },
+    help: { type: 'boolean', short: 'h', default: false },
+  },
+});
+
+if (args.help) {
+  console.log(`usage: node bench/profile.mjs [--case ${CASE_NAMES.join('|')}] [--op decode|encode]
+                             [--impl mpwire|pickleparser] [--seconds N] [--top N]`);
+  process.exit(0);
+}
+if (!CASE_NAMES.includes(args.case)) throw new Error(`unknown case ${args.case}`);
+
+async function child() {
+  const api = await loadMpwire();
+  const spec = CASES[args.case];
+  let fn;
+  if (args.op === 'decode') {
+    const data = new Uint8Array(readFileSync(join(RESULTS_DIR, 'cases', `${args.case}.pickle`)));
+    if (args.impl === 'pickleparser') {
+      const { Parser } = createRequire(import.meta.url)('pickleparser');
+      fn = () => new Parser().parse(data);
+    } else {
+      if (!api.loads) throw new Error(missingReason('loads'));
+      fn = () => api.mod.loads(data);
+    }
+  } else {
+    if (!api.dumps) throw new Error(missingReason('dumps'));
+    const value = spec.build(api.mod);
+    fn = () => api.mod.dumps(value, { protocol: spec.protocol });
+  }
+  const until = performance.now() + Number(args.seconds) * 1e3;
+  let calls = 0;
+  let sink;
+  while (performance.now() < until) {
+    sink = fn();
+    calls++;
+  }
+  console.log(JSON.stringify({ calls, kept: sink !== undefined }));
+}
+
+function location(cf) {
+  if (!cf.url) return '(native)';
+  const path = cf.url.startsWith('file://') ? relative(ROOT, fileURLToPath(cf.url)) : cf.url;
+  return `${path}:${cf.lineNumber + 1}`;
+}
+
+function report(profilePath) {
+  const profile = JSON.parse(readFileSync(profilePath, 'utf8'));
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const self = new Map();
+  let total = 0;
+  for (let i = 0; i < profile.samples.length; i++) {
+    const dt = profile.timeDeltas[i + 1] ?? 0;
+    const cf = byId.get(profile.samples[i]).callFrame;
+    const key = `${cf.functionName || '(anonymous)'}\t${location(cf)}`;
+    self.set(key, (self.get(key) ?? 0) + dt);
+    total += dt;
+  }
+  const rows = [...self.entries()].sort((a, b) => b[1] - a[1]).slice(0, Number(args.top));
+  console.log(`| self ms | self % | function | where |`);
+  console.log(`|---:|---:|---|---|`);
+  for (const [key, us] of rows) {
+    const [fnName, where] = key.split('\t');
+    console.log(`| ${(us / 1e3).toFixed(0)} | ${((us / total) * 100).toFixed(1)} | ${fnName} | ${where} |`);
+  }
+}
+
+if (args.child) {
+  await child();
+} else {
+  writeCasePickles(join(RESULTS_DIR, 'cases'), [args.case]);
+  mkdirSync(PROFILE_DIR, { recursive: true });
+  const before = new Set(readdirSync(PROFILE_DIR));
+  const run = spawnSync(
+    process.execPath,
+    [
+      '--cpu-prof',
+      `--cpu-prof-dir=${PROFILE_DIR}`,
+      fileURLToPath(import.meta.url),
+      '--child',
+      ...['--case', args.case, '--op', args.op, '--impl', args.impl, '--seconds', args.seconds],
+    ],
+    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  if (run.status !== 0) process.exit(run.status ?? 1);
+  const { calls } = JSON.parse(run.stdout.trim().split('\n').pop());
+  const created = readdirSync(PROFILE_DIR)
+    .filter((f) => f.endsWith('.cpuprofile') && !before.has(f))
+    .map((f) => join(PROFILE_DIR, f))
+    .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs);
+  console.log(`## ${args.impl} ${args.op} of ${args.case}: ${calls} calls in ${args.seconds} s`);
+  console.log(`profile: ${relative(ROOT, created[0])}\n`);
+  report(created[0]);
+}
