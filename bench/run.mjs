@@ -1,7 +1,9 @@
 #!/usr/bin/env node
-// mpwire benchmark suite: `node bench/run.mjs [--quick] [--only codec|transport|memory] [--rounds N]
-// [--case NAME ...]`. Prints markdown tables and writes bench/results/latest.json. Never part of `make test`.
+// mpwire benchmark suite (`make bench`). Never part of `make test`.
+// Prints markdown tables and writes bench/results/latest.json; `--report` also rewrites bench/RESULTS.md and
+// bench/HEADLINE.md from this very run.
 import { mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { CASE_NAMES } from './lib/cases.mjs';
@@ -11,10 +13,12 @@ import { memoryTable, runMemory } from './lib/memory.mjs';
 import { loadMpwire } from './lib/mpwire.mjs';
 import { codecTables } from './lib/report-codec.mjs';
 import { transportTable } from './lib/report-transport.mjs';
+import { collectTargets, headline, targetsTable } from './lib/summary.mjs';
 import { runTransport } from './lib/transport.mjs';
 
 const SECTIONS = ['codec', 'transport', 'memory'];
-const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));
+const BENCH_DIR = fileURLToPath(new URL('./', import.meta.url));
+const RESULTS_DIR = `${BENCH_DIR}results/`;
 
 const { values: args } = parseArgs({
   options: {
@@ -23,18 +27,23 @@ const { values: args } = parseArgs({
     rounds: { type: 'string' },
     case: { type: 'string', multiple: true },
     out: { type: 'string' },
+    report: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
 
 if (args.help) {
-  console.log(`usage: node bench/run.mjs [options]
-  --quick            fewer rounds, shorter rounds, smaller transport volumes (under 2 minutes)
-  --only SECTION     codec, transport or memory (repeatable; default all)
+  console.log(`usage: node bench/run.mjs [options]      (make bench = build, then this with no options)
+  --quick            fewer and shorter rounds, smaller transport volumes (under 2 minutes)
+  --only SECTION     codec, transport or memory (repeatable or comma-separated; default all three)
   --rounds N         interleaved rounds per measurement (default 5, --quick 3)
-  --case NAME        codec case to run (repeatable): ${CASE_NAMES.join(', ')}
-  --out FILE         JSON results path (default bench/results/latest.json)
-  profile one case:  node bench/profile.mjs --help`);
+  --case NAME        codec case (repeatable): ${CASE_NAMES.join(', ')}
+  --out FILE         JSON results (default bench/results/latest.json)
+  --report           also rewrite bench/RESULTS.md and bench/HEADLINE.md from this run
+environment:
+  MPWIRE_BENCH_PYTHON   CPython to compare with (default python3 on PATH)
+  MPWIRE_BENCH_DIST     another build's dist/index.js to measure (compare before/after a change)
+profile one case:  node bench/profile.mjs --help`);
   process.exit(0);
 }
 
@@ -54,6 +63,7 @@ const opts = {
 const log = (msg) => process.stderr.write(`[bench] ${msg}\n`);
 const started = performance.now();
 const machine = describeMachine();
+machine.loadAverageAtStart = os.loadavg().map((x) => +x.toFixed(2));
 const api = await loadMpwire();
 const results = {
   machine,
@@ -65,7 +75,9 @@ if (only.includes('codec')) results.codec = await runCodec(opts, log);
 if (only.includes('transport')) results.transport = await runTransport(opts, log);
 if (only.includes('memory')) results.memory = await runMemory(opts, log);
 
+machine.loadAverageAtEnd = os.loadavg().map((x) => +x.toFixed(2));
 results.elapsedSeconds = (performance.now() - started) / 1e3;
+results.targets = collectTargets(results);
 mkdirSync(RESULTS_DIR, { recursive: true });
 const outPath = args.out ?? `${RESULTS_DIR}latest.json`;
 writeFileSync(
@@ -73,10 +85,56 @@ writeFileSync(
   JSON.stringify(results, (_, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 1),
 );
 
-const md = [`## mpwire benchmarks`, '', machineMarkdown(machine), ''];
-if (opts.quick) md.push('_Quick run (`--quick`): fewer and shorter rounds; figures are indicative._', '');
-if (results.codec) md.push(codecTables(results.codec), '');
-if (results.transport) md.push(transportTable(results.transport), '');
-if (results.memory) md.push(memoryTable(results.memory), '');
-md.push(`_Run took ${results.elapsedSeconds.toFixed(0)} s; JSON in ${outPath}._`);
-console.log(md.join('\n'));
+const command = `node bench/run.mjs${process.argv.slice(2).length ? ` ${process.argv.slice(2).join(' ')}` : ''}`;
+const tables = [];
+if (results.codec) tables.push(codecTables(results.codec));
+if (results.transport) tables.push(transportTable(results.transport));
+if (results.memory) tables.push(memoryTable(results.memory));
+tables.push(targetsTable(results.targets));
+const runLine = `_\`${command}\` took ${results.elapsedSeconds.toFixed(0)} s; load average ${machine.loadAverageAtStart.join(' ')} at start, ${machine.loadAverageAtEnd.join(' ')} at end._`;
+
+console.log(
+  ['## mpwire benchmarks', '', machineMarkdown(machine), '', runLine, '', tables.join('\n\n'), ''].join('\n'),
+);
+log(`JSON written to ${outPath}`);
+
+if (args.report) {
+  writeFileSync(`${BENCH_DIR}HEADLINE.md`, `${headline(results)}\n`);
+  writeFileSync(
+    `${BENCH_DIR}RESULTS.md`,
+    [
+      '# mpwire benchmark results',
+      '',
+      'Written by `node bench/run.mjs --report` from one run; every figure below comes from that run. Re-run on',
+      'your machine with `make bench` (the full suite, about ten minutes) or `node bench/run.mjs --quick`.',
+      '',
+      '## Machine',
+      '',
+      machineMarkdown(machine),
+      `- Load average ${machine.loadAverageAtStart.join(' ')} at start, ${machine.loadAverageAtEnd.join(' ')} at end (the machine is shared; ratios come from interleaved rounds, so both sides of a ratio saw the same load)`,
+      '',
+      '## Method',
+      '',
+      '- Codec: CPython writes each case pickle (`bench/python/cases.py`) and the same bytes go to every decoder;',
+      '  the encoders get equal values built once on each side (`bench/lib/cases.mjs` mirrors the Python builder).',
+      "  CPython's C `pickle` is timed inside a long-lived CPython worker with `time.perf_counter`, GC on (the",
+      '  reference) and GC off (noted). Each measurement is a warm-up, then interleaved rounds (every round runs',
+      '  each implementation once, rotating which goes first), each round a batch of calls of about 0.25 s; the',
+      '  figure is the median per call. A full JS garbage collection runs between batches, never inside one.',
+      '  Results are checked against the expected value once before timing: errors and wrong results are reported.',
+      '- Transport: a CPython `multiprocessing.connection.Listener` (authkey set) serves every client; the',
+      '  Python↔Python figures use a CPython client against the same server in the same interleaved rounds. The',
+      '  raw reference is plain `net` sockets between two Node processes moving the same volumes.',
+      '- Memory: each figure is a fresh process; peak RSS is `VmHWM` from `/proc/self/status`, baseline the RSS',
+      '  just before the operation.',
+      '',
+      '## Results',
+      '',
+      runLine,
+      '',
+      tables.join('\n\n'),
+      '',
+    ].join('\n'),
+  );
+  log('bench/RESULTS.md and bench/HEADLINE.md rewritten');
+}

@@ -1,9 +1,13 @@
 // What of mpwire has landed in dist/: each benchmark section measures only the parts that exist and says
 // "not measured: ... not on main" for the rest, instead of failing.
 import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
-export const DIST_INDEX = fileURLToPath(new URL('../../dist/index.js', import.meta.url));
+/** The build under test: MPWIRE_BENCH_DIST (another checkout's dist/index.js, to compare builds), else ours. */
+export const DIST_INDEX = process.env.MPWIRE_BENCH_DIST
+  ? resolve(process.env.MPWIRE_BENCH_DIST)
+  : fileURLToPath(new URL('../../dist/index.js', import.meta.url));
 
 let cached;
 
@@ -14,12 +18,12 @@ export async function loadMpwire() {
   let error = null;
   if (existsSync(DIST_INDEX)) {
     try {
-      mod = await import(DIST_INDEX);
+      mod = await import(pathToFileURL(DIST_INDEX).href);
     } catch (e) {
       error = String(e?.message ?? e);
     }
   } else {
-    error = 'dist/index.js missing: run `npm run build` (make bench builds first)';
+    error = `${DIST_INDEX} missing: run \`npm run build\` (make bench builds first)`;
   }
   const has = (name) => mod !== null && typeof mod[name] === 'function';
   cached = {

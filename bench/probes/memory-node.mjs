@@ -4,6 +4,8 @@
 // Prints {"baseline": bytes, "peak": bytes}: RSS just before the operation and the high-water mark after it.
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { loadMpwire } from '../lib/mpwire.mjs';
+import { connectMpwire } from '../lib/mpwire-client.mjs';
 
 function statusBytes(field) {
   try {
@@ -22,7 +24,7 @@ if (mode === 'decode') {
   const data = new Uint8Array(readFileSync(rest[0]));
   let loads;
   if (impl === 'mpwire') {
-    loads = (await import('../../dist/index.js')).loads;
+    loads = (await loadMpwire()).mod.loads;
   } else {
     const { Parser } = createRequire(import.meta.url)('pickleparser');
     loads = (d) => new Parser().parse(d);
@@ -31,8 +33,7 @@ if (mode === 'decode') {
   const value = loads(data);
   out = { baseline, peak: peak(), items: value.length };
 } else if (mode === 'recv') {
-  const mod = await import('../../dist/index.js');
-  const { connectMpwire } = await import('../lib/mpwire-client.mjs');
+  const { mod } = await loadMpwire();
   const [family, address, authkeyHex, size] = rest;
   const [host, port] = address.split(':');
   const addr =
