@@ -52,7 +52,10 @@ async function child() {
   } else {
     if (!api.dumps) throw new Error(missingReason('dumps'));
     const value = spec.build(api.mod);
-    fn = () => api.mod.dumps(value, { protocol: spec.protocol });
+    fn =
+      spec.protocol === 4
+        ? () => api.mod.dumps(value)
+        : () => api.mod.dumps(value, { protocol: spec.protocol });
   }
   const until = performance.now() + Number(args.seconds) * 1e3;
   let calls = 0;

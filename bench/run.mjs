@@ -71,9 +71,14 @@ const results = {
   mpwire: { loads: api.loads, dumps: api.dumps, transport: api.transport, error: api.error },
 };
 
-if (only.includes('codec')) results.codec = await runCodec(opts, log);
-if (only.includes('transport')) results.transport = await runTransport(opts, log);
-if (only.includes('memory')) results.memory = await runMemory(opts, log);
+const runners = { codec: runCodec, transport: runTransport, memory: runMemory };
+results.sectionSeconds = {};
+for (const section of SECTIONS.filter((s) => only.includes(s))) {
+  const t0 = performance.now();
+  results[section] = await runners[section](opts, log);
+  results.sectionSeconds[section] = +((performance.now() - t0) / 1e3).toFixed(1);
+  log(`${section} took ${results.sectionSeconds[section]} s`);
+}
 
 machine.loadAverageAtEnd = os.loadavg().map((x) => +x.toFixed(2));
 results.elapsedSeconds = (performance.now() - started) / 1e3;
@@ -91,7 +96,8 @@ if (results.codec) tables.push(codecTables(results.codec));
 if (results.transport) tables.push(transportTable(results.transport));
 if (results.memory) tables.push(memoryTable(results.memory));
 tables.push(targetsTable(results.targets));
-const runLine = `_\`${command}\` took ${results.elapsedSeconds.toFixed(0)} s; load average ${machine.loadAverageAtStart.join(' ')} at start, ${machine.loadAverageAtEnd.join(' ')} at end._`;
+const busy = Math.max(...machine.loadAverageAtStart, ...machine.loadAverageAtEnd) > machine.nproc;
+const runLine = `${busy ? '**Warning: the load average exceeded the core count during this run; other processes competed for the CPU, so absolute figures are low and noisy (ratios from interleaved rounds hold up better).** ' : ''}_\`${command}\` took ${results.elapsedSeconds.toFixed(0)} s; load average ${machine.loadAverageAtStart.join(' ')} at start, ${machine.loadAverageAtEnd.join(' ')} at end._`;
 
 console.log(
   ['## mpwire benchmarks', '', machineMarkdown(machine), '', runLine, '', tables.join('\n\n'), ''].join('\n'),

@@ -178,7 +178,11 @@ export async function runCodec(opts, log) {
         { id: 'cpython-gc-off', py: true, gc: false },
       ];
       if (api.dumps) {
-        const fn = () => api.mod.dumps(expected, { protocol: spec.protocol });
+        // Protocol 4 is the default: call dumps as users do, without options (it may reuse a warm pickler).
+        const fn =
+          spec.protocol === 4
+            ? () => api.mod.dumps(expected)
+            : () => api.mod.dumps(expected, { protocol: spec.protocol });
         const enc = { id: 'mpwire', fn, ...probe(fn, null) };
         if (enc.status === 'ok') {
           const out = join(opts.casesDir, `${name}.mpwire.pickle`);

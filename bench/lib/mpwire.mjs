@@ -32,6 +32,10 @@ export async function loadMpwire() {
     loads: has('loads'),
     dumps: has('dumps'),
     transport: has('Client') && has('Listener'),
+    connectionObjects:
+      has('Connection') &&
+      typeof mod.Connection.prototype.send === 'function' &&
+      typeof mod.Connection.prototype.recv === 'function',
   };
   return cached;
 }

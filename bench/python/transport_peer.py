@@ -84,8 +84,8 @@ def serve(family, address, authkey):
                             conn.send(records)
                     # Wait for the client to hang up so its timing ends before this side closes.
                     conn.recv_bytes()
-                except EOFError:
-                    pass
+                except (EOFError, OSError):
+                    pass  # the client hung up (or failed): serve the next one
 
 
 def command(conn, **cmd):
