@@ -7,8 +7,10 @@ NODE ?= node
 all: build
 
 # Reinstall only when the lock file changes; the stamp lives inside node_modules so a clean clone always installs.
+# `npm install` (which follows the lock file) rather than `npm ci`: `npm ci` insists on every platform's optional
+# Biome binary being resolvable, and registry mirrors that carry only some platforms make it fail.
 node_modules/.install-stamp: package.json package-lock.json
-	$(NPM) ci --no-audit --no-fund
+	$(NPM) install --no-audit --no-fund
 	@touch $@
 
 install: node_modules/.install-stamp

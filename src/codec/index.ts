@@ -1,7 +1,11 @@
 /** The pure pickle codec: bytes <-> values. No `node:` imports; runs in a browser. */
 
 export * from './compat-names.js';
+export * from './decoder.js';
+export { dumps, Pickler, type PicklerOptions } from './encoder.js';
+export * from './dis.js';
 export * from './errors.js';
+export * from './numpy.js';
 export * from './opcodes.js';
 export * from './registry.js';
 export * from './values.js';

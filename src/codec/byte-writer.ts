@@ -1,0 +1,169 @@
+/**
+ * The pickler's output: one growable byte array written by hand, plus protocol 4's framing exactly as
+ * CPython's C pickler does it (`_Pickler_Write`, `_Pickler_CommitFrame`, `_Pickler_OpcodeBoundary`).
+ * Pure: no I/O, no `node:` imports.
+ */
+import { Op } from './opcodes.js';
+
+/** FRAME opcode plus its 8-byte length. */
+const FRAME_HEADER_SIZE = 9;
+/** CPython closes a frame at the first opcode boundary once it holds this many bytes. */
+export const FRAME_SIZE_TARGET = 64 * 1024;
+/** Frames shorter than this are written without a FRAME header. */
+const FRAME_SIZE_MIN = 4;
+const INITIAL_CAPACITY = 256;
+/** A buffer grown past this is dropped after `reset` so one huge pickle does not pin memory. */
+const RETAINED_CAPACITY = 1024 * 1024;
+
+export class PickleOutput {
+  /** The bytes written so far are `bytes[0, pos)`. */
+  bytes: Uint8Array = new Uint8Array(INITIAL_CAPACITY);
+  pos = 0;
+  /** True at protocol 4+ once PROTO has been written. */
+  framing = false;
+  /** Where the open frame's reserved header starts, or -1 when no frame is open. */
+  frameStart = -1;
+  #view: DataView = new DataView(this.bytes.buffer);
+
+  /** Empties the output for a new pickle. */
+  reset(): void {
+    if (this.bytes.length > RETAINED_CAPACITY) this.#replace(new Uint8Array(INITIAL_CAPACITY));
+    this.pos = 0;
+    this.framing = false;
+    this.frameStart = -1;
+  }
+
+  /**
+   * Makes room for `count` more bytes and, when framing, opens a frame if none is open (reserving its header
+   * as `_Pickler_Write` does). Returns the position to write at; the caller advances `pos`.
+   */
+  reserve(count: number): number {
+    if (this.frameStart < 0 && this.framing) {
+      if (this.pos + count + FRAME_HEADER_SIZE > this.bytes.length) this.#grow(count + FRAME_HEADER_SIZE);
+      this.frameStart = this.pos;
+      this.pos += FRAME_HEADER_SIZE;
+    } else if (this.pos + count > this.bytes.length) {
+      this.#grow(count);
+    }
+    return this.pos;
+  }
+
+  /** Writes one opcode byte. */
+  writeByte(byte: number): void {
+    const at = this.reserve(1);
+    this.bytes[at] = byte;
+    this.pos = at + 1;
+  }
+
+  /** Writes an opcode followed by a 1-byte argument. */
+  writeOpUint8(op: number, value: number): void {
+    const at = this.reserve(2);
+    this.bytes[at] = op;
+    this.bytes[at + 1] = value;
+    this.pos = at + 2;
+  }
+
+  /** Writes an opcode followed by a 4-byte little-endian argument. */
+  writeOpUint32(op: number, value: number): void {
+    const at = this.reserve(5);
+    const bytes = this.bytes;
+    bytes[at] = op;
+    bytes[at + 1] = value;
+    bytes[at + 2] = value >>> 8;
+    bytes[at + 3] = value >>> 16;
+    bytes[at + 4] = value >>> 24;
+    this.pos = at + 5;
+  }
+
+  /** Writes an opcode followed by an 8-byte big-endian IEEE double (BINFLOAT). */
+  writeOpFloat64(op: number, value: number): void {
+    const at = this.reserve(9);
+    this.bytes[at] = op;
+    this.#view.setFloat64(at + 1, value, false);
+    this.pos = at + 9;
+  }
+
+  /** Writes a string whose characters are all below 0x100, one byte each (ASCII opcode arguments). */
+  writeLatin1(text: string): void {
+    const length = text.length;
+    let at = this.reserve(length);
+    const bytes = this.bytes;
+    for (let i = 0; i < length; i++) bytes[at++] = text.charCodeAt(i);
+    this.pos = at;
+  }
+
+  /** Writes raw bytes. */
+  writeBytes(data: Uint8Array): void {
+    const at = this.reserve(data.length);
+    this.bytes.set(data, at);
+    this.pos = at + data.length;
+  }
+
+  /** Writes `value` as 8 little-endian bytes at `at` (no bounds handling; `value` < 2^53). */
+  setUint64(at: number, value: number): void {
+    this.#view.setUint32(at, value >>> 0, true);
+    this.#view.setUint32(at + 4, Math.floor(value / 0x1_0000_0000), true);
+  }
+
+  /**
+   * Writes an opcode, its length argument of `lengthSize` bytes (1, 4 or 8) and `data`. Payloads of 64 KiB
+   * or more go outside any frame after the open frame is committed, as `_Pickler_write_bytes` does.
+   */
+  writeSizedPayload(op: number, lengthSize: number, data: Uint8Array): void {
+    const outsideFrame = data.length >= FRAME_SIZE_TARGET && this.framing;
+    if (outsideFrame) {
+      this.commitFrame();
+      this.framing = false;
+    }
+    const at = this.reserve(1 + lengthSize + data.length);
+    const bytes = this.bytes;
+    bytes[at] = op;
+    if (lengthSize === 1) bytes[at + 1] = data.length;
+    else if (lengthSize === 4) this.#view.setUint32(at + 1, data.length, true);
+    else this.setUint64(at + 1, data.length);
+    bytes.set(data, at + 1 + lengthSize);
+    this.pos = at + 1 + lengthSize + data.length;
+    if (outsideFrame) this.framing = true;
+  }
+
+  /** `_Pickler_OpcodeBoundary`: closes the open frame once it has reached the target size. */
+  opcodeBoundary(): void {
+    if (this.frameStart >= 0 && this.pos - this.frameStart - FRAME_HEADER_SIZE >= FRAME_SIZE_TARGET) {
+      this.commitFrame();
+    }
+  }
+
+  /** `_Pickler_CommitFrame`: fills in the open frame's header, or drops the header if the frame is tiny. */
+  commitFrame(): void {
+    const start = this.frameStart;
+    if (start < 0) return;
+    const length = this.pos - start - FRAME_HEADER_SIZE;
+    if (length >= FRAME_SIZE_MIN) {
+      this.bytes[start] = Op.FRAME;
+      this.setUint64(start + 1, length);
+    } else {
+      this.bytes.copyWithin(start, start + FRAME_HEADER_SIZE, this.pos);
+      this.pos -= FRAME_HEADER_SIZE;
+    }
+    this.frameStart = -1;
+  }
+
+  /** A copy of the bytes written. */
+  toBytes(): Uint8Array {
+    return this.bytes.slice(0, this.pos);
+  }
+
+  #grow(extra: number): void {
+    const needed = this.pos + extra;
+    let capacity = this.bytes.length * 2;
+    while (capacity < needed) capacity *= 2;
+    const grown = new Uint8Array(capacity);
+    grown.set(this.bytes.subarray(0, this.pos));
+    this.#replace(grown);
+  }
+
+  #replace(bytes: Uint8Array): void {
+    this.bytes = bytes;
+    this.#view = new DataView(bytes.buffer);
+  }
+}

@@ -1,0 +1,1337 @@
+/**
+ * The unpickler: an iterative stack machine over all 68 opcodes of protocols 0–5, following CPython's C
+ * `_pickle.Unpickler` wherever it and pickle.py differ. No JS recursion, no code execution: globals become
+ * PyGlobal values, standard-library ones are rebuilt by stdlib-decode.ts, everything else is an inert
+ * PyObject record. Every failure is an UnpicklingError carrying a code and the byte offset of the opcode.
+ */
+import { mapPython2Name } from './compat-names.js';
+import { UnpicklingError, type UnpicklingErrorCode } from './errors.js';
+import { HIGHEST_PROTOCOL, OPCODE_BY_CODE } from './opcodes.js';
+import { allowList, type ClassDecoder, type GlobalFilter, type Registry } from './registry.js';
+import {
+  BUILTIN_FUNCTIONS,
+  DATETIME_STATE_GLOBALS,
+  describe,
+  type GlobalHandler,
+  KEEP_PLACEHOLDER,
+  type ReconstructContext,
+  ReconstructError,
+  STDLIB_HANDLERS,
+} from './stdlib-decode.js';
+import {
+  type DecodeErrorHandler,
+  decodeLatin1,
+  decodeRawUnicodeEscape,
+  decodeStringEscape,
+  decodeUtf8Surrogatepass,
+  decodeWithCodec,
+  TextDecodeFailure,
+} from './text-decode.js';
+import {
+  PyByteArray,
+  PyFloat,
+  PyFrozenSet,
+  PyGlobal,
+  PyObject,
+  type PyObjectKind,
+  PyPersistentRef,
+  PyPickleBuffer,
+  PyTuple,
+} from './values.js';
+
+/** Resource limits. Each guards memory or time against hostile input; all are checked before allocating. */
+export interface UnpicklingLimits {
+  /** Largest pickle accepted, in bytes (counted from the start offset to STOP). */
+  readonly maxInputBytes: number;
+  /** Most values waiting on the decoder's stack plus open MARKs when a container or MARK opens. */
+  readonly maxDepth: number;
+  /** Most memo entries (PUT/BINPUT/LONG_BINPUT/MEMOIZE), and the largest memo index + 1. */
+  readonly maxMemoEntries: number;
+  /** Longest str, bytes or bytearray payload, in bytes. */
+  readonly maxStringBytes: number;
+  /** Most decimal digits of an int (text INT/LONG digits; LONG1/LONG4 bytes × log10(256)). */
+  readonly maxBigIntDigits: number;
+  /** Most items in one list, tuple, dict, set or placeholder item list. */
+  readonly maxContainerItems: number;
+}
+
+/** The limits used when an option is not given. */
+export const DEFAULT_UNPICKLING_LIMITS: Readonly<UnpicklingLimits> = Object.freeze({
+  maxInputBytes: 256 * 1024 * 1024,
+  maxDepth: 100_000,
+  maxMemoEntries: 10_000_000,
+  maxStringBytes: 128 * 1024 * 1024,
+  // CPython refuses longer decimal int literals by default (sys.int_info.default_max_str_digits).
+  maxBigIntDigits: 4300 * 16,
+  maxContainerItems: 50_000_000,
+});
+
+/** Options of `loads` and `Unpickler`, named after CPython's `pickle.loads` arguments where they exist. */
+export interface UnpicklerOptions {
+  /** Python ints: numbers when safe and bigints otherwise ('auto', default), or always bigints. */
+  readonly bigints?: 'auto' | 'always';
+  /** Python floats: plain numbers (default) or PyFloat wrappers that keep integral floats distinct from ints. */
+  readonly floats?: 'number' | 'wrapped';
+  /**
+   * Python dicts: 'auto' (default) gives plain objects when every key is a str that JS would not reorder,
+   * else Map; 'map' always Map; 'object' always plain objects and refuses non-str keys.
+   */
+  readonly dicts?: 'auto' | 'map' | 'object';
+  /** Codec for Python 2 `str` (STRING/BINSTRING/SHORT_BINSTRING): 'ASCII' default, 'latin1', 'utf-8', or 'bytes' for Uint8Array. */
+  readonly encoding?: string;
+  /** Error handler for `encoding`: 'strict' (default), 'replace', 'ignore', 'surrogateescape', 'backslashreplace'. */
+  readonly errors?: DecodeErrorHandler;
+  /** Map Python 2 global names to Python 3 ones in protocol 0–2 pickles (default true). */
+  readonly fixImports?: boolean;
+  /**
+   * bytes as views into the input (true) instead of copies (false, default). Views are faster but change if
+   * the caller reuses the input buffer.
+   */
+  readonly zeroCopyBytes?: boolean;
+  /** User types: globals registered here are built by their ClassDecoder. */
+  readonly registry?: Registry;
+  /**
+   * Strict mode: only these globals may appear (a filter, or `'module.name'` / `'module.*'` strings). Standard
+   * library globals are filtered too, e.g. allow `'datetime.*'` to get datetimes.
+   */
+  readonly allowGlobals?: GlobalFilter | readonly string[];
+  /** The copyreg extension registry for EXT1/EXT2/EXT4: code → [module, name]. */
+  readonly extensions?: ReadonlyMap<number, readonly [string, string]>;
+  /** Resolves PERSID/BINPERSID ids; without it they become PyPersistentRef placeholders. */
+  readonly persistentLoad?: (pid: unknown) => unknown;
+  /** Out-of-band buffers for NEXT_BUFFER, consumed in order, as `pickle.loads(..., buffers=)`. */
+  readonly buffers?: Iterable<Uint8Array | PyPickleBuffer>;
+  /** Resource limits; missing fields take DEFAULT_UNPICKLING_LIMITS. */
+  readonly limits?: Partial<UnpicklingLimits>;
+}
+
+/** One decoded pickle and where it ended. */
+export interface LoadResult {
+  readonly value: unknown;
+  /** Offset just past the STOP opcode: where the next pickle in the buffer starts. */
+  readonly end: number;
+}
+
+/** Thrown inside the loop for a dict that must be rebuilt as a Map from its creation (see `#convertDict`). */
+enum Restart {
+  None = 0,
+  Some = 1,
+  All = 2,
+}
+
+const MAX_SAFE = Number.MAX_SAFE_INTEGER;
+const LOG10_256 = Math.log10(256);
+/** How far back the memo is searched for a dict that changes representation before a rerun is cheaper. */
+const MEMO_PATCH_WINDOW = 4096;
+
+const CODE_NAMES: readonly string[] = OPCODE_BY_CODE.map((info) => info?.name ?? '');
+
+function opName(code: number): string {
+  return CODE_NAMES[code] || `0x${code.toString(16).padStart(2, '0')}`;
+}
+
+/** Canonical decimal array index 0..2^32-2: JS would move such keys to the front of a plain object. */
+function isArrayIndexKey(key: string): boolean {
+  const len = key.length;
+  if (len === 0 || len > 10) return false;
+  const c0 = key.charCodeAt(0);
+  if (c0 < 0x30 || c0 > 0x39) return false;
+  if (c0 === 0x30) return len === 1;
+  for (let i = 1; i < len; i++) {
+    const c = key.charCodeAt(i);
+    if (c < 0x30 || c > 0x39) return false;
+  }
+  return len < 10 || Number(key) <= 4294967294;
+}
+
+/** Sets an own data property, including `'__proto__'`, without touching the prototype. */
+function setObjectKey(obj: Record<string, unknown>, key: string, value: unknown): void {
+  if (key === '__proto__') {
+    Object.defineProperty(obj, key, { value, writable: true, enumerable: true, configurable: true });
+  } else {
+    obj[key] = value;
+  }
+}
+
+function isPlainDict(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype;
+}
+
+const PY_INT_LITERAL =
+  /^[ \t\n\r\f\v]*([+-]?)(0[xX](?:_?[0-9a-fA-F])+|0[oO](?:_?[0-7])+|0[bB](?:_?[01])+|0(?:_?0)*|[1-9](?:_?[0-9])*)[ \t\n\r\f\v]*$/;
+const PY_INT_BASE10 = /^[ \t\n\r\f\v]*([+-]?)(\d(?:_?\d)*)[ \t\n\r\f\v]*$/;
+const PY_FLOAT = /^[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|inf|infinity|nan)$/i;
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
+
+/** `int(text, 0)` as PyLong_FromString parses it, or null. */
+function parsePyIntLiteral(text: string): bigint | null {
+  const m = PY_INT_LITERAL.exec(text);
+  if (!m) return null;
+  const digits = m[2]!.replace(/_/g, '');
+  const v = /^0+$/.test(digits) ? 0n : BigInt(digits);
+  return m[1] === '-' ? -v : v;
+}
+
+/** C `strtol(text, &end, 0)` consuming the whole text, in int64 range; null otherwise. */
+function parseStrtol(text: string): bigint | null {
+  const m = /^[ \t\n\r\f\v]*([+-]?)(0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)$/.exec(text);
+  if (!m) return null;
+  let body = m[2]!;
+  if (body.length > 1 && body[0] === '0' && body[1] !== 'x' && body[1] !== 'X') body = `0o${body.slice(1)}`;
+  let v = BigInt(body);
+  if (m[1] === '-') v = -v;
+  return v < INT64_MIN || v > INT64_MAX ? null : v;
+}
+
+/** The mutable state of one `load` call; locals of the loop live in `run` for speed. */
+interface LoadState {
+  memo: unknown[];
+  memoCount: number;
+  proto: number;
+  /** Globals (by `module\nname`) already resolved in this load. */
+  globals: Map<string, PyGlobal>;
+}
+
+/**
+ * A reusable unpickler. `load(data, offset)` decodes one pickle starting at `offset` and reports where its
+ * STOP ended, so back-to-back pickles in one buffer can be read in turn.
+ */
+export class Unpickler {
+  readonly #bigintsAlways: boolean;
+  readonly #wrapFloats: boolean;
+  readonly #dictMode: 'auto' | 'map' | 'object';
+  readonly #py2Bytes: boolean;
+  readonly #encoding: string;
+  readonly #errors: DecodeErrorHandler;
+  readonly #fixImports: boolean;
+  readonly #zeroCopy: boolean;
+  readonly #registry: Registry | undefined;
+  readonly #filter: GlobalFilter | undefined;
+  readonly #extensions: ReadonlyMap<number, readonly [string, string]> | undefined;
+  readonly #persistentLoad: ((pid: unknown) => unknown) | undefined;
+  readonly #buffers: Iterator<Uint8Array | PyPickleBuffer> | undefined;
+  readonly #limits: UnpicklingLimits;
+
+  // Weak so that a long-lived Unpickler reading a stream does not keep every load's globals alive.
+  /** Handlers by the PyGlobal objects this unpickler created. */
+  readonly #handlers = new WeakMap<PyGlobal, GlobalHandler>();
+  /** User decoders by the PyGlobal objects this unpickler created. */
+  readonly #userDecoders = new WeakMap<PyGlobal, ClassDecoder>();
+  /** Values built by a user decoder, so BUILD/APPEND/SETITEM reach the same decoder. */
+  readonly #userObjects = new WeakMap<object, ClassDecoder>();
+  /** datetime/date/time globals: a py2 str right after one is kept as bytes. */
+  readonly #datetimeGlobals = new WeakSet<PyGlobal>();
+
+  // Replays of side-effecting hooks when a load is rerun (see #convertDict).
+  #replay: { persistent: unknown[]; buffers: (Uint8Array | PyPickleBuffer)[] } = {
+    persistent: [],
+    buffers: [],
+  };
+  #replayPos = { persistent: 0, buffers: 0 };
+  #restart: Restart = Restart.None;
+  #forceMapSlots = new Set<number>();
+  #forceAllMaps = false;
+  /** Dicts that a GET (memo index) or DUP (-1) handed out before their representation was final. */
+  #escapedDicts = new Map<object, number>();
+  #fullScans = 0;
+
+  constructor(options: UnpicklerOptions = {}) {
+    this.#bigintsAlways = options.bigints === 'always';
+    this.#wrapFloats = options.floats === 'wrapped';
+    this.#dictMode = options.dicts ?? 'auto';
+    this.#encoding = options.encoding ?? 'ASCII';
+    this.#py2Bytes = this.#encoding === 'bytes';
+    this.#errors = options.errors ?? 'strict';
+    this.#fixImports = options.fixImports ?? true;
+    this.#zeroCopy = options.zeroCopyBytes ?? false;
+    this.#registry = options.registry;
+    const allow = options.allowGlobals;
+    this.#filter = allow === undefined ? undefined : typeof allow === 'function' ? allow : allowList(allow);
+    this.#extensions = options.extensions;
+    this.#persistentLoad = options.persistentLoad;
+    this.#buffers = options.buffers?.[Symbol.iterator]();
+    this.#limits = { ...DEFAULT_UNPICKLING_LIMITS, ...options.limits };
+  }
+
+  /**
+   * Decodes the pickle that starts at `offset` and returns its value and the offset after its STOP. Bytes
+   * after STOP are not read.
+   * @throws UnpicklingError for any malformed, truncated, refused or over-limit input.
+   */
+  load(data: Uint8Array, offset = 0): LoadResult {
+    if (!(data instanceof Uint8Array)) {
+      throw new UnpicklingError('BAD_ARGUMENT', 'pickle data must be a Uint8Array', 0);
+    }
+    if (!Number.isInteger(offset) || offset < 0 || offset > data.length) {
+      throw new UnpicklingError('BAD_ARGUMENT', `offset ${offset} is outside the data`, 0);
+    }
+    this.#replay = { persistent: [], buffers: [] };
+    this.#forceMapSlots = new Set();
+    this.#forceAllMaps = false;
+    for (let attempt = 0; ; attempt++) {
+      this.#replayPos = { persistent: 0, buffers: 0 };
+      this.#restart = Restart.None;
+      this.#escapedDicts = new Map();
+      this.#fullScans = 0;
+      const result = this.#run(data, offset);
+      if (this.#restart === Restart.None || attempt >= 2) return result;
+      // A dict was handed out before a non-str key made it a Map: rerun with that dict a Map from the start.
+      if (this.#restart === Restart.All || attempt === 1) this.#forceAllMaps = true;
+    }
+  }
+
+  #fail(code: UnpicklingErrorCode, message: string, at: number, cause?: unknown): never {
+    throw new UnpicklingError(code, message, at, cause === undefined ? undefined : { cause });
+  }
+
+  #run(data: Uint8Array, start: number): LoadResult {
+    const limits = this.#limits;
+    const end = Math.min(data.length, start + limits.maxInputBytes);
+    const overLimit = end < data.length;
+    const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+    const stack: unknown[] = [];
+    const marks: number[] = [];
+    // Closures read these through one object so the loop's `pos` stays an uncaptured local.
+    const cur = { op: 0, opPos: start, fence: 0 };
+    const state: LoadState = { memo: [], memoCount: 0, proto: 0, globals: new Map() };
+    const memo = state.memo;
+    const bigintsAlways = this.#bigintsAlways;
+    const wrapFloats = this.#wrapFloats;
+    const dictMode = this.#forceAllMaps ? 'map' : this.#dictMode;
+    const trackDicts = dictMode === 'auto';
+    const forceMapSlots = this.#forceMapSlots.size > 0 ? this.#forceMapSlots : null;
+    const maxDepth = limits.maxDepth;
+    const maxItems = limits.maxContainerItems;
+    const maxString = limits.maxStringBytes;
+    let pos = start;
+    let op = 0;
+
+    const fail = (code: UnpicklingErrorCode, message: string, cause?: unknown): never =>
+      this.#fail(code, `${opName(cur.op)}: ${message}`, cur.opPos, cause);
+    const truncated = (): never =>
+      overLimit
+        ? this.#fail('LIMIT_EXCEEDED', `pickle is longer than maxInputBytes (${limits.maxInputBytes})`, end)
+        : this.#fail('TRUNCATED', `pickle data was truncated in ${opName(cur.op)}`, cur.opPos);
+    /** Offset of the '\n' ending the line that starts at `from`; a line shorter than `minLength` is truncated data. */
+    const lineEnd = (from: number, minLength: number): number => {
+      const nl = data.indexOf(0x0a, from);
+      if (nl < 0 || nl >= end || nl - from < minLength) return truncated();
+      return nl;
+    };
+    const underflow = (): never =>
+      fail(
+        'BAD_STACK',
+        marks.length > 0 && stack.length === cur.fence
+          ? 'unexpected MARK found'
+          : 'unpickling stack underflow',
+      );
+    const pop = (): unknown => {
+      if (stack.length <= cur.fence) underflow();
+      return stack.pop();
+    };
+    const top = (): unknown => {
+      if (stack.length <= cur.fence) underflow();
+      return stack[stack.length - 1];
+    };
+    const popMark = (): number => {
+      if (marks.length === 0) fail('BAD_STACK', 'could not find MARK');
+      const m = marks.pop()!;
+      cur.fence = marks.length > 0 ? marks[marks.length - 1]! : 0;
+      return m;
+    };
+    const checkDepth = (): void => {
+      if (stack.length + marks.length >= maxDepth)
+        fail('LIMIT_EXCEEDED', `nesting deeper than maxDepth (${maxDepth})`);
+    };
+    const checkItems = (n: number): void => {
+      if (n > maxItems) fail('LIMIT_EXCEEDED', `container larger than maxContainerItems (${maxItems})`);
+    };
+    const checkString = (n: number): void => {
+      if (n > maxString)
+        fail('LIMIT_EXCEEDED', `payload of ${n} bytes exceeds maxStringBytes (${maxString})`);
+    };
+    const int = (n: number): number | bigint => (bigintsAlways ? BigInt(n) : n);
+    const bigToInt = (v: bigint): number | bigint =>
+      !bigintsAlways && v >= -BigInt(MAX_SAFE) && v <= BigInt(MAX_SAFE) ? Number(v) : v;
+    const float = (v: number): number | PyFloat => (wrapFloats ? new PyFloat(v) : v);
+    const bytesAt = (from: number, n: number): Uint8Array =>
+      this.#zeroCopy ? data.subarray(from, from + n) : data.slice(from, from + n);
+    const utf8 = (from: number, n: number): string => {
+      const s = decodeUtf8Surrogatepass(data, from, from + n);
+      if (s === null) fail('BAD_ARGUMENT', "'utf-8' codec can't decode bytes (invalid UTF-8)");
+      return s as string;
+    };
+    const memoPut = (index: number, value: unknown): void => {
+      if (index >= limits.maxMemoEntries)
+        fail('LIMIT_EXCEEDED', `memo index ${index} exceeds maxMemoEntries`);
+      // Bounds check first: reading past an array's end is a slow path in V8.
+      if (index >= memo.length || memo[index] === undefined) {
+        if (++state.memoCount > limits.maxMemoEntries) fail('LIMIT_EXCEEDED', 'memo exceeds maxMemoEntries');
+      }
+      if (forceMapSlots?.has(index) && isPlainDict(value)) {
+        value = new Map(Object.entries(value));
+        stack[stack.length - 1] = value;
+      }
+      memo[index] = value;
+    };
+    const memoGet = (index: number): unknown => {
+      const v = index >= 0 ? memo[index] : undefined;
+      if (v === undefined) fail('MEMO_MISSING', `Memo value not found at index ${index}`);
+      if (trackDicts && isPlainDict(v)) this.#escapedDicts.set(v as object, index);
+      return v;
+    };
+    const newDict = (): Record<string, unknown> | Map<unknown, unknown> =>
+      dictMode === 'map' ? new Map() : ({} as Record<string, unknown>);
+    /** SETITEM semantics; returns the (possibly replaced) target. */
+    const setItem = (target: unknown, key: unknown, value: unknown, slot: number): unknown => {
+      if (target instanceof Map) {
+        if (target.size >= maxItems) checkItems(target.size + 1);
+        target.set(key, value);
+        return target;
+      }
+      if (isPlainDict(target)) {
+        if (typeof key === 'string' && (dictMode === 'object' || !isArrayIndexKey(key))) {
+          setObjectKey(target, key, value);
+          return target;
+        }
+        if (dictMode === 'object')
+          fail('BAD_VALUE', `dict key of type ${describe(key)} in dicts: 'object' mode`);
+        const converted = this.#convertDict(target, memo, slot, stack);
+        converted.set(key, value);
+        return converted;
+      }
+      if (target instanceof PyObject) {
+        checkItems(target.dictItems.length + 1);
+        target.dictItems.push([key, value]);
+        return target;
+      }
+      const decoder =
+        typeof target === 'object' && target !== null ? this.#userObjects.get(target) : undefined;
+      if (decoder?.setItem) {
+        decoder.setItem(target, key, value);
+        return target;
+      }
+      return fail('BAD_STACK', `cannot set an item on ${describe(target)}`);
+    };
+    const appendItem = (target: unknown, item: unknown): void => {
+      if (Array.isArray(target) && !(target instanceof PyTuple)) {
+        if (target.length >= maxItems) checkItems(target.length + 1);
+        target.push(item);
+        return;
+      }
+      if (target instanceof PyObject) {
+        checkItems(target.listItems.length + 1);
+        target.listItems.push(item);
+        return;
+      }
+      const decoder =
+        typeof target === 'object' && target !== null ? this.#userObjects.get(target) : undefined;
+      if (decoder?.append) {
+        decoder.append(target, item);
+        return;
+      }
+      fail('BAD_STACK', `cannot append to ${describe(target)}`);
+    };
+    const makeTuple = (from: number): PyTuple => {
+      const t = new PyTuple();
+      for (let i = from; i < stack.length; i++) t.push(stack[i]);
+      stack.length = from;
+      return Object.freeze(t) as PyTuple;
+    };
+    const resolveGlobal = (module: string, name: string): PyGlobal => {
+      if (state.proto < 3 && this.#fixImports) [module, name] = mapPython2Name(module, name);
+      const key = `${module}\n${name}`;
+      const known = state.globals.get(key);
+      if (known) return known;
+      if (module === '') fail('BAD_VALUE', 'Empty module name');
+      if (name === '') fail('BAD_VALUE', `module '${module}' has no attribute ''`);
+      if (state.proto < 4 && name.includes('.')) {
+        fail('BAD_VALUE', `Can't get attribute '${name}' on module '${module}' below protocol 4`);
+      }
+      if (this.#filter && !this.#filter(module, name))
+        fail('GLOBAL_REFUSED', `global '${module}.${name}' is forbidden`);
+      const g = new PyGlobal(module, name);
+      const user = this.#registry?.decoderFor(module, name);
+      if (user) this.#userDecoders.set(g, user);
+      else {
+        const qualified = `${module}.${name}`;
+        const handler = STDLIB_HANDLERS.get(qualified);
+        if (handler) this.#handlers.set(g, handler);
+        if (DATETIME_STATE_GLOBALS.has(qualified)) this.#datetimeGlobals.add(g);
+      }
+      state.globals.set(key, g);
+      return g;
+    };
+    const ctx: ReconstructContext = {
+      handlerFor: (c) => (c instanceof PyGlobal ? this.#handlers.get(c) : undefined),
+    };
+    const isCallableLike = (v: unknown): boolean =>
+      v instanceof PyGlobal ||
+      v instanceof PyObject ||
+      v instanceof PyPersistentRef ||
+      typeof v === 'function';
+    const callGlobal = (kind: PyObjectKind, callable: unknown, args: PyTuple | unknown[]): unknown => {
+      const argsTuple = args instanceof PyTuple ? args : (PyTuple.fromItems(args) as PyTuple);
+      if (callable instanceof PyGlobal) {
+        const user = this.#userDecoders.get(callable);
+        if (user) return this.#construct(user, argsTuple, undefined);
+        const handler = this.#handlers.get(callable);
+        if (handler?.call) {
+          const v = handler.call(argsTuple, ctx);
+          if (v !== KEEP_PLACEHOLDER) return v;
+        }
+      }
+      return new PyObject(kind, callable, argsTuple);
+    };
+    const newObject = (
+      kind: PyObjectKind,
+      cls: unknown,
+      args: unknown,
+      kwargs: Map<string, unknown> | undefined,
+    ): unknown => {
+      if (!(cls instanceof PyGlobal || cls instanceof PyObject || cls instanceof PyPersistentRef)) {
+        fail('BAD_STACK', `${kind.toUpperCase()} class argument must be a type, not ${describe(cls)}`);
+      }
+      if (cls instanceof PyGlobal && cls.module === 'builtins' && BUILTIN_FUNCTIONS.has(cls.name)) {
+        fail(
+          'BAD_STACK',
+          `${kind.toUpperCase()} class argument must be a type, not builtin_function_or_method`,
+        );
+      }
+      if (!(args instanceof PyTuple))
+        fail('BAD_STACK', `${kind.toUpperCase()} args argument must be a tuple, not ${describe(args)}`);
+      const argsTuple = args as PyTuple;
+      if (cls instanceof PyGlobal) {
+        const user = this.#userDecoders.get(cls);
+        if (user) return this.#construct(user, argsTuple, kwargs);
+        const handler = this.#handlers.get(cls);
+        if (handler?.construct) {
+          const v = handler.construct(cls, argsTuple, kwargs);
+          if (v !== KEEP_PLACEHOLDER) return v;
+        }
+      }
+      return new PyObject(kind, cls, argsTuple, kwargs);
+    };
+    const kwargsMap = (value: unknown): Map<string, unknown> => {
+      const m = new Map<string, unknown>();
+      if (value instanceof Map) {
+        for (const [k, v] of value) {
+          if (typeof k !== 'string') fail('BAD_STACK', 'NEWOBJ_EX keywords must be strings');
+          m.set(k as string, v);
+        }
+      } else if (isPlainDict(value)) {
+        for (const k of Object.keys(value)) m.set(k, value[k]);
+      } else {
+        fail('BAD_STACK', `NEWOBJ_EX kwargs argument must be a dict, not ${describe(value)}`);
+      }
+      return m;
+    };
+    /** py2 str: decoded per `encoding`, but kept as bytes when it is the state of a datetime/date/time. */
+    const py2String = (from: number, n: number, raw: Uint8Array | null): unknown => {
+      const t = stack.length > 0 ? stack[stack.length - 1] : undefined;
+      const beforeMark = marks.length > 0 && cur.fence === stack.length ? t : undefined;
+      const isDatetimeState =
+        (t instanceof PyGlobal && this.#datetimeGlobals.has(t)) ||
+        (beforeMark instanceof PyGlobal && this.#datetimeGlobals.has(beforeMark));
+      if (this.#py2Bytes || isDatetimeState) return raw ?? bytesAt(from, n);
+      const src = raw ?? data;
+      const s = raw ? 0 : from;
+      try {
+        return decodeWithCodec(src, s, s + n, this.#encoding, this.#errors);
+      } catch (e) {
+        return fail('BAD_ARGUMENT', e instanceof Error ? e.message : String(e), e);
+      }
+    };
+    const nextBuffer = (): unknown => {
+      const replay = this.#replay.buffers;
+      if (this.#replayPos.buffers < replay.length) return wrapBuffer(replay[this.#replayPos.buffers++]!);
+      if (!this.#buffers)
+        fail('NOT_SUPPORTED', 'pickle stream refers to out-of-band data but no *buffers* argument was given');
+      const next = this.#buffers!.next();
+      if (next.done) fail('NOT_SUPPORTED', 'not enough out-of-band buffers');
+      replay.push(next.value);
+      this.#replayPos.buffers++;
+      return wrapBuffer(next.value);
+    };
+    const wrapBuffer = (b: Uint8Array | PyPickleBuffer): unknown => {
+      if (b instanceof PyPickleBuffer) return b;
+      if (b instanceof Uint8Array) return new PyPickleBuffer(b, false);
+      return fail('BAD_VALUE', 'out-of-band buffers must be Uint8Array or PyPickleBuffer');
+    };
+    const persistent = (pid: unknown, text: boolean): unknown => {
+      if (!this.#persistentLoad) return new PyPersistentRef(pid, text);
+      const replay = this.#replay.persistent;
+      if (this.#replayPos.persistent < replay.length) return replay[this.#replayPos.persistent++];
+      const v = this.#persistentLoad(pid);
+      replay.push(v);
+      this.#replayPos.persistent++;
+      return v;
+    };
+    const readLong = (from: number, n: number): number | bigint => {
+      if (n === 0) return int(0);
+      if (n <= 6) {
+        let v = 0;
+        for (let i = n - 1; i >= 0; i--) v = v * 256 + data[from + i]!;
+        if (data[from + n - 1]! & 0x80) v -= 2 ** (8 * n);
+        return int(v);
+      }
+      if (n === 8) return bigToInt(view.getBigInt64(from, true));
+      let hex = '';
+      for (let i = n - 1; i >= 0; i--)
+        hex += (data[from + i]! < 16 ? '0' : '') + data[from + i]!.toString(16);
+      let v = BigInt(`0x${hex}`);
+      if (data[from + n - 1]! & 0x80) v -= 1n << BigInt(8 * n);
+      return bigToInt(v);
+    };
+    const checkDigits = (digits: number): void => {
+      if (digits > limits.maxBigIntDigits)
+        fail(
+          'LIMIT_EXCEEDED',
+          `int of about ${Math.ceil(digits)} digits exceeds maxBigIntDigits (${limits.maxBigIntDigits})`,
+        );
+    };
+
+    try {
+      for (;;) {
+        cur.opPos = pos;
+        if (pos >= end) {
+          cur.op = 0x2e;
+          truncated();
+        }
+        op = data[pos++]!;
+        cur.op = op;
+        switch (op) {
+          // ---- protocol control
+          case 0x80: {
+            // PROTO
+            if (end - pos < 1) truncated();
+            const p = data[pos++]!;
+            if (p > HIGHEST_PROTOCOL) fail('UNSUPPORTED_PROTOCOL', `unsupported pickle protocol: ${p}`);
+            state.proto = p;
+            break;
+          }
+          case 0x95: {
+            // FRAME: CPython's C unpickler only checks that the frame fits in the data.
+            if (end - pos < 8) truncated();
+            const lo = view.getUint32(pos, true);
+            const hi = view.getUint32(pos + 4, true);
+            pos += 8;
+            if (hi !== 0 || lo > end - pos) {
+              if (overLimit && hi === 0 && lo <= data.length - pos) truncated();
+              fail(
+                'BAD_FRAME',
+                `frame of ${hi * 2 ** 32 + lo} bytes is longer than the remaining data (pickle data was truncated)`,
+              );
+            }
+            break;
+          }
+          case 0x2e: {
+            // STOP
+            const value = pop();
+            return { value, end: pos };
+          }
+          // ---- ints
+          case 0x4a: // BININT
+            if (end - pos < 4) truncated();
+            stack.push(bigintsAlways ? BigInt(view.getInt32(pos, true)) : view.getInt32(pos, true));
+            pos += 4;
+            break;
+          case 0x4b: // BININT1
+            if (end - pos < 1) truncated();
+            stack.push(bigintsAlways ? BigInt(data[pos++]!) : data[pos++]!);
+            break;
+          case 0x4d: // BININT2
+            if (end - pos < 2) truncated();
+            stack.push(
+              bigintsAlways ? BigInt(data[pos]! | (data[pos + 1]! << 8)) : data[pos]! | (data[pos + 1]! << 8),
+            );
+            pos += 2;
+            break;
+          case 0x49: {
+            // INT: C strtol with base 0, then int(text, 0); "01"/"00" are the protocol-0 booleans.
+            const le = lineEnd(pos, 1);
+            const text = decodeLatin1(data, pos, le);
+            pos = le + 1;
+            checkDigits(text.length);
+            if (text === '01' || text === '00') {
+              stack.push(text === '01');
+              break;
+            }
+            const v = parseStrtol(text) ?? parsePyIntLiteral(text);
+            if (v === null) fail('BAD_ARGUMENT', `could not convert string to int: '${text}'`);
+            stack.push(bigToInt(v as bigint));
+            break;
+          }
+          case 0x4c: {
+            // LONG: decimal text with an optional trailing 'L'
+            const le = lineEnd(pos, 1);
+            let text = decodeLatin1(data, pos, le);
+            pos = le + 1;
+            checkDigits(text.length);
+            if (text.endsWith('L')) text = text.slice(0, -1);
+            const v = parsePyIntLiteral(text);
+            if (v === null) fail('BAD_ARGUMENT', `invalid literal for int() with base 0: '${text}'`);
+            stack.push(bigToInt(v as bigint));
+            break;
+          }
+          case 0x8a: {
+            // LONG1
+            if (end - pos < 1) truncated();
+            const n = data[pos++]!;
+            if (end - pos < n) truncated();
+            stack.push(readLong(pos, n));
+            pos += n;
+            break;
+          }
+          case 0x8b: {
+            // LONG4
+            if (end - pos < 4) truncated();
+            const n = view.getInt32(pos, true);
+            pos += 4;
+            if (n < 0) fail('BAD_ARGUMENT', 'LONG pickle has negative byte count');
+            if (end - pos < n) truncated();
+            checkDigits(n * LOG10_256);
+            stack.push(readLong(pos, n));
+            pos += n;
+            break;
+          }
+          // ---- floats
+          case 0x47: // BINFLOAT
+            if (end - pos < 8) truncated();
+            {
+              const v = view.getFloat64(pos, false);
+              stack.push(wrapFloats ? new PyFloat(v) : v);
+            }
+            pos += 8;
+            break;
+          case 0x46: {
+            // FLOAT: repr text; 'inf'/'nan' allowed, overflow refused as CPython does
+            const le = lineEnd(pos, 1);
+            const text = decodeLatin1(data, pos, le);
+            pos = le + 1;
+            if (!PY_FLOAT.test(text)) fail('BAD_ARGUMENT', `could not convert string to float: '${text}'`);
+            const lower = text.toLowerCase();
+            let v: number;
+            if (lower.endsWith('nan')) v = Number.NaN;
+            else if (lower.endsWith('inf') || lower.endsWith('infinity'))
+              v = text[0] === '-' ? -Infinity : Infinity;
+            else {
+              v = Number(text);
+              if (!Number.isFinite(v)) fail('BAD_ARGUMENT', `value too large to convert to float: '${text}'`);
+            }
+            stack.push(float(v));
+            break;
+          }
+          // ---- constants
+          case 0x4e: // NONE
+            stack.push(null);
+            break;
+          case 0x88: // NEWTRUE
+            stack.push(true);
+            break;
+          case 0x89: // NEWFALSE
+            stack.push(false);
+            break;
+          // ---- str
+          case 0x8c: {
+            // SHORT_BINUNICODE
+            if (end - pos < 1) truncated();
+            const n = data[pos++]!;
+            if (end - pos < n) truncated();
+            stack.push(utf8(pos, n));
+            pos += n;
+            break;
+          }
+          case 0x58: {
+            // BINUNICODE
+            if (end - pos < 4) truncated();
+            const n = view.getUint32(pos, true);
+            pos += 4;
+            if (end - pos < n) truncated();
+            checkString(n);
+            stack.push(utf8(pos, n));
+            pos += n;
+            break;
+          }
+          case 0x8d: {
+            // BINUNICODE8
+            if (end - pos < 8) truncated();
+            const n = this.#size8(view, pos, end, truncated);
+            pos += 8;
+            if (end - pos < n) truncated();
+            checkString(n);
+            stack.push(utf8(pos, n));
+            pos += n;
+            break;
+          }
+          case 0x56: {
+            // UNICODE: raw-unicode-escape text line
+            const lineStart = pos;
+            const lineStop = lineEnd(pos, 0);
+            pos = lineStop + 1;
+            checkString(lineStop - lineStart);
+            try {
+              stack.push(decodeRawUnicodeEscape(data, lineStart, lineStop));
+            } catch (e) {
+              fail('BAD_ARGUMENT', `'rawunicodeescape' codec can't decode bytes: ${(e as Error).message}`, e);
+            }
+            break;
+          }
+          // ---- bytes
+          case 0x43: {
+            // SHORT_BINBYTES
+            if (end - pos < 1) truncated();
+            const n = data[pos++]!;
+            if (end - pos < n) truncated();
+            stack.push(bytesAt(pos, n));
+            pos += n;
+            break;
+          }
+          case 0x42: {
+            // BINBYTES
+            if (end - pos < 4) truncated();
+            const n = view.getUint32(pos, true);
+            pos += 4;
+            if (end - pos < n) truncated();
+            checkString(n);
+            stack.push(bytesAt(pos, n));
+            pos += n;
+            break;
+          }
+          case 0x8e: {
+            // BINBYTES8
+            if (end - pos < 8) truncated();
+            const n = this.#size8(view, pos, end, truncated);
+            pos += 8;
+            if (end - pos < n) truncated();
+            checkString(n);
+            stack.push(bytesAt(pos, n));
+            pos += n;
+            break;
+          }
+          case 0x96: {
+            // BYTEARRAY8
+            if (end - pos < 8) truncated();
+            const n = this.#size8(view, pos, end, truncated);
+            pos += 8;
+            if (end - pos < n) truncated();
+            checkString(n);
+            stack.push(PyByteArray.fromBytes(data.subarray(pos, pos + n)));
+            pos += n;
+            break;
+          }
+          case 0x97: // NEXT_BUFFER
+            stack.push(nextBuffer());
+            break;
+          case 0x98: {
+            // READONLY_BUFFER
+            const b = top();
+            if (b instanceof PyPickleBuffer && !b.readonly)
+              stack[stack.length - 1] = new PyPickleBuffer(b.data, true);
+            break;
+          }
+          // ---- Python 2 str
+          case 0x55: {
+            // SHORT_BINSTRING
+            if (end - pos < 1) truncated();
+            const n = data[pos++]!;
+            if (end - pos < n) truncated();
+            stack.push(py2String(pos, n, null));
+            pos += n;
+            break;
+          }
+          case 0x54: {
+            // BINSTRING
+            if (end - pos < 4) truncated();
+            const n = view.getInt32(pos, true);
+            pos += 4;
+            if (n < 0) fail('BAD_ARGUMENT', 'BINSTRING pickle has negative byte count');
+            if (end - pos < n) truncated();
+            checkString(n);
+            stack.push(py2String(pos, n, null));
+            pos += n;
+            break;
+          }
+          case 0x53: {
+            // STRING: a quoted, backslash-escaped Python 2 str repr
+            const lineStart = pos;
+            const lineStop = lineEnd(pos, 0);
+            pos = lineStop + 1;
+            const len = lineStop - lineStart;
+            checkString(len);
+            const q = data[lineStart];
+            if (len < 2 || (q !== 0x27 && q !== 0x22) || data[lineStop - 1] !== q) {
+              fail('BAD_ARGUMENT', 'the STRING opcode argument must be quoted');
+            }
+            let raw: Uint8Array;
+            try {
+              raw = decodeStringEscape(data, lineStart + 1, lineStop - 1);
+            } catch (e) {
+              return fail('BAD_ARGUMENT', (e as Error).message, e);
+            }
+            stack.push(py2String(0, raw.length, raw));
+            break;
+          }
+          // ---- containers
+          case 0x5d: // EMPTY_LIST
+            checkDepth();
+            stack.push([]);
+            break;
+          case 0x7d: // EMPTY_DICT
+            checkDepth();
+            stack.push(newDict());
+            break;
+          case 0x8f: // EMPTY_SET
+            checkDepth();
+            stack.push(new Set());
+            break;
+          case 0x29: // EMPTY_TUPLE
+            stack.push(Object.freeze(new PyTuple()));
+            break;
+          case 0x28: // MARK
+            checkDepth();
+            marks.push(stack.length);
+            cur.fence = stack.length;
+            break;
+          case 0x85: {
+            // TUPLE1
+            if (stack.length - cur.fence < 1) underflow();
+            stack.push(makeTuple(stack.length - 1));
+            break;
+          }
+          case 0x86: {
+            // TUPLE2
+            if (stack.length - cur.fence < 2) underflow();
+            stack.push(makeTuple(stack.length - 2));
+            break;
+          }
+          case 0x87: {
+            // TUPLE3
+            if (stack.length - cur.fence < 3) underflow();
+            stack.push(makeTuple(stack.length - 3));
+            break;
+          }
+          case 0x74: {
+            // TUPLE
+            const m = popMark();
+            checkItems(stack.length - m);
+            stack.push(makeTuple(m));
+            break;
+          }
+          case 0x6c: {
+            // LIST
+            const m = popMark();
+            checkItems(stack.length - m);
+            const list = stack.slice(m);
+            stack.length = m;
+            stack.push(list);
+            break;
+          }
+          case 0x64: {
+            // DICT
+            const m = popMark();
+            if ((stack.length - m) % 2 !== 0) fail('BAD_STACK', 'odd number of items for DICT');
+            checkItems((stack.length - m) / 2);
+            let dict: unknown = newDict();
+            stack.push(dict);
+            const slot = stack.length - 1;
+            for (let i = m; i < slot; i += 2) dict = setItem(dict, stack[i], stack[i + 1], slot);
+            stack.length = m;
+            stack.push(dict);
+            break;
+          }
+          case 0x91: {
+            // FROZENSET
+            const m = popMark();
+            checkItems(stack.length - m);
+            const fs = new PyFrozenSet(stack.slice(m));
+            stack.length = m;
+            stack.push(fs);
+            break;
+          }
+          case 0x61: {
+            // APPEND
+            if (stack.length - cur.fence < 2) underflow();
+            const item = stack.pop();
+            appendItem(stack[stack.length - 1], item);
+            break;
+          }
+          case 0x65: {
+            // APPENDS
+            const m = popMark();
+            if (m <= cur.fence || m === 0) fail('BAD_STACK', 'unpickling stack underflow');
+            const target = stack[m - 1];
+            if (Array.isArray(target) && !(target instanceof PyTuple)) {
+              checkItems(target.length + stack.length - m);
+              for (let i = m; i < stack.length; i++) target.push(stack[i]);
+            } else {
+              for (let i = m; i < stack.length; i++) appendItem(target, stack[i]);
+            }
+            stack.length = m;
+            break;
+          }
+          case 0x73: {
+            // SETITEM
+            if (stack.length - cur.fence < 3) underflow();
+            const value = stack.pop();
+            const key = stack.pop();
+            const slot = stack.length - 1;
+            stack[slot] = setItem(stack[slot], key, value, slot);
+            break;
+          }
+          case 0x75: {
+            // SETITEMS
+            const m = popMark();
+            if (m <= cur.fence || m === 0) fail('BAD_STACK', 'unpickling stack underflow');
+            if ((stack.length - m) % 2 !== 0) fail('BAD_STACK', 'odd number of items for SETITEMS');
+            const slot = m - 1;
+            let target = stack[slot];
+            let i = m;
+            if (dictMode !== 'map' && isPlainDict(target)) {
+              // Fast path for str-keyed dicts: the type checks are done once per batch.
+              checkItems((stack.length - m) / 2);
+              const obj = target;
+              for (; i < stack.length; i += 2) {
+                const key = stack[i];
+                if (typeof key !== 'string' || (dictMode === 'auto' && isArrayIndexKey(key))) break;
+                if (key === '__proto__') setObjectKey(obj, key, stack[i + 1]);
+                else obj[key] = stack[i + 1];
+              }
+            }
+            for (; i < stack.length; i += 2) target = setItem(target, stack[i], stack[i + 1], slot);
+            stack[slot] = target;
+            stack.length = m;
+            break;
+          }
+          case 0x90: {
+            // ADDITEMS
+            const m = popMark();
+            if (m <= cur.fence || m === 0) fail('BAD_STACK', 'unpickling stack underflow');
+            const target = stack[m - 1];
+            if (!(target instanceof Set) || target instanceof PyFrozenSet) {
+              fail('BAD_STACK', `ADDITEMS target must be a set, not ${describe(target)}`);
+            }
+            const set = target as Set<unknown>;
+            checkItems(set.size + stack.length - m);
+            for (let i = m; i < stack.length; i++) set.add(stack[i]);
+            stack.length = m;
+            break;
+          }
+          // ---- stack manipulation
+          case 0x30: {
+            // POP: pops a MARK when one is on top, as the C unpickler does
+            if (marks.length > 0 && marks[marks.length - 1] === stack.length) popMark();
+            else pop();
+            break;
+          }
+          case 0x31: {
+            // POP_MARK
+            const m = popMark();
+            stack.length = m;
+            break;
+          }
+          case 0x32: {
+            // DUP
+            const v = top();
+            if (trackDicts && isPlainDict(v)) this.#escapedDicts.set(v as object, -1);
+            stack.push(v);
+            break;
+          }
+          // ---- memo
+          case 0x67: {
+            // GET
+            const le = lineEnd(pos, 1);
+            const text = decodeLatin1(data, pos, le);
+            pos = le + 1;
+            const m = PY_INT_BASE10.exec(text);
+            if (!m) fail('BAD_ARGUMENT', `invalid literal for int() with base 10: '${text}'`);
+            const idx = Number(m![1]! + m![2]!.replace(/_/g, ''));
+            stack.push(memoGet(idx));
+            break;
+          }
+          case 0x68: // BINGET
+            if (end - pos < 1) truncated();
+            stack.push(memoGet(data[pos++]!));
+            break;
+          case 0x6a: // LONG_BINGET
+            if (end - pos < 4) truncated();
+            stack.push(memoGet(view.getUint32(pos, true)));
+            pos += 4;
+            break;
+          case 0x70: {
+            // PUT
+            const le = lineEnd(pos, 1);
+            const text = decodeLatin1(data, pos, le);
+            pos = le + 1;
+            const m = PY_INT_BASE10.exec(text);
+            if (!m) fail('BAD_ARGUMENT', `invalid literal for int() with base 10: '${text}'`);
+            const idx = Number(m![1]! + m![2]!.replace(/_/g, ''));
+            if (idx < 0) fail('BAD_ARGUMENT', 'negative PUT argument');
+            memoPut(idx, top());
+            break;
+          }
+          case 0x71: // BINPUT
+            if (end - pos < 1) truncated();
+            memoPut(data[pos++]!, top());
+            break;
+          case 0x72: {
+            // LONG_BINPUT
+            if (end - pos < 4) truncated();
+            const idx = view.getUint32(pos, true);
+            pos += 4;
+            memoPut(idx, top());
+            break;
+          }
+          case 0x94: // MEMOIZE: always a new slot at the end
+            if (stack.length <= cur.fence) underflow();
+            if (memo.length >= limits.maxMemoEntries || forceMapSlots !== null)
+              memoPut(memo.length, stack[stack.length - 1]);
+            else {
+              memo.push(stack[stack.length - 1]);
+              state.memoCount++;
+            }
+            break;
+          // ---- globals and objects
+          case 0x63: {
+            // GLOBAL
+            const module = this.#utf8Line(data, pos, end, truncated, fail);
+            pos = module.next;
+            const name = this.#utf8Line(data, pos, end, truncated, fail);
+            pos = name.next;
+            stack.push(resolveGlobal(module.text, name.text));
+            break;
+          }
+          case 0x93: {
+            // STACK_GLOBAL
+            if (stack.length - cur.fence < 2) underflow();
+            const name = stack.pop();
+            const module = stack.pop();
+            if (typeof name !== 'string' || typeof module !== 'string')
+              fail('BAD_STACK', 'STACK_GLOBAL requires str');
+            stack.push(resolveGlobal(module as string, name as string));
+            break;
+          }
+          case 0x82:
+          case 0x83:
+          case 0x84: {
+            // EXT1 / EXT2 / EXT4
+            const size = op === 0x82 ? 1 : op === 0x83 ? 2 : 4;
+            if (end - pos < size) truncated();
+            const code =
+              size === 1 ? data[pos]! : size === 2 ? view.getUint16(pos, true) : view.getInt32(pos, true);
+            pos += size;
+            if (code <= 0) fail('BAD_ARGUMENT', 'EXT specifies code <= 0');
+            const entry = this.#extensions?.get(code);
+            if (!entry) fail('NOT_SUPPORTED', `unregistered extension code ${code}`);
+            stack.push(resolveGlobal(entry![0], entry![1]));
+            break;
+          }
+          case 0x52: {
+            // REDUCE
+            if (stack.length - cur.fence < 2) underflow();
+            const args = stack.pop();
+            const callable = stack.pop();
+            if (!isCallableLike(callable))
+              fail('BAD_STACK', `REDUCE callable must be callable, not ${describe(callable)}`);
+            if (!(args instanceof PyTuple))
+              fail('BAD_STACK', `REDUCE argument list must be a tuple, not ${describe(args)}`);
+            stack.push(callGlobal('reduce', callable, args as PyTuple));
+            break;
+          }
+          case 0x81: {
+            // NEWOBJ
+            if (stack.length - cur.fence < 2) underflow();
+            const args = stack.pop();
+            const cls = stack.pop();
+            stack.push(newObject('newobj', cls, args, undefined));
+            break;
+          }
+          case 0x92: {
+            // NEWOBJ_EX
+            if (stack.length - cur.fence < 3) underflow();
+            const kwargs = stack.pop();
+            const args = stack.pop();
+            const cls = stack.pop();
+            const kw = kwargsMap(kwargs);
+            stack.push(newObject('newobj_ex', cls, args, kw));
+            break;
+          }
+          case 0x69: {
+            // INST: module\nname\n with the MARKed arguments
+            const module = this.#utf8Line(data, pos, end, truncated, fail);
+            pos = module.next;
+            const name = this.#utf8Line(data, pos, end, truncated, fail);
+            pos = name.next;
+            const m = popMark();
+            const args = makeTuple(m);
+            stack.push(callGlobal('inst', resolveGlobal(module.text, name.text), args));
+            break;
+          }
+          case 0x6f: {
+            // OBJ: MARK cls args... OBJ
+            const m = popMark();
+            if (stack.length - m < 1) fail('BAD_STACK', 'unpickling stack underflow');
+            const cls = stack[m];
+            const args = makeTuple(m + 1);
+            stack.length = m;
+            if (!isCallableLike(cls)) fail('BAD_STACK', `OBJ class must be a type, not ${describe(cls)}`);
+            stack.push(callGlobal('obj', cls, args));
+            break;
+          }
+          case 0x62: {
+            // BUILD
+            if (stack.length - cur.fence < 2) underflow();
+            const stateValue = stack.pop();
+            const slot = stack.length - 1;
+            stack[slot] = this.#build(stack[slot], stateValue, memo, fail);
+            break;
+          }
+          case 0x50: {
+            // PERSID
+            const lineStart = pos;
+            const lineStop = lineEnd(pos, 0);
+            pos = lineStop + 1;
+            for (let i = lineStart; i < lineStop; i++) {
+              if (data[i]! >= 0x80)
+                fail('BAD_ARGUMENT', 'persistent IDs in protocol 0 must be ASCII strings');
+            }
+            stack.push(persistent(decodeLatin1(data, lineStart, lineStop), true));
+            break;
+          }
+          case 0x51: // BINPERSID
+            stack.push(persistent(pop(), false));
+            break;
+          default:
+            fail(
+              'UNKNOWN_OPCODE',
+              `invalid load key, '${String.fromCharCode(op)}' (0x${op.toString(16).padStart(2, '0')})`,
+            );
+        }
+      }
+    } catch (e) {
+      if (e instanceof UnpicklingError) throw e;
+      if (e instanceof ReconstructError || e instanceof TextDecodeFailure) {
+        throw new UnpicklingError('BAD_VALUE', `${opName(cur.op)}: ${e.message}`, cur.opPos, { cause: e });
+      }
+      const message = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+      throw new UnpicklingError('BAD_VALUE', `${opName(cur.op)} failed: ${message}`, cur.opPos, { cause: e });
+    }
+  }
+
+  /** A uint64 length field; anything above 2^53 cannot fit in the data and is truncation. */
+  #size8(view: DataView, at: number, end: number, truncated: () => never): number {
+    const lo = view.getUint32(at, true);
+    const hi = view.getUint32(at + 4, true);
+    const n = hi * 2 ** 32 + lo;
+    if (hi >= 0x200000 || n > end - at - 8) return truncated();
+    return n;
+  }
+
+  /** One UTF-8 line of GLOBAL/INST; an empty line is truncated data in CPython. */
+  #utf8Line(
+    data: Uint8Array,
+    from: number,
+    end: number,
+    truncated: () => never,
+    fail: (code: UnpicklingErrorCode, message: string) => never,
+  ): { text: string; next: number } {
+    const nl = data.indexOf(0x0a, from);
+    if (nl < 0 || nl >= end || nl === from) return truncated();
+    const text = decodeUtf8Surrogatepass(data, from, nl);
+    // CPython decodes global names as strict UTF-8 (no surrogates).
+    if (text === null || /[\ud800-\udfff]/.test(text))
+      return fail('BAD_ARGUMENT', "'utf-8' codec can't decode the global name");
+    return { text, next: nl + 1 };
+  }
+
+  #construct(decoder: ClassDecoder, args: PyTuple, kwargs: Map<string, unknown> | undefined): unknown {
+    const value = decoder.construct(args, kwargs);
+    if (typeof value === 'object' && value !== null) this.#userObjects.set(value, decoder);
+    return value;
+  }
+
+  /** BUILD: state onto a placeholder, a user type, or a standard-library value awaiting its state. */
+  #build(
+    obj: unknown,
+    stateValue: unknown,
+    memo: unknown[],
+    fail: (code: UnpicklingErrorCode, message: string) => never,
+  ): unknown {
+    const decoder = typeof obj === 'object' && obj !== null ? this.#userObjects.get(obj) : undefined;
+    if (decoder) {
+      if (!decoder.setState) return fail('BAD_STACK', 'registered type has no setState for BUILD');
+      const replaced = decoder.setState(obj, stateValue);
+      if (replaced === undefined || replaced === obj) return obj;
+      this.#replaceInMemo(obj as object, replaced, memo);
+      if (typeof replaced === 'object' && replaced !== null) this.#userObjects.set(replaced, decoder);
+      return replaced;
+    }
+    if (obj instanceof PyObject) {
+      const handler = obj.callable instanceof PyGlobal ? this.#handlers.get(obj.callable) : undefined;
+      if (handler?.build && obj.state === undefined) {
+        const built = handler.build(obj, stateValue);
+        if (built !== KEEP_PLACEHOLDER) {
+          this.#replaceInMemo(obj, built, memo);
+          return built;
+        }
+      }
+      obj.state = stateValue;
+      return obj;
+    }
+    if (stateValue === null) return obj;
+    return fail('BAD_STACK', `BUILD state on ${describe(obj)} is not supported`);
+  }
+
+  /** Memo slots still holding `old` now hold `replacement` (BUILD that produced a new value). */
+  #replaceInMemo(old: object, replacement: unknown, memo: unknown[]): void {
+    const stop = Math.max(0, memo.length - MEMO_PATCH_WINDOW);
+    for (let i = memo.length - 1; i >= stop; i--) if (memo[i] === old) memo[i] = replacement;
+  }
+
+  /**
+   * A dict built as a plain object met a key an object cannot hold: rebuild it as a Map in place. The stack
+   * slot and recent memo slots are patched; if the object was already handed out by GET/DUP, the load is
+   * rerun with this dict a Map from its creation so every reference is the same object.
+   */
+  #convertDict(
+    obj: Record<string, unknown>,
+    memo: unknown[],
+    slot: number,
+    stack: unknown[],
+  ): Map<unknown, unknown> {
+    const map = new Map<unknown, unknown>();
+    for (const k of Object.keys(obj)) map.set(k, obj[k]);
+    stack[slot] = map;
+    const escapedAt = this.#escapedDicts.get(obj);
+    let patched = false;
+    const stop = Math.max(0, memo.length - MEMO_PATCH_WINDOW);
+    for (let i = memo.length - 1; i >= stop; i--) {
+      if (memo[i] === obj) {
+        memo[i] = map;
+        patched = true;
+        if (escapedAt === undefined) continue;
+        this.#forceMapSlots.add(i);
+        if (this.#restart === Restart.None) this.#restart = Restart.Some;
+      }
+    }
+    if (escapedAt === -1 || (escapedAt !== undefined && !patched)) this.#restart = Restart.All;
+    else if (!patched && stop > 0) {
+      // Rare: memoized long ago. A bounded number of full scans, then a rerun with every dict a Map.
+      if (++this.#fullScans > 64) this.#restart = Restart.All;
+      else {
+        const i = memo.lastIndexOf(obj, stop - 1);
+        if (i >= 0) memo[i] = map;
+      }
+    }
+    return map;
+  }
+}
+
+/**
+ * Decodes one pickle, as CPython's `pickle.loads`: bytes after STOP are ignored.
+ * @throws UnpicklingError for any input it cannot decode.
+ */
+export function loads(data: Uint8Array, options?: UnpicklerOptions): unknown {
+  return new Unpickler(options).load(data, 0).value;
+}

@@ -1,0 +1,1124 @@
+/**
+ * The pickler: JavaScript values -> pickle bytes identical to CPython 3.8–3.13's C pickler (`_pickle.c`)
+ * at protocols 0–5. It is iterative (an explicit frame stack, no recursion), writes into one growable byte
+ * array, and follows the C pickler's memo numbering, framing, batching and opcode choices.
+ * Pure: no I/O, no `node:` imports.
+ */
+import { PickleOutput } from './byte-writer.js';
+import { mapPython3Name } from './compat-names.js';
+import { PicklingError } from './errors.js';
+import { DEFAULT_PROTOCOL, HIGHEST_PROTOCOL, Op } from './opcodes.js';
+import type { Registry } from './registry.js';
+import {
+  FreshlyNamedGlobal,
+  FreshString,
+  isUtcEquivalent,
+  type Reduction,
+  reduceStdlibValue,
+  TransientDict,
+  TransientList,
+  TransientTuple,
+} from './stdlib-encode.js';
+import { encodeRawUnicodeEscapeInto, encodeUtf8, encodeUtf8Into, formatFloatRepr } from './text-encode.js';
+import {
+  PyByteArray,
+  PyDatetime,
+  PyFloat,
+  PyFrozenSet,
+  PyGlobal,
+  PyObject,
+  PyPersistentRef,
+  PyPickleBuffer,
+  PyTimezone,
+  PyTuple,
+} from './values.js';
+
+/** Options of `dumps` and `Pickler`. */
+export interface PicklerOptions {
+  /** Pickle protocol 0–5; default 4 (CPython 3.8–3.13's default). */
+  protocol?: number;
+  /** Below protocol 3, write Python 2 names for renamed modules (`__builtin__`), as CPython's `fix_imports`. Default true. */
+  fixImports?: boolean;
+  /**
+   * Memoize equal strings by value, so a repeated string is written once and fetched with BINGET after.
+   * CPython memoizes by object identity, and equal strings in Python data are usually one object (literals,
+   * dict keys, interned names), so `true` (the default) reproduces its bytes in the common case. `false`
+   * writes every occurrence anew, as CPython does for equal strings that are distinct objects.
+   */
+  memoizeStrings?: boolean;
+  /**
+   * CPython's `persistent_id`: called with every value before it is pickled; return `undefined` or `null` to
+   * pickle the value normally, anything else to write that as a persistent id (BINPERSID, or PERSID at
+   * protocol 0, where the id must be a string or number).
+   */
+  persistentId?: (value: unknown) => unknown;
+  /**
+   * CPython's `buffer_callback` (protocol 5): called with each PyPickleBuffer; a truthy result keeps the
+   * buffer in band, anything else writes NEXT_BUFFER (+ READONLY_BUFFER) and leaves the data to the caller.
+   */
+  bufferCallback?: (buffer: PyPickleBuffer) => unknown;
+  /** User classes: instances of a registered `type` are written through its reducer. */
+  registry?: Registry;
+}
+
+// Frame kinds of the explicit save stack.
+const FRAME_ITEMS = 1;
+const FRAME_PAIRS = 2;
+const FRAME_TUPLE = 3;
+const FRAME_PROGRAM = 4;
+
+// Batch modes, after the C pickler's batch_* functions.
+/** Protocol 0: every item on its own (APPEND / SETITEM). */
+const MODE_ONE_BY_ONE = 0;
+/** `batch_list_exact`: one item alone uses APPEND, otherwise MARK ... APPENDS per 1000. */
+const MODE_EXACT_LIST = 1;
+/** `batch_list` / `batch_dict` over an iterator: a trailing single item uses APPEND / SETITEM. */
+const MODE_ITERATOR = 2;
+/** `batch_dict_exact`: like the list form, but a full batch is always followed by another, possibly empty. */
+const MODE_EXACT_DICT = 3;
+/** `save_set`: always MARK ... ADDITEMS, with the same empty batch after a full one. */
+const MODE_SET = 4;
+const BATCH_SIZE = 1000;
+
+// Tuple frame variants.
+const TUPLE_PLAIN = 0;
+const TUPLE_FROZENSET = 1;
+
+// Program actions: [action, argument, path label] triplets.
+const ACT_SAVE = 1;
+const ACT_SAVE_NO_PERSISTENT_ID = 2;
+const ACT_BYTE = 3;
+const ACT_TEXT = 4;
+const ACT_MEMO_PUT = 5;
+const ACT_MEMO_PUT_GLOBAL = 6;
+/** save_reduce's tail: if the object got memoized meanwhile (recursion), POP and fetch it; else memoize it. */
+const ACT_MEMO_PUT_OR_FETCH = 7;
+const ACT_ENTER = 8;
+const ACT_LEAVE = 9;
+const ACT_LIST_ITEMS = 10;
+const ACT_DICT_ITEMS = 11;
+
+// How a frame names its current child in an error path.
+const LABEL_INDEX = 0;
+const LABEL_SET = 1;
+const LABEL_OBJECT_KEYS = 2;
+const LABEL_MAP = 3;
+const LABEL_PAIRS = 4;
+const LABEL_PROGRAM = 5;
+
+/** Text and binary opcodes above this many UTF-16 units are encoded out of place (they may reach 64 KiB). */
+const MAX_IN_PLACE_STRING = 21_845;
+
+const COPYREG_NEWOBJ = new PyGlobal('copyreg', '__newobj__');
+const COPYREG_NEWOBJ_EX = new PyGlobal('copyreg', '__newobj_ex__');
+const BUILTINS_GETATTR = new PyGlobal('builtins', 'getattr');
+const BUILTINS_BYTES = new PyGlobal('builtins', 'bytes');
+const BUILTINS_BYTEARRAY = new PyGlobal('builtins', 'bytearray');
+const BUILTINS_SET = new PyGlobal('builtins', 'set');
+const BUILTINS_FROZENSET = new PyGlobal('builtins', 'frozenset');
+const CODECS_ENCODE = new PyGlobal('_codecs', 'encode');
+const NO_ITEMS: readonly unknown[] = [];
+
+const IDENTIFIER = /^[A-Za-z_$][\w$]*$/;
+
+function describeKey(key: unknown): string | undefined {
+  if (typeof key === 'string') return JSON.stringify(key);
+  if (typeof key === 'number' || typeof key === 'boolean' || key === null) return String(key);
+  if (typeof key === 'bigint') return `${key}n`;
+  return undefined;
+}
+
+function latin1String(data: Uint8Array): string {
+  let text = '';
+  for (let i = 0; i < data.length; i += 8192) {
+    text += String.fromCharCode.apply(null, data.subarray(i, i + 8192) as unknown as number[]);
+  }
+  return text;
+}
+
+function isPlainObject(value: object): boolean {
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
+function typeName(value: unknown): string {
+  if (typeof value === 'function') return `function ${value.name || '(anonymous)'}`;
+  if (typeof value !== 'object' || value === null) return typeof value;
+  const ctor = (value as { constructor?: { name?: string } }).constructor;
+  return ctor?.name ? `${ctor.name} instance` : 'object';
+}
+
+/**
+ * Writes JavaScript values as pickles. Like CPython's `Pickler`, the memo persists across `dump` calls (so a
+ * stream of pickles can refer back to earlier ones) until `clearMemo()`.
+ */
+export class Pickler {
+  /** The protocol this pickler writes. */
+  readonly protocol: number;
+  readonly #binary: boolean;
+  readonly #fixImports: boolean;
+  readonly #memoizeStrings: boolean;
+  readonly #persistentId: ((value: unknown) => unknown) | undefined;
+  readonly #bufferCallback: ((buffer: PyPickleBuffer) => unknown) | undefined;
+  readonly #registry: Registry | undefined;
+  readonly #out = new PickleOutput();
+
+  #memoObjects = new Map<object, number>();
+  #memoStrings = new Map<string, number>();
+  #memoGlobals = new Map<string, number>();
+  #memoSize = 0;
+  /** Counts memoized containers whose items come after them; a cycle that memoizes none would never end. */
+  #containersMemoized = 0;
+  /** For tuples and reductions being written: the container count when they were last entered. */
+  #inProgress = new Map<object, number>();
+  #busy = false;
+
+  // The frame stack, as parallel arrays so that pushing a frame allocates nothing.
+  #sp = 0;
+  #fKind: number[] = [];
+  #fObj: unknown[] = [];
+  #fAux: unknown[] = [];
+  #fIdx: number[] = [];
+  #fEnd: number[] = [];
+  #fLeft: number[] = [];
+  #fLast: number[] = [];
+  #fClose: number[] = [];
+  #fMode: number[] = [];
+  #fHalf: number[] = [];
+  #fLabel: number[] = [];
+  #fPrev: number[] = [];
+
+  constructor(options: PicklerOptions = {}) {
+    const protocol = options.protocol ?? DEFAULT_PROTOCOL;
+    if (!Number.isInteger(protocol) || protocol < 0 || protocol > HIGHEST_PROTOCOL) {
+      throw new PicklingError(
+        'BAD_OPTION',
+        `pickle protocol must be an integer from 0 to 5, not ${protocol}`,
+        '',
+      );
+    }
+    if (options.bufferCallback !== undefined && protocol < 5) {
+      throw new PicklingError('BAD_OPTION', 'bufferCallback needs protocol 5', '');
+    }
+    this.protocol = protocol;
+    this.#binary = protocol >= 1;
+    this.#fixImports = options.fixImports ?? true;
+    this.#memoizeStrings = options.memoizeStrings ?? true;
+    this.#persistentId = options.persistentId;
+    this.#bufferCallback = options.bufferCallback;
+    this.#registry = options.registry;
+  }
+
+  /** Forgets every memoized object, as CPython's `Pickler.clear_memo()`. */
+  clearMemo(): void {
+    this.#memoObjects = new Map();
+    this.#memoStrings = new Map();
+    this.#memoGlobals = new Map();
+    this.#memoSize = 0;
+  }
+
+  /** Pickles `value` and returns the bytes (a fresh array the caller owns). */
+  dump(value: unknown): Uint8Array {
+    if (this.#busy)
+      throw new PicklingError('BAD_OPTION', 'Pickler.dump called while it is already dumping', '');
+    this.#busy = true;
+    const out = this.#out;
+    out.reset();
+    try {
+      if (this.protocol >= 2) {
+        out.writeOpUint8(Op.PROTO, this.protocol);
+        out.framing = this.protocol >= 4;
+      }
+      if (this.#save(value)) this.#run();
+      out.writeByte(Op.STOP);
+      out.commitFrame();
+      return out.toBytes();
+    } catch (error) {
+      throw this.#locate(error);
+    } finally {
+      this.#clearFrames();
+      this.#inProgress.clear();
+      this.#busy = false;
+    }
+  }
+
+  // ---- the frame loop ----
+
+  #run(): void {
+    while (this.#sp > 0) {
+      const sp = this.#sp - 1;
+      switch (this.#fKind[sp]) {
+        case FRAME_ITEMS:
+          this.#stepItems(sp);
+          break;
+        case FRAME_PAIRS:
+          this.#stepPairs(sp);
+          break;
+        case FRAME_TUPLE:
+          this.#stepTuple(sp);
+          break;
+        default:
+          this.#stepProgram(sp);
+      }
+    }
+  }
+
+  #push(kind: number, obj: unknown, aux: unknown, end: number, mode: number, label: number): number {
+    const sp = this.#sp++;
+    this.#fKind[sp] = kind;
+    this.#fObj[sp] = obj;
+    this.#fAux[sp] = aux;
+    this.#fIdx[sp] = 0;
+    this.#fEnd[sp] = end;
+    this.#fLeft[sp] = 0;
+    this.#fLast[sp] = -1;
+    this.#fClose[sp] = 0;
+    this.#fMode[sp] = mode;
+    this.#fHalf[sp] = 0;
+    this.#fLabel[sp] = label;
+    this.#fPrev[sp] = -1;
+    return sp;
+  }
+
+  #pop(sp: number): void {
+    this.#fObj[sp] = undefined;
+    this.#fAux[sp] = undefined;
+    this.#sp = sp;
+  }
+
+  #clearFrames(): void {
+    for (let i = 0; i < this.#sp; i++) {
+      this.#fObj[i] = undefined;
+      this.#fAux[i] = undefined;
+    }
+    this.#sp = 0;
+  }
+
+  /**
+   * Opens the next batch of an items/pairs frame, or returns false when the frame is finished. Encodes the
+   * C pickler's batch_list_exact / batch_list / batch_dict_exact / batch_dict / save_set rules.
+   */
+  #openBatch(sp: number, oneOp: number): boolean {
+    const remaining = this.#fEnd[sp]! - this.#fIdx[sp]!;
+    const last = this.#fLast[sp]!;
+    let size: number;
+    let single = false;
+    switch (this.#fMode[sp]) {
+      case MODE_ONE_BY_ONE:
+        if (remaining === 0) return false;
+        size = 1;
+        single = true;
+        break;
+      case MODE_EXACT_LIST:
+        if (remaining === 0) return false;
+        single = last === -1 && remaining === 1;
+        size = Math.min(remaining, BATCH_SIZE);
+        break;
+      case MODE_ITERATOR:
+        if (remaining === 0) return false;
+        single = remaining === 1;
+        size = Math.min(remaining, BATCH_SIZE);
+        break;
+      case MODE_EXACT_DICT:
+        if (last !== -1 && last !== BATCH_SIZE) return false;
+        single = last === -1 && remaining === 1;
+        size = Math.min(remaining, BATCH_SIZE);
+        break;
+      default:
+        if (last !== -1 && last !== BATCH_SIZE) return false;
+        size = Math.min(remaining, BATCH_SIZE);
+    }
+    if (single) {
+      this.#fClose[sp] = oneOp;
+    } else {
+      this.#out.writeByte(Op.MARK);
+      this.#fClose[sp] =
+        oneOp === Op.APPEND ? (this.#fMode[sp] === MODE_SET ? Op.ADDITEMS : Op.APPENDS) : Op.SETITEMS;
+    }
+    this.#fLast[sp] = size;
+    this.#fLeft[sp] = size;
+    return true;
+  }
+
+  #stepItems(sp: number): void {
+    const items = this.#fObj[sp] as ArrayLike<unknown>;
+    const fIdx = this.#fIdx;
+    const fLeft = this.#fLeft;
+    for (;;) {
+      let idx = fIdx[sp]!;
+      let left = fLeft[sp]!;
+      while (left > 0) {
+        const item = items[idx++];
+        left--;
+        fIdx[sp] = idx;
+        fLeft[sp] = left;
+        if (this.#save(item)) return;
+      }
+      const close = this.#fClose[sp]!;
+      if (close !== 0) this.#out.writeByte(close);
+      if (!this.#openBatch(sp, Op.APPEND)) {
+        this.#pop(sp);
+        return;
+      }
+    }
+  }
+
+  #stepPairs(sp: number): void {
+    const source = this.#fObj[sp] as Record<string, unknown> & ArrayLike<unknown>;
+    const keys = this.#fAux[sp] as readonly string[] | undefined;
+    const fIdx = this.#fIdx;
+    const fLeft = this.#fLeft;
+    const fHalf = this.#fHalf;
+    for (;;) {
+      while (fLeft[sp]! > 0) {
+        const idx = fIdx[sp]!;
+        if (fHalf[sp] === 0) {
+          fHalf[sp] = 1;
+          if (this.#save(keys !== undefined ? keys[idx] : source[2 * idx])) return;
+        }
+        const value = keys !== undefined ? source[keys[idx]!] : source[2 * idx + 1];
+        fHalf[sp] = 0;
+        fIdx[sp] = idx + 1;
+        fLeft[sp] = fLeft[sp]! - 1;
+        if (this.#save(value)) return;
+      }
+      const close = this.#fClose[sp]!;
+      if (close !== 0) this.#out.writeByte(close);
+      if (!this.#openBatch(sp, Op.SETITEM)) {
+        this.#pop(sp);
+        return;
+      }
+    }
+  }
+
+  #stepTuple(sp: number): void {
+    const items = this.#fObj[sp] as ArrayLike<unknown>;
+    const end = this.#fEnd[sp]!;
+    const fIdx = this.#fIdx;
+    let idx = fIdx[sp]!;
+    while (idx < end) {
+      const item = items[idx++];
+      fIdx[sp] = idx;
+      if (this.#save(item)) return;
+    }
+    const key = this.#fAux[sp] as object | undefined;
+    const out = this.#out;
+    const frozenset = this.#fMode[sp] === TUPLE_FROZENSET;
+    if (key !== undefined) {
+      this.#leave(key, this.#fPrev[sp]!);
+      const memoIndex = this.#memoObjects.get(key);
+      if (memoIndex !== undefined) {
+        // Recursive: the object was memoized while its items were written; drop them and fetch it.
+        const usedMark = frozenset || end > 3 || this.protocol < 2;
+        if (usedMark && this.#binary) {
+          out.writeByte(Op.POP_MARK);
+        } else {
+          const pops = this.protocol >= 2 && end <= 3 ? end : end + 1;
+          for (let i = 0; i < pops; i++) out.writeByte(Op.POP);
+        }
+        this.#writeMemoGet(memoIndex);
+        this.#pop(sp);
+        return;
+      }
+    }
+    if (frozenset) out.writeByte(Op.FROZENSET);
+    else if (this.protocol >= 2 && end <= 3)
+      out.writeByte(end === 1 ? Op.TUPLE1 : end === 2 ? Op.TUPLE2 : Op.TUPLE3);
+    else out.writeByte(Op.TUPLE);
+    this.#memoPut(key);
+    this.#pop(sp);
+  }
+
+  #stepProgram(sp: number): void {
+    const program = this.#fAux[sp] as unknown[];
+    const out = this.#out;
+    let i = this.#fIdx[sp]!;
+    while (i < program.length) {
+      const action = program[i] as number;
+      const argument = program[i + 1];
+      i += 3;
+      this.#fIdx[sp] = i;
+      switch (action) {
+        case ACT_SAVE:
+          if (this.#save(argument)) return;
+          break;
+        case ACT_SAVE_NO_PERSISTENT_ID:
+          out.opcodeBoundary();
+          if (this.#saveValue(argument)) return;
+          break;
+        case ACT_BYTE:
+          out.writeByte(argument as number);
+          break;
+        case ACT_TEXT:
+          out.writeLatin1(argument as string);
+          break;
+        case ACT_MEMO_PUT:
+          this.#memoPut(argument as object | undefined);
+          break;
+        case ACT_MEMO_PUT_GLOBAL:
+          this.#memoGlobals.set(argument as string, this.#memoSize);
+          this.#writeMemoPut();
+          break;
+        case ACT_MEMO_PUT_OR_FETCH: {
+          const memoIndex = argument === undefined ? undefined : this.#memoObjects.get(argument as object);
+          if (memoIndex !== undefined) {
+            out.writeByte(Op.POP);
+            this.#writeMemoGet(memoIndex);
+            this.#pop(sp);
+            return;
+          }
+          this.#memoPut(argument as object | undefined);
+          this.#containersMemoized++;
+          break;
+        }
+        case ACT_ENTER:
+          this.#fPrev[sp] = this.#enter(argument as object);
+          break;
+        case ACT_LEAVE:
+          this.#leave(argument as object, this.#fPrev[sp]!);
+          break;
+        case ACT_LIST_ITEMS: {
+          const items = argument as readonly unknown[];
+          const mode = this.#binary ? MODE_ITERATOR : MODE_ONE_BY_ONE;
+          this.#push(FRAME_ITEMS, items, undefined, items.length, mode, LABEL_INDEX);
+          return;
+        }
+        default: {
+          const flat = argument as readonly unknown[];
+          const mode = this.#binary ? MODE_ITERATOR : MODE_ONE_BY_ONE;
+          this.#push(FRAME_PAIRS, flat, undefined, flat.length / 2, mode, LABEL_PAIRS);
+          return;
+        }
+      }
+    }
+    this.#pop(sp);
+  }
+
+  /** Marks `key` as being written; returns the previous mark. Throws on a cycle no memo entry can break. */
+  #enter(key: object): number {
+    const previous = this.#inProgress.get(key);
+    if (previous === this.#containersMemoized) {
+      throw new PicklingError(
+        'UNPICKLABLE',
+        'recursive object whose cycle passes through no list, dict, set or reduced object',
+      );
+    }
+    this.#inProgress.set(key, this.#containersMemoized);
+    return previous ?? -1;
+  }
+
+  #leave(key: object, previous: number): void {
+    if (previous === -1) this.#inProgress.delete(key);
+    else this.#inProgress.set(key, previous);
+  }
+
+  // ---- memo ----
+
+  #writeMemoPut(): void {
+    const index = this.#memoSize++;
+    const out = this.#out;
+    if (this.protocol >= 4) out.writeByte(Op.MEMOIZE);
+    else if (!this.#binary) out.writeLatin1(`p${index}\n`);
+    else if (index < 256) out.writeOpUint8(Op.BINPUT, index);
+    else out.writeOpUint32(Op.LONG_BINPUT, index);
+  }
+
+  /** memo_put: `key` undefined gives a memo slot nothing can hit (a temporary CPython object). */
+  #memoPut(key: object | undefined): void {
+    if (key !== undefined) this.#memoObjects.set(key, this.#memoSize);
+    this.#writeMemoPut();
+  }
+
+  #writeMemoGet(index: number): void {
+    const out = this.#out;
+    if (!this.#binary) out.writeLatin1(`g${index}\n`);
+    else if (index < 256) out.writeOpUint8(Op.BINGET, index);
+    else out.writeOpUint32(Op.LONG_BINGET, index);
+  }
+
+  // ---- save ----
+
+  /** CPython's `save()`: returns true when it pushed a frame that must finish before the caller goes on. */
+  #save(value: unknown): boolean {
+    const out = this.#out;
+    if (out.frameStart >= 0) out.opcodeBoundary();
+    if (this.#persistentId !== undefined) {
+      const pid = this.#persistentId(value);
+      if (pid !== undefined && pid !== null) return this.#savePersistentId(pid);
+    }
+    return this.#saveValue(value);
+  }
+
+  #saveValue(value: unknown): boolean {
+    switch (typeof value) {
+      case 'number':
+        this.#saveNumber(value);
+        return false;
+      case 'string':
+        this.#saveString(value, this.#memoizeStrings);
+        return false;
+      case 'boolean':
+        if (this.protocol >= 2) this.#out.writeByte(value ? Op.NEWTRUE : Op.NEWFALSE);
+        else this.#out.writeLatin1(value ? 'I01\n' : 'I00\n');
+        return false;
+      case 'bigint':
+        this.#saveBigInt(value);
+        return false;
+      case 'undefined':
+        this.#out.writeByte(Op.NONE);
+        return false;
+      case 'object':
+        if (value === null) {
+          this.#out.writeByte(Op.NONE);
+          return false;
+        }
+        return this.#saveObject(value);
+      default:
+        throw new PicklingError('UNPICKLABLE', `cannot pickle ${typeName(value)}`);
+    }
+  }
+
+  #saveObject(value: object): boolean {
+    const memoIndex = this.#memoObjects.get(value);
+    if (memoIndex !== undefined) {
+      this.#writeMemoGet(memoIndex);
+      return false;
+    }
+    const ctor = value.constructor;
+    if (ctor === Array) return this.#saveList(value as unknown[], value);
+    if (ctor === Object) return this.#saveObjectDict(value as Record<string, unknown>, value);
+    if (ctor === Map) return this.#saveMap(value as Map<unknown, unknown>, value);
+    return this.#saveOtherObject(value);
+  }
+
+  #saveOtherObject(value: object): boolean {
+    if (this.#registry?.hasReducers) {
+      const reducer = this.#registry.reducerFor(value);
+      if (reducer !== undefined) return this.#saveReduction(reducer(value), value);
+    }
+    if (value instanceof PyFloat) {
+      this.#saveFloat(value.value);
+      return false;
+    }
+    if (value instanceof FreshString) {
+      this.#saveString(value.value, false);
+      return false;
+    }
+    if (value instanceof TransientTuple) return this.#saveTuple(value.items, undefined);
+    if (value instanceof PyTuple) return this.#saveTuple(value, value);
+    if (value instanceof PyByteArray) return this.#saveByteArray(value);
+    if (value instanceof Uint8Array) return this.#saveBytes(value, value);
+    if (value instanceof PyGlobal) return this.#saveGlobal(value);
+    if (value instanceof PyObject) return this.#saveReduction(value, value);
+    if (value instanceof TransientList) return this.#saveList(value.items, undefined);
+    if (value instanceof TransientDict) return this.#saveMap(value.entries, undefined);
+    if (value instanceof PyFrozenSet) return this.#saveFrozenSet(value);
+    if (value instanceof Set) return this.#saveSet(value);
+    if (value instanceof PyTimezone && value !== PyTimezone.utc && isUtcEquivalent(value)) {
+      return this.#saveObject(PyTimezone.utc);
+    }
+    const stdlib = reduceStdlibValue(value, this.protocol);
+    if (stdlib !== undefined) return this.#saveReduction(stdlib, value);
+    if (value instanceof Map) return this.#saveMap(value, value);
+    if (Array.isArray(value)) return this.#saveList(value, value);
+    if (value instanceof Date) {
+      if (Number.isNaN(value.getTime()))
+        throw new PicklingError('UNPICKLABLE', 'cannot pickle an invalid Date');
+      const reduction = reduceStdlibValue(PyDatetime.fromDate(value), this.protocol)!;
+      return this.#saveReduction(reduction, value);
+    }
+    if (value instanceof PyPersistentRef) return this.#savePersistentId(value.pid);
+    if (value instanceof PyPickleBuffer) return this.#savePickleBuffer(value);
+    if (isPlainObject(value)) return this.#saveObjectDict(value as Record<string, unknown>, value);
+    throw new PicklingError('UNPICKLABLE', `cannot pickle ${typeName(value)} (no reducer registered)`);
+  }
+
+  // ---- atoms ----
+
+  #saveNumber(value: number): void {
+    if ((value | 0) === value) {
+      if (value !== 0 || 1 / value > 0) this.#saveInt32(value);
+      else this.#saveFloat(value);
+    } else if (Number.isSafeInteger(value)) {
+      this.#saveLong(BigInt(value));
+    } else {
+      this.#saveFloat(value);
+    }
+  }
+
+  #saveInt32(value: number): void {
+    const out = this.#out;
+    if (!this.#binary) {
+      out.writeLatin1(`I${value}\n`);
+    } else if (value >= 0 && value <= 0xff) {
+      out.writeOpUint8(Op.BININT1, value);
+    } else if (value >= 0 && value <= 0xffff) {
+      const at = out.reserve(3);
+      out.bytes[at] = Op.BININT2;
+      out.bytes[at + 1] = value;
+      out.bytes[at + 2] = value >> 8;
+      out.pos = at + 3;
+    } else {
+      out.writeOpUint32(Op.BININT, value);
+    }
+  }
+
+  #saveBigInt(value: bigint): void {
+    if (value >= -0x8000_0000n && value <= 0x7fff_ffffn) this.#saveInt32(Number(value));
+    else this.#saveLong(value);
+  }
+
+  /** An int outside the signed 32-bit range: LONG1/LONG4 from protocol 2, `L...L` text below. */
+  #saveLong(value: bigint): void {
+    const out = this.#out;
+    if (this.protocol < 2) {
+      out.writeLatin1(`L${value}L\n`);
+      return;
+    }
+    const magnitude = value < 0n ? -value : value;
+    let byteCount = (magnitude.toString(2).length >> 3) + 1;
+    const twos = BigInt.asUintN(byteCount * 8, value);
+    const hex = twos.toString(16).padStart(byteCount * 2, '0');
+    // pickle's encode_long: a negative number whose top byte is a redundant 0xff sign byte drops it.
+    if (value < 0n && byteCount > 1 && hex.startsWith('ff') && Number.parseInt(hex[2]!, 16) >= 8) byteCount--;
+    const header = byteCount < 256 ? 2 : 5;
+    const at = out.reserve(header + byteCount);
+    const bytes = out.bytes;
+    if (header === 2) {
+      bytes[at] = Op.LONG1;
+      bytes[at + 1] = byteCount;
+    } else {
+      bytes[at] = Op.LONG4;
+      bytes[at + 1] = byteCount;
+      bytes[at + 2] = byteCount >>> 8;
+      bytes[at + 3] = byteCount >>> 16;
+      bytes[at + 4] = byteCount >>> 24;
+    }
+    const start = at + header;
+    for (let i = 0, h = hex.length - 2; i < byteCount; i++, h -= 2) {
+      bytes[start + i] = Number.parseInt(hex.slice(h, h + 2), 16);
+    }
+    out.pos = start + byteCount;
+  }
+
+  #saveFloat(value: number): void {
+    if (this.#binary) this.#out.writeOpFloat64(Op.BINFLOAT, value);
+    else this.#out.writeLatin1(`F${formatFloatRepr(value)}\n`);
+  }
+
+  #saveString(text: string, byValue: boolean): void {
+    if (byValue) {
+      const memoIndex = this.#memoStrings.get(text);
+      if (memoIndex !== undefined) {
+        this.#writeMemoGet(memoIndex);
+        return;
+      }
+      this.#memoStrings.set(text, this.#memoSize);
+    }
+    this.#writeStringOpcode(text);
+    this.#writeMemoPut();
+  }
+
+  #writeStringOpcode(text: string): void {
+    const out = this.#out;
+    const length = text.length;
+    if (!this.#binary) {
+      const at = out.reserve(6 * length + 2);
+      out.bytes[at] = Op.UNICODE;
+      const end = encodeRawUnicodeEscapeInto(text, out.bytes, at + 1);
+      out.bytes[end] = 0x0a;
+      out.pos = end + 1;
+      return;
+    }
+    if (length > MAX_IN_PLACE_STRING) {
+      const data = encodeUtf8(text);
+      if (data.length > 0xffff_ffff) throw new PicklingError('PROTOCOL', 'str longer than 4 GiB');
+      out.writeSizedPayload(Op.BINUNICODE, 4, data);
+      return;
+    }
+    const short = this.protocol >= 4;
+    if (short && length <= 85) {
+      const at = out.reserve(2 + 3 * length);
+      const written = encodeUtf8Into(text, out.bytes, at + 2);
+      out.bytes[at] = Op.SHORT_BINUNICODE;
+      out.bytes[at + 1] = written;
+      out.pos = at + 2 + written;
+      return;
+    }
+    const at = out.reserve(5 + 3 * length);
+    const bytes = out.bytes;
+    if (short && length <= 255) {
+      const written = encodeUtf8Into(text, bytes, at + 2);
+      if (written <= 255) {
+        bytes[at] = Op.SHORT_BINUNICODE;
+        bytes[at + 1] = written;
+        out.pos = at + 2 + written;
+        return;
+      }
+      bytes.copyWithin(at + 5, at + 2, at + 2 + written);
+      this.#writeUint32Header(at, Op.BINUNICODE, written);
+      out.pos = at + 5 + written;
+      return;
+    }
+    const written = encodeUtf8Into(text, bytes, at + 5);
+    this.#writeUint32Header(at, Op.BINUNICODE, written);
+    out.pos = at + 5 + written;
+  }
+
+  #writeUint32Header(at: number, op: number, value: number): void {
+    const bytes = this.#out.bytes;
+    bytes[at] = op;
+    bytes[at + 1] = value;
+    bytes[at + 2] = value >>> 8;
+    bytes[at + 3] = value >>> 16;
+    bytes[at + 4] = value >>> 24;
+  }
+
+  // ---- bytes, bytearray, buffers ----
+
+  #saveBytes(data: Uint8Array, key: object): boolean {
+    if (this.protocol < 3) {
+      // No bytes opcode before protocol 3: CPython writes _codecs.encode(latin1 text, 'latin1').
+      const reduction: Reduction =
+        data.length === 0
+          ? { kind: 'reduce', callable: BUILTINS_BYTES, args: NO_ITEMS }
+          : { kind: 'reduce', callable: CODECS_ENCODE, args: [latin1Fresh(data), 'latin1'] };
+      return this.#saveReduction(reduction, key);
+    }
+    this.#writeBytesData(data);
+    this.#memoPut(key);
+    return false;
+  }
+
+  #writeBytesData(data: Uint8Array): void {
+    const length = data.length;
+    if (length <= 0xff) this.#out.writeSizedPayload(Op.SHORT_BINBYTES, 1, data);
+    else if (length <= 0xffff_ffff) this.#out.writeSizedPayload(Op.BINBYTES, 4, data);
+    else if (this.protocol >= 4) this.#out.writeSizedPayload(Op.BINBYTES8, 8, data);
+    else
+      throw new PicklingError(
+        'PROTOCOL',
+        'cannot serialize a bytes object larger than 4 GiB below protocol 4',
+      );
+  }
+
+  #saveByteArray(data: PyByteArray): boolean {
+    if (this.protocol < 5) {
+      const copy = new Uint8Array(data.buffer, data.byteOffset, data.length);
+      const args = data.length === 0 ? NO_ITEMS : [copy];
+      return this.#saveReduction({ kind: 'reduce', callable: BUILTINS_BYTEARRAY, args }, data);
+    }
+    this.#out.writeSizedPayload(Op.BYTEARRAY8, 8, data);
+    this.#memoPut(data);
+    return false;
+  }
+
+  #savePickleBuffer(buffer: PyPickleBuffer): boolean {
+    if (this.protocol < 5)
+      throw new PicklingError('PROTOCOL', 'PickleBuffer can only be pickled with protocol >= 5');
+    const inBand = this.#bufferCallback === undefined || Boolean(this.#bufferCallback(buffer));
+    if (inBand) {
+      if (buffer.readonly) this.#writeBytesData(buffer.data);
+      else this.#out.writeSizedPayload(Op.BYTEARRAY8, 8, buffer.data);
+      this.#memoPut(buffer);
+    } else {
+      this.#out.writeByte(Op.NEXT_BUFFER);
+      if (buffer.readonly) this.#out.writeByte(Op.READONLY_BUFFER);
+    }
+    return false;
+  }
+
+  // ---- containers ----
+
+  #saveList(items: readonly unknown[], key: object | undefined): boolean {
+    if (this.#binary) this.#out.writeByte(Op.EMPTY_LIST);
+    else this.#out.writeLatin1('(l');
+    this.#memoPut(key);
+    this.#containersMemoized++;
+    if (items.length === 0) return false;
+    const mode = this.#binary ? MODE_EXACT_LIST : MODE_ONE_BY_ONE;
+    this.#push(FRAME_ITEMS, items, undefined, items.length, mode, LABEL_INDEX);
+    return true;
+  }
+
+  #writeEmptyDict(key: object | undefined): void {
+    if (this.#binary) this.#out.writeByte(Op.EMPTY_DICT);
+    else this.#out.writeLatin1('(d');
+    this.#memoPut(key);
+    this.#containersMemoized++;
+  }
+
+  #saveObjectDict(value: Record<string, unknown>, key: object): boolean {
+    this.#writeEmptyDict(key);
+    const keys = Object.keys(value);
+    if (keys.length === 0) return false;
+    const mode = this.#binary ? MODE_EXACT_DICT : MODE_ONE_BY_ONE;
+    this.#push(FRAME_PAIRS, value, keys, keys.length, mode, LABEL_OBJECT_KEYS);
+    return true;
+  }
+
+  #saveMap(value: ReadonlyMap<unknown, unknown>, key: object | undefined): boolean {
+    this.#writeEmptyDict(key);
+    if (value.size === 0) return false;
+    const mode = this.#binary ? MODE_EXACT_DICT : MODE_ONE_BY_ONE;
+    this.#push(FRAME_PAIRS, flattenEntries(value), undefined, value.size, mode, LABEL_MAP);
+    return true;
+  }
+
+  #saveSet(value: Set<unknown>): boolean {
+    if (this.protocol < 4) {
+      const args = [new TransientList(Array.from(value))];
+      return this.#saveReduction({ kind: 'reduce', callable: BUILTINS_SET, args }, value);
+    }
+    this.#out.writeByte(Op.EMPTY_SET);
+    this.#memoPut(value);
+    this.#containersMemoized++;
+    if (value.size === 0) return false;
+    this.#push(FRAME_ITEMS, Array.from(value), undefined, value.size, MODE_SET, LABEL_SET);
+    return true;
+  }
+
+  #saveFrozenSet(value: PyFrozenSet): boolean {
+    if (this.protocol < 4) {
+      const args = [new TransientList(Array.from(value))];
+      return this.#saveReduction({ kind: 'reduce', callable: BUILTINS_FROZENSET, args }, value);
+    }
+    this.#out.writeByte(Op.MARK);
+    const sp = this.#push(FRAME_TUPLE, Array.from(value), value, value.size, TUPLE_FROZENSET, LABEL_SET);
+    this.#fPrev[sp] = this.#enter(value);
+    return true;
+  }
+
+  #saveTuple(items: ArrayLike<unknown>, key: object | undefined): boolean {
+    const length = items.length;
+    if (length === 0) {
+      if (this.#binary) this.#out.writeByte(Op.EMPTY_TUPLE);
+      else this.#out.writeLatin1('(t');
+      return false;
+    }
+    if (length > 3 || this.protocol < 2) this.#out.writeByte(Op.MARK);
+    const sp = this.#push(FRAME_TUPLE, items, key, length, TUPLE_PLAIN, LABEL_INDEX);
+    if (key !== undefined) this.#fPrev[sp] = this.#enter(key);
+    return true;
+  }
+
+  // ---- globals, reductions, persistent ids ----
+
+  #saveGlobal(value: PyGlobal): boolean {
+    const memoKey = `${value.module}\n${value.name}`;
+    const memoIndex = this.#memoGlobals.get(memoKey);
+    if (memoIndex !== undefined) {
+      this.#writeMemoGet(memoIndex);
+      return false;
+    }
+    const program: unknown[] = [];
+    if (this.protocol >= 4) {
+      const fresh = value instanceof FreshlyNamedGlobal;
+      program.push(
+        ACT_SAVE,
+        fresh ? new FreshString(value.module) : value.module,
+        '.module',
+        ACT_SAVE,
+        fresh ? new FreshString(value.name) : value.name,
+        '.name',
+        ACT_BYTE,
+        Op.STACK_GLOBAL,
+        '',
+      );
+    } else {
+      const dot = value.name.lastIndexOf('.');
+      if (dot >= 0) {
+        // A nested qualified name: CPython writes getattr(parent, last) below protocol 4.
+        const parent = new PyGlobal(value.module, value.name.slice(0, dot));
+        const lastName = value.name.slice(dot + 1);
+        const args = new TransientTuple([parent, lastName.length > 1 ? new FreshString(lastName) : lastName]);
+        program.push(ACT_SAVE, BUILTINS_GETATTR, '', ACT_SAVE, args, '', ACT_BYTE, Op.REDUCE, '');
+      } else {
+        program.push(ACT_TEXT, `c${this.#globalText(value.module, value.name)}`, '');
+      }
+    }
+    program.push(ACT_MEMO_PUT_GLOBAL, memoKey, '');
+    this.#pushProgram(program);
+    return true;
+  }
+
+  /** `module\nname\n` as GLOBAL and INST write it: Python 2 names below protocol 3, UTF-8 at 3, ASCII below. */
+  #globalText(module: string, name: string): string {
+    let [mod, qual] = [module, name];
+    if (this.protocol < 3 && this.#fixImports) [mod, qual] = mapPython3Name(module, name);
+    const text = `${mod}\n${qual}\n`;
+    if (this.protocol === 3) return latin1String(encodeUtf8(text));
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: checking for non-ASCII.
+    if (/[^\x00-\x7f]/.test(text)) {
+      throw new PicklingError(
+        'UNPICKLABLE',
+        `can't pickle global ${module}.${name} using pickle protocol ${this.protocol}`,
+      );
+    }
+    return text;
+  }
+
+  #pushProgram(program: unknown[]): void {
+    this.#push(FRAME_PROGRAM, undefined, program, program.length, 0, LABEL_PROGRAM);
+  }
+
+  /** Writes `reduction` as CPython's `save_reduce(reduction, obj=key)` would. */
+  #saveReduction(reduction: Reduction, key: object | undefined): boolean {
+    const program: unknown[] = [];
+    if (key !== undefined) program.push(ACT_ENTER, key, '');
+    const args = reduction.args;
+    const argsTuple = args instanceof PyTuple ? args : new TransientTuple(args);
+    const callable = reduction.callable;
+    switch (reduction.kind) {
+      case 'reduce':
+        program.push(ACT_SAVE, callable, '.callable', ACT_SAVE, argsTuple, '.args', ACT_BYTE, Op.REDUCE, '');
+        break;
+      case 'newobj':
+        if (this.protocol >= 2) {
+          const newArgs = new TransientTuple(args);
+          program.push(ACT_SAVE, callable, '.callable', ACT_SAVE, newArgs, '.args', ACT_BYTE, Op.NEWOBJ, '');
+        } else {
+          const newArgs = new TransientTuple([callable, ...args]);
+          program.push(ACT_SAVE, COPYREG_NEWOBJ, '', ACT_SAVE, newArgs, '.args', ACT_BYTE, Op.REDUCE, '');
+        }
+        break;
+      case 'newobj_ex': {
+        const kwargs = new TransientDict(reduction.kwargs ?? new Map());
+        if (this.protocol >= 4) {
+          program.push(ACT_SAVE, callable, '.callable', ACT_SAVE, argsTuple, '.args');
+          program.push(ACT_SAVE, kwargs, '.kwargs', ACT_BYTE, Op.NEWOBJ_EX, '');
+        } else if (this.protocol < 2) {
+          const newArgs = new TransientTuple([callable, argsTuple, kwargs]);
+          program.push(ACT_SAVE, COPYREG_NEWOBJ_EX, '', ACT_SAVE, newArgs, '.args', ACT_BYTE, Op.REDUCE, '');
+        } else {
+          throw new PicklingError(
+            'PROTOCOL',
+            "NEWOBJ_EX needs protocol 4 (CPython's protocol 2-3 fallback depends on the class's __new__)",
+          );
+        }
+        break;
+      }
+      default: {
+        // INST / OBJ: the protocol 0/1 instance opcodes of Python 2 pickles.
+        program.push(ACT_BYTE, Op.MARK, '');
+        const useObj = reduction.kind === 'obj' && this.#binary;
+        if (useObj) program.push(ACT_SAVE, callable, '.callable');
+        for (let i = 0; i < args.length; i++) program.push(ACT_SAVE, args[i], `.args[${i}]`);
+        if (useObj) {
+          program.push(ACT_BYTE, Op.OBJ, '');
+        } else {
+          if (!(callable instanceof PyGlobal) || callable.name.includes('.')) {
+            throw new PicklingError('UNPICKLABLE', 'INST needs a PyGlobal callable with a plain name');
+          }
+          program.push(ACT_TEXT, `i${this.#globalText(callable.module, callable.name)}`, '');
+        }
+      }
+    }
+    if (key !== undefined) program.push(ACT_LEAVE, key, '');
+    program.push(ACT_MEMO_PUT_OR_FETCH, key, '');
+    const listItems = reduction.listItems;
+    if (listItems !== undefined && listItems.length > 0)
+      program.push(ACT_LIST_ITEMS, listItems, '.listItems');
+    const dictItems = reduction.dictItems;
+    if (dictItems !== undefined) {
+      const flat = flattenEntries(dictItems);
+      if (flat.length > 0) program.push(ACT_DICT_ITEMS, flat, '.dictItems');
+    }
+    if (reduction.state !== undefined)
+      program.push(ACT_SAVE, reduction.state, '.state', ACT_BYTE, Op.BUILD, '');
+    this.#pushProgram(program);
+    return true;
+  }
+
+  #savePersistentId(pid: unknown): boolean {
+    if (this.#binary) {
+      this.#pushProgram([ACT_SAVE_NO_PERSISTENT_ID, pid, '', ACT_BYTE, Op.BINPERSID, '']);
+      return true;
+    }
+    const text =
+      typeof pid === 'string' ? pid : typeof pid === 'number' || typeof pid === 'bigint' ? `${pid}` : null;
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: checking for non-ASCII.
+    if (text === null || /[^\x00-\x7f]|\n/.test(text)) {
+      throw new PicklingError('UNPICKLABLE', 'persistent IDs in protocol 0 must be ASCII strings');
+    }
+    this.#out.writeLatin1(`P${text}\n`);
+    return false;
+  }
+
+  // ---- error paths ----
+
+  /** Adds the location of the failing value (from the frame stack) to a PicklingError. */
+  #locate(error: unknown): unknown {
+    if (!(error instanceof PicklingError) || error.path !== 'value') return error;
+    let path = 'value';
+    for (let sp = 0; sp < this.#sp; sp++) path += this.#childSegment(sp);
+    const message = error.message.endsWith(' at value')
+      ? error.message.slice(0, -' at value'.length)
+      : error.message;
+    return new PicklingError(error.code, message, path, { cause: error.cause });
+  }
+
+  #childSegment(sp: number): string {
+    const idx = this.#fIdx[sp]!;
+    switch (this.#fLabel[sp]) {
+      case LABEL_INDEX:
+        return `[${idx - 1}]`;
+      case LABEL_SET:
+        return `.values()[${idx - 1}]`;
+      case LABEL_OBJECT_KEYS: {
+        if (this.#fHalf[sp] === 1) return `.<key ${idx}>`;
+        const key = (this.#fAux[sp] as readonly string[])[idx - 1]!;
+        return IDENTIFIER.test(key) ? `.${key}` : `[${JSON.stringify(key)}]`;
+      }
+      case LABEL_MAP: {
+        if (this.#fHalf[sp] === 1) return `.keys()[${idx}]`;
+        const described = describeKey((this.#fObj[sp] as readonly unknown[])[2 * (idx - 1)]);
+        return described !== undefined ? `.get(${described})` : `.values()[${idx - 1}]`;
+      }
+      case LABEL_PAIRS:
+        return this.#fHalf[sp] === 1 ? `[${idx}][0]` : `[${idx - 1}][1]`;
+      default:
+        return ((this.#fAux[sp] as unknown[])[idx - 1] as string | undefined) ?? '';
+    }
+  }
+}
+
+function latin1Fresh(data: Uint8Array): string | FreshString {
+  const text = latin1String(data);
+  return text.length === 1 ? text : new FreshString(text);
+}
+
+/** Map entries or [key, value] pairs as one flat [k0, v0, k1, v1, ...] array. */
+function flattenEntries(
+  entries: ReadonlyMap<unknown, unknown> | readonly (readonly [unknown, unknown])[],
+): unknown[] {
+  const flat: unknown[] = [];
+  if (entries instanceof Map) {
+    entries.forEach((v, k) => {
+      flat.push(k, v);
+    });
+  } else {
+    for (const [k, v] of entries as readonly (readonly [unknown, unknown])[]) flat.push(k, v);
+  }
+  return flat;
+}
+
+let sharedPickler: Pickler | undefined;
+let sharedPicklerInUse = false;
+
+/**
+ * Pickles `value` with CPython's rules (see `PicklerOptions`), returning bytes identical to
+ * `pickle.dumps(equivalent_value, protocol)` on CPython 3.8–3.13.
+ */
+export function dumps(value: unknown, options?: PicklerOptions): Uint8Array {
+  // The option-less pickler is reused (its buffer stays warm); a nested call gets its own.
+  if (options !== undefined || sharedPicklerInUse) return new Pickler(options).dump(value);
+  sharedPickler ??= new Pickler();
+  sharedPicklerInUse = true;
+  try {
+    return sharedPickler.dump(value);
+  } finally {
+    sharedPickler.clearMemo();
+    sharedPicklerInUse = false;
+  }
+}

@@ -1,0 +1,283 @@
+/**
+ * The reductions CPython's standard library uses for the value classes of `values.ts`: what each class's
+ * `__reduce_ex__(protocol)` returns, expressed as a `Reduction` the pickler writes with its `save_reduce`.
+ * Temporaries CPython builds afresh (argument tuples, `dict(self)`, decoded strings) are marked so the
+ * pickler gives them a memo slot that nothing else can hit, as the real objects are never shared.
+ * Pure: no I/O, no `node:` imports.
+ */
+import { PicklingError } from './errors.js';
+import {
+  PyArray,
+  PyComplex,
+  PyCounter,
+  PyDate,
+  PyDatetime,
+  PyDecimal,
+  PyDefaultDict,
+  PyDeque,
+  PyFloat,
+  PyGlobal,
+  type PyObjectKind,
+  PyOrderedDict,
+  PyRange,
+  PySlice,
+  PyTime,
+  PyTimedelta,
+  PyTimezone,
+  PyUUID,
+} from './values.js';
+
+/** A str CPython creates anew while reducing (e.g. `str(Decimal)`): memoized, but never the same object. */
+export class FreshString {
+  constructor(readonly value: string) {}
+}
+
+/** A tuple built by a reduction: written like any tuple, memoized under no key. */
+export class TransientTuple {
+  constructor(readonly items: readonly unknown[]) {}
+}
+
+/** A list built by a reduction (the items of `set` below protocol 4, `array.tolist()`). */
+export class TransientList {
+  constructor(readonly items: readonly unknown[]) {}
+}
+
+/** A dict built by a reduction (`dict(counter)`); written as an exact dict. */
+export class TransientDict {
+  constructor(readonly entries: ReadonlyMap<unknown, unknown>) {}
+}
+
+/**
+ * A global whose module and qualified name are str objects of their own rather than the module's interned
+ * name: CPython 3.10+ heap types such as `array.array` store `__module__` that way, so neither string is
+ * found in the memo.
+ */
+export class FreshlyNamedGlobal extends PyGlobal {}
+
+/** What `save_reduce` receives: PyObject placeholders have this shape too. */
+export interface Reduction {
+  readonly kind: PyObjectKind;
+  readonly callable: unknown;
+  /** The argument tuple's items; a PyTuple is written as that (shared) tuple, a plain array as a fresh one. */
+  readonly args: readonly unknown[];
+  readonly kwargs?: ReadonlyMap<string, unknown> | undefined;
+  /** BUILD state; `undefined` for none. */
+  readonly state?: unknown;
+  readonly listItems?: readonly unknown[] | undefined;
+  readonly dictItems?: ReadonlyMap<unknown, unknown> | readonly (readonly [unknown, unknown])[] | undefined;
+}
+
+/**
+ * A str as CPython would create it anew: the empty string and one-character Latin-1 strings are
+ * interpreter-wide singletons, so they are memoized by value; longer ones never hit the memo.
+ */
+export function freshString(text: string): string | FreshString {
+  return text.length === 0 || (text.length === 1 && text.charCodeAt(0) < 0x100)
+    ? text
+    : new FreshString(text);
+}
+
+const DATETIME_TIMEDELTA = new PyGlobal('datetime', 'timedelta');
+const DATETIME_TIMEZONE = new PyGlobal('datetime', 'timezone');
+const DATETIME_DATE = new PyGlobal('datetime', 'date');
+const DATETIME_TIME = new PyGlobal('datetime', 'time');
+const DATETIME_DATETIME = new PyGlobal('datetime', 'datetime');
+const BUILTINS_COMPLEX = new PyGlobal('builtins', 'complex');
+const BUILTINS_RANGE = new PyGlobal('builtins', 'range');
+const BUILTINS_SLICE = new PyGlobal('builtins', 'slice');
+const BUILTINS_OBJECT = new PyGlobal('builtins', 'object');
+const DECIMAL_DECIMAL = new PyGlobal('decimal', 'Decimal');
+const UUID_UUID = new PyGlobal('uuid', 'UUID');
+const COPYREG_RECONSTRUCTOR = new PyGlobal('copyreg', '_reconstructor');
+const COLLECTIONS_ORDERED_DICT = new PyGlobal('collections', 'OrderedDict');
+const COLLECTIONS_DEFAULTDICT = new PyGlobal('collections', 'defaultdict');
+const COLLECTIONS_COUNTER = new PyGlobal('collections', 'Counter');
+const COLLECTIONS_DEQUE = new PyGlobal('collections', 'deque');
+const ARRAY_RECONSTRUCTOR = new PyGlobal('array', '_array_reconstructor');
+const ARRAY_ARRAY = new FreshlyNamedGlobal('array', 'array');
+const EMPTY_ARGS: readonly unknown[] = [];
+
+function reduce(callable: PyGlobal, args: readonly unknown[], extra?: Partial<Reduction>): Reduction {
+  return { kind: 'reduce', callable, args, ...extra };
+}
+
+/** True for a `timezone(timedelta(0))` without a name, which CPython returns as the `timezone.utc` singleton. */
+export function isUtcEquivalent(zone: PyTimezone): boolean {
+  const offset = zone.offset;
+  return zone.name === null && offset.days === 0 && offset.seconds === 0 && offset.microseconds === 0;
+}
+
+function checkByte(value: number, what: string): number {
+  if (!Number.isInteger(value) || value < 0 || value > 255) {
+    throw new PicklingError('UNPICKLABLE', `${what} ${value} is out of range`);
+  }
+  return value;
+}
+
+function dateStateBytes(year: number, month: number, day: number): number[] {
+  if (!Number.isInteger(year) || year < 1 || year > 9999) {
+    throw new PicklingError('UNPICKLABLE', `year ${year} is out of range`);
+  }
+  return [year >> 8, year & 0xff, checkByte(month, 'month'), checkByte(day, 'day')];
+}
+
+function timeStateBytes(hour: number, minute: number, second: number, microsecond: number): number[] {
+  if (!Number.isInteger(microsecond) || microsecond < 0 || microsecond > 999_999) {
+    throw new PicklingError('UNPICKLABLE', `microsecond ${microsecond} is out of range`);
+  }
+  return [
+    checkByte(hour, 'hour'),
+    checkByte(minute, 'minute'),
+    checkByte(second, 'second'),
+    microsecond >> 16,
+    (microsecond >> 8) & 0xff,
+    microsecond & 0xff,
+  ];
+}
+
+/** `datetime._getstate(protocol)`: the fold bit rides on the month (datetime) or hour (time) byte above 3. */
+function datetimeReduction(value: PyDatetime, protocol: number): Reduction {
+  const state = dateStateBytes(value.year, value.month, value.day).concat(
+    timeStateBytes(value.hour, value.minute, value.second, value.microsecond),
+  );
+  if (value.fold === 1 && protocol > 3) state[2]! |= 0x80;
+  const bytes = Uint8Array.from(state);
+  return reduce(DATETIME_DATETIME, value.tzinfo === null ? [bytes] : [bytes, value.tzinfo]);
+}
+
+function timeReduction(value: PyTime, protocol: number): Reduction {
+  const state = timeStateBytes(value.hour, value.minute, value.second, value.microsecond);
+  if (value.fold === 1 && protocol > 3) state[0]! |= 0x80;
+  const bytes = Uint8Array.from(state);
+  return reduce(DATETIME_TIME, value.tzinfo === null ? [bytes] : [bytes, value.tzinfo]);
+}
+
+/** UUID has no `__reduce__`: `object.__reduce_ex__` gives NEWOBJ at 2+, `copyreg._reconstructor` below. */
+function uuidReduction(value: PyUUID, protocol: number): Reduction {
+  const asInt = value.toBigInt();
+  const state = new Map<string, unknown>([
+    ['int', asInt <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(asInt) : asInt],
+  ]);
+  if (value.isSafe !== undefined) state.set('is_safe', value.isSafe);
+  if (protocol >= 2) return { kind: 'newobj', callable: UUID_UUID, args: EMPTY_ARGS, state };
+  return reduce(COPYREG_RECONSTRUCTOR, [UUID_UUID, BUILTINS_OBJECT, null], { state });
+}
+
+/** array's machine format codes (`enum machine_format_code`) for an LP64 little-endian platform. */
+const ARRAY_FORMATS: Readonly<Record<string, { code: number; size: number }>> = {
+  b: { code: 1, size: 1 },
+  B: { code: 0, size: 1 },
+  u: { code: 20, size: 4 },
+  w: { code: 20, size: 4 },
+  h: { code: 4, size: 2 },
+  H: { code: 2, size: 2 },
+  i: { code: 8, size: 4 },
+  I: { code: 6, size: 4 },
+  l: { code: 12, size: 8 },
+  L: { code: 10, size: 8 },
+  q: { code: 12, size: 8 },
+  Q: { code: 10, size: 8 },
+  f: { code: 14, size: 4 },
+  d: { code: 16, size: 8 },
+};
+
+function arrayCodePoints(items: string): number[] {
+  const points: number[] = [];
+  for (const ch of items) points.push(ch.codePointAt(0)!);
+  return points;
+}
+
+function arrayMachineBytes(value: PyArray, size: number): Uint8Array {
+  const typecode = value.typecode;
+  const items = typeof value.items === 'string' ? arrayCodePoints(value.items) : value.items;
+  const bytes = new Uint8Array(items.length * size);
+  const view = new DataView(bytes.buffer);
+  items.forEach((item, i) => {
+    const at = i * size;
+    switch (typecode) {
+      case 'f':
+        view.setFloat32(at, Number(item), true);
+        break;
+      case 'd':
+        view.setFloat64(at, Number(item), true);
+        break;
+      case 'b':
+      case 'B':
+        view.setUint8(at, Number(item) & 0xff);
+        break;
+      case 'h':
+      case 'H':
+        view.setUint16(at, Number(item) & 0xffff, true);
+        break;
+      case 'i':
+      case 'I':
+      case 'u':
+      case 'w':
+        view.setUint32(at, Number(item) >>> 0, true);
+        break;
+      default:
+        view.setBigUint64(at, BigInt.asUintN(64, BigInt(item)), true);
+    }
+  });
+  return bytes;
+}
+
+/** `array.__reduce_ex__`: a list of items below protocol 3, `array._array_reconstructor` with raw bytes from 3. */
+function arrayReduction(value: PyArray, protocol: number): Reduction {
+  const format = ARRAY_FORMATS[value.typecode];
+  if (format === undefined)
+    throw new PicklingError('UNPICKLABLE', `unknown array typecode '${value.typecode}'`);
+  const typecode = value.typecode;
+  if (protocol < 3) {
+    let items: unknown[];
+    if (typeof value.items === 'string') items = Array.from(value.items, freshString);
+    else if (typecode === 'f') items = value.items.map((x) => new PyFloat(Math.fround(Number(x))));
+    else if (typecode === 'd') items = value.items.map((x) => new PyFloat(Number(x)));
+    else items = value.items.slice();
+    return reduce(ARRAY_ARRAY, [typecode, new TransientList(items)]);
+  }
+  return reduce(ARRAY_RECONSTRUCTOR, [
+    ARRAY_ARRAY,
+    typecode,
+    format.code,
+    arrayMachineBytes(value, format.size),
+  ]);
+}
+
+/**
+ * The reduction CPython uses for a standard-library value class, or `undefined` when `value` is not one.
+ * `protocol` matters where `__reduce_ex__` depends on it (datetime fold, UUID, array).
+ */
+export function reduceStdlibValue(value: object, protocol: number): Reduction | undefined {
+  if (value instanceof PyDatetime) return datetimeReduction(value, protocol);
+  if (value instanceof PyTimedelta) {
+    return reduce(DATETIME_TIMEDELTA, [value.days, value.seconds, value.microseconds]);
+  }
+  if (value instanceof PyTimezone) {
+    return reduce(DATETIME_TIMEZONE, value.name === null ? [value.offset] : [value.offset, value.name]);
+  }
+  if (value instanceof PyDate) {
+    return reduce(DATETIME_DATE, [Uint8Array.from(dateStateBytes(value.year, value.month, value.day))]);
+  }
+  if (value instanceof PyTime) return timeReduction(value, protocol);
+  if (value instanceof PyDecimal) return reduce(DECIMAL_DECIMAL, [freshString(value.value)]);
+  if (value instanceof PyComplex) {
+    return reduce(BUILTINS_COMPLEX, [new PyFloat(value.real), new PyFloat(value.imag)]);
+  }
+  if (value instanceof PyUUID) return uuidReduction(value, protocol);
+  if (value instanceof PyRange) return reduce(BUILTINS_RANGE, [value.start, value.stop, value.step]);
+  if (value instanceof PySlice) return reduce(BUILTINS_SLICE, [value.start, value.stop, value.step]);
+  if (value instanceof PyOrderedDict)
+    return reduce(COLLECTIONS_ORDERED_DICT, EMPTY_ARGS, { dictItems: value });
+  if (value instanceof PyDefaultDict) {
+    const args = value.defaultFactory === null ? EMPTY_ARGS : [value.defaultFactory];
+    return reduce(COLLECTIONS_DEFAULTDICT, args, { dictItems: value });
+  }
+  if (value instanceof PyCounter) return reduce(COLLECTIONS_COUNTER, [new TransientDict(value)]);
+  if (value instanceof PyDeque) {
+    const args = value.maxlen === null ? EMPTY_ARGS : [new TransientTuple(EMPTY_ARGS), value.maxlen];
+    return reduce(COLLECTIONS_DEQUE, args, { listItems: value });
+  }
+  if (value instanceof PyArray) return arrayReduction(value, protocol);
+  return undefined;
+}

@@ -1,0 +1,398 @@
+/**
+ * Byte-to-text decoders the unpickler needs, each matching the CPython codec it stands for: UTF-8 with
+ * `surrogatepass` (every str opcode), `raw-unicode-escape` (protocol-0 UNICODE), the `string-escape` rules of
+ * protocol-0 STRING, and the `encoding`/`errors` choices for Python 2 `str`. Pure functions; no `node:` imports.
+ */
+
+/** A byte sequence that the named codec cannot decode. The decoder turns it into an UnpicklingError. */
+export class TextDecodeFailure extends Error {
+  override readonly name = 'TextDecodeFailure';
+}
+
+/** How undecodable bytes are handled, as CPython's `errors=` argument. */
+export type DecodeErrorHandler = 'strict' | 'replace' | 'ignore' | 'surrogateescape' | 'backslashreplace';
+
+const CHUNK = 0x1000;
+
+/** Joins UTF-16 code units into a string without passing huge argument lists to fromCharCode. */
+function codeUnitsToString(units: number[] | Uint16Array, length: number): string {
+  if (length <= CHUNK) {
+    return String.fromCharCode.apply(
+      null,
+      (length === units.length ? units : units.slice(0, length)) as number[],
+    );
+  }
+  let out = '';
+  for (let i = 0; i < length; i += CHUNK) {
+    out += String.fromCharCode.apply(null, units.slice(i, Math.min(i + CHUNK, length)) as number[]);
+  }
+  return out;
+}
+
+/** Latin-1: every byte is the code point of the same value. */
+export function decodeLatin1(bytes: Uint8Array, start: number, end: number): string {
+  let out = '';
+  for (let i = start; i < end; i += CHUNK) {
+    out += String.fromCharCode.apply(
+      null,
+      bytes.subarray(i, Math.min(i + CHUNK, end)) as unknown as number[],
+    );
+  }
+  return out;
+}
+
+// `ignoreBOM` because TextDecoder would otherwise drop a leading U+FEFF that Python keeps.
+const fatalUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+const fromCharCode = String.fromCharCode;
+
+/** Up to 8 ASCII bytes as a string: explicit arguments beat both TextDecoder and apply() for short keys. */
+function shortAscii(b: Uint8Array, s: number, n: number): string {
+  switch (n) {
+    case 0:
+      return '';
+    case 1:
+      return fromCharCode(b[s]!);
+    case 2:
+      return fromCharCode(b[s]!, b[s + 1]!);
+    case 3:
+      return fromCharCode(b[s]!, b[s + 1]!, b[s + 2]!);
+    case 4:
+      return fromCharCode(b[s]!, b[s + 1]!, b[s + 2]!, b[s + 3]!);
+    case 5:
+      return fromCharCode(b[s]!, b[s + 1]!, b[s + 2]!, b[s + 3]!, b[s + 4]!);
+    case 6:
+      return fromCharCode(b[s]!, b[s + 1]!, b[s + 2]!, b[s + 3]!, b[s + 4]!, b[s + 5]!);
+    case 7:
+      return fromCharCode(b[s]!, b[s + 1]!, b[s + 2]!, b[s + 3]!, b[s + 4]!, b[s + 5]!, b[s + 6]!);
+    default:
+      return fromCharCode(b[s]!, b[s + 1]!, b[s + 2]!, b[s + 3]!, b[s + 4]!, b[s + 5]!, b[s + 6]!, b[s + 7]!);
+  }
+}
+
+/**
+ * Decodes UTF-8 as CPython's `bytes.decode('utf-8', 'surrogatepass')`: encoded lone surrogates (ED A0..BF xx)
+ * are kept as UTF-16 code units. Returns null when the bytes are not valid (surrogatepass) UTF-8.
+ */
+export function decodeUtf8Surrogatepass(bytes: Uint8Array, start: number, end: number): string | null {
+  const length = end - start;
+  if (length <= 8) {
+    let i = start;
+    while (i < end && bytes[i]! < 0x80) i++;
+    if (i === end) return shortAscii(bytes, start, length);
+    return decodeUtf8WithHandler(bytes, start, end, 'strict', true);
+  }
+  try {
+    // TextDecoder (native, SIMD) is the fastest path above a few bytes, even for ASCII.
+    return fatalUtf8.decode(bytes.subarray(start, end));
+  } catch {
+    // TextDecoder rejects encoded surrogates; the slow path accepts them and still rejects real errors.
+    return decodeUtf8WithHandler(bytes, start, end, 'strict', true);
+  }
+}
+
+/**
+ * A UTF-8 decoder with CPython's error handlers. `allowSurrogates` gives `surrogatepass`. Invalid input is
+ * handled per maximal invalid subpart (as CPython and WHATWG do). Returns null for 'strict' failures.
+ */
+export function decodeUtf8WithHandler(
+  bytes: Uint8Array,
+  start: number,
+  end: number,
+  errors: DecodeErrorHandler,
+  allowSurrogates = false,
+): string | null {
+  const units = new Uint16Array(Math.max(end - start, 1) * 2);
+  let n = 0;
+  let i = start;
+  while (i < end) {
+    const b0 = bytes[i]!;
+    if (b0 < 0x80) {
+      units[n++] = b0;
+      i++;
+      continue;
+    }
+    let need = 0;
+    let cp = 0;
+    let lower = 0x80;
+    let upper = 0xbf;
+    if (b0 >= 0xc2 && b0 <= 0xdf) {
+      need = 1;
+      cp = b0 & 0x1f;
+    } else if (b0 >= 0xe0 && b0 <= 0xef) {
+      need = 2;
+      cp = b0 & 0x0f;
+      if (b0 === 0xe0) lower = 0xa0;
+      else if (b0 === 0xed && !allowSurrogates) upper = 0x9f;
+    } else if (b0 >= 0xf0 && b0 <= 0xf4) {
+      need = 3;
+      cp = b0 & 0x07;
+      if (b0 === 0xf0) lower = 0x90;
+      else if (b0 === 0xf4) upper = 0x8f;
+    }
+    let j = i + 1;
+    let ok = need > 0;
+    for (let k = 0; ok && k < need; k++) {
+      if (j >= end) {
+        ok = false;
+        break;
+      }
+      const b = bytes[j]!;
+      if (b < lower || b > upper) {
+        ok = false;
+        break;
+      }
+      lower = 0x80;
+      upper = 0xbf;
+      cp = (cp << 6) | (b & 0x3f);
+      j++;
+    }
+    if (ok) {
+      if (cp >= 0x10000) {
+        cp -= 0x10000;
+        units[n++] = 0xd800 | (cp >> 10);
+        units[n++] = 0xdc00 | (cp & 0x3ff);
+      } else {
+        units[n++] = cp;
+      }
+      i = j;
+      continue;
+    }
+    // bytes[i..j) is the maximal invalid subpart (at least one byte).
+    if (j === i) j = i + 1;
+    switch (errors) {
+      case 'strict':
+        return null;
+      case 'replace':
+        units[n++] = 0xfffd;
+        break;
+      case 'ignore':
+        break;
+      case 'surrogateescape':
+        for (let k = i; k < j; k++) units[n++] = 0xdc00 | bytes[k]!;
+        break;
+      case 'backslashreplace':
+        for (let k = i; k < j; k++) {
+          const hex = `\\x${bytes[k]!.toString(16).padStart(2, '0')}`;
+          for (let c = 0; c < hex.length; c++) units[n++] = hex.charCodeAt(c);
+        }
+        break;
+    }
+    i = j;
+  }
+  return codeUnitsToString(units, n);
+}
+
+/** ASCII with an error handler: bytes >= 0x80 are errors. Returns null for 'strict' failures. */
+export function decodeAscii(
+  bytes: Uint8Array,
+  start: number,
+  end: number,
+  errors: DecodeErrorHandler,
+): string | null {
+  let i = start;
+  while (i < end && bytes[i]! < 0x80) i++;
+  if (i === end) return decodeLatin1(bytes, start, end);
+  if (errors === 'strict') return null;
+  let out = '';
+  for (let k = start; k < end; k++) {
+    const b = bytes[k]!;
+    if (b < 0x80) out += String.fromCharCode(b);
+    else if (errors === 'replace') out += '\ufffd';
+    else if (errors === 'surrogateescape') out += String.fromCharCode(0xdc00 | b);
+    else if (errors === 'backslashreplace') out += `\\x${b.toString(16).padStart(2, '0')}`;
+  }
+  return out;
+}
+
+function hexValue(b: number): number {
+  if (b >= 0x30 && b <= 0x39) return b - 0x30;
+  if (b >= 0x61 && b <= 0x66) return b - 0x57;
+  if (b >= 0x41 && b <= 0x46) return b - 0x37;
+  return -1;
+}
+
+/**
+ * CPython's `raw-unicode-escape` decoder (protocol-0 UNICODE): `\uXXXX` and `\UXXXXXXXX` after an odd number
+ * of backslashes are escapes, every other byte is its Latin-1 code point.
+ * @throws TextDecodeFailure on a truncated or out-of-range escape.
+ */
+export function decodeRawUnicodeEscape(bytes: Uint8Array, start: number, end: number): string {
+  let i = start;
+  while (i < end && bytes[i] !== 0x5c) i++;
+  if (i === end) return decodeLatin1(bytes, start, end);
+  let out = decodeLatin1(bytes, start, i);
+  while (i < end) {
+    const b = bytes[i]!;
+    if (b !== 0x5c) {
+      let j = i + 1;
+      while (j < end && bytes[j] !== 0x5c) j++;
+      out += decodeLatin1(bytes, i, j);
+      i = j;
+      continue;
+    }
+    let run = 0;
+    while (i < end && bytes[i] === 0x5c) {
+      run++;
+      i++;
+    }
+    const next = i < end ? bytes[i] : -1;
+    if ((run & 1) === 0 || (next !== 0x75 && next !== 0x55)) {
+      out += '\\'.repeat(run);
+      continue;
+    }
+    out += '\\'.repeat(run - 1);
+    const count = next === 0x75 ? 4 : 8;
+    i++;
+    let cp = 0;
+    for (let k = 0; k < count; k++, i++) {
+      const h = i < end ? hexValue(bytes[i]!) : -1;
+      if (h < 0) {
+        throw new TextDecodeFailure(
+          count === 4 ? 'truncated \\uXXXX escape' : 'truncated \\UXXXXXXXX escape',
+        );
+      }
+      cp = cp * 16 + h;
+    }
+    if (cp > 0x10ffff) throw new TextDecodeFailure('\\Uxxxxxxxx out of range');
+    out += String.fromCodePoint(cp);
+  }
+  return out;
+}
+
+/**
+ * CPython's `PyBytes_DecodeEscape` as protocol-0 STRING uses it: backslash escapes of a Python 2 `str` repr
+ * back to bytes. Unknown escapes are kept literally, as CPython does.
+ * @throws TextDecodeFailure on `\x` without two hex digits or a trailing backslash.
+ */
+export function decodeStringEscape(bytes: Uint8Array, start: number, end: number): Uint8Array {
+  const out = new Uint8Array(end - start);
+  let n = 0;
+  let i = start;
+  while (i < end) {
+    const b = bytes[i++]!;
+    if (b !== 0x5c) {
+      out[n++] = b;
+      continue;
+    }
+    if (i >= end) throw new TextDecodeFailure('Trailing \\ in string');
+    const e = bytes[i++]!;
+    switch (e) {
+      case 0x0a:
+        break;
+      case 0x5c:
+        out[n++] = 0x5c;
+        break;
+      case 0x27:
+        out[n++] = 0x27;
+        break;
+      case 0x22:
+        out[n++] = 0x22;
+        break;
+      case 0x62:
+        out[n++] = 0x08;
+        break;
+      case 0x66:
+        out[n++] = 0x0c;
+        break;
+      case 0x74:
+        out[n++] = 0x09;
+        break;
+      case 0x6e:
+        out[n++] = 0x0a;
+        break;
+      case 0x72:
+        out[n++] = 0x0d;
+        break;
+      case 0x76:
+        out[n++] = 0x0b;
+        break;
+      case 0x61:
+        out[n++] = 0x07;
+        break;
+      case 0x78: {
+        const h1 = i < end ? hexValue(bytes[i]!) : -1;
+        const h2 = i + 1 < end ? hexValue(bytes[i + 1]!) : -1;
+        if (h1 < 0 || h2 < 0) throw new TextDecodeFailure(`invalid \\x escape at position ${i - 2 - start}`);
+        out[n++] = h1 * 16 + h2;
+        i += 2;
+        break;
+      }
+      default:
+        if (e >= 0x30 && e <= 0x37) {
+          let c = e - 0x30;
+          if (i < end && bytes[i]! >= 0x30 && bytes[i]! <= 0x37) {
+            c = c * 8 + bytes[i++]! - 0x30;
+            if (i < end && bytes[i]! >= 0x30 && bytes[i]! <= 0x37) c = c * 8 + bytes[i++]! - 0x30;
+          }
+          // CPython stores the low byte of an octal escape above \377 (and warns).
+          out[n++] = c & 0xff;
+        } else {
+          out[n++] = 0x5c;
+          out[n++] = e;
+        }
+    }
+  }
+  return out.slice(0, n);
+}
+
+/** Normalised Python codec names the decoder implements itself (WHATWG labels differ for these). */
+export type BuiltinCodec = 'ascii' | 'latin1' | 'utf-8';
+
+/** Maps a Python codec name to the built-in codec it denotes, or undefined for other codecs. */
+export function builtinCodecName(encoding: string): BuiltinCodec | undefined {
+  const n = encoding.toLowerCase().replace(/[-_ ]/g, '');
+  if (n === 'ascii' || n === 'usascii' || n === '646') return 'ascii';
+  if (n === 'latin1' || n === 'latin' || n === 'iso88591' || n === 'l1' || n === '8859' || n === 'cp819')
+    return 'latin1';
+  if (n === 'utf8' || n === 'u8' || n === 'utf') return 'utf-8';
+  return undefined;
+}
+
+/**
+ * Decodes a Python 2 `str` with a codec name and error handler, as `bytes.decode(encoding, errors)`.
+ * Codecs other than ASCII, Latin-1 and UTF-8 go through TextDecoder ('strict' and 'replace' only).
+ * @throws TextDecodeFailure when the bytes do not decode or the codec/handler is unavailable.
+ */
+export function decodeWithCodec(
+  bytes: Uint8Array,
+  start: number,
+  end: number,
+  encoding: string,
+  errors: DecodeErrorHandler,
+): string {
+  const codec = builtinCodecName(encoding);
+  let result: string | null;
+  if (codec === 'ascii') result = decodeAscii(bytes, start, end, errors);
+  else if (codec === 'latin1') result = decodeLatin1(bytes, start, end);
+  else if (codec === 'utf-8') result = decodeUtf8WithHandler(bytes, start, end, errors, false);
+  else {
+    if (errors !== 'strict' && errors !== 'replace') {
+      throw new TextDecodeFailure(`errors='${errors}' is only supported for ascii, latin1 and utf-8`);
+    }
+    let decoder: InstanceType<typeof TextDecoder>;
+    try {
+      decoder = new TextDecoder(encoding, { fatal: errors === 'strict', ignoreBOM: true });
+    } catch {
+      throw new TextDecodeFailure(`unknown encoding: ${encoding}`);
+    }
+    try {
+      result = decoder.decode(bytes.subarray(start, end));
+    } catch {
+      result = null;
+    }
+  }
+  if (result === null) throw new TextDecodeFailure(`'${encoding}' codec can't decode the bytes`);
+  return result;
+}
+
+/** Python `str.encode('latin-1')`: null when a code point is above U+00FF. */
+export function encodeLatin1(text: string): Uint8Array | null {
+  const out = new Uint8Array(text.length);
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c > 0xff) return null;
+    out[i] = c;
+  }
+  return out;
+}

@@ -1,0 +1,353 @@
+import { execFileSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import {
+  DEFAULT_UNPICKLING_LIMITS,
+  loads,
+  type PyTuple,
+  Registry,
+  type UnpicklerOptions,
+  UnpicklingError,
+  type UnpicklingErrorCode,
+} from '../src/codec/index.js';
+
+const bytes = (s: string): Uint8Array => Uint8Array.from(Buffer.from(s, 'latin1'));
+
+function refusal(data: Uint8Array, options?: UnpicklerOptions): UnpicklingError {
+  try {
+    loads(data, options);
+  } catch (e) {
+    if (e instanceof UnpicklingError) return e;
+    throw new Error(`escaped a non-UnpicklingError: ${String(e)}`);
+  }
+  throw new Error(`accepted ${JSON.stringify(Buffer.from(data).toString('latin1'))}`);
+}
+
+function expectRefused(
+  pickle: string,
+  code?: UnpicklingErrorCode,
+  options?: UnpicklerOptions,
+): UnpicklingError {
+  const e = refusal(bytes(pickle), options);
+  if (code) expect(e.code, JSON.stringify(pickle)).toBe(code);
+  return e;
+}
+
+describe('pickles CPython 3.13 test/pickletester.py refuses', () => {
+  it('test_bad_stack', () => {
+    const bad = [
+      '.',
+      '0',
+      '1',
+      '2',
+      '(2',
+      'R',
+      ')R',
+      'a',
+      'Na',
+      'b',
+      'Nb',
+      'd',
+      'e',
+      '(e',
+      'ibuiltins\nlist\n',
+      'l',
+      'o',
+      '(o',
+      'p1\n',
+      'q\x00',
+      'r\x00\x00\x00\x00',
+      's',
+      'Ns',
+      'NNs',
+      't',
+      'u',
+      '(u',
+      '}(Nu',
+      '\x81',
+      ')\x81',
+      '\x85',
+      '\x86',
+      'N\x86',
+      '\x87',
+      'N\x87',
+      'NN\x87',
+      '\x90',
+      '(\x90',
+      '\x91',
+      '\x92',
+      ')}\x92',
+      '\x93',
+      'Vlist\n\x93',
+      '\x94',
+    ];
+    for (const p of bad) expectRefused(p);
+    expect(expectRefused('0', 'BAD_STACK').message).toContain('unpickling stack underflow');
+    expect(expectRefused('d', 'BAD_STACK').message).toContain('could not find MARK');
+  });
+
+  it('test_bad_mark', () => {
+    const bad = [
+      'N(.',
+      'N(2',
+      'cbuiltins\nlist\n)(R',
+      'cbuiltins\nlist\n()R',
+      ']N(a',
+      'cbuiltins\nValueError\n)R}(b',
+      'cbuiltins\nValueError\n)R(}b',
+      '(Nd',
+      'N(p1\n',
+      'N(q\x00',
+      'N(r\x00\x00\x00\x00',
+      '}NN(s',
+      '}N(Ns',
+      '}(NNs',
+      '}((u',
+      'cbuiltins\nlist\n)(\x81',
+      'cbuiltins\nlist\n()\x81',
+      'N(\x85',
+      'NN(\x86',
+      'N(N\x86',
+      'NNN(\x87',
+      'NN(N\x87',
+      'N(NN\x87',
+      ']((\x90',
+      'cbuiltins\nlist\n)}(\x92',
+      'cbuiltins\nlist\n)(}\x92',
+      'cbuiltins\nlist\n()}\x92',
+      'Vbuiltins\n(Vlist\n\x93',
+      'Vbuiltins\nVlist\n(\x93',
+      'N(\x94',
+    ];
+    for (const p of bad) expectRefused(p, 'BAD_STACK');
+    expect(expectRefused('N(.').message).toContain('unexpected MARK found');
+  });
+
+  it('test_badly_quoted_string and test_badly_escaped_string', () => {
+    for (const p of [
+      "S'\n.",
+      'S"\n.',
+      "S' \n.",
+      'S" \n.',
+      `S'"\n.`,
+      `S"'\n.`,
+      "S' ' \n.",
+      'S" " \n.',
+      "S ''\n.",
+      'S ""\n.',
+      'S \n.',
+      'S\n.',
+      'S.',
+    ]) {
+      expectRefused(p);
+    }
+    expectRefused("S'\\'\n.", 'BAD_ARGUMENT');
+  });
+
+  it('memo: test_misc_get, test_negative_put; and GET/BINGET/LONG_BINGET/DUP identity', () => {
+    expectRefused('g0\np0', 'MEMO_MISSING');
+    expectRefused('jens:', 'MEMO_MISSING');
+    expectRefused('hens:', 'MEMO_MISSING');
+    expectRefused('Va\np-1\n.', 'BAD_ARGUMENT');
+    const v = loads(bytes('((Kdtp0\nh\x00l.')) as unknown[];
+    expect(v).toHaveLength(2);
+    expect(v[0]).toBe(v[1]);
+    for (const p of [
+      '((lp100000\ng100000\nt.',
+      '(]q\xffh\xfft.',
+      '(]r\x00\x00\x01\x00j\x00\x00\x01\x00t.',
+      '((l2t.',
+    ]) {
+      const t = loads(bytes(p)) as PyTuple;
+      expect(t).toEqual([[], []]);
+      expect(t[0]).toBe(t[1]);
+    }
+  });
+
+  it('test_bad_ext_code', () => {
+    for (const p of [
+      '\x82\x01.',
+      '\x82\xff.',
+      '\x83\x01\x00.',
+      '\x83\xff\xff.',
+      '\x84\x01\x00\x00\x00.',
+      '\x84\xff\xff\xff\x7f.',
+    ]) {
+      expectRefused(p, 'NOT_SUPPORTED');
+    }
+    for (const p of [
+      '\x82\x00.',
+      '\x83\x00\x00.',
+      '\x84\x00\x00\x00\x00.',
+      '\x84\x00\x00\x00\x80.',
+      '\x84\xff\xff\xff\xff.',
+    ]) {
+      expectRefused(p, 'BAD_ARGUMENT');
+    }
+  });
+
+  it('test_bad_reduce, test_bad_newobj, test_bad_newobj_ex', () => {
+    expect(loads(bytes('cbuiltins\nint\n)R.'))).toBe(0);
+    expectRefused('N)R.', 'BAD_STACK');
+    expectRefused('cbuiltins\nint\nNR.', 'BAD_STACK');
+    expect(loads(bytes('cbuiltins\nint\n)\x81.'))).toBe(0);
+    expectRefused('cbuiltins\nlen\n)\x81.', 'BAD_STACK');
+    expectRefused('cbuiltins\nint\nN\x81.', 'BAD_STACK');
+    expect(loads(bytes('cbuiltins\nint\n)}\x92.'))).toBe(0);
+    expectRefused('cbuiltins\nlen\n)}\x92.', 'BAD_STACK');
+    expectRefused('cbuiltins\nint\nN}\x92.', 'BAD_STACK');
+    expectRefused('cbuiltins\nint\n)N\x92.', 'BAD_STACK');
+  });
+
+  it('test_load_global / test_load_stack_global refusals', () => {
+    expectRefused('c\xff\nlog\n.', 'BAD_ARGUMENT');
+    expectRefused('cmath\n\xff\n.', 'BAD_ARGUMENT');
+    expectRefused('c\nlog\n.', 'TRUNCATED');
+    expectRefused('cmath\n\n.', 'TRUNCATED');
+    expectRefused('\x80\x04cmath\n\n.', 'TRUNCATED');
+    expectRefused('\x8c\x01\xff\x8c\x03log\x93.', 'BAD_ARGUMENT');
+    expectRefused('\x8c\x00\x8c\x03log\x93.', 'BAD_VALUE');
+    expectRefused('\x8c\x04math\x8c\x00\x93.', 'BAD_VALUE');
+    expectRefused('N\x8c\x03log\x93.', 'BAD_STACK');
+    expectRefused('\x8c\x04mathN\x93.', 'BAD_STACK');
+    expect(loads(bytes('\x80\x04\x8c\x08builtins\x8c\x09str.upper\x93.'))).toMatchObject({
+      name: 'str.upper',
+    });
+    expectRefused('cbuiltins\nstr.upper\n.', 'BAD_VALUE');
+  });
+
+  it('test_truncated_data: every proper prefix of real pickles is refused as truncated', () => {
+    const script =
+      "import pickle,sys,json,datetime\nv=[1,-300,70000,2**40,2**700,1.5,'ab\\u20ac'*3,b'xy',bytearray(b'z'),(1,),{'k':{1,2}},frozenset([3]),None,True,datetime.date(2020,1,1)]\nsys.stdout.write(json.dumps([pickle.dumps(v,p).hex() for p in range(6)]))";
+    const rows = (JSON.parse(execFileSync('python3', ['-c', script]).toString()) as string[]).map((h) =>
+      Uint8Array.from(Buffer.from(h, 'hex')),
+    );
+    for (const full of rows) {
+      for (let n = 0; n < full.length; n++) {
+        const e = refusal(full.subarray(0, n));
+        expect(['TRUNCATED', 'BAD_FRAME', 'BAD_ARGUMENT', 'BAD_STACK']).toContain(e.code);
+      }
+    }
+    expectRefused('', 'TRUNCATED');
+    expectRefused('N', 'TRUNCATED');
+  });
+
+  it('unsupported protocol and unknown opcode', () => {
+    expect(expectRefused('\x80\x06N.', 'UNSUPPORTED_PROTOCOL').message).toContain(
+      'unsupported pickle protocol: 6',
+    );
+    const e = expectRefused('NN\xff.', 'UNKNOWN_OPCODE');
+    expect(e.offset).toBe(2);
+  });
+
+  it('buffers: NEXT_BUFFER without or with too few buffers', () => {
+    expectRefused('\x80\x05\x97.', 'NOT_SUPPORTED');
+    expectRefused('\x80\x05\x97\x97\x86.', 'NOT_SUPPORTED', { buffers: [new Uint8Array(1)] });
+  });
+});
+
+describe('hostile lengths and limits', () => {
+  it('a BINUNICODE8 claiming 2^60 bytes in a 20-byte input is TRUNCATED at once', () => {
+    const e = expectRefused('\x80\x04\x8d\x00\x00\x00\x00\x00\x00\x00\x10abcdefgh.', 'TRUNCATED');
+    expect(e.offset).toBe(2);
+    for (const op of ['\x8e', '\x96'])
+      expectRefused(`\x80\x05${op}\xff\xff\xff\xff\xff\xff\xff\xffab.`, 'TRUNCATED');
+    expectRefused('X\xff\xff\xff\xffab.', 'TRUNCATED');
+    expectRefused('\x8b\xff\xff\xff\x7fab.', 'TRUNCATED');
+    expectRefused('T\xff\xff\xff\xffab.', 'BAD_ARGUMENT');
+  });
+
+  it('FRAME longer than the data is refused', () => {
+    expectRefused('\x80\x04\x95\x10\x00\x00\x00\x00\x00\x00\x00N.', 'BAD_FRAME');
+    expectRefused('\x80\x04\x95\x00\x00\x00\x00\x00\x00\x00\x01N.', 'BAD_FRAME');
+  });
+
+  it('each limit refuses with LIMIT_EXCEEDED', () => {
+    expect(DEFAULT_UNPICKLING_LIMITS.maxDepth).toBeGreaterThan(0);
+    expectRefused('\x80\x04N.', 'LIMIT_EXCEEDED', { limits: { maxInputBytes: 2 } });
+    expect(loads(bytes('\x80\x04N.garbage'), { limits: { maxInputBytes: 4 } })).toBeNull();
+    expectRefused('((((t.', 'LIMIT_EXCEEDED', { limits: { maxDepth: 3 } });
+    expectRefused(']]]]]', 'LIMIT_EXCEEDED', { limits: { maxDepth: 3 } });
+    expectRefused('N\x94\x94\x94.', 'LIMIT_EXCEEDED', { limits: { maxMemoEntries: 2 } });
+    expectRefused('Nr\x00\x00\x00\x01.', 'LIMIT_EXCEEDED', { limits: { maxMemoEntries: 1000 } });
+    expectRefused('X\x05\x00\x00\x00abcde.', 'LIMIT_EXCEEDED', { limits: { maxStringBytes: 4 } });
+    expectRefused('B\x05\x00\x00\x00abcde.', 'LIMIT_EXCEEDED', { limits: { maxStringBytes: 4 } });
+    expectRefused(`L${'9'.repeat(50)}L\n.`, 'LIMIT_EXCEEDED', { limits: { maxBigIntDigits: 40 } });
+    expectRefused(`\x8b\x40\x00\x00\x00${'\x01'.repeat(64)}.`, 'LIMIT_EXCEEDED', {
+      limits: { maxBigIntDigits: 100 },
+    });
+    expectRefused('(NNNNl.', 'LIMIT_EXCEEDED', { limits: { maxContainerItems: 3 } });
+    expectRefused(']NaNaNaNa.', 'LIMIT_EXCEEDED', { limits: { maxContainerItems: 3 } });
+    expectRefused('}(NNK\x01NK\x02NK\x03Nu.', 'LIMIT_EXCEEDED', { limits: { maxContainerItems: 3 } });
+  });
+
+  it('random mutations of real pickles only ever raise UnpicklingError', () => {
+    const hex = execFileSync('python3', [
+      '-c',
+      "import pickle,sys,datetime,collections\nsys.stdout.write(pickle.dumps([{'a':(1,2.5,'x'*70)},{1:b'z'},datetime.datetime(2020,1,1),collections.OrderedDict(a=[1]),{3,4},2**100],4).hex())",
+    ]).toString();
+    const base = Uint8Array.from(Buffer.from(hex, 'hex'));
+    let seed = 12345;
+    const rand = (n: number): number => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed % n;
+    };
+    for (let i = 0; i < 3000; i++) {
+      const d = base.slice();
+      for (let k = 0; k <= rand(3); k++) d[rand(d.length)] = rand(256);
+      try {
+        loads(d);
+      } catch (e) {
+        expect(e).toBeInstanceOf(UnpicklingError);
+      }
+    }
+  });
+});
+
+describe('registry and user decoders', () => {
+  class Point {
+    constructor(
+      public x: number,
+      public y: number,
+    ) {}
+  }
+
+  it('a registered global is built by its decoder, BUILD goes to setState', () => {
+    const registry = new Registry().register<Point>({
+      module: 'geo',
+      name: 'Point',
+      decoder: {
+        construct: (args) => new Point(Number(args[0] ?? 0), Number(args[1] ?? 0)),
+        setState: (p, state) => {
+          p.y = (state as { y: number }).y;
+          return undefined;
+        },
+      },
+    });
+    const p = loads(bytes('\x80\x02cgeo\nPoint\nK\x01K\x02\x86R}X\x01\x00\x00\x00yK\x09sb.'), { registry });
+    expect(p).toStrictEqual(new Point(1, 9));
+    const other = loads(bytes('\x80\x02cgeo\nOther\n)R.'), { registry });
+    expect(other).toMatchObject({ kind: 'reduce', module: 'geo', name: 'Other' });
+  });
+
+  it('a decoder that throws becomes BAD_VALUE with the cause', () => {
+    const boom = new RangeError('boom');
+    const registry = new Registry().register({
+      module: 'm',
+      name: 'n',
+      decoder: {
+        construct: () => {
+          throw boom;
+        },
+      },
+    });
+    const e = refusal(bytes('cm\nn\n)R.'), { registry });
+    expect(e.code).toBe('BAD_VALUE');
+    expect(e.cause).toBe(boom);
+    expect(e.offset).toBe(6);
+  });
+
+  it('stdlib reconstructors reject bad arguments with BAD_VALUE', () => {
+    expectRefused('\x80\x02cdatetime\ndate\nC\x04\x07\xe4\x02\x1e\x85R.', 'BAD_VALUE');
+    expectRefused('\x80\x02cdatetime\ntimedelta\nJ\x00\xca\x9a\x3b\x85R.', 'BAD_VALUE');
+  });
+});

@@ -1,0 +1,178 @@
+/**
+ * The `mpwire dis` command: `runCli` with in-memory streams, the same run compared with
+ * `python -m pickletools` of the reference CPython (3.13 under pyenv, else python3), and the compiled bin
+ * started as a real process.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type CliIo, ExitCode, runCli } from '../src/cli.js';
+import { dis } from '../src/codec/dis.js';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const LIST_PICKLE = Uint8Array.of(0x80, 0x02, 0x5d, 0x71, 0x00, 0x4b, 0x07, 0x61, 0x2e); // [7], memo 0 = the list
+const GET_PICKLE = Uint8Array.of(0x80, 0x02, 0x68, 0x00, 0x2e); // memo 0, from the pickle before
+const TRUNCATED_PICKLE = Uint8Array.of(0x28, 0x4e, 0x4a, 0x01); // MARK NONE BININT with 1 of 4 bytes
+
+function memoryIo(stdin: Uint8Array = new Uint8Array()): CliIo & { stdout: string; stderr: string } {
+  const io = {
+    stdout: '',
+    stderr: '',
+    readStdin: async () => stdin,
+    readFile: async (path: string) => new Uint8Array(await readFile(path)),
+    writeStdout: (text: string) => {
+      io.stdout += text;
+    },
+    writeStderr: (text: string) => {
+      io.stderr += text;
+    },
+  };
+  return io;
+}
+
+let workDir: string;
+const file = (name: string, data: Uint8Array): string => {
+  const path = join(workDir, name);
+  writeFileSync(path, data);
+  return path;
+};
+
+beforeAll(() => {
+  workDir = mkdtempSync(join(tmpdir(), 'mpwire-dis-cli-'));
+});
+afterAll(() => {
+  rmSync(workDir, { recursive: true, force: true });
+});
+
+describe('runCli dis', () => {
+  it('lists the pickle on standard input', async () => {
+    const io = memoryIo(LIST_PICKLE);
+    expect(await runCli(['dis'], io)).toBe(ExitCode.OK);
+    expect(io.stdout).toBe(dis(LIST_PICKLE));
+    expect(io.stderr).toBe('');
+  });
+
+  it('passes --annotate and --indentlevel through to dis', async () => {
+    const io = memoryIo();
+    const path = file('list.pkl', LIST_PICKLE);
+    expect(await runCli(['dis', '-a', '--indentlevel', '2', path], io)).toBe(ExitCode.OK);
+    expect(io.stdout).toBe(dis(LIST_PICKLE, { annotate: true, indentLevel: 2 }));
+  });
+
+  it('prints a preamble per file and, with --memo, resolves memo references across files', async () => {
+    const first = file('first.pkl', LIST_PICKLE);
+    const second = file('second.pkl', GET_PICKLE);
+    const io = memoryIo();
+    expect(await runCli(['dis', '--memo', '-p', '## {name}', first, second], io)).toBe(ExitCode.OK);
+    const memo = new Map();
+    expect(io.stdout).toBe(
+      `## ${first}\n${dis(LIST_PICKLE, { memo })}## ${second}\n${dis(GET_PICKLE, { memo })}`,
+    );
+  });
+
+  it('without --memo, prints the listing up to a bad memo reference and exits 1', async () => {
+    const first = file('first.pkl', LIST_PICKLE);
+    const second = file('second.pkl', GET_PICKLE);
+    const io = memoryIo();
+    expect(await runCli(['dis', first, second], io)).toBe(ExitCode.BAD_PICKLE);
+    expect(io.stdout).toBe(
+      `==> ${first} <==\n${dis(LIST_PICKLE)}==> ${second} <==\n    0: \\x80 PROTO      2\n    2: h    BINGET     0\n`,
+    );
+    expect(io.stderr).toBe(`mpwire dis: ${second}: memo key 0 has never been stored into (at byte 2)\n`);
+  });
+
+  it('prints what it could of a truncated pickle on stdout and the reason on stderr', async () => {
+    const io = memoryIo(TRUNCATED_PICKLE);
+    expect(await runCli(['dis', '-'], io)).toBe(ExitCode.BAD_PICKLE);
+    expect(io.stdout).toBe('    0: (    MARK\n    1: N        NONE\n');
+    expect(io.stderr).toBe('mpwire dis: <stdin>: not enough data in stream to read int4 (at byte 2)\n');
+  });
+
+  it('exits 2 for an unreadable file, an unknown option, a missing value or a missing command', async () => {
+    const missing = memoryIo();
+    expect(await runCli(['dis', join(workDir, 'no-such-file')], missing)).toBe(ExitCode.USAGE);
+    expect(missing.stderr).toMatch(/^mpwire dis: cannot read .*no-such-file: ENOENT/);
+    const unknown = memoryIo();
+    expect(await runCli(['dis', '--frobnicate'], unknown)).toBe(ExitCode.USAGE);
+    expect(unknown.stderr).toMatch(/^mpwire dis: unknown option --frobnicate\n\nUsage: mpwire/);
+    const noValue = memoryIo();
+    expect(await runCli(['dis', '-l'], noValue)).toBe(ExitCode.USAGE);
+    expect(noValue.stderr).toMatch(/^mpwire dis: option -l needs a value/);
+    const noCommand = memoryIo();
+    expect(await runCli([], noCommand)).toBe(ExitCode.USAGE);
+    expect(noCommand.stderr).toMatch(/^Usage: mpwire <command>/);
+    expect(noCommand.stdout).toBe('');
+  });
+
+  it('prints the usage on stdout for --help and exits 0', async () => {
+    for (const argv of [['--help'], ['dis', '-h']]) {
+      const io = memoryIo();
+      expect(await runCli(argv, io)).toBe(ExitCode.OK);
+      expect(io.stdout).toMatch(/^Usage: mpwire <command> \[options\]\n[\s\S]*--annotate/);
+    }
+  });
+});
+
+function referencePython(): string {
+  if (process.env.MPWIRE_DIS_PYTHON) return process.env.MPWIRE_DIS_PYTHON;
+  try {
+    const root = execFileSync('pyenv', ['root'], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }).trim();
+    const version = readdirSync(join(root, 'versions'))
+      .filter((name) => name.startsWith('3.13.'))
+      .sort()
+      .pop();
+    const candidate = version && join(root, 'versions', version, 'bin', 'python3');
+    if (candidate && existsSync(candidate)) return candidate;
+  } catch {
+    // no pyenv: fall through to python3 on PATH
+  }
+  return 'python3';
+}
+
+describe('mpwire dis matches python -m pickletools', () => {
+  it('with -a -m -l 3 over two files', async () => {
+    const python = referencePython();
+    const first = file('cli-ref-1.pkl', LIST_PICKLE);
+    const second = file('cli-ref-2.pkl', GET_PICKLE);
+    const args = ['-a', '-m', '-l', '3', first, second];
+    const expected = execFileSync(python, ['-m', 'pickletools', ...args], { encoding: 'utf8' });
+    const io = memoryIo();
+    expect(await runCli(['dis', ...args], io)).toBe(ExitCode.OK);
+    expect(io.stdout).toBe(expected);
+  });
+});
+
+describe('the compiled mpwire bin', () => {
+  let buildDir: string;
+  beforeAll(() => {
+    buildDir = join(workDir, 'build');
+    execFileSync(
+      join(ROOT, 'node_modules', '.bin', 'tsc'),
+      ['-p', join(ROOT, 'tsconfig.build.json'), '--outDir', buildDir],
+      {
+        stdio: 'inherit',
+      },
+    );
+  });
+
+  it('starts with a node shebang, reads stdin and sets the exit status', () => {
+    const bin = join(buildDir, 'cli.js');
+    chmodSync(bin, 0o755); // what npm does to a package's bin on install
+    const ok = spawnSync(bin, ['dis'], { input: LIST_PICKLE, encoding: 'utf8' });
+    expect({ status: ok.status, stdout: ok.stdout, stderr: ok.stderr }).toEqual({
+      status: 0,
+      stdout: dis(LIST_PICKLE),
+      stderr: '',
+    });
+    const bad = spawnSync(process.execPath, [bin, 'dis'], { input: TRUNCATED_PICKLE, encoding: 'utf8' });
+    expect(bad.status).toBe(ExitCode.BAD_PICKLE);
+    expect(bad.stderr).toBe('mpwire dis: <stdin>: not enough data in stream to read int4 (at byte 2)\n');
+  });
+});

@@ -1,0 +1,343 @@
+/**
+ * Byte-exactness of the core types against CPython's C pickler, at every protocol, plus CPython loading
+ * mpwire's output back to the intended value.
+ */
+import { beforeAll, describe, expect, it } from 'vitest';
+import { dumps, PyByteArray, PyFloat, PyFrozenSet, PyGlobal, tuple } from '../src/index.js';
+import { ALL_PROTOCOLS, cpythonCheckLoads, cpythonDumps, type OracleCase, toHex } from './encoder-oracle.js';
+
+const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
+const repeat = (text: string, n: number): string => text.repeat(n);
+
+const ints: [string, number | bigint][] = [
+  ['0', 0],
+  ['1', 1],
+  ['-1', -1],
+  ['255', 255],
+  ['256', 256],
+  ['-256', -256],
+  ['65535', 65535],
+  ['65536', 65536],
+  ['2**31-1', 2 ** 31 - 1],
+  ['-2**31', -(2 ** 31)],
+  ['2**31', 2 ** 31],
+  ['-2**31-1', -(2 ** 31) - 1],
+  ['2**32', 2 ** 32],
+  ['-(2**40)', -(2 ** 40)],
+  ['-(2**39)', -(2 ** 39)],
+  ['2**53-1', 2 ** 53 - 1],
+  ['-(2**53-1)', -(2 ** 53 - 1)],
+  ['2**53+1', 2n ** 53n + 1n],
+  ['2**63', 2n ** 63n],
+  ['-2**63', -(2n ** 63n)],
+  ['2**64', 2n ** 64n],
+  ['-2**64', -(2n ** 64n)],
+  ['1<<2100', 1n << 2100n],
+  ['-(1<<2100)', -(1n << 2100n)],
+  ['-(1<<2047)', -(1n << 2047n)],
+  ['5', 5n],
+];
+
+const floats: [string, number | PyFloat][] = [
+  ['-0.0', -0],
+  ["float('inf')", Number.POSITIVE_INFINITY],
+  ["float('-inf')", Number.NEGATIVE_INFINITY],
+  ["float('nan')", Number.NaN],
+  ['1e16', 1e16],
+  ['1e15+0.5', 1e15 + 0.5],
+  ['0.1', 0.1],
+  ['1.0', new PyFloat(1)],
+  ['-3.0', new PyFloat(-3)],
+  ['1e-05', 1e-5],
+  ['0.0001', 0.0001],
+  ['1e22', new PyFloat(1e22)],
+  ['5e-324', 5e-324],
+  ['1.7976931348623157e308', 1.7976931348623157e308],
+  ['123456.789', 123456.789],
+  ['-1.5e-07', -1.5e-7],
+  ['2.0**53', new PyFloat(2 ** 53)],
+  ['2.0**60', 2 ** 60],
+];
+
+const strings: [string, string][] = [
+  ["''", ''],
+  ["'abc'", 'abc'],
+  ["'h\\xe9llo'", 'héllo'],
+  ["'\\u65e5\\u672c\\u8a9e'", '日本語'],
+  ["'\\U0001f600'", '😀'],
+  ["'\\ud800'", '\ud800'],
+  ["'a\\udc00b\\ud83d'", 'a\udc00b\ud83d'],
+  ["'\\x00\\n\\r\\x1a\\\\ \\x7f\\x80\\xff'", '\x00\n\r\x1a\\ \x7f\x80\xff'],
+  ["'x'*255", repeat('x', 255)],
+  ["'x'*256", repeat('x', 256)],
+  ["'\\xe9'*127 + 'a'", `${repeat('é', 127)}a`],
+  ["'\\xe9'*128", repeat('é', 128)],
+  ["'\\xe9'*90", repeat('é', 90)],
+  ["'a'*70000", repeat('a', 70000)],
+  ["'\\xe9'*40000", repeat('é', 40000)],
+  ["'\\u65e5'*21845", repeat('日', 21845)],
+  ["'\\u65e5'*21846", repeat('日', 21846)],
+  ["'\\u65e5'*30000 + '\\ud800'", `${repeat('日', 30000)}\ud800`],
+];
+
+const bytesOf = (n: number, fill = 0): Uint8Array => new Uint8Array(n).fill(fill);
+
+function buildCases(): OracleCase[] {
+  const cases: OracleCase[] = [
+    { name: 'None', python: 'None', value: () => null },
+    { name: 'undefined', python: 'None', value: () => undefined },
+    { name: 'True', python: 'True', value: () => true },
+    { name: 'False', python: 'False', value: () => false },
+    { name: 'bools', python: '[True, False, None]', value: () => [true, false, null] },
+  ];
+  for (const [python, value] of ints) cases.push({ name: `int ${python}`, python, value: () => value });
+  for (const [python, value] of floats) cases.push({ name: `float ${python}`, python, value: () => value });
+  for (const [python, value] of strings) cases.push({ name: `str ${python}`, python, value: () => value });
+  cases.push(
+    { name: 'bytes empty', python: "b''", value: () => new Uint8Array(0) },
+    { name: 'bytes 2', python: "b'\\x00\\xff'", value: () => Uint8Array.of(0, 255) },
+    { name: 'bytes 1', python: "b'\\xe9'", value: () => Uint8Array.of(0xe9) },
+    { name: 'bytes 255', python: "b'\\x07'*255", value: () => bytesOf(255, 7) },
+    { name: 'bytes 256', python: "b'\\x80'*256", value: () => bytesOf(256, 0x80) },
+    { name: 'bytes 70000', python: "b'z'*70000", value: () => bytesOf(70000, 0x7a) },
+    { name: 'Buffer is bytes', python: "b'hi'", value: () => Buffer.from('hi') },
+    {
+      name: 'bytes repeated',
+      python: "v = b'ab'\nv = [v, v, b'cd']",
+      value: () => {
+        const ab = Uint8Array.of(0x61, 0x62);
+        return [ab, ab, Uint8Array.of(0x63, 0x64)];
+      },
+    },
+    { name: 'bytearray empty', python: 'bytearray()', value: () => new PyByteArray(0) },
+    { name: 'bytearray ab', python: "bytearray(b'ab')", value: () => PyByteArray.fromBytes([0x61, 0x62]) },
+    {
+      name: 'bytearray 70000',
+      python: "bytearray(b'q'*70000)",
+      value: () => PyByteArray.fromBytes(bytesOf(70000, 0x71)),
+    },
+    { name: 'tuple 0', python: '()', value: () => tuple() },
+    { name: 'tuple 1', python: '(1,)', value: () => tuple(1) },
+    { name: 'tuple 2', python: "(1, 'a')", value: () => tuple(1, 'a') },
+    { name: 'tuple 3', python: '(1, 2, 3)', value: () => tuple(1, 2, 3) },
+    { name: 'tuple 4', python: '(1, 2, 3, 4)', value: () => tuple(1, 2, 3, 4) },
+    {
+      name: 'tuple nested',
+      python: '((), ((1,),), [()])',
+      value: () => tuple(tuple(), tuple(tuple(1)), [tuple()]),
+    },
+    { name: 'list empty', python: '[]', value: () => [] },
+    { name: 'list 1', python: '[1]', value: () => [1] },
+    { name: 'list 999', python: 'list(range(999))', value: () => range(999) },
+    { name: 'list 1000', python: 'list(range(1000))', value: () => range(1000) },
+    { name: 'list 1001', python: 'list(range(1001))', value: () => range(1001) },
+    { name: 'list 2001', python: 'list(range(2001))', value: () => range(2001) },
+    { name: 'list sparse', python: '[None, None]', value: () => new Array(2) },
+    { name: 'dict empty', python: '{}', value: () => ({}) },
+    { name: 'dict 1', python: "{'a': 1}", value: () => ({ a: 1 }) },
+    { name: 'dict 2', python: "{'a': 1, 'b': [2]}", value: () => ({ a: 1, b: [2] }) },
+    {
+      name: 'dict null proto',
+      python: "{'a': None}",
+      value: () => Object.assign(Object.create(null), { a: null }),
+    },
+    {
+      name: 'dict 1000',
+      python: "{'k%d' % i: i for i in range(1000)}",
+      value: () => Object.fromEntries(range(1000).map((i) => [`k${i}`, i])),
+    },
+    {
+      name: 'dict 1001',
+      python: "{'k%d' % i: i for i in range(1001)}",
+      value: () => Object.fromEntries(range(1001).map((i) => [`k${i}`, i])),
+    },
+    {
+      name: 'Map int keys 2001',
+      python: '{i: -i for i in range(2001)}',
+      value: () => new Map(range(2001).map((i) => [i, 0 - i || 0])),
+    },
+    {
+      name: 'Map tuple keys',
+      python: "{(1, 2): 'a', frozenset([3]): 'b', None: 0, 1.5: 2}",
+      value: () =>
+        new Map<unknown, unknown>([
+          [tuple(1, 2), 'a'],
+          [new PyFrozenSet([3]), 'b'],
+          [null, 0],
+          [1.5, 2],
+        ]),
+    },
+    { name: 'set empty', python: 'set()', value: () => new Set() },
+    { name: 'set 1', python: '{1}', value: () => new Set([1]) },
+    { name: 'set 3', python: '{1, 2, 3}', value: () => new Set([1, 2, 3]) },
+    { name: 'set 1000', python: 'set(range(1000))', value: () => new Set(range(1000)) },
+    { name: 'set 1001', python: 'set(range(1001))', value: () => new Set(range(1001)) },
+    { name: 'frozenset empty', python: 'frozenset()', value: () => new PyFrozenSet() },
+    { name: 'frozenset 5', python: 'frozenset(range(5))', value: () => new PyFrozenSet(range(5)) },
+    {
+      name: 'nested',
+      python: "[1, [2, (3, 4)], {'a': {1, 2}, 'b': frozenset([7])}, (), {}]",
+      value: () => [1, [2, tuple(3, 4)], { a: new Set([1, 2]), b: new PyFrozenSet([7]) }, tuple(), {}],
+    },
+    {
+      name: 'shared list',
+      python: 'a = [1]\nv = [a, a, (a,)]',
+      value: () => {
+        const a = [1];
+        return [a, a, tuple(a)];
+      },
+    },
+    {
+      name: 'shared dict and tuple',
+      python: "d = {'x': 1}\nt = (d, 2)\nv = {'p': d, 'q': t, 'r': t}",
+      value: () => {
+        const d = { x: 1 };
+        const t = tuple(d, 2);
+        return { p: d, q: t, r: t };
+      },
+    },
+    {
+      name: 'recursive list',
+      python: 'v = []\nv.append(v)',
+      value: () => {
+        const l: unknown[] = [];
+        l.push(l);
+        return l;
+      },
+    },
+    {
+      name: 'recursive dict',
+      python: "v = {}\nv['self'] = v",
+      value: () => {
+        const d: Record<string, unknown> = {};
+        d.self = d;
+        return d;
+      },
+    },
+    {
+      name: 'recursive set via tuple',
+      python: 'v = [1]\nv.append((v,))',
+      value: () => {
+        const l: unknown[] = [1];
+        l.push(tuple(l));
+        return l;
+      },
+    },
+    {
+      name: 'recursive tuple via list',
+      python: 'l = []\nv = (l,)\nl.append(v)',
+      value: () => {
+        const l: unknown[] = [];
+        const t = tuple(l);
+        l.push(t);
+        return t;
+      },
+    },
+    {
+      name: 'recursive 4-tuple via list',
+      python: 'l = []\nv = (l, 1, 2, 3)\nl.append(v)',
+      value: () => {
+        const l: unknown[] = [];
+        const t = tuple(l, 1, 2, 3);
+        l.push(t);
+        return t;
+      },
+    },
+    {
+      name: 'recursive tuple reached twice',
+      python: 'a = []\nb = []\nv = (a, b)\na.append(v)\nb.append(v)',
+      value: () => {
+        const a: unknown[] = [];
+        const b: unknown[] = [];
+        const t = tuple(a, b);
+        a.push(t);
+        b.push(t);
+        return t;
+      },
+    },
+    {
+      name: 'repeated strings',
+      python: "['abc', 'abc', {'abc': 'abc'}, 'x', 'x']",
+      value: () => ['abc', 'abc', { abc: 'abc' }, 'x', 'x'],
+    },
+    {
+      name: 'memo past 256',
+      python: "L = ['s%d' % i for i in range(300)]\nv = L + [L[0], L[299]]",
+      value: () => {
+        const l = range(300).map((i) => `s${i}`);
+        return [...l, l[0], l[299]];
+      },
+    },
+    {
+      name: 'frames over 64 KiB',
+      python: "v = ['x' * 1000 + str(i) for i in range(200)]",
+      value: () => range(200).map((i) => `${'x'.repeat(1000)}${i}`),
+    },
+    {
+      name: 'large payloads between small values',
+      python: "v = [1, b'\\x00' * 70000, 'b' * 70000, 2, bytearray(70000), 'c']",
+      value: () => [1, bytesOf(70000), 'b'.repeat(70000), 2, new PyByteArray(70000), 'c'],
+    },
+    {
+      name: 'frame of exactly 64 KiB',
+      python: "v = ['y' * 65530, 'z']",
+      value: () => ['y'.repeat(65530), 'z'],
+    },
+    { name: 'global int', python: 'int', value: () => new PyGlobal('builtins', 'int') },
+    {
+      name: 'globals repeated',
+      python: '[int, int, range, OrderedDict, set]',
+      value: () => [
+        new PyGlobal('builtins', 'int'),
+        new PyGlobal('builtins', 'int'),
+        new PyGlobal('builtins', 'range'),
+        new PyGlobal('collections', 'OrderedDict'),
+        new PyGlobal('builtins', 'set'),
+      ],
+    },
+    {
+      name: 'global nested name',
+      python: 'Outer.Inner',
+      value: () => new PyGlobal('__main__', 'Outer.Inner'),
+    },
+  );
+  return cases;
+}
+
+const cases = buildCases();
+let expected: Record<string, Record<string, string>>;
+const encoded: Record<string, Record<string, string>> = {};
+
+beforeAll(() => {
+  expected = cpythonDumps(cases);
+  for (const c of cases) {
+    encoded[c.name] = {};
+    for (const p of c.protocols ?? ALL_PROTOCOLS)
+      encoded[c.name]![p] = toHex(dumps(c.value(), { protocol: p }));
+  }
+});
+
+describe('dumps is byte-identical to CPython', () => {
+  it.each(cases.map((c) => [c.name, c] as const))('%s', (_name, c) => {
+    for (const p of c.protocols ?? ALL_PROTOCOLS) {
+      expect({ protocol: p, hex: encoded[c.name]![p] }).toEqual({ protocol: p, hex: expected[c.name]![p] });
+    }
+  });
+
+  it('uses protocol 4 by default', () => {
+    expect(toHex(dumps({ a: 1, b: [2] }))).toBe(expected['dict 2']![4]);
+  });
+});
+
+describe('CPython loads what dumps writes', () => {
+  it('gives back the intended value at every protocol', () => {
+    const results = cpythonCheckLoads(cases, encoded);
+    const failures = Object.entries(results).flatMap(([name, byProtocol]) =>
+      Object.entries(byProtocol)
+        .filter(([, verdict]) => verdict !== 'ok')
+        .map(([p, verdict]) => `${name} @${p}: ${verdict}`),
+    );
+    expect(failures).toEqual([]);
+    expect(Object.keys(results)).toHaveLength(cases.length);
+  });
+});
