@@ -4,14 +4,14 @@
 //                          [--seconds 5] [--top 25]
 // The .cpuprofile stays in bench/results/profiles/ for Chrome DevTools or speedscope.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { join, relative } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { createRequire, SourceMap } from 'node:module';
+import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { CASE_NAMES, CASES } from './lib/cases.mjs';
 import { writeCasePickles } from './lib/codec.mjs';
-import { loadMpwire, missingReason } from './lib/mpwire.mjs';
+import { DIST_INDEX, loadMpwire, missingReason } from './lib/mpwire.mjs';
 
 const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));
 const PROFILE_DIR = join(RESULTS_DIR, 'profiles');
@@ -24,6 +24,7 @@ const { values: args } = parseArgs({
     impl: { type: 'string', default: 'mpwire' },
     seconds: { type: 'string', default: '5' },
     top: { type: 'string', default: '25' },
+    lines: { type: 'string', default: '15' },
     child: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
@@ -31,7 +32,9 @@ const { values: args } = parseArgs({
 
 if (args.help) {
   console.log(`usage: node bench/profile.mjs [--case ${CASE_NAMES.join('|')}] [--op decode|encode]
-                             [--impl mpwire|pickleparser] [--seconds N] [--top N]`);
+                             [--impl mpwire|pickleparser] [--seconds N] [--top N] [--lines N]
+Prints the functions with the most self time, then the hottest source lines of mpwire (TypeScript lines
+through the source maps).`);
   process.exit(0);
 }
 if (!CASE_NAMES.includes(args.case)) throw new Error(`unknown case ${args.case}`);
@@ -94,6 +97,49 @@ function report(profilePath) {
   }
 }
 
+/** Where a line of a built file came from: the TypeScript file and line through its source map, if any. */
+function originalLine(file, line) {
+  const mapFile = `${file}.map`;
+  if (!existsSync(mapFile)) return { where: `${relative(ROOT, file)}:${line}`, text: null };
+  originalLine.maps ??= new Map();
+  if (!originalLine.maps.has(mapFile)) {
+    originalLine.maps.set(mapFile, new SourceMap(JSON.parse(readFileSync(mapFile, 'utf8'))));
+  }
+  const entry = originalLine.maps.get(mapFile).findEntry(line - 1, 0);
+  if (!entry?.originalSource) return { where: `${relative(ROOT, file)}:${line}`, text: null };
+  const source = resolve(dirname(file), entry.originalSource.replace(/^file:\/\//, ''));
+  const text = existsSync(source)
+    ? readFileSync(source, 'utf8').split('\n')[entry.originalLine]?.trim()
+    : null;
+  return { where: `${relative(ROOT, source)}:${entry.originalLine + 1}`, text };
+}
+
+/** Self time by source line inside the project's own files (V8's positionTicks), mapped back to TypeScript. */
+function reportLines(profilePath) {
+  const profile = JSON.parse(readFileSync(profilePath, 'utf8'));
+  const ticks = new Map();
+  let total = 0;
+  for (const node of profile.nodes) {
+    for (const pt of node.positionTicks ?? []) total += pt.ticks;
+    const url = node.callFrame.url;
+    if (!url.startsWith('file://')) continue;
+    const file = fileURLToPath(url);
+    if (!file.startsWith(join(ROOT, 'dist')) && !file.startsWith(dirname(DIST_INDEX))) continue;
+    for (const pt of node.positionTicks ?? []) {
+      const key = `${file}\t${pt.line}`;
+      ticks.set(key, (ticks.get(key) ?? 0) + pt.ticks);
+    }
+  }
+  const rows = [...ticks.entries()].sort((a, b) => b[1] - a[1]).slice(0, Number(args.lines));
+  console.log(`\n| ticks % | line | source |`);
+  console.log(`|---:|---|---|`);
+  for (const [key, n] of rows) {
+    const [file, line] = key.split('\t');
+    const { where, text } = originalLine(file, Number(line));
+    console.log(`| ${((n / total) * 100).toFixed(1)} | ${where} | \`${(text ?? '').slice(0, 90)}\` |`);
+  }
+}
+
 if (args.child) {
   await child();
 } else {
@@ -120,4 +166,5 @@ if (args.child) {
   console.log(`## ${args.impl} ${args.op} of ${args.case}: ${calls} calls in ${args.seconds} s`);
   console.log(`profile: ${relative(ROOT, created[0])}\n`);
   report(created[0]);
+  reportLines(created[0]);
 }
