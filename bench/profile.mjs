@@ -105,7 +105,11 @@ function originalLine(file, line) {
   if (!originalLine.maps.has(mapFile)) {
     originalLine.maps.set(mapFile, new SourceMap(JSON.parse(readFileSync(mapFile, 'utf8'))));
   }
-  const entry = originalLine.maps.get(mapFile).findEntry(line - 1, 0);
+  // Look up the first non-blank column: column 0 is indentation and maps to whatever came before it.
+  originalLine.sources ??= new Map();
+  if (!originalLine.sources.has(file)) originalLine.sources.set(file, readFileSync(file, 'utf8').split('\n'));
+  const column = Math.max(0, originalLine.sources.get(file)[line - 1]?.search(/\S/) ?? 0);
+  const entry = originalLine.maps.get(mapFile).findEntry(line - 1, column);
   if (!entry?.originalSource) return { where: `${relative(ROOT, file)}:${line}`, text: null };
   const source = resolve(dirname(file), entry.originalSource.replace(/^file:\/\//, ''));
   const text = existsSync(source)

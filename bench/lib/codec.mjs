@@ -28,7 +28,7 @@ function errorText(e) {
 }
 
 /** Runs `fn` once and checks its result; status 'ok', 'wrong' (returned a different value) or 'error' (threw). */
-function probe(fn, check) {
+function probe(fn, check, noteFor = () => null) {
   let result;
   const t0 = performance.now();
   try {
@@ -38,8 +38,11 @@ function probe(fn, check) {
   }
   const seconds = (performance.now() - t0) / 1e3;
   const diff = check ? check(result) : null;
+  const note = noteFor(result);
   dropSink();
-  return diff ? { status: 'wrong', detail: diff, seconds } : { status: 'ok', detail: null, seconds };
+  return diff
+    ? { status: 'wrong', detail: diff, seconds, note }
+    : { status: 'ok', detail: null, seconds, note };
 }
 
 function itersFor(secondsPerCall, roundSeconds) {
@@ -102,7 +105,7 @@ async function measureInterleaved(impls, opts) {
 }
 
 function summarize(impl, bytes, objects) {
-  const out = { impl: impl.id, status: impl.status, detail: impl.detail ?? null };
+  const out = { impl: impl.id, status: impl.status, detail: impl.detail ?? null, note: impl.note ?? null };
   if (impl.samples) {
     Object.assign(out, {
       seconds: impl.median,
@@ -132,7 +135,15 @@ export async function runCodec(opts, log) {
       const expected = spec.build(api.mod);
       const loaded = await worker.request({ op: 'load', case: name, path: m.path });
       if (!loaded.ok) throw new Error(`${name}: CPython does not load its own pickle back to the case value`);
+      // CPython with its collector off is a note beside the reference; --quick leaves it out.
+      const gcOff = () =>
+        opts.quick
+          ? { id: 'cpython-gc-off', status: 'n/a', detail: 'not measured in --quick' }
+          : { id: 'cpython-gc-off', py: true, gc: false };
       const check = (v) => compareLoose(v, expected);
+      // A decoder that hands back a window on the input does no copy: say so next to its time.
+      const viewNote = (v) =>
+        v instanceof Uint8Array && v.buffer === data.buffer ? 'a view into the input, not a copy' : null;
       const caseOut = {
         case: name,
         description: spec.description,
@@ -149,7 +160,7 @@ export async function runCodec(opts, log) {
           ? { id: 'mpwire', fn: () => api.mod.loads(data) }
           : { id: 'mpwire', status: 'missing', detail: missingReason('loads') },
         { id: 'cpython', py: true, gc: true },
-        { id: 'cpython-gc-off', py: true, gc: false },
+        gcOff(),
         { id: 'pickleparser', fn: () => new Parser().parse(data) },
       ];
       if (spec.protocol <= 3) {
@@ -163,7 +174,7 @@ export async function runCodec(opts, log) {
           d.status = 'ok';
           d.runner = pyRunner(worker, name, 'loads', d.gc);
         } else if (d.fn) {
-          Object.assign(d, probe(d.fn, check));
+          Object.assign(d, probe(d.fn, check, viewNote));
           // A decoder that throws is reported, not timed; one that returns a wrong value is timed and flagged.
           if (d.status !== 'error') d.runner = jsRunner(d.fn);
         }
@@ -173,10 +184,7 @@ export async function runCodec(opts, log) {
       caseOut.decode = decoders.map((d) => summarize(d, m.bytes, m.objects));
 
       // Encode: the equal JavaScript value, built once; CPython pickles its own value.
-      const encoders = [
-        { id: 'cpython', py: true, gc: true },
-        { id: 'cpython-gc-off', py: true, gc: false },
-      ];
+      const encoders = [{ id: 'cpython', py: true, gc: true }, gcOff()];
       if (api.dumps) {
         // Protocol 4 is the default: call dumps as users do, without options (it may reuse a warm pickler).
         const fn =

@@ -11,7 +11,7 @@ function cell(r) {
   if (!r) return '—';
   if (r.status === 'missing' || r.status === 'n/a') return r.detail;
   if (r.status === 'error') return `error: ${r.detail}`;
-  const t = `${fmtMs(r.seconds)} (${fmtMBps(r.mbPerSec)})`;
+  const t = `${fmtMs(r.seconds)} (${fmtMBps(r.mbPerSec)}${r.note ? `; ${r.note}` : ''})`;
   return r.status === 'wrong' ? `${t} **wrong result**: ${r.detail}` : t;
 }
 
