@@ -135,6 +135,17 @@ describe('containers', () => {
     }
   });
 
+  it('empty bytes, which CPython writes as builtins.bytes() below protocol 3, decode to bytes', () => {
+    const [row] = pickled(["(b'', [b''])"], ALL);
+    for (const p of ALL) {
+      const v = loads(row![p]!) as PyTuple;
+      expect(v[0]).toBeInstanceOf(Uint8Array);
+      expect(v[0]).not.toBeInstanceOf(PyObject);
+      expect((v[0] as Uint8Array).length).toBe(0);
+      expect((v[1] as Uint8Array[])[0]!.length).toBe(0);
+    }
+  });
+
   it('dicts: plain objects for str keys, Map for other or index-like keys, tuple keys kept', () => {
     const [row] = pickled(
       ["[{'a': 1, 'b': 2}, {1: 'a', '1': 'b'}, {'10': 1, 'x': 2}, {(1, 2): 'x'}, {'4294967295': 1}]"],

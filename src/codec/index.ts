@@ -2,8 +2,8 @@
 
 export * from './compat-names.js';
 export * from './decoder.js';
-export { dumps, Pickler, type PicklerOptions } from './encoder.js';
 export * from './dis.js';
+export { dumps, Pickler, type PicklerOptions } from './encoder.js';
 export * from './errors.js';
 export * from './numpy.js';
 export * from './opcodes.js';

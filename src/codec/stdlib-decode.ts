@@ -386,6 +386,28 @@ const bytearrayHandler: GlobalHandler = {
   },
 };
 
+// Python 3 writes an empty bytes object below protocol 3 as `bytes()`; the other forms are what `bytes(x)` accepts.
+const bytesHandler: GlobalHandler = {
+  call(args) {
+    if (args.length === 0) return new Uint8Array(0);
+    const src = args[0];
+    if (args.length === 1 && src instanceof Uint8Array) return new Uint8Array(src);
+    if (args.length === 2 && typeof src === 'string' && typeof args[1] === 'string') {
+      return codecsEncodeHandler.call!([src, args[1]], NO_CONTEXT);
+    }
+    if (args.length === 1 && Array.isArray(src)) {
+      const out = new Uint8Array(src.length);
+      src.forEach((v, i) => {
+        const b = intArg(v, 'bytes item');
+        if (b < 0 || b > 255) fail('bytes must be in range(0, 256)');
+        out[i] = b;
+      });
+      return out;
+    }
+    return KEEP_PLACEHOLDER;
+  },
+};
+
 const complexHandler: GlobalHandler = {
   call(args) {
     if (args.length > 2) fail('complex() takes at most 2 arguments');
@@ -671,6 +693,7 @@ const NO_CONTEXT: ReconstructContext = { handlerFor: () => undefined };
 export const STDLIB_HANDLERS: ReadonlyMap<string, GlobalHandler> = new Map<string, GlobalHandler>([
   ['builtins.set', setHandler],
   ['builtins.frozenset', frozensetHandler],
+  ['builtins.bytes', bytesHandler],
   ['builtins.bytearray', bytearrayHandler],
   ['builtins.list', listHandler],
   ['builtins.tuple', tupleHandler],
