@@ -57,8 +57,8 @@ function jsRunner(fn) {
       let last = Number.NaN;
       const until = performance.now() + warmupSeconds * 1e3;
       let n = 0;
+      collectGarbage();
       do {
-        collectGarbage();
         last = timeCalls(fn, 1);
         n++;
       } while (performance.now() < until && n < 50);
@@ -129,6 +129,7 @@ export async function runCodec(opts, log) {
   const results = { python: hello, cases: [] };
   try {
     for (const name of names) {
+      const caseStarted = performance.now();
       const m = manifest[name];
       const spec = CASES[name];
       const data = new Uint8Array(readFileSync(m.path));
@@ -223,6 +224,8 @@ export async function runCodec(opts, log) {
       }));
 
       await worker.request({ op: 'unload', case: name });
+      caseOut.elapsedSeconds = (performance.now() - caseStarted) / 1e3;
+      log(`codec: ${name} done in ${caseOut.elapsedSeconds.toFixed(1)} s`);
       results.cases.push(caseOut);
     }
   } finally {
