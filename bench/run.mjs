@@ -2,7 +2,7 @@
 // mpwire benchmark suite (`make bench`). Never part of `make test`.
 // Prints markdown tables and writes bench/results/latest.json; `--report` also rewrites bench/RESULTS.md and
 // bench/HEADLINE.md from this very run.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -13,7 +13,7 @@ import { memoryTable, runMemory } from './lib/memory.mjs';
 import { loadMpwire } from './lib/mpwire.mjs';
 import { codecTables } from './lib/report-codec.mjs';
 import { transportTable } from './lib/report-transport.mjs';
-import { collectTargets, headline, targetsTable } from './lib/summary.mjs';
+import { busy, collectTargets, headline, targetsTable } from './lib/summary.mjs';
 import { runTransport } from './lib/transport.mjs';
 
 const SECTIONS = ['codec', 'transport', 'memory'];
@@ -28,6 +28,7 @@ const { values: args } = parseArgs({
     case: { type: 'string', multiple: true },
     out: { type: 'string' },
     report: { type: 'boolean', default: false },
+    from: { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
@@ -40,6 +41,7 @@ if (args.help) {
   --case NAME        codec case (repeatable): ${CASE_NAMES.join(', ')}
   --out FILE         JSON results (default bench/results/latest.json)
   --report           also rewrite bench/RESULTS.md and bench/HEADLINE.md from this run
+  --from FILE        measure nothing: print (and with --report, write) the tables of an earlier run's JSON
 environment:
   MPWIRE_BENCH_PYTHON   CPython to compare with (default python3 on PATH)
   MPWIRE_BENCH_DIST     another build's dist/index.js to measure (compare before/after a change)
@@ -61,48 +63,52 @@ const opts = {
 };
 
 const log = (msg) => process.stderr.write(`[bench] ${msg}\n`);
-const started = performance.now();
-const machine = describeMachine();
-machine.loadAverageAtStart = os.loadavg().map((x) => +x.toFixed(2));
-const api = await loadMpwire();
-const results = {
-  machine,
-  options: { ...opts, only },
-  mpwire: { loads: api.loads, dumps: api.dumps, transport: api.transport, error: api.error },
-};
 
-const runners = { codec: runCodec, transport: runTransport, memory: runMemory };
-results.sectionSeconds = {};
-for (const section of SECTIONS.filter((s) => only.includes(s))) {
-  const t0 = performance.now();
-  results[section] = await runners[section](opts, log);
-  results.sectionSeconds[section] = +((performance.now() - t0) / 1e3).toFixed(1);
-  log(`${section} took ${results.sectionSeconds[section]} s`);
+async function runAll() {
+  const started = performance.now();
+  const machine = describeMachine();
+  machine.loadAverageAtStart = os.loadavg().map((x) => +x.toFixed(2));
+  const api = await loadMpwire();
+  const results = {
+    command: `node bench/run.mjs${process.argv.length > 2 ? ` ${process.argv.slice(2).join(' ')}` : ''}`,
+    machine,
+    options: { ...opts, only },
+    mpwire: { loads: api.loads, dumps: api.dumps, transport: api.transport, error: api.error },
+  };
+  const runners = { codec: runCodec, transport: runTransport, memory: runMemory };
+  results.sectionSeconds = {};
+  for (const section of SECTIONS.filter((s) => only.includes(s))) {
+    const t0 = performance.now();
+    results[section] = await runners[section](opts, log);
+    results.sectionSeconds[section] = +((performance.now() - t0) / 1e3).toFixed(1);
+    log(`${section} took ${results.sectionSeconds[section]} s`);
+  }
+  machine.loadAverageAtEnd = os.loadavg().map((x) => +x.toFixed(2));
+  results.elapsedSeconds = (performance.now() - started) / 1e3;
+  results.targets = collectTargets(results);
+  mkdirSync(RESULTS_DIR, { recursive: true });
+  const outPath = args.out ?? `${RESULTS_DIR}latest.json`;
+  writeFileSync(
+    outPath,
+    JSON.stringify(results, (_, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 1),
+  );
+  log(`JSON written to ${outPath}`);
+  return results;
 }
 
-machine.loadAverageAtEnd = os.loadavg().map((x) => +x.toFixed(2));
-results.elapsedSeconds = (performance.now() - started) / 1e3;
-results.targets = collectTargets(results);
-mkdirSync(RESULTS_DIR, { recursive: true });
-const outPath = args.out ?? `${RESULTS_DIR}latest.json`;
-writeFileSync(
-  outPath,
-  JSON.stringify(results, (_, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 1),
-);
-
-const command = `node bench/run.mjs${process.argv.slice(2).length ? ` ${process.argv.slice(2).join(' ')}` : ''}`;
+// --from renders the tables of an earlier run's JSON (its figures, its machine) without measuring anything.
+const results = args.from ? JSON.parse(readFileSync(args.from, 'utf8')) : await runAll();
+const { machine, command } = results;
 const tables = [];
 if (results.codec) tables.push(codecTables(results.codec));
 if (results.transport) tables.push(transportTable(results.transport));
 if (results.memory) tables.push(memoryTable(results.memory));
 tables.push(targetsTable(results.targets));
-const busy = Math.max(...machine.loadAverageAtStart, ...machine.loadAverageAtEnd) > machine.nproc;
-const runLine = `${busy ? '**Warning: the load average exceeded the core count during this run; other processes competed for the CPU, so absolute figures are low and noisy (ratios from interleaved rounds hold up better).** ' : ''}_\`${command}\` took ${results.elapsedSeconds.toFixed(0)} s; load average ${machine.loadAverageAtStart.join(' ')} at start, ${machine.loadAverageAtEnd.join(' ')} at end._`;
+const runLine = `${busy(machine) ? '**Warning: the load average exceeded the core count during this run; other processes competed for the CPU, so absolute figures are low and noisy (ratios from interleaved rounds hold up better).** ' : ''}_\`${command}\` took ${results.elapsedSeconds.toFixed(0)} s; load average ${machine.loadAverageAtStart.join(' ')} at start, ${machine.loadAverageAtEnd.join(' ')} at end._`;
 
 console.log(
   ['## mpwire benchmarks', '', machineMarkdown(machine), '', runLine, '', tables.join('\n\n'), ''].join('\n'),
 );
-log(`JSON written to ${outPath}`);
 
 if (args.report) {
   writeFileSync(`${BENCH_DIR}HEADLINE.md`, `${headline(results)}\n`);

@@ -86,10 +86,13 @@ function codecRow(results, caseName, kind) {
   const t = (r) => (r?.status === 'ok' ? fmtMs(r.seconds) : r?.status === 'wrong' ? 'wrong result' : '—');
   const mp = by.mpwire;
   const j = judgeCodec(kind, c[kind]);
-  return `| ${kind} ${c.description} | ${mp.status === 'ok' ? t(mp) : mp.detail} | ${t(by.cpython)} | ${kind === 'decode' ? (by.pickleparser.status === 'error' ? 'fails' : t(by.pickleparser)) : 'no encoder'} | ${j.ratio ? `${fmtRatio(j.ratio.value)} of CPython ${passMiss(j.ratio.pass)}` : '—'} |`;
+  const verdict = j.ratio
+    ? `≤ 1.0× CPython's time: ${passMiss(j.ratio.pass)} (${fmtRatio(j.ratio.value)})`
+    : '—';
+  return `| ${kind} ${c.description} | ${mp.status === 'ok' ? t(mp) : mp.detail} | ${t(by.cpython)} | ${kind === 'decode' ? (by.pickleparser.status === 'error' ? 'fails' : t(by.pickleparser)) : 'no encoder'} | ${verdict} |`;
 }
 
-function transportRow(results, id, variant, reference) {
+function transportRow(results, id, variant, reference, raw, label) {
   const s = results.transport?.scenarios.find((x) => x.id === id);
   if (!s) return null;
   const by = Object.fromEntries(s.variants.map((v) => [v.id, v]));
@@ -97,15 +100,20 @@ function transportRow(results, id, variant, reference) {
     v?.status === 'ok' ? (s.unit === 'MB/s' ? `${v.rate.toFixed(0)} MB/s` : `${fmtRate(v.rate)}/s`) : '—';
   const mp = by[variant];
   const j = judgeTransport(s).find((x) => x.variant === variant);
-  const verdict = j?.ratio ? `${fmtRatio(j.ratio)} of ${j.versus} ${passMiss(j.pass)}` : '—';
-  return `| ${s.title} | ${mp.status === 'ok' ? fmt(mp) : mp.detail} | ${fmt(by[reference])} | ${fmt(by['raw node→node'] ?? by['raw-node'])} | ${verdict} |`;
+  const verdict = j?.ratio ? `${j.label}: ${passMiss(j.pass)} (${fmtRatio(j.ratio)})` : (j?.label ?? '—');
+  return `| ${label ?? s.title} | ${mp.status === 'ok' ? fmt(mp) : mp.detail} | ${fmt(by[reference])} | ${fmt(by[raw])} | ${verdict} |`;
+}
+
+/** True when other work competed for the CPU during the run. */
+export function busy(m) {
+  return Math.max(...(m.loadAverageAtStart ?? [0]), ...(m.loadAverageAtEnd ?? [0])) > m.nproc;
 }
 
 /** The short table for the README. */
 export function headline(results) {
   const m = results.machine;
   const lines = [
-    `Measured by \`make bench\` on ${m.cpu} (${m.nproc} cores), Node ${m.node}, CPython ${m.python}; medians of interleaved rounds, full table in [bench/RESULTS.md](bench/RESULTS.md).`,
+    `Measured by \`make bench\` on ${m.cpu} (${m.nproc} cores), Node ${m.node}, CPython ${m.python}; medians of interleaved rounds${busy(m) ? `, on a shared machine (load average up to ${Math.max(...m.loadAverageAtStart, ...m.loadAverageAtEnd)}), so absolute times are inflated` : ''}. Full tables: [bench/RESULTS.md](bench/RESULTS.md).`,
     '',
     '| codec (per call) | mpwire | CPython C `pickle` | pickleparser | target |',
     '|---|---:|---:|---:|---|',
@@ -123,13 +131,25 @@ export function headline(results) {
   if (results.transport) {
     lines.push('', '| transport | mpwire ↔ CPython | CPython ↔ CPython | raw Node sockets | target |');
     lines.push('|---|---:|---:|---:|---|');
-    for (const [id, variant, ref] of [
-      ['pingpong-tcp', 'mpwire-py', 'py-py'],
-      ['pingpong-unix', 'mpwire-py', 'py-py'],
-      ['bulk-64MiB-tcp', 'mpwire→py', 'py→py'],
-      ['bulk-64MiB-tcp', 'py→mpwire', 'py→py'],
+    for (const [id, variant, ref, raw, label] of [
+      ['pingpong-tcp', 'mpwire-py', 'py-py', 'raw-node', 'ping-pong round trips, 16-byte messages, TCP'],
+      [
+        'pingpong-unix',
+        'mpwire-py',
+        'py-py',
+        'raw-node',
+        'ping-pong round trips, 16-byte messages, Unix socket',
+      ],
+      ['bulk-64MiB-tcp', 'mpwire→py', 'py→py', 'raw node→node', 'one-way 64 MiB messages, TCP, Node sends'],
+      [
+        'bulk-64MiB-tcp',
+        'py→mpwire',
+        'py→py',
+        'raw node←node',
+        'one-way 64 MiB messages, TCP, Node receives',
+      ],
     ]) {
-      const row = transportRow(results, id, variant, ref);
+      const row = transportRow(results, id, variant, ref, raw, label);
       if (row) lines.push(row);
     }
   }
