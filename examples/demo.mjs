@@ -4,9 +4,11 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { inspect } from 'node:util';
 import { Client, PyDatetime, PyDecimal, PyTimezone, tuple } from '../dist/index.js';
 
 const python = process.env.PYTHON ?? 'python3';
+const show = (value) => inspect(value, { breakLength: Number.POSITIVE_INFINITY, depth: 6 });
 const peerScript = fileURLToPath(new URL('../python-fixtures/demo_peer.py', import.meta.url));
 const authkey = 'mpwire-demo';
 
@@ -46,11 +48,11 @@ const messages = [
 for (const message of messages) {
   await conn.send(message);
   const reply = await conn.recv();
-  console.log('node sent    :', message);
-  console.log('node received:', reply);
+  console.log(`node sent    : ${show(message)}`);
+  console.log(`node received: ${show(reply)}`);
 }
 await conn.send('bye');
-console.log('node received:', await conn.recv());
+console.log(`node received: ${show(await conn.recv())}`);
 conn.close();
 const [code] = await once(child, 'exit');
 console.log(`node: python exited with code ${code}`);

@@ -3,3 +3,6 @@
  * @packageDocumentation
  */
 export * from './codec/index.js';
+export * from './managers/index.js';
+export * from './transport/index.js';
+export * from './workers/index.js';

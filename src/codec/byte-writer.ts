@@ -15,6 +15,7 @@ const INITIAL_CAPACITY = 256;
 /** A buffer grown past this is dropped after `reset` so one huge pickle does not pin memory. */
 const RETAINED_CAPACITY = 1024 * 1024;
 
+/** The pickler's output buffer with C-pickler framing; positions are byte offsets into `bytes`. */
 export class PickleOutput {
   /** The bytes written so far are `bytes[0, pos)`. */
   bytes: Uint8Array = new Uint8Array(INITIAL_CAPACITY);

@@ -3,8 +3,31 @@
  * at protocols 0–5. It is iterative (an explicit frame stack, no recursion), writes into one growable byte
  * array, and follows the C pickler's memo numbering, framing, batching and opcode choices.
  * Pure: no I/O, no `node:` imports.
+ *
+ * Value mapping: `null`/`undefined` -> None; boolean -> bool; number -> int when `Number.isSafeInteger`
+ * and not -0, else float; PyFloat -> float; bigint -> int; string -> str (lone surrogates as
+ * surrogatepass); Uint8Array (and Buffer) -> bytes; PyByteArray -> bytearray; Array -> list; PyTuple ->
+ * tuple; plain object (own enumerable string keys, in `Object.keys` order) or Map -> dict; Set -> set;
+ * PyFrozenSet -> frozenset; Date -> aware UTC datetime; the other values.ts classes -> what CPython writes
+ * for the equivalent Python value; PyGlobal -> the global; PyObject -> REDUCE/NEWOBJ/NEWOBJ_EX/INST/OBJ.
+ * Other typed arrays, ArrayBuffer, functions, symbols and class instances without a registry reducer
+ * are refused with PicklingError `UNPICKLABLE`.
+ *
+ * Memo: objects by identity; equal strings by value (option `memoizeStrings`); globals by module and
+ * name, as they are one object in Python. None, bool, int and float are never memoized.
+ *
+ * Error paths use JavaScript accessor notation from `value`: `[i]` for list and tuple items,
+ * `.key` / `["key"]` for object keys, `.get(key)` for Map values with primitive keys,
+ * `.values()[i]` for set items and Map values with other keys, `.keys()[i]` for Map keys, and
+ * `.callable`, `.args[i]`, `.kwargs`, `.state`, `.listItems[i]`, `.dictItems[i][0|1]` inside placeholders.
+ *
+ * Known differences from CPython: sets and frozensets are written in JavaScript iteration order (CPython
+ * uses hash order, so bytes match when the Set was built in Python's order, as decoded sets are);
+ * `array.array` follows 3.10+ (3.8/3.9 memo-share the module name at protocol 4+) and assumes an LP64
+ * platform ('l'/'L' 8 bytes, 'u' UTF-32); below protocol 4, a dotted global name follows 3.8–3.12 (3.13
+ * memoizes less); NEWOBJ_EX at protocols 2–3 is refused, since CPython's fallback depends on the class.
  */
-import { PickleOutput } from './byte-writer.js';
+import { FRAME_SIZE_TARGET, PickleOutput } from './byte-writer.js';
 import { mapPython3Name } from './compat-names.js';
 import { PicklingError } from './errors.js';
 import { DEFAULT_PROTOCOL, HIGHEST_PROTOCOL, Op } from './opcodes.js';
@@ -106,6 +129,9 @@ const LABEL_MAP = 3;
 const LABEL_PAIRS = 4;
 const LABEL_PROGRAM = 5;
 
+/** `_Pickler_OpcodeBoundary`'s test: an open frame (header included) that has reached 64 KiB is committed. */
+const FRAME_FULL = FRAME_SIZE_TARGET + 9;
+
 /** Text and binary opcodes above this many UTF-16 units are encoded out of place (they may reach 64 KiB). */
 const MAX_IN_PLACE_STRING = 21_845;
 
@@ -148,6 +174,91 @@ function typeName(value: unknown): string {
   return ctor?.name ? `${ctor.name} instance` : 'object';
 }
 
+/** Characters hashed from each end of a long string; the rest is left to the equality check. */
+const HASH_SAMPLE = 32;
+
+/**
+ * Strings memoized by value: open addressing over typed arrays. A hash table this specialised beats
+ * `Map<string, number>` by 1.5-2x on the hot path, where every string written is looked up and inserted.
+ */
+class StringMemo {
+  #keys: (string | undefined)[] = [];
+  #hashes = new Int32Array(0);
+  #indexes = new Int32Array(0);
+  #mask = 0;
+  #size = 0;
+
+  constructor() {
+    this.#allocate(256);
+  }
+
+  /** FNV-1a over the length and up to 32 characters from each end. */
+  static hash(text: string): number {
+    const length = text.length;
+    let hash = 0x811c9dc5 ^ length;
+    if (length <= 2 * HASH_SAMPLE) {
+      for (let i = 0; i < length; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193);
+    } else {
+      for (let i = 0; i < HASH_SAMPLE; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193);
+      for (let i = length - HASH_SAMPLE; i < length; i++)
+        hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193);
+    }
+    return hash;
+  }
+
+  /** The memo index of `text`, or -1. */
+  get(text: string, hash: number): number {
+    const keys = this.#keys;
+    const mask = this.#mask;
+    for (let slot = hash & mask; ; slot = (slot + 1) & mask) {
+      const key = keys[slot];
+      if (key === undefined) return -1;
+      if (this.#hashes[slot] === hash && key === text) return this.#indexes[slot]!;
+    }
+  }
+
+  set(text: string, hash: number, index: number): void {
+    if (2 * (this.#size + 1) > this.#keys.length) this.#grow();
+    this.#insert(text, hash, index);
+    this.#size++;
+  }
+
+  clear(): void {
+    if (this.#size > 0) this.#allocate(256);
+  }
+
+  #insert(text: string, hash: number, index: number): void {
+    const keys = this.#keys;
+    const mask = this.#mask;
+    let slot = hash & mask;
+    while (keys[slot] !== undefined) slot = (slot + 1) & mask;
+    keys[slot] = text;
+    this.#hashes[slot] = hash;
+    this.#indexes[slot] = index;
+  }
+
+  #allocate(capacity: number): void {
+    this.#keys = new Array<string | undefined>(capacity).fill(undefined);
+    this.#hashes = new Int32Array(capacity);
+    this.#indexes = new Int32Array(capacity);
+    this.#mask = capacity - 1;
+    this.#size = 0;
+  }
+
+  #grow(): void {
+    const keys = this.#keys;
+    const hashes = this.#hashes;
+    const indexes = this.#indexes;
+    const size = this.#size;
+    this.#allocate(keys.length * 2);
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i];
+      if (key !== undefined) this.#insert(key, hashes[i]!, indexes[i]!);
+    }
+    this.#size = size;
+  }
+}
+
 /**
  * Writes JavaScript values as pickles. Like CPython's `Pickler`, the memo persists across `dump` calls (so a
  * stream of pickles can refer back to earlier ones) until `clearMemo()`.
@@ -164,13 +275,15 @@ export class Pickler {
   readonly #out = new PickleOutput();
 
   #memoObjects = new Map<object, number>();
-  #memoStrings = new Map<string, number>();
+  #memoStrings = new StringMemo();
   #memoGlobals = new Map<string, number>();
   #memoSize = 0;
   /** Counts memoized containers whose items come after them; a cycle that memoizes none would never end. */
   #containersMemoized = 0;
   /** For tuples and reductions being written: the container count when they were last entered. */
   #inProgress = new Map<object, number>();
+  /** The tuple standing for each placeholder's plain-array arguments, kept as long as the memo. */
+  #placeholderArgs = new Map<PyObject, TransientTuple>();
   #busy = false;
 
   // The frame stack, as parallel arrays so that pushing a frame allocates nothing.
@@ -212,8 +325,9 @@ export class Pickler {
   /** Forgets every memoized object, as CPython's `Pickler.clear_memo()`. */
   clearMemo(): void {
     this.#memoObjects = new Map();
-    this.#memoStrings = new Map();
+    this.#memoStrings.clear();
     this.#memoGlobals = new Map();
+    this.#placeholderArgs = new Map();
     this.#memoSize = 0;
   }
 
@@ -344,16 +458,27 @@ export class Pickler {
     const items = this.#fObj[sp] as ArrayLike<unknown>;
     const fIdx = this.#fIdx;
     const fLeft = this.#fLeft;
+    const out = this.#out;
+    const leavesInline = this.#persistentId === undefined;
     for (;;) {
       let idx = fIdx[sp]!;
       let left = fLeft[sp]!;
       while (left > 0) {
         const item = items[idx++];
         left--;
+        // Numbers and strings never push a frame or throw: write them without the frame bookkeeping.
+        if (leavesInline && (typeof item === 'number' || typeof item === 'string')) {
+          if (out.frameStart >= 0 && out.pos - out.frameStart >= FRAME_FULL) out.commitFrame();
+          if (typeof item === 'number') this.#saveNumber(item);
+          else this.#saveString(item, this.#memoizeStrings);
+          continue;
+        }
         fIdx[sp] = idx;
         fLeft[sp] = left;
         if (this.#save(item)) return;
       }
+      fIdx[sp] = idx;
+      fLeft[sp] = 0;
       const close = this.#fClose[sp]!;
       if (close !== 0) this.#out.writeByte(close);
       if (!this.#openBatch(sp, Op.APPEND)) {
@@ -369,18 +494,33 @@ export class Pickler {
     const fIdx = this.#fIdx;
     const fLeft = this.#fLeft;
     const fHalf = this.#fHalf;
+    const out = this.#out;
+    const leavesInline = this.#persistentId === undefined;
     for (;;) {
       while (fLeft[sp]! > 0) {
         const idx = fIdx[sp]!;
         if (fHalf[sp] === 0) {
+          const key = keys !== undefined ? keys[idx] : source[2 * idx];
           fHalf[sp] = 1;
-          if (this.#save(keys !== undefined ? keys[idx] : source[2 * idx])) return;
+          if (leavesInline && typeof key === 'string') {
+            if (out.frameStart >= 0 && out.pos - out.frameStart >= FRAME_FULL) out.commitFrame();
+            this.#saveString(key, this.#memoizeStrings);
+          } else if (this.#save(key)) {
+            return;
+          }
         }
         const value = keys !== undefined ? source[keys[idx]!] : source[2 * idx + 1];
         fHalf[sp] = 0;
         fIdx[sp] = idx + 1;
         fLeft[sp] = fLeft[sp]! - 1;
-        if (this.#save(value)) return;
+        // Leaves are written inline: they never push a frame or throw.
+        if (leavesInline && (typeof value === 'number' || typeof value === 'string')) {
+          if (out.frameStart >= 0 && out.pos - out.frameStart >= FRAME_FULL) out.commitFrame();
+          if (typeof value === 'number') this.#saveNumber(value);
+          else this.#saveString(value, this.#memoizeStrings);
+        } else if (this.#save(value)) {
+          return;
+        }
       }
       const close = this.#fClose[sp]!;
       if (close !== 0) this.#out.writeByte(close);
@@ -541,7 +681,7 @@ export class Pickler {
   /** CPython's `save()`: returns true when it pushed a frame that must finish before the caller goes on. */
   #save(value: unknown): boolean {
     const out = this.#out;
-    if (out.frameStart >= 0) out.opcodeBoundary();
+    if (out.frameStart >= 0 && out.pos - out.frameStart >= FRAME_FULL) out.commitFrame();
     if (this.#persistentId !== undefined) {
       const pid = this.#persistentId(value);
       if (pid !== undefined && pid !== null) return this.#savePersistentId(pid);
@@ -604,7 +744,7 @@ export class Pickler {
       this.#saveString(value.value, false);
       return false;
     }
-    if (value instanceof TransientTuple) return this.#saveTuple(value.items, undefined);
+    if (value instanceof TransientTuple) return this.#saveTuple(value.items, value.keyed ? value : undefined);
     if (value instanceof PyTuple) return this.#saveTuple(value, value);
     if (value instanceof PyByteArray) return this.#saveByteArray(value);
     if (value instanceof Uint8Array) return this.#saveBytes(value, value);
@@ -708,12 +848,13 @@ export class Pickler {
 
   #saveString(text: string, byValue: boolean): void {
     if (byValue) {
-      const memoIndex = this.#memoStrings.get(text);
-      if (memoIndex !== undefined) {
+      const hash = StringMemo.hash(text);
+      const memoIndex = this.#memoStrings.get(text, hash);
+      if (memoIndex >= 0) {
         this.#writeMemoGet(memoIndex);
         return;
       }
-      this.#memoStrings.set(text, this.#memoSize);
+      this.#memoStrings.set(text, hash, this.#memoSize);
     }
     this.#writeStringOpcode(text);
     this.#writeMemoPut();
@@ -913,13 +1054,15 @@ export class Pickler {
     }
     const program: unknown[] = [];
     if (this.protocol >= 4) {
-      const fresh = value instanceof FreshlyNamedGlobal;
+      // The qualified name is the class's own str object, never the module's name even when equal
+      // (datetime.datetime); only heap types of 3.10+ like array.array also have a module str of their own.
+      const freshModule = value instanceof FreshlyNamedGlobal;
       program.push(
         ACT_SAVE,
-        fresh ? new FreshString(value.module) : value.module,
+        freshModule ? new FreshString(value.module) : value.module,
         '.module',
         ACT_SAVE,
-        fresh ? new FreshString(value.name) : value.name,
+        value.name.length > 1 ? new FreshString(value.name) : value.name,
         '.name',
         ACT_BYTE,
         Op.STACK_GLOBAL,
@@ -967,7 +1110,7 @@ export class Pickler {
     const program: unknown[] = [];
     if (key !== undefined) program.push(ACT_ENTER, key, '');
     const args = reduction.args;
-    const argsTuple = args instanceof PyTuple ? args : new TransientTuple(args);
+    const argsTuple = args instanceof PyTuple ? args : this.#argumentTuple(reduction, args);
     const callable = reduction.callable;
     switch (reduction.kind) {
       case 'reduce':
@@ -1028,6 +1171,17 @@ export class Pickler {
       program.push(ACT_SAVE, reduction.state, '.state', ACT_BYTE, Op.BUILD, '');
     this.#pushProgram(program);
     return true;
+  }
+
+  /** A placeholder's argument array is one tuple object each time it is written (it matters in cycles). */
+  #argumentTuple(reduction: Reduction, args: readonly unknown[]): TransientTuple {
+    if (!(reduction instanceof PyObject)) return new TransientTuple(args);
+    let argsTuple = this.#placeholderArgs.get(reduction);
+    if (argsTuple === undefined || argsTuple.items !== args) {
+      argsTuple = new TransientTuple(args, true);
+      this.#placeholderArgs.set(reduction, argsTuple);
+    }
+    return argsTuple;
   }
 
   #savePersistentId(pid: unknown): boolean {

@@ -32,9 +32,16 @@ export class FreshString {
   constructor(readonly value: string) {}
 }
 
-/** A tuple built by a reduction: written like any tuple, memoized under no key. */
+/**
+ * A tuple built from an array: written like any tuple, memoized under no key unless `keyed`, in which
+ * case this wrapper object is its identity (a placeholder's argument tuple is one object, however often
+ * it is written).
+ */
 export class TransientTuple {
-  constructor(readonly items: readonly unknown[]) {}
+  constructor(
+    readonly items: readonly unknown[],
+    readonly keyed = false,
+  ) {}
 }
 
 /** A list built by a reduction (the items of `set` below protocol 4, `array.tolist()`). */

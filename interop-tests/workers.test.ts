@@ -1,0 +1,191 @@
+/**
+ * spawnPython against every interpreter found: a real multiprocessing.connection.Connection on the inherited
+ * pipe in the child (python-fixtures/worker_echo.py), and the child's death surfacing as typed errors here.
+ */
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { tuple } from '../src/codec/values.js';
+import { TransportError } from '../src/transport/errors.js';
+import {
+  PythonExitError,
+  PythonSpawnError,
+  type SpawnPythonOptions,
+  spawnPython,
+} from '../src/workers/index.js';
+import { describePythons, findPythons, type PythonInterpreter } from './support/pythons.js';
+
+const FIXTURES = join(import.meta.dirname, '..', 'python-fixtures');
+const WORKER = join(FIXTURES, 'worker_echo.py');
+const pythons = findPythons();
+console.log(`spawnPython interop against: ${describePythons(pythons)}`);
+
+/** Python 2.7 reads pickle protocol 2 at most. */
+function workerOptions(
+  python: PythonInterpreter,
+  extra: Partial<SpawnPythonOptions> = {},
+): SpawnPythonOptions & { script: string } {
+  return {
+    python: python.executable,
+    script: WORKER,
+    ...(python.version[0] === 2 ? { protocol: 2 } : {}),
+    ...extra,
+  };
+}
+
+async function rejection(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise;
+  } catch (error) {
+    return error;
+  }
+  throw new Error('expected the promise to reject');
+}
+
+function isProcessGone(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+}
+
+describe.concurrent.each(pythons.map((p) => [p.label, p] as const))(
+  'spawnPython with Python %s',
+  (_label, python) => {
+    it('gives the child a working Connection on the inherited pipe', async () => {
+      const worker = await spawnPython(workerOptions(python));
+      try {
+        await worker.conn.send(tuple('version'));
+        expect(await worker.conn.recv()).toEqual([...python.version]);
+        const value = { text: 'héllo', numbers: [1, 2.5, -3], nested: tuple(true, null) };
+        await worker.conn.send(tuple('echo', value));
+        expect(await worker.conn.recv()).toEqual(value);
+        await worker.conn.send(tuple('echo_bytes'));
+        await worker.conn.sendBytes(new Uint8Array([0, 1, 2, 255]));
+        expect([...(await worker.conn.recvBytes())]).toEqual([0, 1, 2, 255]);
+      } finally {
+        const exit = await worker.close();
+        expect(exit).toEqual({ code: 0, signal: null, stderrTail: '' });
+      }
+    });
+
+    it('passes args, cwd and env, and runs -c code and -m modules', async () => {
+      const worker = await spawnPython(
+        workerOptions(python, {
+          args: ['one', 'two'],
+          cwd: FIXTURES,
+          env: { MPWIRE_TEST_VALUE: 'from-node' },
+        }),
+      );
+      await worker.conn.send(tuple('argv'));
+      expect(await worker.conn.recv()).toEqual([['one', 'two'], FIXTURES, 'from-node']);
+      await worker.close();
+
+      const code = await spawnPython({
+        python: python.executable,
+        code: 'import sys; sys.exit(7)',
+      });
+      expect((await code.exited).code).toBe(7);
+
+      const module = await spawnPython({
+        python: python.executable,
+        module: 'worker_echo',
+        cwd: FIXTURES,
+        ...(python.version[0] === 2 ? { protocol: 2 } : {}),
+      });
+      await module.conn.send(tuple('echo', 'via -m'));
+      expect(await module.conn.recv()).toBe('via -m');
+      expect((await module.close()).code).toBe(0);
+    });
+
+    it('raises PythonExitError with the exit code from a pending recv', async () => {
+      const worker = await spawnPython(workerOptions(python));
+      await worker.conn.send(tuple('exit', 3));
+      const error = (await rejection(worker.conn.recv())) as PythonExitError;
+      expect(error).toBeInstanceOf(PythonExitError);
+      expect(error.exitCode).toBe(3);
+      expect(error.signal).toBeNull();
+      expect(error.pid).toBe(worker.pid);
+      // Calls after the exit fail the same way.
+      expect(await rejection(worker.conn.send(tuple('echo', 1)))).toBeInstanceOf(PythonExitError);
+      await worker.close();
+    });
+
+    it('carries the stderr tail: an uncaught exception and explicit stderr output', async () => {
+      const crashing = await spawnPython(workerOptions(python));
+      await crashing.conn.send(tuple('raise', 'kaboom'));
+      const crash = (await rejection(crashing.conn.recv())) as PythonExitError;
+      expect(crash.exitCode).toBe(1);
+      expect(crash.stderrTail).toMatch(/Traceback \(most recent call last\)/);
+      expect(crash.stderrTail).toMatch(/RuntimeError: kaboom/);
+      expect(crash.message).toMatch(/exited with code 1 during recv: RuntimeError: kaboom/);
+      await crashing.close();
+
+      const bounded = await spawnPython(workerOptions(python, { stderrLimit: 16 }));
+      await bounded.conn.send(tuple('stderr_then_exit', `${'x'.repeat(100)}the end\n`, 5));
+      const error = (await rejection(bounded.conn.recv())) as PythonExitError;
+      expect(error.exitCode).toBe(5);
+      expect(error.stderrTail).toBe('xxxxxxxxthe end\n');
+      await bounded.close();
+    });
+
+    it('reports a message torn by the child dying mid-write', async () => {
+      const worker = await spawnPython(workerOptions(python));
+      await worker.conn.send(tuple('half_message'));
+      const error = (await rejection(worker.conn.recv())) as PythonExitError;
+      expect(error).toBeInstanceOf(PythonExitError);
+      expect(error.exitCode).toBe(3);
+      expect(error.cause).toBeInstanceOf(TransportError);
+      expect((error.cause as TransportError).code).toBe('TRUNCATED_MESSAGE');
+      await worker.close();
+    });
+
+    it('reports the signal that killed the child', async () => {
+      const worker = await spawnPython(workerOptions(python));
+      await worker.conn.send(tuple('kill_self'));
+      const error = (await rejection(worker.conn.recv())) as PythonExitError;
+      expect(error.signal).toBe('SIGKILL');
+      expect(error.exitCode).toBeNull();
+      await worker.close();
+    });
+
+    it('kills a child that ignores EOF and SIGTERM, leaving no process behind', async () => {
+      const worker = await spawnPython(workerOptions(python, { exitTimeoutMs: 100, killTimeoutMs: 100 }));
+      await worker.conn.send(tuple('ignore_eof_and_sleep', 30));
+      expect(await worker.conn.recv()).toBe('ready');
+      const started = Date.now();
+      const exit = await worker.close();
+      expect(exit.signal).toBe('SIGKILL');
+      expect(Date.now() - started).toBeLessThan(5000);
+      expect(isProcessGone(worker.pid!)).toBe(true);
+    });
+
+    it('ends the child with await using', async () => {
+      let pid = 0;
+      {
+        await using worker = await spawnPython(workerOptions(python));
+        pid = worker.pid!;
+        await worker.conn.send(tuple('echo', 'x'));
+        expect(await worker.conn.recv()).toBe('x');
+      }
+      expect(isProcessGone(pid)).toBe(true);
+    });
+  },
+);
+
+describe('spawnPython without a usable interpreter', () => {
+  it('rejects with PythonSpawnError naming the interpreter', async () => {
+    const error = (await rejection(
+      spawnPython({ python: '/nonexistent/python9', code: 'pass' }),
+    )) as PythonSpawnError;
+    expect(error).toBeInstanceOf(PythonSpawnError);
+    expect(error.python).toBe('/nonexistent/python9');
+    expect(error.message).toMatch(/ENOENT/);
+  });
+
+  it('refuses a target that is not exactly one of module, script, code', async () => {
+    const bad = { python: 'python3', module: 'a', code: 'b' } as unknown as Parameters<typeof spawnPython>[0];
+    await expect(spawnPython(bad)).rejects.toThrow(/exactly one of/);
+  });
+});

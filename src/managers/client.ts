@@ -1,0 +1,390 @@
+/**
+ * A client of a CPython `multiprocessing.managers` server (`BaseManager`, `SyncManager`, or any subclass),
+ * speaking the protocol exactly as Python's own client does:
+ *
+ * - public functions (`create`, `incref`, `decref`, `shutdown`, ...) each go on a fresh, freshly
+ *   authenticated connection that carries that one request;
+ * - method calls go on one long-lived channel opened with `accept_connection`, where requests and replies
+ *   alternate strictly, so calls are queued and sent one at a time.
+ */
+import { Client } from '../transport/client.js';
+import type { ConnectionOptions } from '../transport/connection.js';
+import { EOFError } from '../transport/errors.js';
+import { ManagerClosedError, ManagerProtocolError } from './errors.js';
+import {
+  buildRequest,
+  expectReturn,
+  type ManagerReply,
+  type PythonKwargs,
+  parseCreateResult,
+  parseReply,
+  replyToError,
+} from './messages.js';
+import { proxiesFromPickle, proxiesToPickle, type ReceivedProxy } from './nested-proxies.js';
+import {
+  DictProxy,
+  ListProxy,
+  ManagerProxy,
+  type ProxyCallOptions,
+  type ProxyClass,
+  type ProxyHost,
+  QueueProxy,
+} from './proxy.js';
+import { type ManagerAddress, type ManagerToken, rewriteTokenAddress, tokenToPickle } from './token.js';
+
+/** The part of a transport `Connection` the managers client uses. */
+export interface ManagerConnection {
+  send(message: unknown): Promise<void> | void;
+  recv(): Promise<unknown>;
+  close(): Promise<void> | void;
+}
+
+/** Opens an authenticated connection to the server; the default uses the transport's `Client`. */
+export type ManagerConnector = (address: ManagerAddress) => Promise<ManagerConnection>;
+
+/** Options of {@link connectManager}. */
+export interface ManagerClientOptions extends ConnectionOptions {
+  /** The server's authkey (`BaseManager(authkey=...)`); a string is taken as UTF-8. Required: managers always authenticate. */
+  readonly authkey: Uint8Array | string;
+  /** Only `'pickle'` is supported; `'xmlrpclib'` servers cannot carry Tokens or exceptions. */
+  readonly serializer?: 'pickle';
+  /**
+   * Pickle protocol of the requests (default 4). Pass `2` for a Python 2.7 server, which cannot read protocol 3
+   * or higher: the handshake does not reveal the server's version, so mpwire does not guess.
+   */
+  readonly protocol?: number;
+  /** The name `accept_connection` gives the server thread serving this client's method calls. */
+  readonly channelName?: string;
+  /** Replaces the transport, e.g. to add TLS or logging; receives the address each fresh connection goes to. */
+  readonly connect?: ManagerConnector;
+}
+
+/**
+ * Connects to a manager server and checks that it answers (Python's `BaseManager.connect()`, the `dummy`
+ * request). Rejects with `AuthenticationError` on a wrong authkey.
+ *
+ * ```ts
+ * const manager = await connectManager(['127.0.0.1', 50000], { authkey: 'secret' });
+ * const queue = await manager.queue('get_queue');   // QueueManager.register('get_queue') in Python
+ * const item = await queue.get({ timeout: 5 });
+ * ```
+ */
+export async function connectManager(
+  address: ManagerAddress,
+  options: ManagerClientOptions,
+): Promise<ManagerClient> {
+  const client = new ManagerClient(address, options);
+  await client.callPublic('dummy');
+  return client;
+}
+
+/** Fresh authenticated connections, as Python's `Client(address, authkey=...)`. */
+function transportConnector(options: ManagerClientOptions): ManagerConnector {
+  const {
+    authkey,
+    serializer: _serializer,
+    channelName: _channelName,
+    connect: _connect,
+    ...connection
+  } = options;
+  return (address) => Client(address, { ...connection, authkey });
+}
+
+/** Arguments with any proxies inside replaced by Python's pickled proxy form. */
+function proxiesInArgs(args: readonly unknown[]): readonly unknown[] {
+  return proxiesToPickle(args) as readonly unknown[];
+}
+
+function proxiesInKwargs(kwargs: PythonKwargs | undefined): PythonKwargs | undefined {
+  return kwargs === undefined ? undefined : (proxiesToPickle(kwargs) as PythonKwargs);
+}
+
+/** A call waiting for its turn on the method channel. */
+type ChannelTask = () => Promise<void>;
+
+/**
+ * A connection to one manager server. Create proxies with {@link create} or the typed {@link queue},
+ * {@link dict} and {@link list}; close it (or `await using`) to release every proxy still held.
+ */
+export class ManagerClient implements ProxyHost {
+  /** The address given to `connectManager`; proxies' Tokens are rewritten to it. */
+  readonly address: ManagerAddress;
+  readonly #connect: ManagerConnector;
+  readonly #channelName: string;
+  readonly #liveProxies = new Set<ManagerProxy>();
+  readonly #finalizer = new FinalizationRegistry<ManagerToken>((token) => this.#decrefInBackground(token));
+  #channel: Promise<ManagerConnection> | undefined;
+  #channelQueue: ChannelTask[] = [];
+  #channelBusy = false;
+  #closed = false;
+
+  constructor(address: ManagerAddress, options: ManagerClientOptions) {
+    if (options.serializer !== undefined && options.serializer !== 'pickle') {
+      throw new TypeError(
+        `unsupported manager serializer ${JSON.stringify(options.serializer)}; only 'pickle' is`,
+      );
+    }
+    this.address = address;
+    this.#connect = options.connect ?? transportConnector(options);
+    this.#channelName = options.channelName ?? `mpwire-${process.pid}`;
+  }
+
+  /** True after {@link close}. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /**
+   * Creates an object of a registered typeid on the server (Python's `manager.<typeid>(*args, **kwargs)`, e.g.
+   * `manager.get_queue()` is `create('get_queue')`). The proxy owns the reference `create` takes.
+   */
+  async create(typeid: string, args: readonly unknown[] = [], kwargs?: PythonKwargs): Promise<ManagerProxy> {
+    return this.#createAs(ManagerProxy, typeid, args, kwargs);
+  }
+
+  /** {@link create} with a {@link QueueProxy}: `Queue` (SyncManager) or the typeid a server registered, e.g. `get_queue`. */
+  queue<T = unknown>(typeid = 'Queue', args: readonly unknown[] = []): Promise<QueueProxy<T>> {
+    return this.#createAs(QueueProxy<T>, typeid, args);
+  }
+
+  /** {@link create} with a {@link DictProxy} (SyncManager `dict`); `args` as for Python's `dict(...)`. */
+  dict<K = unknown, V = unknown>(typeid = 'dict', args: readonly unknown[] = []): Promise<DictProxy<K, V>> {
+    return this.#createAs(DictProxy<K, V>, typeid, args);
+  }
+
+  /** {@link create} with a {@link ListProxy} (SyncManager `list`); `args` as for Python's `list(...)`. */
+  list<T = unknown>(typeid = 'list', args: readonly unknown[] = []): Promise<ListProxy<T>> {
+    return this.#createAs(ListProxy<T>, typeid, args);
+  }
+
+  /**
+   * Runs one of the server's public functions (`dummy`, `create`, `incref`, `decref`, `number_of_objects`,
+   * `debug_info`, `get_methods`, ...) on a fresh connection, as Python does, and returns its result.
+   */
+  async callPublic(name: string, args: readonly unknown[] = [], kwargs?: PythonKwargs): Promise<unknown> {
+    this.#assertOpen();
+    const connection = await this.#connect(this.address);
+    try {
+      await connection.send(buildRequest(null, name, args, kwargs));
+      return expectReturn(parseReply(await connection.recv()));
+    } finally {
+      await connection.close();
+    }
+  }
+
+  /** How many objects the server holds references to (`number_of_objects`). */
+  async numberOfObjects(): Promise<number> {
+    return Number(await this.callPublic('number_of_objects'));
+  }
+
+  /** The server's table of idents, refcounts and object descriptions (`debug_info`). */
+  async debugInfo(): Promise<string> {
+    return String(await this.callPublic('debug_info'));
+  }
+
+  /** The exposed method names of an object (`get_methods`). */
+  async getMethods(token: ManagerToken): Promise<readonly string[]> {
+    const names = await this.callPublic('get_methods', [tokenToPickle(token)]);
+    if (!Array.isArray(names)) throw new ManagerProtocolError('get_methods must return a sequence');
+    return names.map(String);
+  }
+
+  /**
+   * Stops the server (`shutdown`) and closes this client without releasing proxies (their objects die with
+   * the server). Python 3 replies twice and 2.7 once before exiting; the first reply, or EOF, is enough.
+   */
+  async shutdown(): Promise<void> {
+    this.#assertOpen();
+    const connection = await this.#connect(this.address);
+    try {
+      await connection.send(buildRequest(null, 'shutdown'));
+      try {
+        expectReturn(parseReply(await connection.recv()));
+      } catch (error) {
+        // A server already exiting (2.7 calls os._exit right after replying) may close before we read.
+        if (!(error instanceof EOFError)) throw error;
+      }
+    } finally {
+      await connection.close();
+    }
+    for (const proxy of this.#liveProxies) this.#forget(proxy);
+    await this.close();
+  }
+
+  /** Releases every proxy still held (one `decref` each), then closes the method channel. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    const held = [...this.#liveProxies];
+    await Promise.allSettled(held.map((proxy) => proxy.release()));
+    this.#closed = true;
+    const channel = this.#channel;
+    this.#channel = undefined;
+    if (channel) await channel.then((c) => c.close()).catch(() => undefined);
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  /** @internal Runs a method on the channel; `#PROXY` replies become proxies of this client. */
+  async callMethod(
+    token: ManagerToken,
+    methodName: string,
+    args: readonly unknown[],
+    kwargs?: PythonKwargs,
+    options?: ProxyCallOptions,
+  ): Promise<unknown> {
+    this.#assertOpen();
+    const request = buildRequest(token.id, methodName, proxiesInArgs(args), proxiesInKwargs(kwargs));
+    const reply = await this.#exchangeOnChannel(request, options?.signal);
+    if (reply.kind === '#RETURN') return proxiesFromPickle(reply.value, this.#adoptReceived);
+    if (reply.kind === '#PROXY') {
+      // The server already took a reference for us (create inside serve_client); the new proxy owns it.
+      const proxy = new ManagerProxy(this, rewriteTokenAddress(reply.token, this.address), reply.exposed);
+      this.adopt(proxy);
+      return proxy;
+    }
+    throw replyToError(reply);
+  }
+
+  /** @internal `incref` on a fresh connection. */
+  async incref(token: ManagerToken): Promise<void> {
+    await this.callPublic('incref', [token.id]);
+  }
+
+  /** @internal */
+  async releaseReference(proxy: ManagerProxy): Promise<void> {
+    if (!this.#liveProxies.has(proxy)) return;
+    this.#forget(proxy);
+    if (this.#closed) return;
+    await this.callPublic('decref', [proxy.token.id]);
+  }
+
+  /** @internal */
+  adopt(proxy: ManagerProxy): void {
+    this.#liveProxies.add(proxy);
+    this.#finalizer.register(proxy, proxy.token, proxy);
+  }
+
+  /** @internal */
+  transfer(from: ManagerProxy, to: ManagerProxy): void {
+    this.#forget(from);
+    this.adopt(to);
+  }
+
+  async #createAs<P extends ManagerProxy>(
+    proxyClass: ProxyClass<P>,
+    typeid: string,
+    args: readonly unknown[],
+    kwargs?: PythonKwargs,
+  ): Promise<P> {
+    const createArgs = [typeid, ...proxiesInArgs(args)];
+    const { id, exposed } = parseCreateResult(
+      await this.callPublic('create', createArgs, proxiesInKwargs(kwargs)),
+    );
+    const proxy = new proxyClass(this, { typeid, address: this.address, id }, exposed);
+    this.adopt(proxy);
+    return proxy;
+  }
+
+  /**
+   * A proxy found inside a returned value: take a reference of our own, as Python's RebuildProxy does. It is
+   * assumed to live on this server (SyncManager nesting), so its Token gets this client's address.
+   */
+  readonly #adoptReceived = async (received: ReceivedProxy): Promise<ManagerProxy> => {
+    const token = rewriteTokenAddress(received.token, this.address);
+    await this.incref(token);
+    const proxy = new received.proxyClass(this, token, received.exposed);
+    this.adopt(proxy);
+    return proxy;
+  };
+
+  #forget(proxy: ManagerProxy): void {
+    this.#liveProxies.delete(proxy);
+    this.#finalizer.unregister(proxy);
+    proxy.markReleased();
+  }
+
+  /** A proxy dropped without release(): give its reference back, as Python's proxy finalizer does. */
+  #decrefInBackground(token: ManagerToken): void {
+    if (this.#closed) return;
+    this.callPublic('decref', [token.id]).catch(() => undefined);
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new ManagerClosedError('the manager client is closed');
+  }
+
+  /** Sends one request on the channel once every earlier call has had its reply. */
+  #exchangeOnChannel(request: unknown, signal: AbortSignal | undefined): Promise<ManagerReply> {
+    return new Promise<ManagerReply>((resolve, reject) => {
+      if (signal?.aborted) {
+        reject(signal.reason);
+        return;
+      }
+      let running = false;
+      const onAbort = (): void => {
+        if (running) {
+          // The reply can no longer be told apart from the next one's: this channel is done for.
+          this.#dropChannel();
+        } else {
+          this.#channelQueue = this.#channelQueue.filter((queued) => queued !== task);
+        }
+        reject(signal!.reason);
+      };
+      const task: ChannelTask = async () => {
+        running = true;
+        try {
+          const channel = await this.#openChannel();
+          await channel.send(request);
+          resolve(parseReply(await channel.recv()));
+        } catch (error) {
+          // A failed send or recv leaves the stream at an unknown point: start a new channel next time.
+          if (!(error instanceof ManagerProtocolError)) this.#dropChannel();
+          reject(error);
+        } finally {
+          signal?.removeEventListener('abort', onAbort);
+        }
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.#channelQueue.push(task);
+      void this.#drainChannelQueue();
+    });
+  }
+
+  async #drainChannelQueue(): Promise<void> {
+    if (this.#channelBusy) return;
+    this.#channelBusy = true;
+    try {
+      for (let task = this.#channelQueue.shift(); task; task = this.#channelQueue.shift()) await task();
+    } finally {
+      this.#channelBusy = false;
+    }
+  }
+
+  #openChannel(): Promise<ManagerConnection> {
+    if (this.#channel) return this.#channel;
+    const opening = (async () => {
+      const connection = await this.#connect(this.address);
+      try {
+        await connection.send(buildRequest(null, 'accept_connection', [this.#channelName]));
+        expectReturn(parseReply(await connection.recv()));
+      } catch (error) {
+        await connection.close();
+        throw error;
+      }
+      return connection;
+    })();
+    this.#channel = opening;
+    opening.catch(() => {
+      if (this.#channel === opening) this.#channel = undefined;
+    });
+    return opening;
+  }
+
+  #dropChannel(): void {
+    const channel = this.#channel;
+    this.#channel = undefined;
+    if (channel) void channel.then((c) => c.close()).catch(() => undefined);
+  }
+}

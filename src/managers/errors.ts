@@ -1,0 +1,165 @@
+/**
+ * Errors a manager server reports, as `multiprocessing.managers.convert_to_error` would raise them in Python:
+ * `#ERROR` carries the remote exception itself, `#TRACEBACK` and `#UNSERIALIZABLE` carry traceback text.
+ */
+import { PyGlobal, PyObject } from '../codec/values.js';
+
+/** Python 2 and private-module spellings of exception classes, mapped to the name Python 3 documents. */
+const CANONICAL_EXCEPTION_NAMES: ReadonlyMap<string, string> = new Map([
+  ['_queue.Empty', 'queue.Empty'],
+  ['Queue.Empty', 'queue.Empty'],
+  ['Queue.Full', 'queue.Full'],
+  ['multiprocessing.queues.Empty', 'queue.Empty'],
+  ['multiprocessing.queues.Full', 'queue.Full'],
+]);
+
+/**
+ * The version-independent name of a Python exception class: `_queue.Empty` (3.7+), `queue.Empty` (3.6) and
+ * `Queue.Empty` (2.7) all become `queue.Empty`; `exceptions.KeyError` (2.7) becomes `builtins.KeyError`.
+ */
+export function canonicalExceptionName(qualifiedName: string): string {
+  const mapped = CANONICAL_EXCEPTION_NAMES.get(qualifiedName);
+  if (mapped) return mapped;
+  const dot = qualifiedName.lastIndexOf('.');
+  const module = qualifiedName.slice(0, dot);
+  if (module === 'exceptions' || module === '__builtin__') return `builtins.${qualifiedName.slice(dot + 1)}`;
+  return qualifiedName;
+}
+
+/** Which reply kind a {@link RemoteError} came from. */
+export type RemoteErrorKind = '#ERROR' | '#TRACEBACK' | '#UNSERIALIZABLE';
+
+/**
+ * Base class of every failure a manager server reports. Test `err.isQueueEmpty` or `err.pythonType` to
+ * branch on the remote exception; both are version-independent.
+ */
+export class RemoteError extends Error {
+  override readonly name: string = 'RemoteError';
+  /** The reply that carried the failure. */
+  readonly replyKind: RemoteErrorKind;
+  /** The server's traceback text (`#TRACEBACK`, `#UNSERIALIZABLE`); undefined for `#ERROR`, which sends none. */
+  readonly remoteTraceback: string | undefined;
+
+  constructor(replyKind: RemoteErrorKind, message: string, remoteTraceback?: string) {
+    super(message);
+    this.replyKind = replyKind;
+    this.remoteTraceback = remoteTraceback;
+  }
+
+  /** Canonical `module.name` of the remote exception class (see {@link canonicalExceptionName}), if known. */
+  get pythonType(): string | undefined {
+    return undefined;
+  }
+
+  /** True when the remote call raised `queue.Empty` (`get_nowait`, or `get` with a timeout, on an empty queue). */
+  get isQueueEmpty(): boolean {
+    return this.pythonType === 'queue.Empty';
+  }
+
+  /** True when the remote call raised `queue.Full`. */
+  get isQueueFull(): boolean {
+    return this.pythonType === 'queue.Full';
+  }
+}
+
+/** `('#ERROR', exc)`: the remote method raised `exc`, which the server pickled and sent back. */
+export class RemoteException extends RemoteError {
+  override readonly name: string = 'RemoteException';
+  /**
+   * The class as the pickle named it, e.g. `_queue.Empty` from 3.7+ or `queue.Empty` from 3.6 (2.7's `Queue.Empty`
+   * arrives as `queue.Empty` when the decoder's `fixImports` is on, as in Python 3's `pickle.loads`).
+   */
+  readonly pythonTypeAsSent: string;
+  /** The exception's `args`. */
+  readonly pythonArgs: readonly unknown[];
+  /** The decoded exception object, for anything the fields above do not cover (e.g. its `__dict__` state). */
+  readonly exception: unknown;
+  readonly #pythonType: string;
+
+  constructor(exception: unknown) {
+    const { qualifiedName, args } = describeException(exception);
+    const canonical = canonicalExceptionName(qualifiedName);
+    super('#ERROR', `${canonical}${args.length > 0 ? `: ${formatExceptionArgs(args)}` : ''}`);
+    this.pythonTypeAsSent = qualifiedName;
+    this.pythonArgs = args;
+    this.exception = exception;
+    this.#pythonType = canonical;
+  }
+
+  override get pythonType(): string {
+    return this.#pythonType;
+  }
+}
+
+/** `('#TRACEBACK', text)`: the server itself failed (unknown ident or method, bad request, failing public function). */
+export class RemoteTracebackError extends RemoteError {
+  override readonly name: string = 'RemoteTracebackError';
+  readonly #pythonType: string | undefined;
+
+  constructor(traceback: string) {
+    super('#TRACEBACK', lastTracebackLine(traceback), traceback);
+    this.#pythonType = exceptionTypeFromTraceback(traceback);
+  }
+
+  /** The exception class named on the traceback's last line (`KeyError`, `AssertionError`, ...), canonical. */
+  override get pythonType(): string | undefined {
+    return this.#pythonType;
+  }
+}
+
+/** `('#UNSERIALIZABLE', text)`: the method ran but its result could not be pickled. */
+export class RemoteUnserializableError extends RemoteError {
+  override readonly name: string = 'RemoteUnserializableError';
+
+  constructor(traceback: string) {
+    super('#UNSERIALIZABLE', `Unserializable message: ${lastTracebackLine(traceback)}`, traceback);
+  }
+}
+
+/** A reply that is not one of the shapes `multiprocessing.managers` sends. */
+export class ManagerProtocolError extends Error {
+  override readonly name = 'ManagerProtocolError';
+}
+
+function describeException(exception: unknown): { qualifiedName: string; args: readonly unknown[] } {
+  if (exception instanceof PyObject && exception.callable instanceof PyGlobal) {
+    return { qualifiedName: exception.callable.qualifiedName, args: exception.args };
+  }
+  if (exception instanceof PyGlobal) return { qualifiedName: exception.qualifiedName, args: [] };
+  if (exception instanceof Error)
+    return { qualifiedName: `builtins.${exception.name}`, args: [exception.message] };
+  return { qualifiedName: 'builtins.Exception', args: [exception] };
+}
+
+function formatExceptionArgs(args: readonly unknown[]): string {
+  if (args.length === 1) return typeof args[0] === 'string' ? args[0] : safeJson(args[0]);
+  return safeJson(args);
+}
+
+function safeJson(value: unknown): string {
+  try {
+    return (
+      JSON.stringify(value, (_key, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)) ?? String(value)
+    );
+  } catch {
+    return String(value);
+  }
+}
+
+function lastTracebackLine(traceback: string): string {
+  const lines = traceback.trimEnd().split('\n');
+  return lines[lines.length - 1]?.trim() || 'remote error';
+}
+
+/** `KeyError: 'x'` → `builtins.KeyError`; `queue.Empty` → `queue.Empty`; anything else → undefined. */
+function exceptionTypeFromTraceback(traceback: string): string | undefined {
+  const match = /^([A-Za-z_][\w.]*)(?::|$)/.exec(lastTracebackLine(traceback));
+  if (!match?.[1]) return undefined;
+  const name = match[1];
+  return canonicalExceptionName(name.includes('.') ? name : `builtins.${name}`);
+}
+
+/** A call on a proxy after `release()`, or on a client after `close()`. */
+export class ManagerClosedError extends Error {
+  override readonly name = 'ManagerClosedError';
+}

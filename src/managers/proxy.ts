@@ -1,0 +1,310 @@
+/**
+ * Proxies: TypeScript handles on objects that live in a manager server. Each owns exactly one server-side
+ * reference, as a Python proxy does once its constructor's incref and the creator's decref have cancelled out.
+ */
+import { ManagerClosedError } from './errors.js';
+import type { PythonKwargs } from './messages.js';
+import type { ManagerToken } from './token.js';
+
+/**
+ * What a proxy needs from its client: method calls over the shared channel and reference counting over fresh
+ * connections. Implemented by `ManagerClient`.
+ * @internal
+ */
+export interface ProxyHost {
+  callMethod(
+    token: ManagerToken,
+    methodName: string,
+    args: readonly unknown[],
+    kwargs?: PythonKwargs,
+    options?: ProxyCallOptions,
+  ): Promise<unknown>;
+  incref(token: ManagerToken): Promise<void>;
+  /** Drops this proxy's reference; `proxy` is forgotten by the client's bookkeeping. */
+  releaseReference(proxy: ManagerProxy): Promise<void>;
+  /** Records a new proxy so the client can release it on close and when it is garbage-collected. */
+  adopt(proxy: ManagerProxy): void;
+  /** Moves the reference `from` owns to `to`, which replaces it in the bookkeeping. */
+  transfer(from: ManagerProxy, to: ManagerProxy): void;
+}
+
+/** Per-call options of remote method calls. */
+export interface ProxyCallOptions {
+  /**
+   * Gives up on the call. A call still queued is simply dropped. A call already sent cannot be cancelled on
+   * the server (Python has no way to), so the client closes its method channel and opens a new one for the
+   * next call; the server finishes the call anyway and its result is lost (an aborted `get` may consume an
+   * item). Prefer Python-side timeouts, such as `get({ timeout })`, where the method has one.
+   */
+  readonly signal?: AbortSignal;
+}
+
+/** A constructor for a typed proxy class, e.g. {@link QueueProxy}; all share ManagerProxy's signature. */
+export type ProxyClass<P extends ManagerProxy> = new (
+  host: ProxyHost,
+  token: ManagerToken,
+  exposed: readonly string[],
+) => P;
+
+/**
+ * A handle on one object in a manager server, like Python's `BaseProxy`/`AutoProxy`. `call` runs any exposed
+ * method; the subclasses add typed helpers. Release it with `release()` or `await using`.
+ */
+export class ManagerProxy {
+  /** Which object this is: typeid, the server address this client uses, and the server's hex ident. */
+  readonly token: ManagerToken;
+  /** The method names the server lets this proxy call (the server's list; it differs across Python versions). */
+  readonly exposed: readonly string[];
+  readonly #host: ProxyHost;
+  #released = false;
+
+  /** @internal Proxies come from `ManagerClient.create` and its typed variants, not from user code. */
+  constructor(host: ProxyHost, token: ManagerToken, exposed: readonly string[]) {
+    this.#host = host;
+    this.token = token;
+    this.exposed = exposed;
+  }
+
+  /** True once `release()` has run; further calls throw ManagerClosedError. */
+  get released(): boolean {
+    return this.#released;
+  }
+
+  /**
+   * Calls `methodName(*args, **kwargs)` on the remote object. Resolves with the `#RETURN` value, or a new
+   * {@link ManagerProxy} for methods the server maps to a typeid (`#PROXY`); rejects with a RemoteError.
+   */
+  call(
+    methodName: string,
+    args: readonly unknown[] = [],
+    kwargs?: PythonKwargs,
+    options?: ProxyCallOptions,
+  ): Promise<unknown> {
+    if (this.#released) {
+      return Promise.reject(new ManagerClosedError(`proxy ${this.describe()} was released`));
+    }
+    return this.#host.callMethod(this.token, methodName, args, kwargs, options);
+  }
+
+  /** A copy of the remote object itself (Python's `proxy._getvalue()`, the `#GETVALUE` request). */
+  getValue(): Promise<unknown> {
+    return this.call('#GETVALUE');
+  }
+
+  /**
+   * Another proxy for the same object, holding its own reference (an `incref`), for handing to code that
+   * releases it independently, as Python does when a proxy is copied or unpickled.
+   */
+  async share(): Promise<this> {
+    if (this.#released) throw new ManagerClosedError(`proxy ${this.describe()} was released`);
+    await this.#host.incref(this.token);
+    const ctor = this.constructor as ProxyClass<this>;
+    const copy = new ctor(this.#host, this.token, this.exposed);
+    this.#host.adopt(copy);
+    return copy;
+  }
+
+  /**
+   * The same remote object through a typed proxy class, e.g. `proxy.as(QueueProxy)`. The reference moves to the
+   * returned proxy (no round trip) and this one counts as released.
+   */
+  as<P extends ManagerProxy>(proxyClass: ProxyClass<P>): P {
+    if (this.#released) throw new ManagerClosedError(`proxy ${this.describe()} was released`);
+    const typed = new proxyClass(this.#host, this.token, this.exposed);
+    this.#host.transfer(this, typed);
+    this.#released = true;
+    return typed;
+  }
+
+  /** Drops this proxy's server reference (`decref`). Idempotent; the object dies when no reference is left. */
+  async release(): Promise<void> {
+    if (this.#released) return;
+    this.#released = true;
+    await this.#host.releaseReference(this);
+  }
+
+  /** @internal Marks the proxy released without a decref (the client is gone, or another handle released it). */
+  markReleased(): void {
+    this.#released = true;
+  }
+
+  /** `await using queue = await manager.queue('get_queue')` releases the reference at scope exit. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.release();
+  }
+
+  /** `typeid id=...` for messages. */
+  describe(): string {
+    return `${this.token.typeid} id=${this.token.id}`;
+  }
+}
+
+/** How long a blocking queue call may wait. `timeout` is in seconds, as in Python. */
+export interface QueueWaitOptions extends ProxyCallOptions {
+  /** False for the non-blocking form (`queue.Empty`/`queue.Full` at once). Default true. */
+  readonly block?: boolean;
+  /**
+   * Seconds to wait before `queue.Empty`/`queue.Full`. Without it a blocking call waits for ever and ties up the
+   * client's method channel meanwhile (closing the socket does not cancel it on the server).
+   */
+  readonly timeout?: number;
+}
+
+/** A proxy for a `queue.Queue` (SyncManager's `Queue`/`JoinableQueue`, or a registered `get_queue`). */
+export class QueueProxy<T = unknown> extends ManagerProxy {
+  /** `put(item, block, timeout)`. Rejects with `err.isQueueFull` when a bounded queue stays full. */
+  async put(item: T, options: QueueWaitOptions = {}): Promise<void> {
+    await this.call('put', [item, options.block ?? true, options.timeout ?? null], undefined, options);
+  }
+
+  /** `get(block, timeout)`. Rejects with `err.isQueueEmpty` when nothing arrives in time. */
+  async get(options: QueueWaitOptions = {}): Promise<T> {
+    return (await this.call(
+      'get',
+      [options.block ?? true, options.timeout ?? null],
+      undefined,
+      options,
+    )) as T;
+  }
+
+  /** `put_nowait(item)`. */
+  async putNowait(item: T): Promise<void> {
+    await this.call('put_nowait', [item]);
+  }
+
+  /** `get_nowait()`: rejects at once with `err.isQueueEmpty` on an empty queue. */
+  async getNowait(): Promise<T> {
+    return (await this.call('get_nowait')) as T;
+  }
+
+  /** `qsize()`: approximate, as in Python. */
+  async qsize(): Promise<number> {
+    return Number(await this.call('qsize'));
+  }
+
+  /** `empty()`. */
+  async empty(): Promise<boolean> {
+    return (await this.call('empty')) === true;
+  }
+
+  /** `full()`. */
+  async full(): Promise<boolean> {
+    return (await this.call('full')) === true;
+  }
+
+  /** `task_done()`. */
+  async taskDone(): Promise<void> {
+    await this.call('task_done');
+  }
+
+  /** `join()`: blocks the channel until every item has been marked done. */
+  async join(): Promise<void> {
+    await this.call('join');
+  }
+}
+
+/** A proxy for a remote `dict` (SyncManager's `dict`, Python's DictProxy). */
+export class DictProxy<K = unknown, V = unknown> extends ManagerProxy {
+  /** `d[key]`; rejects with `pythonType === 'builtins.KeyError'` when missing. */
+  async getItem(key: K): Promise<V> {
+    return (await this.call('__getitem__', [key])) as V;
+  }
+
+  /** `d.get(key, fallback)`. */
+  async get(key: K, fallback: V | null = null): Promise<V | null> {
+    return (await this.call('get', [key, fallback])) as V | null;
+  }
+
+  /** `d[key] = value`. */
+  async set(key: K, value: V): Promise<void> {
+    await this.call('__setitem__', [key, value]);
+  }
+
+  /** `del d[key]`. */
+  async delete(key: K): Promise<void> {
+    await this.call('__delitem__', [key]);
+  }
+
+  /** `key in d`. */
+  async has(key: K): Promise<boolean> {
+    return (await this.call('__contains__', [key])) === true;
+  }
+
+  /** `len(d)`. */
+  async size(): Promise<number> {
+    return Number(await this.call('__len__'));
+  }
+
+  /** `list(d.keys())` (the server sends views as lists). */
+  async keys(): Promise<K[]> {
+    return [...((await this.call('keys')) as Iterable<K>)];
+  }
+
+  /** `d.pop(key)`. */
+  async pop(key: K): Promise<V> {
+    return (await this.call('pop', [key])) as V;
+  }
+
+  /** `d.update(entries)`. */
+  async update(entries: ReadonlyMap<K, V>): Promise<void> {
+    await this.call('update', [entries]);
+  }
+
+  /** `d.clear()`. */
+  async clear(): Promise<void> {
+    await this.call('clear');
+  }
+
+  /** `d.copy()`: a snapshot of the whole dict. */
+  async copy(): Promise<unknown> {
+    return this.call('copy');
+  }
+}
+
+/** A proxy for a remote `list` (SyncManager's `list`, Python's ListProxy). */
+export class ListProxy<T = unknown> extends ManagerProxy {
+  /** `l.append(item)`. */
+  async append(item: T): Promise<void> {
+    await this.call('append', [item]);
+  }
+
+  /** `l.extend(items)`. */
+  async extend(items: readonly T[]): Promise<void> {
+    await this.call('extend', [items]);
+  }
+
+  /** `l[index]` (negative indexes count from the end); rejects with `builtins.IndexError` out of range. */
+  async getItem(index: number): Promise<T> {
+    return (await this.call('__getitem__', [index])) as T;
+  }
+
+  /** `l[index] = item`. */
+  async setItem(index: number, item: T): Promise<void> {
+    await this.call('__setitem__', [index, item]);
+  }
+
+  /** `len(l)`. */
+  async size(): Promise<number> {
+    return Number(await this.call('__len__'));
+  }
+
+  /** `l.pop()` or `l.pop(index)`. */
+  async pop(index?: number): Promise<T> {
+    return (await this.call('pop', index === undefined ? [] : [index])) as T;
+  }
+
+  /** `l.insert(index, item)`. */
+  async insert(index: number, item: T): Promise<void> {
+    await this.call('insert', [index, item]);
+  }
+
+  /** `l.remove(item)`: rejects with `builtins.ValueError` when absent. */
+  async remove(item: T): Promise<void> {
+    await this.call('remove', [item]);
+  }
+
+  /** A copy of the whole list (`#GETVALUE`). */
+  async toArray(): Promise<T[]> {
+    return [...((await this.getValue()) as Iterable<T>)];
+  }
+}

@@ -1,0 +1,97 @@
+/** `Client`: connect to a `multiprocessing.connection.Listener` (or an mpwire one) and authenticate. */
+import { connect, type Socket } from 'node:net';
+import {
+  type Address,
+  addressType,
+  checkAddressShape,
+  type Family,
+  isAbstractAddress,
+  SUN_PATH_LENGTH,
+  validateFamily,
+} from './address.js';
+import { type Authkey, authkeyBytes } from './auth.js';
+import { type CallOptions, Connection, type ConnectionOptions, secondsToMilliseconds } from './connection.js';
+import { authenticate, withDeadline } from './handshake.js';
+
+/** Options of {@link Client}. */
+export interface ClientOptions extends ConnectionOptions, CallOptions {
+  /** Defaults to the family the address implies. */
+  readonly family?: Family;
+  /**
+   * Key for the handshake; a string is taken as UTF-8. `undefined`/`null` skip authentication (Python's
+   * default). It must match the Listener's: a key on one side only deadlocks in CPython, so use `timeout`.
+   */
+  readonly authkey?: Authkey | null;
+  /** Seconds allowed for connecting and authenticating together. Default: none, as Python. */
+  readonly timeout?: number;
+}
+
+/** Adds the Node 20 abstract-name padding to a refused connection, since the bare errno hides it. */
+function explainAbstractRefusal(error: Error, address: Address): Error {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (
+    code !== 'ECONNREFUSED' ||
+    !isAbstractAddress(address) ||
+    (address as string).length >= SUN_PATH_LENGTH
+  ) {
+    return error;
+  }
+  error.message +=
+    ' (Node pads abstract names to 108 bytes; a Python Listener must bind paddedAbstractAddress(name) for a' +
+    ' Node client to reach it)';
+  return error;
+}
+
+/** Opens the socket for an address; resolves once connected. */
+export function connectSocket(
+  address: Address,
+  family: Family,
+): { socket: Socket; connected: Promise<void> } {
+  const socket =
+    family === 'AF_INET'
+      ? connect({ host: address[0] as string, port: address[1] as number, family: 4, allowHalfOpen: true })
+      : connect({ path: address as string, allowHalfOpen: true });
+  if (family === 'AF_INET') socket.setNoDelay(true);
+  const connected = new Promise<void>((resolve, reject) => {
+    const onError = (error: Error): void => reject(explainAbstractRefusal(error, address));
+    socket.once('error', onError);
+    socket.once('connect', () => {
+      socket.off('error', onError);
+      resolve();
+    });
+  });
+  return { socket, connected };
+}
+
+/**
+ * Connects to `address` and, when an `authkey` is given, runs the handshake (answer first, then challenge,
+ * as CPython's `Client`). Addresses: `[host, port]` (IPv4), a Unix socket path, or `"\0name"` (Linux abstract).
+ * @throws RangeError for `AF_PIPE` or a bad address; TypeError for a bad key (checked before connecting);
+ *   the socket's error (e.g. `ECONNREFUSED`, no retry, as CPython 3); AuthenticationError; TransportError `TIMEOUT`.
+ */
+export async function Client(address: Address, options: ClientOptions = {}): Promise<Connection> {
+  const family = options.family ?? addressType(address);
+  validateFamily(family);
+  checkAddressShape(address, family);
+  const authkey =
+    options.authkey === null || options.authkey === undefined ? undefined : authkeyBytes(options.authkey);
+  options.signal?.throwIfAborted();
+  const { socket, connected } = connectSocket(address, family);
+  let connection: Connection | undefined;
+  const work = (async () => {
+    await connected;
+    connection = new Connection(socket, {}, options);
+    if (authkey !== undefined) await authenticate(connection, authkey, 'client');
+    return connection;
+  })();
+  const milliseconds = secondsToMilliseconds(options.timeout);
+  return withDeadline(work, milliseconds, options.signal, 'connecting and authenticating', () => {
+    work.catch(() => undefined);
+    if (connection) connection.close();
+    else socket.destroy();
+  }).catch((error: unknown) => {
+    if (connection) connection.close();
+    else socket.destroy();
+    throw error;
+  });
+}

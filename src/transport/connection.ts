@@ -1,0 +1,617 @@
+/**
+ * `Connection`: one framed, message-oriented stream to a Python peer (CPython's
+ * `multiprocessing.connection.Connection`), over a TCP socket, a Unix socket or a socket pair.
+ *
+ * Data flows one way: socket chunks → {@link FrameReader} → queue of whole messages → receivers; and back:
+ * payload → header (joined with the payload when small) → socket. Timeouts are in **seconds**, as in Python.
+ */
+import type { Socket } from 'node:net';
+import { loads, type UnpicklerOptions } from '../codec/decoder.js';
+import { dumps, type PicklerOptions } from '../codec/encoder.js';
+import { BufferTooShort, ConnectionClosedError, EOFError, ProtocolError, TransportError } from './errors.js';
+import { encodeFrameHeader, encodeJoinedFrame, FrameReader, JOINED_WRITE_LIMIT } from './framing.js';
+
+/** Options of a connection's byte stream and pickling; accepted by `Client`, `Listener.listen` and `Pipe`. */
+export interface ConnectionOptions {
+  /**
+   * Pickle protocol `send()` writes. Default 4 (CPython 3.8–3.13's default; readable by 3.4+). Use 2 for a
+   * Python 2.7 peer and 3 for 3.0–3.3.
+   */
+  readonly protocol?: number;
+  /** Further options for the encoder behind `send()` (`registry`, `persistentId`, ...); `protocol` above wins. */
+  readonly picklerOptions?: PicklerOptions;
+  /** Options for the decoder behind `recv()` (`allowGlobals`, `registry`, `encoding`, limits, ...). */
+  readonly unpicklerOptions?: UnpicklerOptions;
+  /**
+   * Largest message this side accepts from the peer, in bytes; a longer frame makes the next receive fail with
+   * `BAD_MESSAGE_LENGTH` before any payload memory is allocated. Default: no limit, as CPython's `recv()`.
+   */
+  readonly maxMessageLength?: number;
+  /**
+   * Bytes of received but unread messages after which the socket is paused, so a fast peer cannot make this
+   * side buffer without bound. Default 8 MiB. A single message larger than this is still received whole.
+   */
+  readonly readHighWaterMark?: number;
+}
+
+/** Per-call options: an `AbortSignal` that gives up waiting (nothing is lost; an unread message stays queued). */
+export interface CallOptions {
+  readonly signal?: AbortSignal;
+}
+
+/** Read/write permission of an end, as CPython's `readable`/`writable` constructor flags. */
+export interface ConnectionModes {
+  readonly readable?: boolean;
+  readonly writable?: boolean;
+}
+
+/** Anything `sendBytes` and `recvBytesInto` accept as bytes (Python's buffer protocol). */
+export type BytesLike = ArrayBufferView | ArrayBuffer;
+
+/** The pickle protocol of CPython 3.8–3.13's `Connection.send`. */
+export const DEFAULT_PICKLE_PROTOCOL = 4;
+const DEFAULT_READ_HIGH_WATER_MARK = 8 * 1024 * 1024;
+/** Payload writes are split into slices this large; one libuv write of more than 2 GiB is not portable. */
+const MAX_WRITE_SLICE = 1 << 30;
+
+interface PendingReceive {
+  readonly maxlength: number | undefined;
+  readonly resolve: (payload: Uint8Array) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+interface PendingSend {
+  readonly parts: readonly Uint8Array[];
+  readonly resolve: () => void;
+  readonly reject: (error: unknown) => void;
+  readonly detachAbort: () => void;
+}
+
+/** What ends the stream for readers once the queued messages are consumed. */
+type ReadEnd =
+  | { readonly kind: 'eof' }
+  | { readonly kind: 'too-long'; readonly length: number }
+  | { readonly kind: 'error'; readonly error: unknown };
+
+interface SocketHandle {
+  readonly _handle?: { readonly fd?: number } | null;
+}
+
+/** Lets `wait()` observe an object without reading from it; implemented by Connection and Listener. */
+export const readinessHook = Symbol('mpwire.readiness');
+
+/** The surface behind {@link readinessHook}. */
+export interface ReadinessHook {
+  /** Whether the object is ready now (a message, EOF or an error for a connection; a peer for a listener). */
+  ready(): boolean;
+  /** Calls `listener` whenever readiness may have changed; returns the unsubscribe function. */
+  subscribe(listener: () => void): () => void;
+}
+
+/** Lets the handshake cap frame lengths at 256 bytes; not part of the public API. */
+export const handshakeLimitHook = Symbol('mpwire.handshakeLimit');
+
+function bytesView(buffer: BytesLike): Uint8Array {
+  if (buffer instanceof ArrayBuffer) return new Uint8Array(buffer);
+  if (ArrayBuffer.isView(buffer)) return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+  const typeName = buffer === null ? 'NoneType' : typeof buffer;
+  throw new TypeError(`memoryview: a bytes-like object is required, not '${typeName}'`);
+}
+
+function abortReason(signal: AbortSignal): unknown {
+  return signal.reason ?? new DOMException('This operation was aborted', 'AbortError');
+}
+
+/** Seconds to milliseconds for `setTimeout`; `null`/`undefined` mean no timeout. */
+export function secondsToMilliseconds(seconds: number | null | undefined): number | undefined {
+  if (seconds === null || seconds === undefined) return undefined;
+  if (Number.isNaN(seconds)) throw new RangeError('timeout must be a number of seconds, got NaN');
+  return Math.max(0, seconds * 1000);
+}
+
+/**
+ * A message-oriented connection to a `multiprocessing.connection` peer. Obtained from `Client`,
+ * `Listener.accept`, `Pipe` or `spawnWithPipe`; wrap an already connected socket with
+ * {@link Connection.fromSocket}.
+ *
+ * Differences from CPython, on purpose:
+ * - `poll()` and `wait()` report a whole message (or EOF, or an error) ready, not mere fd readability, so a
+ *   `recv` after a true `poll` never blocks.
+ * - `recvBytesInto` copies the whole message at a byte offset into any `ArrayBufferView`; it does not mimic
+ *   CPython's silent truncation for item sizes above 1.
+ * - Messages of 2^31 bytes or more are sent with the −1 + 8-byte escape header, which CPython ≤ 3.7 and 2.7
+ *   cannot read.
+ */
+export class Connection implements AsyncIterable<unknown> {
+  private readonly socket: Socket;
+  private readonly reader: FrameReader;
+  private readonly queue: Uint8Array[] = [];
+  private queuedBytes = 0;
+  private readonly receivers: PendingReceive[] = [];
+  private readonly sends: PendingSend[] = [];
+  private readonly readinessListeners = new Set<() => void>();
+  private readonly maxMessageLength: number;
+  private readonly picklerOptions: PicklerOptions;
+  private readonly unpicklerOptions: UnpicklerOptions | undefined;
+  private readonly readHighWaterMark: number;
+  private handshakeLimit: number | undefined;
+  private streamEnded = false;
+  private streamError: unknown;
+  private readEnd: ReadEnd | undefined;
+  private paused = false;
+  private waitingForDrain = false;
+  private isClosed = false;
+  private isReadable: boolean;
+  private readonly isWritable: boolean;
+
+  /**
+   * Wraps a connected socket. Most code gets connections from `Client`, `Listener` or `Pipe` instead.
+   * @throws RangeError when both modes are false (CPython's text).
+   */
+  constructor(socket: Socket, modes: ConnectionModes = {}, options: ConnectionOptions = {}) {
+    const readable = modes.readable ?? true;
+    const writable = modes.writable ?? true;
+    if (!readable && !writable) {
+      throw new RangeError('at least one of `readable` and `writable` must be True');
+    }
+    this.socket = socket;
+    this.isReadable = readable;
+    this.isWritable = writable;
+    this.maxMessageLength = options.maxMessageLength ?? Number.POSITIVE_INFINITY;
+    this.picklerOptions = {
+      ...options.picklerOptions,
+      protocol: options.protocol ?? options.picklerOptions?.protocol ?? DEFAULT_PICKLE_PROTOCOL,
+    };
+    this.unpicklerOptions = options.unpicklerOptions;
+    this.readHighWaterMark = options.readHighWaterMark ?? DEFAULT_READ_HIGH_WATER_MARK;
+    this.reader = new FrameReader({ allocate: (n) => Buffer.allocUnsafeSlow(n) });
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('end', () => this.onStreamEnd(undefined));
+    socket.on('error', (error) => this.onStreamEnd(error));
+    socket.on('close', () => this.onStreamEnd(undefined));
+    socket.on('drain', () => this.flushSends());
+  }
+
+  /** Same as the constructor; reads better at call sites that adopt a socket. */
+  static fromSocket(socket: Socket, modes?: ConnectionModes, options?: ConnectionOptions): Connection {
+    return new Connection(socket, modes, options);
+  }
+
+  /** True once {@link close} has run. */
+  get closed(): boolean {
+    return this.isClosed;
+  }
+
+  /** Whether this end may receive. Drops to false after a `BAD_MESSAGE_LENGTH` on a duplex connection. */
+  get readable(): boolean {
+    return this.isReadable;
+  }
+
+  /** Whether this end may send. */
+  get writable(): boolean {
+    return this.isWritable;
+  }
+
+  /**
+   * The socket's file descriptor.
+   * @throws ConnectionClosedError after `close()`; TransportError when the platform exposes no descriptor.
+   */
+  fileno(): number {
+    this.checkClosed();
+    const fd = (this.socket as unknown as SocketHandle)._handle?.fd;
+    if (typeof fd !== 'number' || fd < 0) throw new ConnectionClosedError('handle has no file descriptor');
+    return fd;
+  }
+
+  /**
+   * Pickles `value` (protocol 4 unless the connection's `protocol` says otherwise) and sends it as one message,
+   * as CPython's `send`. When pickling fails nothing is written.
+   * @throws ConnectionClosedError, TransportError `READ_ONLY`, PicklingError.
+   */
+  async send(value: unknown, options: CallOptions = {}): Promise<void> {
+    this.checkClosed();
+    this.checkWritable();
+    return this.writeFrame(dumps(value, this.picklerOptions), options.signal);
+  }
+
+  /**
+   * Receives one message and unpickles it, as CPython's `recv` (no length limit other than `maxMessageLength`).
+   * A message that fails to unpickle is consumed, and the error is thrown.
+   * @throws EOFError, ProtocolError, UnpicklingError.
+   */
+  async recv(options: CallOptions = {}): Promise<unknown> {
+    this.checkClosed();
+    this.checkReadable();
+    return loads(await this.receive(undefined, options.signal), this.unpicklerOptions);
+  }
+
+  /**
+   * Sends `buffer[offset : offset + size]` as one message (byte offsets, any `ArrayBufferView`). Resolves once
+   * the frame is handed to the operating system; while the peer does not read, later sends wait here instead
+   * of piling up in memory. Do not modify the buffer until the promise settles.
+   * @throws ConnectionClosedError, TransportError `READ_ONLY`, TypeError, RangeError (CPython's order and texts).
+   */
+  async sendBytes(buffer: BytesLike, offset = 0, size?: number, options: CallOptions = {}): Promise<void> {
+    this.checkClosed();
+    this.checkWritable();
+    const view = bytesView(buffer);
+    const n = view.byteLength;
+    if (offset < 0) throw new RangeError('offset is negative');
+    if (n < offset) throw new RangeError('buffer length < offset');
+    let length: number;
+    if (size === undefined) length = n - offset;
+    else if (size < 0) throw new RangeError('size is negative');
+    else if (offset + size > n) throw new RangeError('buffer length < offset + size');
+    else length = size;
+    return this.writeFrame(view.subarray(offset, offset + length), options.signal);
+  }
+
+  /**
+   * Receives one message as bytes.
+   * @param maxlength when the next message is longer, fails with `BAD_MESSAGE_LENGTH` and, as in CPython,
+   *   the connection stops being readable (a read-only end is closed). The payload is never allocated.
+   * @throws EOFError at a clean end of stream; ProtocolError `TRUNCATED_MESSAGE` when it ends mid-message.
+   */
+  async recvBytes(maxlength?: number, options: CallOptions = {}): Promise<Uint8Array> {
+    this.checkClosed();
+    this.checkReadable();
+    if (maxlength !== undefined && maxlength < 0) throw new RangeError('negative maxlength');
+    return this.receive(maxlength, options.signal);
+  }
+
+  /**
+   * Receives one message into `buffer` at byte `offset` and returns its length.
+   * @throws RangeError before reading for a bad offset (the message stays queued); BufferTooShort, carrying
+   *   the whole message, after reading one that does not fit (it is consumed; the connection stays usable).
+   */
+  async recvBytesInto(buffer: ArrayBufferView, offset = 0, options: CallOptions = {}): Promise<number> {
+    this.checkClosed();
+    this.checkReadable();
+    const target = bytesView(buffer);
+    if (offset < 0) throw new RangeError('negative offset');
+    if (offset > target.byteLength) throw new RangeError('offset too large');
+    const payload = await this.receive(undefined, options.signal);
+    if (target.byteLength < offset + payload.byteLength) throw new BufferTooShort(payload);
+    target.set(payload, offset);
+    return payload.byteLength;
+  }
+
+  /**
+   * Whether a message (or EOF, or an error) can be received without waiting.
+   * @param timeout seconds to wait: `0` or negative checks once (the default, as Python), `null` waits forever.
+   */
+  async poll(timeout: number | null = 0, options: CallOptions = {}): Promise<boolean> {
+    this.checkClosed();
+    this.checkReadable();
+    if (this.readyToRead()) return true;
+    const milliseconds = secondsToMilliseconds(timeout);
+    if (milliseconds === 0) return false;
+    options.signal?.throwIfAborted();
+    return new Promise<boolean>((resolve, reject) => {
+      let timer: NodeJS.Timeout | undefined;
+      const finish = (result: boolean | { error: unknown }): void => {
+        unsubscribe();
+        if (timer) clearTimeout(timer);
+        options.signal?.removeEventListener('abort', onAbort);
+        if (typeof result === 'boolean') resolve(result);
+        else reject(result.error);
+      };
+      const unsubscribe = this.onReadiness(() => {
+        if (this.isClosed) finish({ error: new ConnectionClosedError() });
+        else if (this.readyToRead()) finish(true);
+      });
+      const onAbort = (): void => finish({ error: abortReason(options.signal!) });
+      options.signal?.addEventListener('abort', onAbort, { once: true });
+      if (milliseconds !== undefined) timer = setTimeout(() => finish(false), milliseconds);
+    });
+  }
+
+  /**
+   * Closes this end at once. Pending receives fail with `ConnectionClosedError`; frames already handed to the
+   * socket are still flushed before the socket is shut. Idempotent.
+   */
+  close(): void {
+    if (this.isClosed) return;
+    this.isClosed = true;
+    const closedError = new ConnectionClosedError();
+    for (const receiver of this.receivers.splice(0)) receiver.reject(closedError);
+    for (const send of this.sends.splice(0)) {
+      send.detachAbort();
+      send.reject(closedError);
+    }
+    this.queue.length = 0;
+    this.queuedBytes = 0;
+    this.notifyReadiness();
+    const socket = this.socket;
+    socket.removeAllListeners('data');
+    if (socket.destroyed) return;
+    if (socket.writableLength === 0) {
+      socket.destroy();
+      return;
+    }
+    // Flush what was already sent, like CPython's blocking writes that completed before close().
+    const safety = setTimeout(() => socket.destroy(), 10_000).unref();
+    socket.end(() => {
+      clearTimeout(safety);
+      socket.destroy();
+    });
+  }
+
+  /** Closes the connection and waits until the socket is released. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.close();
+    if (this.socket.closed) return;
+    await new Promise<void>((resolve) => this.socket.once('close', () => resolve()));
+  }
+
+  /** Unpickled messages (`recv()`) until the peer closes at a message boundary; other errors are thrown. */
+  async *[Symbol.asyncIterator](): AsyncIterator<unknown> {
+    for (;;) {
+      try {
+        yield await this.recv();
+      } catch (error) {
+        if (error instanceof EOFError) return;
+        throw error;
+      }
+    }
+  }
+
+  /** Messages as bytes (`recvBytes()`) until the peer closes at a message boundary; other errors are thrown. */
+  async *iterBytes(options: CallOptions = {}): AsyncGenerator<Uint8Array, void, undefined> {
+    for (;;) {
+      try {
+        yield await this.recvBytes(undefined, options);
+      } catch (error) {
+        if (error instanceof EOFError) return;
+        throw error;
+      }
+    }
+  }
+
+  /** @internal Observed by `wait()`. */
+  get [readinessHook](): ReadinessHook {
+    return { ready: () => this.readyToRead(), subscribe: (listener) => this.onReadiness(listener) };
+  }
+
+  /** @internal Caps every frame at `limit` bytes while authenticating; `undefined` lifts the cap. */
+  [handshakeLimitHook](limit: number | undefined): void {
+    this.handshakeLimit = limit;
+    this.pump();
+  }
+
+  // ---- receive side ----
+
+  private checkClosed(): void {
+    if (this.isClosed) throw new ConnectionClosedError();
+  }
+
+  private checkReadable(): void {
+    if (!this.isReadable) throw new TransportError('WRITE_ONLY', 'connection is write-only');
+  }
+
+  private checkWritable(): void {
+    if (!this.isWritable) throw new TransportError('READ_ONLY', 'connection is read-only');
+  }
+
+  private readyToRead(): boolean {
+    return this.queue.length > 0 || this.readEnd !== undefined;
+  }
+
+  private onReadiness(listener: () => void): () => void {
+    this.readinessListeners.add(listener);
+    return () => this.readinessListeners.delete(listener);
+  }
+
+  private notifyReadiness(): void {
+    for (const listener of [...this.readinessListeners]) listener();
+  }
+
+  private receive(maxlength: number | undefined, signal: AbortSignal | undefined): Promise<Uint8Array> {
+    signal?.throwIfAborted();
+    return new Promise<Uint8Array>((resolve, reject) => {
+      const onAbort = (): void => {
+        const index = this.receivers.indexOf(receiver);
+        if (index >= 0) this.receivers.splice(index, 1);
+        reject(abortReason(signal!));
+      };
+      const receiver: PendingReceive = {
+        maxlength,
+        resolve: (payload) => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve(payload);
+        },
+        reject: (error) => {
+          signal?.removeEventListener('abort', onAbort);
+          reject(error);
+        },
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.receivers.push(receiver);
+      this.pump();
+    });
+  }
+
+  private onData(chunk: Buffer): void {
+    this.reader.push(chunk);
+    this.pump();
+  }
+
+  private onStreamEnd(error: unknown): void {
+    if (this.streamEnded) {
+      if (error !== undefined && this.streamError === undefined) this.streamError = error;
+      return;
+    }
+    this.streamEnded = true;
+    this.streamError = error;
+    this.pump();
+    // Sends still waiting for a drain that will never come fail now.
+    if (this.sends.length > 0 && (this.socket.destroyed || !this.socket.writable)) {
+      const failure = error ?? Object.assign(new Error('write EPIPE'), { code: 'EPIPE' });
+      for (const send of this.sends.splice(0)) {
+        send.detachAbort();
+        send.reject(failure);
+      }
+    }
+  }
+
+  /** The limit for the frame about to be read: the handshake cap, our own cap, and a waiting receiver's. */
+  private currentFrameLimit(): number {
+    let limit = Math.min(this.maxMessageLength, this.handshakeLimit ?? Number.POSITIVE_INFINITY);
+    const first = this.receivers[0];
+    if (this.queue.length === 0 && first?.maxlength !== undefined) limit = Math.min(limit, first.maxlength);
+    return limit;
+  }
+
+  /** Moves whole frames from the reader to the queue and the queue to receivers; pauses on a full queue. */
+  private pump(): void {
+    if (this.isClosed) return;
+    let changed = false;
+    while (this.readEnd === undefined) {
+      if (this.queuedBytes >= this.readHighWaterMark && this.receivers.length === 0) break;
+      // While authenticating, read only what a receiver asked for: a cap must not apply to later frames.
+      if (this.handshakeLimit !== undefined && this.receivers.length <= this.queue.length) break;
+      const result = this.reader.readFrame(this.currentFrameLimit());
+      if (result === undefined) {
+        if (this.streamEnded) {
+          this.readEnd = this.reader.insideFrame
+            ? {
+                kind: 'error',
+                error: new ProtocolError('TRUNCATED_MESSAGE', 'got end of file during message', {
+                  cause: this.streamError,
+                }),
+              }
+            : this.streamError === undefined
+              ? { kind: 'eof' }
+              : { kind: 'error', error: this.streamError };
+          changed = true;
+        }
+        break;
+      }
+      changed = true;
+      if (result.kind === 'message') {
+        this.queue.push(result.payload);
+        this.queuedBytes += result.payload.byteLength;
+      } else if (result.kind === 'too-long') {
+        this.readEnd = { kind: 'too-long', length: result.length };
+      } else {
+        this.readEnd = {
+          kind: 'error',
+          error: new ProtocolError('BAD_HEADER', `negative message length ${result.header} in frame header`),
+        };
+      }
+      this.deliver();
+    }
+    this.deliver();
+    const shouldPause =
+      this.receivers.length === 0 &&
+      (this.queuedBytes >= this.readHighWaterMark || this.reader.buffered >= this.readHighWaterMark);
+    if (shouldPause !== this.paused && !this.socket.destroyed) {
+      this.paused = shouldPause;
+      if (shouldPause) this.socket.pause();
+      else this.socket.resume();
+    }
+    if (changed) this.notifyReadiness();
+  }
+
+  private deliver(): void {
+    while (this.receivers.length > 0) {
+      const payload = this.queue[0];
+      if (payload !== undefined) {
+        const receiver = this.receivers.shift()!;
+        if (receiver.maxlength !== undefined && payload.byteLength > receiver.maxlength) {
+          this.failBadLength(receiver);
+          return;
+        }
+        this.queue.shift();
+        this.queuedBytes -= payload.byteLength;
+        receiver.resolve(payload);
+        continue;
+      }
+      const end = this.readEnd;
+      if (end === undefined) return;
+      const receiver = this.receivers.shift()!;
+      if (end.kind === 'too-long') {
+        this.failBadLength(receiver);
+        return;
+      }
+      receiver.reject(end.kind === 'eof' ? new EOFError() : end.error);
+    }
+  }
+
+  /**
+   * CPython's `_bad_message_length`: the payload stays unread, so a duplex end becomes write-only and a
+   * read-only end is closed.
+   */
+  private failBadLength(receiver: PendingReceive): void {
+    receiver.reject(new ProtocolError('BAD_MESSAGE_LENGTH', 'bad message length'));
+    this.isReadable = false;
+    this.queue.length = 0;
+    this.queuedBytes = 0;
+    this.readEnd = { kind: 'eof' };
+    if (!this.isWritable) {
+      this.close();
+      return;
+    }
+    const writeOnly = new TransportError('WRITE_ONLY', 'connection is write-only');
+    for (const other of this.receivers.splice(0)) other.reject(writeOnly);
+    this.socket.pause();
+    this.paused = true;
+  }
+
+  // ---- send side ----
+
+  private writeFrame(payload: Uint8Array, signal: AbortSignal | undefined): Promise<void> {
+    signal?.throwIfAborted();
+    const parts: Uint8Array[] =
+      payload.byteLength <= JOINED_WRITE_LIMIT
+        ? [encodeJoinedFrame(payload)]
+        : [encodeFrameHeader(payload.byteLength)];
+    if (payload.byteLength > JOINED_WRITE_LIMIT) {
+      for (let at = 0; at < payload.byteLength; at += MAX_WRITE_SLICE) {
+        parts.push(payload.subarray(at, Math.min(payload.byteLength, at + MAX_WRITE_SLICE)));
+      }
+    }
+    return new Promise<void>((resolve, reject) => {
+      const onAbort = (): void => {
+        const index = this.sends.indexOf(send);
+        if (index < 0) return;
+        this.sends.splice(index, 1);
+        reject(abortReason(signal!));
+      };
+      const send: PendingSend = {
+        parts,
+        resolve,
+        reject,
+        detachAbort: () => signal?.removeEventListener('abort', onAbort),
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.sends.push(send);
+      this.flushSends();
+    });
+  }
+
+  /** Writes queued frames while the socket accepts more; the rest wait for `drain`. */
+  private flushSends(): void {
+    this.waitingForDrain = false;
+    while (this.sends.length > 0 && !this.waitingForDrain) {
+      const send = this.sends.shift()!;
+      send.detachAbort();
+      if (this.socket.destroyed || !this.socket.writable) {
+        send.reject(this.streamError ?? Object.assign(new Error('write EPIPE'), { code: 'EPIPE' }));
+        continue;
+      }
+      const last = send.parts.length - 1;
+      let accepted = true;
+      if (last > 0) this.socket.cork();
+      send.parts.forEach((part, index) => {
+        const done =
+          index === last
+            ? (error?: Error | null) => (error ? send.reject(error) : send.resolve())
+            : undefined;
+        accepted = this.socket.write(part, done);
+      });
+      if (last > 0) this.socket.uncork();
+      if (!accepted) this.waitingForDrain = true;
+    }
+  }
+}

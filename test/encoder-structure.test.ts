@@ -1,0 +1,257 @@
+/**
+ * The encoder's structure and edges: deep nesting without recursion, error codes and paths, options,
+ * Pickler memo across dumps, persistent ids, INST/OBJ placeholders.
+ */
+import { execFileSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import {
+  dumps,
+  Pickler,
+  PicklingError,
+  PyGlobal,
+  PyObject,
+  PyPickleBuffer,
+  PyTuple,
+  Registry,
+  tuple,
+} from '../src/index.js';
+import { PYTHON, toHex } from './encoder-oracle.js';
+
+const DEPTH = 100_000;
+
+function nestedLists(depth: number): unknown[] {
+  const root: unknown[] = [];
+  let current = root;
+  for (let i = 1; i < depth; i++) {
+    const next: unknown[] = [];
+    current.push(next);
+    current = next;
+  }
+  return root;
+}
+
+function nestedDicts(depth: number): Record<string, unknown> {
+  const root: Record<string, unknown> = {};
+  let current = root;
+  for (let i = 1; i < depth; i++) {
+    const next: Record<string, unknown> = {};
+    current.a = next;
+    current = next;
+  }
+  return root;
+}
+
+/** Runs Python with `data` on stdin (prelude defines Thing) and returns what the script prints. */
+function python(script: string, data: Uint8Array): string {
+  const prelude = 'import sys, pickle\nclass Thing:\n    pass\ndata = sys.stdin.buffer.read()\n';
+  return execFileSync(PYTHON, ['-c', prelude + script], { input: data, encoding: 'utf8' }).trim();
+}
+
+function catchPicklingError(run: () => unknown): PicklingError {
+  try {
+    run();
+  } catch (error) {
+    if (error instanceof PicklingError) return error;
+    throw error;
+  }
+  throw new Error('expected a PicklingError');
+}
+
+describe('deep nesting is iterative', () => {
+  it('writes a 100 000-deep list exactly as CPython would (protocol 2)', () => {
+    const bytes = dumps(nestedLists(DEPTH), { protocol: 2 });
+    const expected: number[] = [0x80, 2];
+    for (let i = 0; i < DEPTH; i++) {
+      expected.push(0x5d);
+      if (i < 256) expected.push(0x71, i);
+      else expected.push(0x72, i & 0xff, (i >> 8) & 0xff, (i >> 16) & 0xff, 0);
+    }
+    for (let i = 1; i < DEPTH; i++) expected.push(0x61);
+    expected.push(0x2e);
+    expect(toHex(bytes)).toBe(toHex(Uint8Array.from(expected)));
+  });
+
+  it('CPython loads a 100 000-deep list and dict written at protocol 4', () => {
+    const script = (key: string) =>
+      `v = pickle.loads(data)\nd = 1\nwhile v:\n    v = v[${key}]\n    d += 1\nprint(d)`;
+    expect(python(script('0'), dumps(nestedLists(DEPTH)))).toBe(String(DEPTH));
+    expect(python(script("'a'"), dumps(nestedDicts(DEPTH)))).toBe(String(DEPTH));
+  });
+
+  it('names the path of a failure deep inside nested lists', () => {
+    const root = nestedLists(50);
+    let leaf = root;
+    while (leaf.length > 0) leaf = leaf[0] as unknown[];
+    leaf.push(Symbol('deep'));
+    const error = catchPicklingError(() => dumps(root));
+    expect(error.path).toBe(`value${'[0]'.repeat(50)}`);
+  });
+});
+
+describe('errors', () => {
+  it('reports unpicklable values with their path', () => {
+    const cases: [unknown, string][] = [
+      [{ a: [1, 2, () => 1] }, 'value.a[2]'],
+      [new Map([['k', Symbol('s')]]), 'value.get("k")'],
+      [new Map([[tuple(1), Symbol('s')]]), 'value.values()[0]'],
+      [{ 'a b': new Set([1, Symbol('s')]) }, 'value["a b"].values()[1]'],
+      [[tuple(1, new (class Foo {})())], 'value[0][1]'],
+      [new Float32Array(2), 'value'],
+      [[1, 2n, new WeakMap()], 'value[2]'],
+    ];
+    for (const [value, path] of cases) {
+      const error = catchPicklingError(() => dumps(value));
+      expect({ code: error.code, path: error.path }).toEqual({ code: 'UNPICKLABLE', path });
+      expect(error.message).toContain(`at ${path}`);
+    }
+  });
+
+  it('names class instances that have no reducer', () => {
+    class Widget {}
+    const error = catchPicklingError(() => dumps({ w: new Widget() }));
+    expect(error.message).toContain('Widget');
+    expect(error.path).toBe('value.w');
+  });
+
+  it('reports paths inside placeholders', () => {
+    const o = new PyObject('reduce', new PyGlobal('m', 'C'), [1, () => 0]);
+    expect(catchPicklingError(() => dumps([o])).path).toBe('value[0].args[1]');
+    const p = new PyObject('reduce', new PyGlobal('m', 'C'), []);
+    p.state = { x: Symbol('s') };
+    expect(catchPicklingError(() => dumps(p)).path).toBe('value.state.x');
+  });
+
+  it('rejects bad options with BAD_OPTION', () => {
+    for (const protocol of [6, -1, 1.5, Number.NaN]) {
+      expect(catchPicklingError(() => dumps(1, { protocol })).code).toBe('BAD_OPTION');
+    }
+    expect(catchPicklingError(() => new Pickler({ protocol: 4, bufferCallback: () => true })).code).toBe(
+      'BAD_OPTION',
+    );
+  });
+
+  it('rejects what the protocol cannot express', () => {
+    expect(catchPicklingError(() => dumps(new PyPickleBuffer(new Uint8Array(1), true))).code).toBe(
+      'PROTOCOL',
+    );
+    const newobjEx = new PyObject('newobj_ex', new PyGlobal('m', 'C'), [], new Map());
+    expect(catchPicklingError(() => dumps(newobjEx, { protocol: 2 })).code).toBe('PROTOCOL');
+    expect(catchPicklingError(() => dumps(new PyGlobal('m', 'Ü'), { protocol: 2 })).code).toBe('UNPICKLABLE');
+  });
+
+  it('refuses a tuple that contains itself instead of looping', () => {
+    const t = new PyTuple<unknown>();
+    t.push(t);
+    expect(catchPicklingError(() => dumps(t)).code).toBe('UNPICKLABLE');
+  });
+
+  it('refuses an invalid Date', () => {
+    expect(catchPicklingError(() => dumps(new Date(Number.NaN))).code).toBe('UNPICKLABLE');
+  });
+});
+
+describe('options and the Pickler object', () => {
+  it('memoizeStrings: false writes equal strings separately, as CPython does for distinct objects', () => {
+    const ours = toHex(dumps(['abc', 'abc'], { memoizeStrings: false, protocol: 2 }));
+    const theirs = python("print(pickle.dumps(['abc', ''.join(['ab', 'c'])], 2).hex())", new Uint8Array());
+    expect(ours).toBe(theirs);
+    expect(toHex(dumps(['abc', 'abc'], { protocol: 2 }))).not.toBe(theirs);
+  });
+
+  it('fixImports: false keeps Python 3 names below protocol 3', () => {
+    const theirs = python('print(pickle.dumps(int, 2, fix_imports=False).hex())', new Uint8Array());
+    expect(toHex(dumps(new PyGlobal('builtins', 'int'), { protocol: 2, fixImports: false }))).toBe(theirs);
+  });
+
+  it('keeps the memo across dump() calls until clearMemo(), like CPython', () => {
+    const pickler = new Pickler({ protocol: 2 });
+    const shared = [1];
+    const first = pickler.dump(shared);
+    const second = pickler.dump([shared]);
+    const script = [
+      'import io',
+      'f = io.BytesIO()',
+      'p = pickle.Pickler(f, 2)',
+      'shared = [1]',
+      'p.dump(shared)',
+      'n = f.tell()',
+      'p.dump([shared])',
+      "print(f.getvalue()[:n].hex() + ' ' + f.getvalue()[n:].hex())",
+    ].join('\n');
+    expect(`${toHex(first)} ${toHex(second)}`).toBe(python(script, new Uint8Array()));
+    pickler.clearMemo();
+    expect(toHex(pickler.dump(shared))).toBe(toHex(first));
+  });
+
+  it('returns a fresh array each time', () => {
+    const a = dumps([1, 2, 3]);
+    const b = dumps('x');
+    a.fill(0);
+    expect(toHex(dumps('x'))).toBe(toHex(b));
+  });
+
+  it('calls persistentId for every value and supports nested dumps from it', () => {
+    const seen: unknown[] = [];
+    const bytes = dumps([1, 'a', null], {
+      protocol: 2,
+      persistentId: (v) => {
+        seen.push(v);
+        dumps({ nested: true });
+        return undefined;
+      },
+    });
+    expect(seen).toHaveLength(4);
+    expect(toHex(bytes)).toBe(toHex(dumps([1, 'a', null], { protocol: 2 })));
+  });
+
+  it('writes protocol 0 persistent ids as text, as CPython does with str(pid)', () => {
+    const ours = dumps([7, 8], {
+      protocol: 0,
+      persistentId: (v) => (v === 7 ? 42 : v === 8 ? 'ref' : undefined),
+    });
+    const script = [
+      'import io',
+      'class P(pickle.Pickler):',
+      '    def persistent_id(self, v):',
+      "        return 42 if v == 7 else ('ref' if v == 8 else None)",
+      'f = io.BytesIO()',
+      'P(f, 0).dump([7, 8])',
+      'print(f.getvalue().hex())',
+    ].join('\n');
+    expect(toHex(ours)).toBe(python(script, new Uint8Array()));
+  });
+
+  it('lets a registry reducer take over a Map subclass', () => {
+    class Bag extends Map<string, number> {}
+    const registry = new Registry().register({
+      module: 'm',
+      name: 'Bag',
+      type: Bag,
+      reduce: (b: Bag) => new PyObject('reduce', new PyGlobal('m', 'Bag'), [[...b.keys()]]),
+    });
+    const bytes = dumps(new Bag([['k', 1]]), { registry, protocol: 2 });
+    expect(toHex(bytes)).toBe(
+      toHex(
+        Uint8Array.from([
+          ...Buffer.from('\x80\x02cm\nBag\nq\x00]q\x01X\x01\x00\x00\x00kq\x02a\x85q\x03Rq\x04.', 'latin1'),
+        ]),
+      ),
+    );
+  });
+});
+
+describe('INST and OBJ placeholders', () => {
+  it('CPython loads INST (protocol 0) and OBJ (protocol 1) instances with their state', () => {
+    for (const [kind, protocol] of [
+      ['inst', 0],
+      ['obj', 1],
+      ['obj', 0],
+    ] as const) {
+      const o = new PyObject(kind, new PyGlobal('__main__', 'Thing'), []);
+      o.state = { a: 1 };
+      const bytes = dumps([o, o], { protocol });
+      const out = python('v = pickle.loads(data)\nprint(type(v[0]).__name__, v[0].a, v[0] is v[1])', bytes);
+      expect(out).toBe('Thing 1 True');
+    }
+  });
+});
