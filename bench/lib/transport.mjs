@@ -55,7 +55,7 @@ function scenarios(opts, api, records) {
   const q = opts.quick;
   const list = [];
   for (const fam of ['tcp', 'unix']) {
-    const count = q ? 1000 : 5000;
+    const count = q ? 1000 : 8000;
     list.push({
       id: `pingpong-${fam}`,
       title: `ping-pong, 16-byte sendBytes/recvBytes, ${fam.toUpperCase()}`,
@@ -113,7 +113,7 @@ function scenarios(opts, api, records) {
     ],
   });
   for (const fam of ['tcp', 'unix']) {
-    const count = q ? 50 : 200;
+    const count = q ? 50 : 300;
     list.push({
       id: `handshake-${fam}`,
       title: `connect + authenticate + close, ${fam.toUpperCase()}`,
