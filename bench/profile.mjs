@@ -1,17 +1,25 @@
 #!/usr/bin/env node
-// Runs one codec case in a loop under `node --cpu-prof` and prints the functions with the most self time.
+// Runs one codec case, or one transport exchange with a CPython server, in a loop under `node --cpu-prof` and
+// prints the functions with the most self time and mpwire's hottest source lines.
 //   node bench/profile.mjs [--case records-p4] [--op decode|encode] [--impl mpwire|pickleparser]
-//                          [--seconds 5] [--top 25]
+//   node bench/profile.mjs --transport pingpong|sink|source|sink-obj|source-obj|handshake
+//                          [--family tcp|unix] [--size BYTES] [--count N]
+//   both: [--seconds 5] [--top 25] [--lines 15]
 // The .cpuprofile stays in bench/results/profiles/ for Chrome DevTools or speedscope.
 import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { createRequire, SourceMap } from 'node:module';
+import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { CASE_NAMES, CASES } from './lib/cases.mjs';
 import { writeCasePickles } from './lib/codec.mjs';
 import { DIST_INDEX, loadMpwire, missingReason } from './lib/mpwire.mjs';
+import { runMpwireClient } from './lib/mpwire-client.mjs';
+import { PYTHON_DIR, pythonExecutable } from './lib/python.mjs';
+import { startServer } from './lib/transport.mjs';
 
 const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));
 const PROFILE_DIR = join(RESULTS_DIR, 'profiles');
@@ -25,6 +33,12 @@ const { values: args } = parseArgs({
     seconds: { type: 'string', default: '5' },
     top: { type: 'string', default: '25' },
     lines: { type: 'string', default: '15' },
+    transport: { type: 'string' },
+    family: { type: 'string', default: 'tcp' },
+    size: { type: 'string', default: String(2 ** 20) },
+    count: { type: 'string', default: '64' },
+    addr: { type: 'string' },
+    authkey: { type: 'string' },
     child: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
@@ -33,13 +47,32 @@ const { values: args } = parseArgs({
 if (args.help) {
   console.log(`usage: node bench/profile.mjs [--case ${CASE_NAMES.join('|')}] [--op decode|encode]
                              [--impl mpwire|pickleparser] [--seconds N] [--top N] [--lines N]
+       node bench/profile.mjs --transport pingpong|sink|source|sink-obj|source-obj|handshake
+                             [--family tcp|unix] [--size BYTES] [--count N] [--seconds N]
 Prints the functions with the most self time, then the hottest source lines of mpwire (TypeScript lines
 through the source maps).`);
   process.exit(0);
 }
-if (!CASE_NAMES.includes(args.case)) throw new Error(`unknown case ${args.case}`);
+/** One transport exchange after another against the CPython server the parent started. */
+async function transportChild() {
+  const api = await loadMpwire();
+  if (!api.transport) throw new Error(missingReason('transport'));
+  const addr = JSON.parse(args.addr);
+  const authkey = Buffer.from(args.authkey, 'hex');
+  const bench = args.transport;
+  const opts = { size: Number(args.size), count: Number(args.count) };
+  if (bench === 'sink-obj') opts.value = CASES['records-p4'].build(api.mod);
+  const until = performance.now() + Number(args.seconds) * 1e3;
+  let calls = 0;
+  while (performance.now() < until) {
+    await runMpwireClient(api.mod, addr, authkey, bench, opts);
+    calls++;
+  }
+  console.log(JSON.stringify({ calls }));
+}
 
 async function child() {
+  if (args.transport) return transportChild();
   const api = await loadMpwire();
   const spec = CASES[args.case];
   let fn;
@@ -147,8 +180,33 @@ function reportLines(profilePath) {
 if (args.child) {
   await child();
 } else {
-  writeCasePickles(join(RESULTS_DIR, 'cases'), [args.case]);
   mkdirSync(PROFILE_DIR, { recursive: true });
+  let childArgs;
+  let server;
+  let title;
+  if (args.transport) {
+    const authkey = randomBytes(16).toString('hex');
+    const unixPath = join(tmpdir(), `mpwire-profile-${process.pid}.sock`);
+    const family = args.family === 'unix' ? 'AF_UNIX' : 'AF_INET';
+    server = await startServer(pythonExecutable(), [
+      join(PYTHON_DIR, 'transport_peer.py'),
+      'serve',
+      family,
+      family === 'AF_UNIX' ? unixPath : '127.0.0.1:0',
+      authkey,
+    ]);
+    const [host, port] = server.info.address.split(':');
+    const addr =
+      family === 'AF_UNIX' ? { family: 'unix', path: unixPath } : { family: 'tcp', host, port: Number(port) };
+    childArgs = ['--transport', args.transport, '--addr', JSON.stringify(addr), '--authkey', authkey];
+    childArgs.push('--size', args.size, '--count', args.count);
+    title = `mpwire ${args.transport} (${args.family}, size ${args.size}, count ${args.count}) with CPython`;
+  } else {
+    if (!CASE_NAMES.includes(args.case)) throw new Error(`unknown case ${args.case}`);
+    writeCasePickles(join(RESULTS_DIR, 'cases'), [args.case]);
+    childArgs = ['--case', args.case, '--op', args.op, '--impl', args.impl];
+    title = `${args.impl} ${args.op} of ${args.case}`;
+  }
   const before = new Set(readdirSync(PROFILE_DIR));
   const run = spawnSync(
     process.execPath,
@@ -157,17 +215,20 @@ if (args.child) {
       `--cpu-prof-dir=${PROFILE_DIR}`,
       fileURLToPath(import.meta.url),
       '--child',
-      ...['--case', args.case, '--op', args.op, '--impl', args.impl, '--seconds', args.seconds],
+      ...childArgs,
+      '--seconds',
+      args.seconds,
     ],
     { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] },
   );
+  server?.child.kill();
   if (run.status !== 0) process.exit(run.status ?? 1);
   const { calls } = JSON.parse(run.stdout.trim().split('\n').pop());
   const created = readdirSync(PROFILE_DIR)
     .filter((f) => f.endsWith('.cpuprofile') && !before.has(f))
     .map((f) => join(PROFILE_DIR, f))
     .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs);
-  console.log(`## ${args.impl} ${args.op} of ${args.case}: ${calls} calls in ${args.seconds} s`);
+  console.log(`## ${title}: ${calls} calls in ${args.seconds} s`);
   console.log(`profile: ${relative(ROOT, created[0])}\n`);
   report(created[0]);
   reportLines(created[0]);

@@ -21,7 +21,7 @@ const RAW_SERVER = fileURLToPath(new URL('../probes/raw-server.mjs', import.meta
 const MiB = 2 ** 20;
 
 /** Starts a server process and resolves with it and the first JSON line it prints (its address). */
-function startServer(cmd, args) {
+export function startServer(cmd, args) {
   const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   return new Promise((resolve, reject) => {
     createInterface({ input: child.stdout }).once('line', (line) =>
