@@ -35,7 +35,8 @@ const { values: args } = parseArgs({
 
 if (args.help) {
   console.log(`usage: node bench/run.mjs [options]      (make bench = build, then this with no options)
-  --quick            fewer and shorter rounds, smaller transport volumes (under 2 minutes)
+  --quick            3 shorter rounds, no jpickle or CPython-GC-off columns, bulk and handshakes over TCP
+                     only, one memory run each (about 1-2 minutes)
   --only SECTION     codec, transport or memory (repeatable or comma-separated; default all three)
   --rounds N         interleaved rounds per measurement (default 5, --quick 3)
   --case NAME        codec case (repeatable): ${CASE_NAMES.join(', ')}
@@ -57,7 +58,7 @@ const opts = {
   quick: args.quick,
   rounds: args.rounds ? Number(args.rounds) : args.quick ? 3 : 5,
   roundSeconds: args.quick ? 0.1 : 0.25,
-  warmupSeconds: args.quick ? 0.2 : 0.5,
+  warmupSeconds: args.quick ? 0.1 : 0.5,
   cases: args.case?.length ? args.case : CASE_NAMES,
   casesDir: `${RESULTS_DIR}cases`,
 };

@@ -164,7 +164,9 @@ export async function runCodec(opts, log) {
         gcOff(),
         { id: 'pickleparser', fn: () => new Parser().parse(data) },
       ];
-      if (spec.protocol <= 3) {
+      if (opts.quick) {
+        decoders.push({ id: 'jpickle', status: 'n/a', detail: 'not measured in --quick' });
+      } else if (spec.protocol <= 3) {
         const binary = Buffer.from(data).toString('latin1');
         decoders.push({ id: 'jpickle', fn: () => jpickle.loads(binary) });
       } else {

@@ -112,7 +112,7 @@ function scenarios(opts, api, records) {
       { id: 'py→mpwire', peer: 'mpwire', bench: 'source-obj', args: { count: objCount } },
     ],
   });
-  for (const fam of ['tcp', 'unix']) {
+  for (const fam of q ? ['tcp'] : ['tcp', 'unix']) {
     const count = q ? 50 : 300;
     list.push({
       id: `handshake-${fam}`,
