@@ -23,8 +23,8 @@ export function judgeTransport(s) {
 function pythonPeerOf(s, v) {
   const by = Object.fromEntries(s.variants.map((x) => [x.id, x]));
   if (by['py-py']) return by['py-py'];
-  if (v.id.startsWith('mpwire')) return by['py→py'];
-  return by['py←py'] ?? by['py→py'];
+  const nodeSends = v.id.startsWith('mpwire→') || v.id === 'raw node→node';
+  return nodeSends ? by['py→py'] : (by['py←py'] ?? by['py→py']);
 }
 
 export function transportTable(transport) {
@@ -38,7 +38,8 @@ export function transportTable(transport) {
     const judged = judgeTransport(s);
     s.variants.forEach((v, i) => {
       let vsPy = '';
-      if (v.id.includes('mpwire') && v.status === 'ok') {
+      // Raw sockets get the ratio too: it is the ceiling a Node peer can reach against the same Python figure.
+      if ((v.id.includes('mpwire') || v.id.startsWith('raw')) && v.status === 'ok') {
         const py = pythonPeerOf(s, v);
         if (py?.status === 'ok') vsPy = fmtRatio(v.rate / py.rate);
       }
