@@ -80,6 +80,25 @@ describe.each(pythons.map((python) => ({ label: python.label, executable: python
   },
 );
 
+describe('spawnWithPipe', () => {
+  it('tells the child its descriptor in MPWIRE_FD, at the fd asked for', async () => {
+    const script =
+      'import os, sys\n' +
+      'from multiprocessing import connection as mpc\n' +
+      "Fd = getattr(mpc, 'Connection', None) or __import__('_multiprocessing').Connection\n" +
+      "c = Fd(int(os.environ['MPWIRE_FD']))\n" +
+      "c.send_bytes(os.environ['MPWIRE_FD'].encode('ascii'))\n";
+    const { child, connection, fd } = spawnWithPipe(pythons.at(-1)!.executable, ['-c', script], {
+      fd: 5,
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    expect(fd).toBe(5);
+    expect(Buffer.from(await connection.recvBytes()).toString()).toBe('5');
+    await new Promise((resolve) => child.once('exit', resolve));
+    connection.close();
+  });
+});
+
 describe('wait()', () => {
   it('test_wait: four one-way pipes from children of different interpreters, until all reach EOF', async () => {
     const chosen = Array.from({ length: 4 }, (_, i) => pythons[(i * 3) % pythons.length]!);

@@ -151,7 +151,7 @@ describe.concurrent.each(pythons.map((p) => [p.label, p] as const))(
     });
 
     it('kills a child that ignores EOF and SIGTERM, leaving no process behind', async () => {
-      const worker = await spawnPython(workerOptions(python, { exitTimeoutMs: 100, killTimeoutMs: 100 }));
+      const worker = await spawnPython(workerOptions(python, { exitTimeout: 0.1, killTimeout: 0.1 }));
       await worker.conn.send(tuple('ignore_eof_and_sleep', 30));
       expect(await worker.conn.recv()).toBe('ready');
       const started = Date.now();

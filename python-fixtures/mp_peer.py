@@ -229,6 +229,19 @@ class Peer(object):
         os.write(c.fileno(), struct.pack('!i', header_size) + b'x' * sent)
         os._exit(3)
 
+    def op_send_raw(self, conn, hex):
+        """Writes bytes straight to the socket, bypassing the framing."""
+        import os
+        os.write(self.objects[conn].fileno(), from_hex(hex))
+        return {}
+
+    def op_ping_pong(self, conn, count):
+        """Answers COUNT messages one at a time (a round-trip benchmark partner)."""
+        c = self.objects[conn]
+        for _ in range(count):
+            c.send_bytes(c.recv_bytes())
+        return {'count': count}
+
     def op_version(self):
         return {'version': list(sys.version_info[:3]), 'highest': __import__('pickle').HIGHEST_PROTOCOL}
 

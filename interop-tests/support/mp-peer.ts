@@ -43,7 +43,10 @@ export function pattern(size: number, seed = 0): Uint8Array {
 }
 
 export function sha256(data: Uint8Array): string {
-  return createHash('sha256').update(data).digest('hex');
+  const hash = createHash('sha256');
+  // Hash.update refuses inputs of 2 GiB or more.
+  for (let at = 0; at < data.byteLength; at += 1 << 30) hash.update(data.subarray(at, at + (1 << 30)));
+  return hash.digest('hex');
 }
 
 export const hex = (data: Uint8Array): string =>

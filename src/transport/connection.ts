@@ -54,6 +54,52 @@ const DEFAULT_READ_HIGH_WATER_MARK = 8 * 1024 * 1024;
 /** Payload writes are split into slices this large; one libuv write of more than 2 GiB is not portable. */
 const MAX_WRITE_SLICE = 1 << 30;
 
+/** FIFO with O(1) shift: thousands of pipelined sends or queued messages must not cost O(n) each. */
+class Fifo<T> {
+  private items: T[] = [];
+  private head = 0;
+
+  get length(): number {
+    return this.items.length - this.head;
+  }
+
+  peek(): T | undefined {
+    return this.items[this.head];
+  }
+
+  push(item: T): void {
+    this.items.push(item);
+  }
+
+  shift(): T | undefined {
+    if (this.head >= this.items.length) return undefined;
+    const item = this.items[this.head];
+    this.items[this.head] = undefined as T;
+    this.head++;
+    if (this.head >= 1024 && this.head * 2 >= this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+    return item;
+  }
+
+  /** Removes one item (an aborted waiter); returns whether it was there. */
+  remove(item: T): boolean {
+    const index = this.items.indexOf(item, this.head);
+    if (index < 0) return false;
+    this.items.splice(index, 1);
+    return true;
+  }
+
+  /** Empties the queue and returns what it held. */
+  drain(): T[] {
+    const rest = this.items.slice(this.head);
+    this.items = [];
+    this.head = 0;
+    return rest;
+  }
+}
+
 interface PendingReceive {
   readonly maxlength: number | undefined;
   readonly resolve: (payload: Uint8Array) => void;
@@ -125,10 +171,12 @@ export function secondsToMilliseconds(seconds: number | null | undefined): numbe
 export class Connection implements AsyncIterable<unknown> {
   private readonly socket: Socket;
   private readonly reader: FrameReader;
-  private readonly queue: Uint8Array[] = [];
+  private readonly queue = new Fifo<Uint8Array>();
   private queuedBytes = 0;
-  private readonly receivers: PendingReceive[] = [];
-  private readonly sends: PendingSend[] = [];
+  private readonly receivers = new Fifo<PendingReceive>();
+  private readonly sends = new Fifo<PendingSend>();
+  /** Frames handed to the socket whose write has not completed yet. */
+  private readonly inFlight = new Set<PendingSend>();
   private readonly readinessListeners = new Set<() => void>();
   private readonly maxMessageLength: number;
   private readonly picklerOptions: PicklerOptions;
@@ -139,7 +187,6 @@ export class Connection implements AsyncIterable<unknown> {
   private streamError: unknown;
   private readEnd: ReadEnd | undefined;
   private paused = false;
-  private waitingForDrain = false;
   private isClosed = false;
   private isReadable: boolean;
   private readonly isWritable: boolean;
@@ -314,12 +361,12 @@ export class Connection implements AsyncIterable<unknown> {
     if (this.isClosed) return;
     this.isClosed = true;
     const closedError = new ConnectionClosedError();
-    for (const receiver of this.receivers.splice(0)) receiver.reject(closedError);
-    for (const send of this.sends.splice(0)) {
+    for (const receiver of this.receivers.drain()) receiver.reject(closedError);
+    for (const send of this.sends.drain()) {
       send.detachAbort();
       send.reject(closedError);
     }
-    this.queue.length = 0;
+    this.queue.drain();
     this.queuedBytes = 0;
     this.notifyReadiness();
     const socket = this.socket;
@@ -410,8 +457,7 @@ export class Connection implements AsyncIterable<unknown> {
     signal?.throwIfAborted();
     return new Promise<Uint8Array>((resolve, reject) => {
       const onAbort = (): void => {
-        const index = this.receivers.indexOf(receiver);
-        if (index >= 0) this.receivers.splice(index, 1);
+        this.receivers.remove(receiver);
         reject(abortReason(signal!));
       };
       const receiver: PendingReceive = {
@@ -443,11 +489,16 @@ export class Connection implements AsyncIterable<unknown> {
     }
     this.streamEnded = true;
     this.streamError = error;
+    // Node may still report success for a frame the dead peer never got; a blocking write would have failed.
+    if (error !== undefined) {
+      for (const send of this.inFlight) send.reject(error);
+      this.inFlight.clear();
+    }
     this.pump();
     // Sends still waiting for a drain that will never come fail now.
     if (this.sends.length > 0 && (this.socket.destroyed || !this.socket.writable)) {
       const failure = error ?? Object.assign(new Error('write EPIPE'), { code: 'EPIPE' });
-      for (const send of this.sends.splice(0)) {
+      for (const send of this.sends.drain()) {
         send.detachAbort();
         send.reject(failure);
       }
@@ -457,7 +508,7 @@ export class Connection implements AsyncIterable<unknown> {
   /** The limit for the frame about to be read: the handshake cap, our own cap, and a waiting receiver's. */
   private currentFrameLimit(): number {
     let limit = Math.min(this.maxMessageLength, this.handshakeLimit ?? Number.POSITIVE_INFINITY);
-    const first = this.receivers[0];
+    const first = this.receivers.peek();
     if (this.queue.length === 0 && first?.maxlength !== undefined) limit = Math.min(limit, first.maxlength);
     return limit;
   }
@@ -515,7 +566,7 @@ export class Connection implements AsyncIterable<unknown> {
 
   private deliver(): void {
     while (this.receivers.length > 0) {
-      const payload = this.queue[0];
+      const payload = this.queue.peek();
       if (payload !== undefined) {
         const receiver = this.receivers.shift()!;
         if (receiver.maxlength !== undefined && payload.byteLength > receiver.maxlength) {
@@ -545,7 +596,7 @@ export class Connection implements AsyncIterable<unknown> {
   private failBadLength(receiver: PendingReceive): void {
     receiver.reject(new ProtocolError('BAD_MESSAGE_LENGTH', 'bad message length'));
     this.isReadable = false;
-    this.queue.length = 0;
+    this.queue.drain();
     this.queuedBytes = 0;
     this.readEnd = { kind: 'eof' };
     if (!this.isWritable) {
@@ -553,7 +604,7 @@ export class Connection implements AsyncIterable<unknown> {
       return;
     }
     const writeOnly = new TransportError('WRITE_ONLY', 'connection is write-only');
-    for (const other of this.receivers.splice(0)) other.reject(writeOnly);
+    for (const other of this.receivers.drain()) other.reject(writeOnly);
     this.socket.pause();
     this.paused = true;
   }
@@ -573,10 +624,7 @@ export class Connection implements AsyncIterable<unknown> {
     }
     return new Promise<void>((resolve, reject) => {
       const onAbort = (): void => {
-        const index = this.sends.indexOf(send);
-        if (index < 0) return;
-        this.sends.splice(index, 1);
-        reject(abortReason(signal!));
+        if (this.sends.remove(send)) reject(abortReason(signal!));
       };
       const send: PendingSend = {
         parts,
@@ -592,8 +640,9 @@ export class Connection implements AsyncIterable<unknown> {
 
   /** Writes queued frames while the socket accepts more; the rest wait for `drain`. */
   private flushSends(): void {
-    this.waitingForDrain = false;
-    while (this.sends.length > 0 && !this.waitingForDrain) {
+    // A frame goes to the socket only when its buffer has drained, so a peer that stops reading holds back
+    // our senders instead of growing the buffer.
+    while (this.sends.length > 0 && !this.socket.writableNeedDrain) {
       const send = this.sends.shift()!;
       send.detachAbort();
       if (this.socket.destroyed || !this.socket.writable) {
@@ -601,17 +650,17 @@ export class Connection implements AsyncIterable<unknown> {
         continue;
       }
       const last = send.parts.length - 1;
-      let accepted = true;
+      const done = (error?: Error | null): void => {
+        this.inFlight.delete(send);
+        if (error) send.reject(error);
+        else send.resolve();
+      };
+      this.inFlight.add(send);
       if (last > 0) this.socket.cork();
       send.parts.forEach((part, index) => {
-        const done =
-          index === last
-            ? (error?: Error | null) => (error ? send.reject(error) : send.resolve())
-            : undefined;
-        accepted = this.socket.write(part, done);
+        this.socket.write(part, index === last ? done : undefined);
       });
       if (last > 0) this.socket.uncork();
-      if (!accepted) this.waitingForDrain = true;
     }
   }
 }

@@ -38,5 +38,11 @@ export {
 } from './errors.js';
 export { encodeFrameHeader, FrameReader, type FrameReaderOptions, type FrameReadResult } from './framing.js';
 export { Listener, type ListenerOptions } from './listener.js';
-export { Pipe, type SpawnedWithPipe, type SpawnWithPipeOptions, spawnWithPipe } from './pipe.js';
+export {
+  Pipe,
+  type SpawnedWithPipe,
+  type SpawnWithPipeOptions,
+  spawnWithPipe,
+  WORKER_FD_ENV,
+} from './pipe.js';
 export { type Waitable, wait } from './wait.js';

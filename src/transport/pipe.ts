@@ -49,6 +49,9 @@ export async function Pipe(
   }
 }
 
+/** The environment variable that tells a child which descriptor holds its end of the pipe. */
+export const WORKER_FD_ENV = 'MPWIRE_FD';
+
 /** Options of {@link spawnWithPipe}: Node's spawn options plus which end the child gets. */
 export interface SpawnWithPipeOptions extends SpawnOptions, ConnectionOptions {
   /** Both directions (default), or one way as set by `childEnd`. */
@@ -70,7 +73,8 @@ export interface SpawnedWithPipe {
  * Spawns `command` with one end of a Unix socket pair at descriptor `fd` (default 3); returns the other end.
  * In a Python child: `Connection(3)`, or `Connection(3, readable=False)` / `Connection(3, writable=False)`
  * for one-way use. The parent's copy of the child's end is closed right after spawning.
- * Unset `stdio` slots below `fd` inherit stdin/stdout/stderr and ignore the rest.
+ * Unset `stdio` slots below `fd` inherit stdin/stdout/stderr and ignore the rest. The child's environment
+ * also gets `MPWIRE_FD` (the descriptor number), so a script need not be told it on the command line.
  */
 export function spawnWithPipe(
   command: string,
@@ -81,6 +85,9 @@ export function spawnWithPipe(
     duplex = true,
     childEnd = 'writer',
     fd = 3,
+    protocol,
+    picklerOptions,
+    unpicklerOptions,
     maxMessageLength,
     readHighWaterMark,
     ...spawnOptions
@@ -95,10 +102,17 @@ export function spawnWithPipe(
     throw new RangeError(`stdio slot ${fd} is already used`);
   }
   slots[fd] = 'pipe';
-  const child = spawn(command, args, { ...spawnOptions, stdio: slots as StdioOptions });
+  const env = { ...(spawnOptions.env ?? process.env), [WORKER_FD_ENV]: String(fd) };
+  const child = spawn(command, args, { ...spawnOptions, env, stdio: slots as StdioOptions });
   const socket = child.stdio[fd] as Socket | null;
   if (!socket) throw new Error(`spawn did not create a socket at stdio slot ${fd}`);
   const modes = duplex ? {} : childEnd === 'writer' ? { writable: false } : { readable: false };
-  const connectionOptions: ConnectionOptions = { maxMessageLength, readHighWaterMark };
+  const connectionOptions: ConnectionOptions = {
+    protocol,
+    picklerOptions,
+    unpicklerOptions,
+    maxMessageLength,
+    readHighWaterMark,
+  };
   return { child, connection: new Connection(socket, modes, connectionOptions), fd };
 }

@@ -7,6 +7,7 @@ import {
   readinessHook,
   secondsToMilliseconds,
 } from './connection.js';
+import { ConnectionClosedError } from './errors.js';
 import { Listener } from './listener.js';
 
 /** What `wait()` watches: a connection (a message, EOF or an error to read), a listener (a connection to accept), a child (it exited). */
@@ -25,7 +26,7 @@ function childHook(child: ChildProcess): ReadinessHook {
 
 function hookOf(object: Waitable): ReadinessHook {
   if (object instanceof Connection) {
-    if (object.closed) throw new TypeError('wait() got a closed connection');
+    if (object.closed) throw new ConnectionClosedError();
     return object[readinessHook];
   }
   if (object instanceof Listener) return object[readinessHook];
@@ -34,6 +35,7 @@ function hookOf(object: Waitable): ReadinessHook {
 
 /**
  * The subset of `objects` that is ready, in input order; `[]` on timeout. Nothing is read.
+ * @throws ConnectionClosedError for a closed connection (CPython fails on its closed handle too).
  * @param timeout seconds; `undefined`/`null` wait forever, `0` or negative check once (as CPython).
  */
 export async function wait<T extends Waitable>(

@@ -5,6 +5,5 @@ export {
   PythonWorker,
   type SpawnPythonOptions,
   spawnPython,
-  WORKER_FD_ENV,
 } from './spawn.js';
 export { WorkerConnection } from './worker-connection.js';

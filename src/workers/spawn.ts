@@ -9,15 +9,13 @@
  *
  * The child's exit surfaces as {@link PythonExitError} from whatever call on the connection it interrupts.
  */
-import { type ChildProcess, type StdioOptions, spawn } from 'node:child_process';
-import type { Socket } from 'node:net';
-import { Connection, type ConnectionOptions } from '../transport/connection.js';
+import type { ChildProcess, StdioOptions } from 'node:child_process';
+import type { Connection, ConnectionOptions } from '../transport/connection.js';
+import { spawnWithPipe } from '../transport/pipe.js';
 import { type PythonExit, PythonSpawnError } from './errors.js';
 import { StderrTail } from './stderr-tail.js';
 import { WorkerConnection } from './worker-connection.js';
 
-/** The environment variable that tells the child which descriptor is its end of the pipe. */
-export const WORKER_FD_ENV = 'MPWIRE_FD';
 /** The descriptor number the child's end of the pipe gets (the first after stdin, stdout, stderr). */
 const CHILD_PIPE_FD = 3;
 
@@ -47,15 +45,15 @@ export interface SpawnPythonOptions extends ConnectionOptions {
   readonly stderrLimit?: number;
   /** Also copy the child's stderr to this process's stderr as it arrives; default false. */
   readonly echoStderr?: boolean;
-  /** After `close()` closes the pipe, how long to wait for the child to exit by itself before SIGTERM. Default 2000 ms. */
-  readonly exitTimeoutMs?: number;
-  /** After SIGTERM, how long to wait before SIGKILL. Default 2000 ms. */
-  readonly killTimeoutMs?: number;
+  /** Seconds `close()` waits, after closing the pipe, for the child to exit by itself before SIGTERM. Default 2. */
+  readonly exitTimeout?: number;
+  /** Seconds to wait after SIGTERM before SIGKILL. Default 2. */
+  readonly killTimeout?: number;
 }
 
 const DEFAULT_STDERR_LIMIT = 64 * 1024;
-const DEFAULT_EXIT_TIMEOUT_MS = 2000;
-const DEFAULT_KILL_TIMEOUT_MS = 2000;
+const DEFAULT_EXIT_TIMEOUT_SECONDS = 2;
+const DEFAULT_KILL_TIMEOUT_SECONDS = 2;
 /** Longest wait for stderr to drain after exit; a grandchild holding stderr open must not hang `exited`. */
 const STDERR_DRAIN_MS = 500;
 
@@ -87,8 +85,8 @@ export class PythonWorker {
   constructor(child: ChildProcess, connection: Connection, stderr: StderrTail, options: SpawnPythonOptions) {
     this.process = child;
     this.#stderr = stderr;
-    this.#exitTimeoutMs = options.exitTimeoutMs ?? DEFAULT_EXIT_TIMEOUT_MS;
-    this.#killTimeoutMs = options.killTimeoutMs ?? DEFAULT_KILL_TIMEOUT_MS;
+    this.#exitTimeoutMs = (options.exitTimeout ?? DEFAULT_EXIT_TIMEOUT_SECONDS) * 1000;
+    this.#killTimeoutMs = (options.killTimeout ?? DEFAULT_KILL_TIMEOUT_SECONDS) * 1000;
     this.exited = new Promise<PythonExit>((resolve) => {
       child.once('exit', (code, signal) => {
         liveChildren.delete(child);
@@ -124,7 +122,7 @@ export class PythonWorker {
 
   /**
    * Ends the child: closes the pipe (a well-behaved worker sees EOF and returns), then SIGTERM after
-   * `exitTimeoutMs`, then SIGKILL after `killTimeoutMs`. Resolves with how it ended. Idempotent.
+   * `exitTimeout` seconds, then SIGKILL after `killTimeout` seconds. Resolves with how it ended. Idempotent.
    */
   async close(): Promise<PythonExit> {
     this.conn.close();
@@ -155,21 +153,14 @@ export class PythonWorker {
 export async function spawnPython(options: SpawnPythonOptions & PythonTarget): Promise<PythonWorker> {
   const python = options.python ?? 'python3';
   const targetArgs = pythonTargetArgs(options);
-  const stdio: StdioOptions = [options.stdin ?? 'ignore', options.stdout ?? 'inherit', 'pipe', 'pipe'];
+  const stdio: StdioOptions = [options.stdin ?? 'ignore', options.stdout ?? 'inherit', 'pipe'];
   const env: Record<string, string | undefined> = { ...process.env, ...options.env };
-  env[WORKER_FD_ENV] = String(CHILD_PIPE_FD);
   // Unbuffered output, so the stderr tail of a crashed child holds its last words.
   env.PYTHONUNBUFFERED ??= '1';
-  // The transport's spawnWithPipe would do, but it builds the Connection without `protocol` and the codec options.
-  const child = spawn(python, [...(options.pythonArgs ?? []), ...targetArgs, ...(options.args ?? [])], {
-    cwd: options.cwd,
-    env,
-    stdio,
-  });
-  const connection = Connection.fromSocket(
-    child.stdio[CHILD_PIPE_FD] as Socket,
-    {},
-    connectionOptions(options),
+  const { child, connection } = spawnWithPipe(
+    python,
+    [...(options.pythonArgs ?? []), ...targetArgs, ...(options.args ?? [])],
+    { cwd: options.cwd, env, stdio, fd: CHILD_PIPE_FD, ...connectionOptions(options) },
   );
   try {
     await new Promise<void>((resolve, reject) => {

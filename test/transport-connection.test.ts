@@ -1,0 +1,180 @@
+/** Connection behaviour that needs no Python: crafted frames over a Node socket pair, argument checks, cancellation. */
+import type { Socket } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  type Connection,
+  ConnectionClosedError,
+  EOFError,
+  Pipe,
+  ProtocolError,
+  TransportError,
+} from '../src/transport/index.js';
+
+const open: Connection[] = [];
+afterEach(() => {
+  for (const conn of open.splice(0)) conn.close();
+});
+
+async function pair(): Promise<[Connection, Connection]> {
+  const ends = await Pipe();
+  open.push(...ends);
+  return ends;
+}
+
+/** The raw socket under a connection, to write bytes that bypass the framing. */
+const rawSocket = (conn: Connection): Socket => (conn as unknown as { socket: Socket }).socket;
+const fromHex = (text: string): Buffer => Buffer.from(text.replace(/\s+/g, ''), 'hex');
+
+describe('crafted frames', () => {
+  it('the -1 escape with an 8-byte length is read, even for small payloads', async () => {
+    const [a, b] = await pair();
+    rawSocket(a).write(fromHex('ffffffff 0000000000000003 626967 00000002 6869'));
+    expect(Buffer.from(await b.recvBytes()).toString()).toBe('big');
+    expect(Buffer.from(await b.recvBytes()).toString()).toBe('hi');
+  });
+
+  it('an escaped length over maxlength is refused before allocation, leaving the end write-only', async () => {
+    const [a, b] = await pair();
+    rawSocket(a).write(fromHex('ffffffff 0000000100000000'));
+    await expect(b.recvBytes(1 << 20)).rejects.toMatchObject({ code: 'BAD_MESSAGE_LENGTH' });
+    expect([b.readable, b.writable]).toEqual([false, true]);
+  });
+
+  it('other negative headers are a protocol error instead of CPython silent desynchronisation', async () => {
+    const [a, b] = await pair();
+    rawSocket(a).write(fromHex('fffffffe 00000001 21'));
+    const error = await b.recvBytes().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ProtocolError);
+    expect(error).toMatchObject({
+      code: 'BAD_HEADER',
+      message: 'negative message length -2 in frame header',
+    });
+  });
+
+  it('a frame split into single bytes is delivered once, whole', async () => {
+    const [a, b] = await pair();
+    const frame = fromHex('0000000a 00010203040506070809');
+    const receiving = b.recvBytes();
+    for (const byte of frame) {
+      rawSocket(a).write(Uint8Array.of(byte));
+      await new Promise((resolve) => setImmediate(resolve));
+      if (byte !== frame.at(-1)) expect(await b.poll()).toBe(false);
+    }
+    expect(Buffer.from(await receiving).toString('hex')).toBe('00010203040506070809');
+  });
+
+  it('EOF inside a header and inside a payload is TRUNCATED_MESSAGE; at a boundary it is EOFError', async () => {
+    for (const cut of ['00', '00000004 0102']) {
+      const [a, b] = await pair();
+      rawSocket(a).end(fromHex(cut));
+      await expect(b.recvBytes()).rejects.toMatchObject({
+        code: 'TRUNCATED_MESSAGE',
+        message: 'got end of file during message',
+      });
+    }
+    const [a, b] = await pair();
+    rawSocket(a).end(fromHex('00000001 41'));
+    expect(Buffer.from(await b.recvBytes()).toString()).toBe('A');
+    await expect(b.recvBytes()).rejects.toBeInstanceOf(EOFError);
+  });
+
+  it('a small message goes out as one write with its header', async () => {
+    const [a, b] = await pair();
+    const socket = rawSocket(a);
+    const writes: Uint8Array[] = [];
+    const original = socket.write.bind(socket);
+    socket.write = ((chunk: Uint8Array, ...rest: never[]) => {
+      writes.push(chunk);
+      return original(chunk, ...rest);
+    }) as typeof socket.write;
+    await a.sendBytes(Buffer.from('hello'));
+    await a.sendBytes(new Uint8Array(16385));
+    expect(Buffer.from(writes[0]!).toString('hex')).toBe('0000000568656c6c6f');
+    expect(writes.slice(1).map((w) => w.byteLength)).toEqual([4, 16385]);
+    await b.recvBytes();
+    expect((await b.recvBytes()).byteLength).toBe(16385);
+  });
+});
+
+describe('argument checks in CPython order, with its texts', () => {
+  it('sendBytes', async () => {
+    const [a] = await pair();
+    const msg = new Uint8Array(16);
+    await expect(a.sendBytes(msg, -1)).rejects.toThrow(new RangeError('offset is negative'));
+    await expect(a.sendBytes(msg, 17)).rejects.toThrow(new RangeError('buffer length < offset'));
+    await expect(a.sendBytes(msg, 4, -1)).rejects.toThrow(new RangeError('size is negative'));
+    await expect(a.sendBytes(msg, 14, 4)).rejects.toThrow(new RangeError('buffer length < offset + size'));
+    await expect(a.sendBytes('text' as unknown as Uint8Array)).rejects.toThrow(
+      new TypeError("memoryview: a bytes-like object is required, not 'string'"),
+    );
+  });
+
+  it('closed beats every other check; read-only and write-only are reported before arguments', async () => {
+    const [reader, writer] = await Pipe(false);
+    open.push(reader, writer);
+    await expect(reader.sendBytes(new Uint8Array(1), -1)).rejects.toThrow(
+      new TransportError('READ_ONLY', 'connection is read-only'),
+    );
+    await expect(writer.recvBytes(-1)).rejects.toThrow('connection is write-only');
+    await expect(writer.recvBytesInto(new Uint8Array(1), -1)).rejects.toThrow('connection is write-only');
+    reader.close();
+    reader.close();
+    await expect(reader.sendBytes(new Uint8Array(1), -1)).rejects.toBeInstanceOf(ConnectionClosedError);
+    await expect(reader.recvBytes(-1)).rejects.toThrow(new ConnectionClosedError('handle is closed'));
+    await expect(reader.poll()).rejects.toThrow('handle is closed');
+    expect(() => reader.fileno()).toThrow('handle is closed');
+    expect(writer.fileno()).toBeGreaterThan(2);
+  });
+
+  it('a connection must be readable or writable', async () => {
+    const [a] = await pair();
+    const { Connection } = await import('../src/transport/index.js');
+    expect(() => new Connection(rawSocket(a), { readable: false, writable: false })).toThrow(
+      new RangeError('at least one of `readable` and `writable` must be True'),
+    );
+  });
+});
+
+describe('cancellation and ordering', () => {
+  it('an aborted recv leaves the next message for the next receiver', async () => {
+    const [a, b] = await pair();
+    const controller = new AbortController();
+    const aborted = b.recvBytes(undefined, { signal: controller.signal });
+    controller.abort(new Error('no longer needed'));
+    await expect(aborted).rejects.toThrow('no longer needed');
+    await a.sendBytes(Buffer.from('kept'));
+    expect(Buffer.from(await b.recvBytes()).toString()).toBe('kept');
+  });
+
+  it('concurrent receivers are served in call order', async () => {
+    const [a, b] = await pair();
+    const receivers = [b.recvBytes(), b.recvBytes(), b.recvBytes()];
+    for (const text of ['1', '2', '3']) void a.sendBytes(Buffer.from(text));
+    expect((await Promise.all(receivers)).map((m) => Buffer.from(m).toString())).toEqual(['1', '2', '3']);
+  });
+
+  it('thousands of unawaited sends arrive complete and in order', async () => {
+    const [a, b] = await pair();
+    const count = 5000;
+    const sends = Array.from({ length: count }, (_, i) => a.sendBytes(Buffer.from(String(i))));
+    for (let i = 0; i < count; i++) expect(Buffer.from(await b.recvBytes()).toString()).toBe(String(i));
+    await Promise.all(sends);
+  });
+
+  it('a send() that cannot pickle writes nothing', async () => {
+    const [a, b] = await pair();
+    await expect(a.send(Symbol('x'))).rejects.toMatchObject({ name: 'PicklingError' });
+    await a.send('after');
+    expect(await b.recv()).toBe('after');
+  });
+
+  it('a reader that stops reading pauses the socket once its queue passes the high-water mark', async () => {
+    const ends = await Pipe(true, { readHighWaterMark: 1 << 20 });
+    open.push(...ends);
+    const [a, b] = ends;
+    for (let i = 0; i < 64; i++) void a.sendBytes(new Uint8Array(64 << 10));
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(rawSocket(b).isPaused()).toBe(true);
+    for (let i = 0; i < 64; i++) expect((await b.recvBytes()).byteLength).toBe(64 << 10);
+  });
+});
