@@ -11,7 +11,8 @@ function cell(r) {
   if (!r) return '—';
   if (r.status === 'missing' || r.status === 'n/a') return r.detail;
   if (r.status === 'error') return `error: ${r.detail}`;
-  const t = `${fmtMs(r.seconds)} (${fmtMBps(r.mbPerSec)}${r.note ? `; ${r.note}` : ''})`;
+  const spread = r.rounds?.length > 1 ? ` ±${(r.spreadPct / 2).toFixed(0)}%` : '';
+  const t = `${fmtMs(r.seconds)}${spread} (${fmtMBps(r.mbPerSec)}${r.note ? `; ${r.note}` : ''})`;
   return r.status === 'wrong' ? `${t} **wrong result**: ${r.detail}` : t;
 }
 

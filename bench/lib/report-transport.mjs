@@ -3,8 +3,9 @@ import { fmtRate, fmtRatio, passMiss } from './stats.mjs';
 
 function rateText(v, unit) {
   if (v.status !== 'ok') return v.status === 'error' ? `error: ${v.detail}` : v.detail;
-  if (unit === 'MB/s') return `${v.rate >= 100 ? v.rate.toFixed(0) : v.rate.toFixed(1)} MB/s`;
-  return `${fmtRate(v.rate)} ${unit}`;
+  const spread = v.rounds?.length > 1 ? ` ±${(v.spreadPct / 2).toFixed(0)}%` : '';
+  if (unit === 'MB/s') return `${v.rate >= 100 ? v.rate.toFixed(0) : v.rate.toFixed(1)} MB/s${spread}`;
+  return `${fmtRate(v.rate)} ${unit}${spread}`;
 }
 
 /** Each target of a scenario judged: { variant, label, ratio, pass } (ratio null when a side was not measured). */
