@@ -161,6 +161,30 @@ describe('cancellation and ordering', () => {
     await Promise.all(sends);
   });
 
+  it('small and large sends mixed while the socket is busy settle in order and arrive intact', async () => {
+    const [a, b] = await pair();
+    const sizes = Array.from({ length: 60 }, (_, i) => (i % 3 === 0 ? 300_000 + i : i));
+    const settled: number[] = [];
+    const sends = sizes.map((n, i) => a.sendBytes(new Uint8Array(n).fill(i)).then(() => settled.push(i)));
+    for (const [i, n] of sizes.entries()) {
+      const message = await b.recvBytes();
+      expect([message.byteLength, message[0] ?? i, message[n - 1] ?? i]).toEqual([n, i, i]);
+    }
+    await Promise.all(sends);
+    expect(settled).toEqual(sizes.map((_, i) => i));
+  });
+
+  it('a message taken from the queue leaves it to later receivers in order, and after EOF recv fails', async () => {
+    const [a, b] = await pair();
+    for (const text of ['1', '2', '3']) await a.sendBytes(Buffer.from(text));
+    await b.poll(null);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const got = await Promise.all([b.recvBytes(), b.recvBytes(), b.recvBytes()]);
+    expect(got.map((m) => Buffer.from(m).toString())).toEqual(['1', '2', '3']);
+    a.close();
+    await expect(b.recvBytes()).rejects.toBeInstanceOf(EOFError);
+  });
+
   it('a send() that cannot pickle writes nothing', async () => {
     const [a, b] = await pair();
     await expect(a.send(Symbol('x'))).rejects.toMatchObject({ name: 'PicklingError' });

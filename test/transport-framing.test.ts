@@ -75,6 +75,23 @@ describe('FrameReader', () => {
     }
   });
 
+  it('reads the same messages whichever single byte boundary splits the stream in two', () => {
+    // Sizes around the byte-by-byte copy limit, an escape header between short ones, and an empty message.
+    const messages = [31, 32, 33, 0, 100].map((n, k) => new Uint8Array(n).map((_, i) => (i * 7 + k) & 0xff));
+    const escaped = concat(fromHex('ffffffff 0000000000000002'), fromHex('abcd'));
+    const stream = concat(frame(messages[0]!), frame(messages[1]!), escaped, ...messages.slice(2).map(frame));
+    const expected = [...messages.slice(0, 2), fromHex('abcd'), ...messages.slice(2)].map(hex);
+    for (let split = 0; split <= stream.byteLength; split++) {
+      const reader = new FrameReader();
+      reader.push(stream.subarray(0, split));
+      const got = drain(reader);
+      reader.push(stream.subarray(split));
+      got.push(...drain(reader));
+      expect(payloads(got), `split at ${split}`).toEqual(expected);
+      expect(reader.insideFrame).toBe(false);
+    }
+  });
+
   it('never returns a partial message and reports being inside a frame', () => {
     const reader = new FrameReader();
     reader.push(fromHex('00000005 0102'));
