@@ -92,6 +92,35 @@ describe('FrameReader', () => {
     }
   });
 
+  it('offers the unfilled tail of a large payload for direct reads, only when nothing is buffered', () => {
+    const reader = new FrameReader();
+    const payload = new Uint8Array(1000).map((_, i) => i & 0xff);
+    const stream = frame(payload);
+    reader.push(stream.subarray(0, 104));
+    expect(reader.directReadTarget(1)).toBeUndefined();
+    expect(reader.readFrame()).toBeUndefined();
+    expect(reader.directReadTarget(901)).toBeUndefined();
+    const target = reader.directReadTarget(900);
+    expect(target?.byteLength).toBe(900);
+    target?.set(stream.subarray(104, 604));
+    reader.commitDirectRead(500);
+    expect(() => reader.commitDirectRead(401)).toThrow(RangeError);
+    reader.push(stream.subarray(604));
+    expect(reader.directReadTarget(1)).toBeUndefined();
+    expect(payloads(drain(reader))).toEqual([hex(payload)]);
+    expect(reader.directReadTarget(1)).toBeUndefined();
+  });
+
+  it('copies unconsumed bytes on request, so the pushed chunk may be reused', () => {
+    const reader = new FrameReader();
+    const chunk = concat(frame(fromHex('0102')), frame(fromHex('030405')));
+    reader.push(chunk);
+    expect(payloads([reader.readFrame()!])).toEqual(['0102']);
+    reader.copyBufferedChunks();
+    chunk.fill(0);
+    expect(payloads(drain(reader))).toEqual(['030405']);
+  });
+
   it('never returns a partial message and reports being inside a frame', () => {
     const reader = new FrameReader();
     reader.push(fromHex('00000005 0102'));

@@ -8,6 +8,7 @@
 import type { Socket } from 'node:net';
 import { loads, type UnpicklerOptions } from '../codec/decoder.js';
 import { dumps, type PicklerOptions } from '../codec/encoder.js';
+import { DIRECT_READ_MINIMUM, directReadChannelOf } from './direct-read.js';
 import { BufferTooShort, ConnectionClosedError, EOFError, ProtocolError, TransportError } from './errors.js';
 import {
   encodeFrameHeader,
@@ -243,7 +244,15 @@ export class Connection implements AsyncIterable<unknown> {
     this.unpicklerOptions = options.unpicklerOptions;
     this.readHighWaterMark = options.readHighWaterMark ?? DEFAULT_READ_HIGH_WATER_MARK;
     this.reader = new FrameReader({ allocate: (n) => Buffer.allocUnsafeSlow(n) });
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    const channel = directReadChannelOf(socket);
+    if (channel) {
+      channel.attach({
+        readTarget: () => (this.isClosed ? undefined : this.reader.directReadTarget(DIRECT_READ_MINIMUM)),
+        bytesRead: (buffer, count, direct) => this.onDirectRead(buffer, count, direct),
+      });
+    } else {
+      socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    }
     socket.on('end', () => this.onStreamEnd(undefined));
     socket.on('error', (error) => this.onStreamEnd(error));
     socket.on('close', () => this.onStreamEnd(undefined));
@@ -534,6 +543,20 @@ export class Connection implements AsyncIterable<unknown> {
   private onData(chunk: Buffer): void {
     this.reader.push(chunk);
     this.pump();
+  }
+
+  /** A read of a direct-read socket: into the pending payload itself, or into scratch memory reused next. */
+  private onDirectRead(buffer: Uint8Array, count: number, direct: boolean): void {
+    if (this.isClosed) return;
+    if (direct) {
+      this.reader.commitDirectRead(count);
+      this.pump();
+      return;
+    }
+    this.reader.push(buffer.subarray(0, count));
+    this.pump();
+    // Frames held back (full queue, handshake) must not point into memory the next read overwrites.
+    this.reader.copyBufferedChunks();
   }
 
   private onStreamEnd(error: unknown): void {
