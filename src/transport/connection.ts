@@ -409,11 +409,14 @@ export class Connection implements AsyncIterable<unknown> {
   close(): void {
     if (this.isClosed) return;
     this.isClosed = true;
-    const closedError = new ConnectionClosedError();
-    for (const receiver of this.receivers.drain()) receiver.reject(closedError);
-    for (const send of this.sends.drain()) {
-      send.detachAbort();
-      send.reject(closedError);
+    // Built only when someone is waiting: capturing a stack trace costs more than the rest of close().
+    if (this.receivers.length > 0 || this.sends.length > 0) {
+      const closedError = new ConnectionClosedError();
+      for (const receiver of this.receivers.drain()) receiver.reject(closedError);
+      for (const send of this.sends.drain()) {
+        send.detachAbort();
+        send.reject(closedError);
+      }
     }
     this.queue.drain();
     this.queuedBytes = 0;
