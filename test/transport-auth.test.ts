@@ -149,6 +149,20 @@ describe('deliverChallenge failures', () => {
   });
 });
 
+describe('challenge randomness', () => {
+  it('every challenge of hundreds, across refills of the random pool, carries 40 random bytes never seen before', async () => {
+    const seen = new Set<string>();
+    for (let i = 0; i < 300; i++) {
+      const channel = new ScriptedChannel([new Uint8Array(16)]);
+      await deliverChallenge(channel, KEY).catch(() => undefined);
+      const random = channel.sent[0]!.subarray('#CHALLENGE#{sha256}'.length);
+      expect(random.byteLength).toBe(40);
+      seen.add(hex(random));
+    }
+    expect(seen.size).toBe(300);
+  });
+});
+
 describe('answerChallenge failures', () => {
   it('an empty challenge frame is refused (OtherTest.test_answer_challenge_auth_failure)', async () => {
     await expect(answerChallenge(new ScriptedChannel([new Uint8Array(0)]), KEY)).rejects.toThrow(

@@ -1,6 +1,7 @@
 /** Connection behaviour that needs no Python: crafted frames over a Node socket pair, argument checks, cancellation. */
 import type { Socket } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { encodeJoinedFrame, type FrameReader } from '../src/transport/framing.js';
 import {
   type Connection,
   ConnectionClosedError,
@@ -161,6 +162,30 @@ describe('cancellation and ordering', () => {
     await Promise.all(sends);
   });
 
+  it('small and large sends mixed while the socket is busy settle in order and arrive intact', async () => {
+    const [a, b] = await pair();
+    const sizes = Array.from({ length: 60 }, (_, i) => (i % 3 === 0 ? 300_000 + i : i));
+    const settled: number[] = [];
+    const sends = sizes.map((n, i) => a.sendBytes(new Uint8Array(n).fill(i)).then(() => settled.push(i)));
+    for (const [i, n] of sizes.entries()) {
+      const message = await b.recvBytes();
+      expect([message.byteLength, message[0] ?? i, message[n - 1] ?? i]).toEqual([n, i, i]);
+    }
+    await Promise.all(sends);
+    expect(settled).toEqual(sizes.map((_, i) => i));
+  });
+
+  it('a message taken from the queue leaves it to later receivers in order, and after EOF recv fails', async () => {
+    const [a, b] = await pair();
+    for (const text of ['1', '2', '3']) await a.sendBytes(Buffer.from(text));
+    await b.poll(null);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const got = await Promise.all([b.recvBytes(), b.recvBytes(), b.recvBytes()]);
+    expect(got.map((m) => Buffer.from(m).toString())).toEqual(['1', '2', '3']);
+    a.close();
+    await expect(b.recvBytes()).rejects.toBeInstanceOf(EOFError);
+  });
+
   it('a send() that cannot pickle writes nothing', async () => {
     const [a, b] = await pair();
     await expect(a.send(Symbol('x'))).rejects.toMatchObject({ name: 'PicklingError' });
@@ -176,5 +201,63 @@ describe('cancellation and ordering', () => {
     await new Promise((resolve) => setTimeout(resolve, 200));
     expect(rawSocket(b).isPaused()).toBe(true);
     for (let i = 0; i < 64; i++) expect((await b.recvBytes()).byteLength).toBe(64 << 10);
+  });
+});
+
+/** The frame reader under a connection, to see which read path filled a payload. */
+const frameReader = (conn: Connection): FrameReader => (conn as unknown as { reader: FrameReader }).reader;
+
+const patterned = (n: number, seed: number): Uint8Array =>
+  new Uint8Array(n).map((_, i) => (i * 31 + seed) & 0xff);
+
+describe('direct reads on the connecting end (Node onread)', () => {
+  // Pipe's first end is connected by mpwire, so it reads through direct-read.ts; the second is accepted.
+  it('reads the rest of a large payload straight into its buffer while small frames follow in one write', async () => {
+    const [a, b] = await pair();
+    const direct = vi.spyOn(frameReader(a), 'commitDirectRead');
+    const large = patterned(3 << 20, 1);
+    const smalls = [patterned(5, 2), patterned(0, 3), patterned(40_000, 4)];
+    rawSocket(b).write(Buffer.concat([encodeJoinedFrame(large), ...smalls.map((m) => encodeJoinedFrame(m))]));
+    expect(Buffer.compare(await a.recvBytes(), large)).toBe(0);
+    for (const small of smalls) expect(Buffer.compare(await a.recvBytes(), small)).toBe(0);
+    const directBytes = direct.mock.calls.reduce((sum, [count]) => sum + count, 0);
+    expect(directBytes).toBeGreaterThan(large.byteLength / 2);
+    expect(directBytes).toBeLessThanOrEqual(large.byteLength);
+  });
+
+  it('a frame split at every byte boundary is delivered whole', async () => {
+    const [a, b] = await pair();
+    const frame = fromHex('00000006 0a0b0c0d0e0f 00000001 ff');
+    const receiving = Promise.all([a.recvBytes(), a.recvBytes()]);
+    for (const byte of frame) {
+      rawSocket(b).write(Uint8Array.of(byte));
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    expect((await receiving).map((m) => Buffer.from(m).toString('hex'))).toEqual(['0a0b0c0d0e0f', 'ff']);
+  });
+
+  it('frames held back by a full queue survive the reads that reuse the scratch buffer', async () => {
+    const ends = await Pipe(true, { readHighWaterMark: 64 << 10 });
+    open.push(...ends);
+    const [a, b] = ends;
+    const messages = Array.from({ length: 400 }, (_, i) => patterned(1000 + i, i));
+    for (const message of messages) void b.sendBytes(message);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    // Another connection's reads go through the same scratch buffer while `a` is paused.
+    const [c, d] = await pair();
+    await d.sendBytes(new Uint8Array(50_000).fill(0xee));
+    expect((await c.recvBytes()).every((byte) => byte === 0xee)).toBe(true);
+    for (const message of messages) expect(Buffer.compare(await a.recvBytes(), message)).toBe(0);
+  });
+
+  it('EOF inside a directly read payload is TRUNCATED_MESSAGE; at a boundary it is EOFError', async () => {
+    const [a, b] = await pair();
+    const large = encodeJoinedFrame(patterned(1 << 20, 5));
+    rawSocket(b).end(large.subarray(0, large.byteLength - 10));
+    await expect(a.recvBytes()).rejects.toMatchObject({ code: 'TRUNCATED_MESSAGE' });
+    const [c, d] = await pair();
+    rawSocket(d).end(encodeJoinedFrame(patterned(200_000, 6)));
+    expect((await c.recvBytes()).byteLength).toBe(200_000);
+    await expect(c.recvBytes()).rejects.toBeInstanceOf(EOFError);
   });
 });

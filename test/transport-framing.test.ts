@@ -75,6 +75,52 @@ describe('FrameReader', () => {
     }
   });
 
+  it('reads the same messages whichever single byte boundary splits the stream in two', () => {
+    // Sizes around the byte-by-byte copy limit, an escape header between short ones, and an empty message.
+    const messages = [31, 32, 33, 0, 100].map((n, k) => new Uint8Array(n).map((_, i) => (i * 7 + k) & 0xff));
+    const escaped = concat(fromHex('ffffffff 0000000000000002'), fromHex('abcd'));
+    const stream = concat(frame(messages[0]!), frame(messages[1]!), escaped, ...messages.slice(2).map(frame));
+    const expected = [...messages.slice(0, 2), fromHex('abcd'), ...messages.slice(2)].map(hex);
+    for (let split = 0; split <= stream.byteLength; split++) {
+      const reader = new FrameReader();
+      reader.push(stream.subarray(0, split));
+      const got = drain(reader);
+      reader.push(stream.subarray(split));
+      got.push(...drain(reader));
+      expect(payloads(got), `split at ${split}`).toEqual(expected);
+      expect(reader.insideFrame).toBe(false);
+    }
+  });
+
+  it('offers the unfilled tail of a large payload for direct reads, only when nothing is buffered', () => {
+    const reader = new FrameReader();
+    const payload = new Uint8Array(1000).map((_, i) => i & 0xff);
+    const stream = frame(payload);
+    reader.push(stream.subarray(0, 104));
+    expect(reader.directReadTarget(1)).toBeUndefined();
+    expect(reader.readFrame()).toBeUndefined();
+    expect(reader.directReadTarget(901)).toBeUndefined();
+    const target = reader.directReadTarget(900);
+    expect(target?.byteLength).toBe(900);
+    target?.set(stream.subarray(104, 604));
+    reader.commitDirectRead(500);
+    expect(() => reader.commitDirectRead(401)).toThrow(RangeError);
+    reader.push(stream.subarray(604));
+    expect(reader.directReadTarget(1)).toBeUndefined();
+    expect(payloads(drain(reader))).toEqual([hex(payload)]);
+    expect(reader.directReadTarget(1)).toBeUndefined();
+  });
+
+  it('copies unconsumed bytes on request, so the pushed chunk may be reused', () => {
+    const reader = new FrameReader();
+    const chunk = concat(frame(fromHex('0102')), frame(fromHex('030405')));
+    reader.push(chunk);
+    expect(payloads([reader.readFrame()!])).toEqual(['0102']);
+    reader.copyBufferedChunks();
+    chunk.fill(0);
+    expect(payloads(drain(reader))).toEqual(['030405']);
+  });
+
   it('never returns a partial message and reports being inside a frame', () => {
     const reader = new FrameReader();
     reader.push(fromHex('00000005 0102'));

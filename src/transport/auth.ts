@@ -4,7 +4,7 @@
  * 3.12+ does: a 20-byte challenge or a 16-byte response means the legacy HMAC-MD5 scheme of 2.7 and 3.0–3.11;
  * anything else must carry a `{digest}` prefix.
  */
-import { createHmac, randomBytes as cryptoRandomBytes, timingSafeEqual } from 'node:crypto';
+import { createHmac, randomFillSync, timingSafeEqual } from 'node:crypto';
 import { AuthenticationError } from './errors.js';
 
 /** The digests CPython 3.12+ accepts in a `{name}` prefix, spelled as on the wire. */
@@ -19,6 +19,24 @@ const NODE_DIGEST: Readonly<Record<DigestName, string>> = {
 };
 
 const ENCODER = new TextEncoder();
+const LATIN1 = new TextDecoder('latin1');
+
+/** Random bytes are drawn from the CSPRNG this many at a time: one call per challenge costs more than the rest. */
+const RANDOM_POOL_SIZE = 4096;
+const randomPool = new Uint8Array(RANDOM_POOL_SIZE);
+let randomPoolUsed = RANDOM_POOL_SIZE;
+
+/** `length` fresh random bytes; every pooled byte is handed out once and copied, never shared. */
+function secureRandomBytes(length: number): Uint8Array {
+  if (length > RANDOM_POOL_SIZE) return randomFillSync(new Uint8Array(length));
+  if (randomPoolUsed + length > RANDOM_POOL_SIZE) {
+    randomFillSync(randomPool);
+    randomPoolUsed = 0;
+  }
+  const bytes = randomPool.slice(randomPoolUsed, randomPoolUsed + length);
+  randomPoolUsed += length;
+  return bytes;
+}
 const CHALLENGE = ENCODER.encode('#CHALLENGE#');
 const WELCOME = ENCODER.encode('#WELCOME#');
 const FAILURE = ENCODER.encode('#FAILURE#');
@@ -102,7 +120,7 @@ export function parseDigestPrefix(message: Uint8Array): DigestAndPayload {
     const end = Math.min(DIGEST_PREFIX_SEARCH_END, message.byteLength);
     for (let i = 1; i < end; i++) {
       if (message[i] !== 0x7d) continue;
-      const name = new TextDecoder('latin1').decode(message.subarray(1, i));
+      const name = LATIN1.decode(message.subarray(1, i));
       if (isDigestName(name)) return { digestName: name, payload: message.subarray(i + 1) };
       break;
     }
@@ -172,9 +190,7 @@ export async function deliverChallenge(
   const key = authkeyBytes(authkey);
   const digestName = options.digestName ?? 'sha256';
   if (!isDigestName(digestName)) throw new RangeError(`unsupported digest name ${String(digestName)}`);
-  const random = (options.randomBytes ?? ((n: number) => new Uint8Array(cryptoRandomBytes(n))))(
-    CHALLENGE_RANDOM_LENGTH,
-  );
+  const random = (options.randomBytes ?? secureRandomBytes)(CHALLENGE_RANDOM_LENGTH);
   const prefix = ENCODER.encode(`{${digestName}}`);
   const message = new Uint8Array(prefix.byteLength + random.byteLength);
   message.set(prefix, 0);

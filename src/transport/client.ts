@@ -11,6 +11,7 @@ import {
 } from './address.js';
 import { type Authkey, authkeyBytes } from './auth.js';
 import { type CallOptions, Connection, type ConnectionOptions, secondsToMilliseconds } from './connection.js';
+import { DirectReadChannel, registerDirectRead } from './direct-read.js';
 import { authenticate, withDeadline } from './handshake.js';
 
 /** Options of {@link Client}. */
@@ -47,10 +48,19 @@ export function connectSocket(
   address: Address,
   family: Family,
 ): { socket: Socket; connected: Promise<void> } {
+  // Reads go where the connection says (see direct-read.ts): large payloads land in their own buffer.
+  const channel = new DirectReadChannel();
   const socket =
     family === 'AF_INET'
-      ? connect({ host: address[0] as string, port: address[1] as number, family: 4, allowHalfOpen: true })
-      : connect({ path: address as string, allowHalfOpen: true });
+      ? connect({
+          host: address[0] as string,
+          port: address[1] as number,
+          family: 4,
+          allowHalfOpen: true,
+          onread: channel.onread,
+        })
+      : connect({ path: address as string, allowHalfOpen: true, onread: channel.onread });
+  registerDirectRead(socket, channel);
   if (family === 'AF_INET') socket.setNoDelay(true);
   const connected = new Promise<void>((resolve, reject) => {
     const onError = (error: Error): void => reject(explainAbstractRefusal(error, address));

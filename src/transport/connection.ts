@@ -8,8 +8,15 @@
 import type { Socket } from 'node:net';
 import { loads, type UnpicklerOptions } from '../codec/decoder.js';
 import { dumps, type PicklerOptions } from '../codec/encoder.js';
+import { DIRECT_READ_MINIMUM, directReadChannelOf } from './direct-read.js';
 import { BufferTooShort, ConnectionClosedError, EOFError, ProtocolError, TransportError } from './errors.js';
-import { encodeFrameHeader, encodeJoinedFrame, FrameReader, JOINED_WRITE_LIMIT } from './framing.js';
+import {
+  encodeFrameHeader,
+  encodeJoinedFrame,
+  FrameReader,
+  JOINED_WRITE_LIMIT,
+  SHORT_HEADER_SIZE,
+} from './framing.js';
 
 /** Options of a connection's byte stream and pickling; accepted by `Client`, `Listener.listen` and `Pipe`. */
 export interface ConnectionOptions {
@@ -100,18 +107,38 @@ class Fifo<T> {
   }
 }
 
-interface PendingReceive {
-  readonly maxlength: number | undefined;
-  readonly resolve: (payload: Uint8Array) => void;
-  readonly reject: (error: unknown) => void;
+/** A receive waiting for a message; the abort listener is only there when the caller passed a signal. */
+class PendingReceive {
+  constructor(
+    readonly maxlength: number | undefined,
+    private readonly settleResolve: (payload: Uint8Array) => void,
+    private readonly settleReject: (error: unknown) => void,
+    private readonly signal: AbortSignal | undefined,
+    private readonly onAbort: (() => void) | undefined,
+  ) {}
+
+  resolve(payload: Uint8Array): void {
+    if (this.onAbort) this.signal?.removeEventListener('abort', this.onAbort);
+    this.settleResolve(payload);
+  }
+
+  reject(error: unknown): void {
+    if (this.onAbort) this.signal?.removeEventListener('abort', this.onAbort);
+    this.settleReject(error);
+  }
 }
 
+/** A frame waiting for the socket to drain, or handed to it and waiting for its write callback. */
 interface PendingSend {
   readonly parts: readonly Uint8Array[];
   readonly resolve: () => void;
   readonly reject: (error: unknown) => void;
   readonly detachAbort: () => void;
+  /** Number of the socket write that carries the frame's last part, once written. */
+  lastWrite: number;
 }
+
+function noAbortListener(): void {}
 
 /** What ends the stream for readers once the queued messages are consumed. */
 type ReadEnd =
@@ -175,8 +202,13 @@ export class Connection implements AsyncIterable<unknown> {
   private queuedBytes = 0;
   private readonly receivers = new Fifo<PendingReceive>();
   private readonly sends = new Fifo<PendingSend>();
-  /** Frames handed to the socket whose write has not completed yet. */
-  private readonly inFlight = new Set<PendingSend>();
+  /** Frames handed to the socket whose write callback has not run yet, in write order. */
+  private readonly inFlight = new Fifo<PendingSend>();
+  /** Socket writes issued and write callbacks seen: Node runs write callbacks in write order. */
+  private writesIssued = 0;
+  private writesCompleted = 0;
+  /** One callback for every write, so a write needs no closure and Node batches the synchronous ones. */
+  private readonly onWriteDone = (error?: Error | null): void => this.completeWrite(error);
   private readonly readinessListeners = new Set<() => void>();
   private readonly maxMessageLength: number;
   private readonly picklerOptions: PicklerOptions;
@@ -212,7 +244,15 @@ export class Connection implements AsyncIterable<unknown> {
     this.unpicklerOptions = options.unpicklerOptions;
     this.readHighWaterMark = options.readHighWaterMark ?? DEFAULT_READ_HIGH_WATER_MARK;
     this.reader = new FrameReader({ allocate: (n) => Buffer.allocUnsafeSlow(n) });
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    const channel = directReadChannelOf(socket);
+    if (channel) {
+      channel.attach({
+        readTarget: () => (this.isClosed ? undefined : this.reader.directReadTarget(DIRECT_READ_MINIMUM)),
+        bytesRead: (buffer, count, direct) => this.onDirectRead(buffer, count, direct),
+      });
+    } else {
+      socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    }
     socket.on('end', () => this.onStreamEnd(undefined));
     socket.on('error', (error) => this.onStreamEnd(error));
     socket.on('close', () => this.onStreamEnd(undefined));
@@ -258,7 +298,8 @@ export class Connection implements AsyncIterable<unknown> {
   async send(value: unknown, options: CallOptions = {}): Promise<void> {
     this.checkClosed();
     this.checkWritable();
-    return this.writeFrame(dumps(value, this.picklerOptions), options.signal);
+    const pending = this.writeFrame(dumps(value, this.picklerOptions), options.signal);
+    if (pending !== undefined) await pending;
   }
 
   /**
@@ -269,7 +310,9 @@ export class Connection implements AsyncIterable<unknown> {
   async recv(options: CallOptions = {}): Promise<unknown> {
     this.checkClosed();
     this.checkReadable();
-    return loads(await this.receive(undefined, options.signal), this.unpicklerOptions);
+    const payload =
+      this.takeQueuedMessage(undefined, options.signal) ?? (await this.receive(undefined, options.signal));
+    return loads(payload, this.unpicklerOptions);
   }
 
   /**
@@ -281,7 +324,8 @@ export class Connection implements AsyncIterable<unknown> {
   async sendBytes(buffer: BytesLike, offset = 0, size?: number, options: CallOptions = {}): Promise<void> {
     this.checkClosed();
     this.checkWritable();
-    const view = bytesView(buffer);
+    // The usual argument needs no new view.
+    const view = buffer instanceof Uint8Array ? buffer : bytesView(buffer);
     const n = view.byteLength;
     if (offset < 0) throw new RangeError('offset is negative');
     if (n < offset) throw new RangeError('buffer length < offset');
@@ -290,7 +334,9 @@ export class Connection implements AsyncIterable<unknown> {
     else if (size < 0) throw new RangeError('size is negative');
     else if (offset + size > n) throw new RangeError('buffer length < offset + size');
     else length = size;
-    return this.writeFrame(view.subarray(offset, offset + length), options.signal);
+    const payload = offset === 0 && length === n ? view : view.subarray(offset, offset + length);
+    const pending = this.writeFrame(payload, options.signal);
+    if (pending !== undefined) await pending;
   }
 
   /**
@@ -303,7 +349,9 @@ export class Connection implements AsyncIterable<unknown> {
     this.checkClosed();
     this.checkReadable();
     if (maxlength !== undefined && maxlength < 0) throw new RangeError('negative maxlength');
-    return this.receive(maxlength, options.signal);
+    return (
+      this.takeQueuedMessage(maxlength, options.signal) ?? (await this.receive(maxlength, options.signal))
+    );
   }
 
   /**
@@ -317,7 +365,8 @@ export class Connection implements AsyncIterable<unknown> {
     const target = bytesView(buffer);
     if (offset < 0) throw new RangeError('negative offset');
     if (offset > target.byteLength) throw new RangeError('offset too large');
-    const payload = await this.receive(undefined, options.signal);
+    const payload =
+      this.takeQueuedMessage(undefined, options.signal) ?? (await this.receive(undefined, options.signal));
     if (target.byteLength < offset + payload.byteLength) throw new BufferTooShort(payload);
     target.set(payload, offset);
     return payload.byteLength;
@@ -360,11 +409,14 @@ export class Connection implements AsyncIterable<unknown> {
   close(): void {
     if (this.isClosed) return;
     this.isClosed = true;
-    const closedError = new ConnectionClosedError();
-    for (const receiver of this.receivers.drain()) receiver.reject(closedError);
-    for (const send of this.sends.drain()) {
-      send.detachAbort();
-      send.reject(closedError);
+    // Built only when someone is waiting: capturing a stack trace costs more than the rest of close().
+    if (this.receivers.length > 0 || this.sends.length > 0) {
+      const closedError = new ConnectionClosedError();
+      for (const receiver of this.receivers.drain()) receiver.reject(closedError);
+      for (const send of this.sends.drain()) {
+        send.detachAbort();
+        send.reject(closedError);
+      }
     }
     this.queue.drain();
     this.queuedBytes = 0;
@@ -450,28 +502,42 @@ export class Connection implements AsyncIterable<unknown> {
   }
 
   private notifyReadiness(): void {
+    if (this.readinessListeners.size === 0) return;
     for (const listener of [...this.readinessListeners]) listener();
+  }
+
+  /**
+   * The next queued message when nobody else is waiting and it fits `maxlength`: what {@link deliver} would
+   * hand over at once, without a promise and a pending receiver. Undefined sends the caller the long way.
+   */
+  private takeQueuedMessage(
+    maxlength: number | undefined,
+    signal: AbortSignal | undefined,
+  ): Uint8Array | undefined {
+    if (this.receivers.length > 0 || signal?.aborted) return undefined;
+    const payload = this.queue.peek();
+    if (payload === undefined || (maxlength !== undefined && payload.byteLength > maxlength))
+      return undefined;
+    const wasFull = this.queuedBytes >= this.readHighWaterMark;
+    this.queue.shift();
+    this.queuedBytes -= payload.byteLength;
+    // Only a full queue can have held frames back in the reader or paused the socket.
+    if (wasFull || this.paused) this.pump();
+    return payload;
   }
 
   private receive(maxlength: number | undefined, signal: AbortSignal | undefined): Promise<Uint8Array> {
     signal?.throwIfAborted();
     return new Promise<Uint8Array>((resolve, reject) => {
-      const onAbort = (): void => {
-        this.receivers.remove(receiver);
-        reject(abortReason(signal!));
-      };
-      const receiver: PendingReceive = {
-        maxlength,
-        resolve: (payload) => {
-          signal?.removeEventListener('abort', onAbort);
-          resolve(payload);
-        },
-        reject: (error) => {
-          signal?.removeEventListener('abort', onAbort);
-          reject(error);
-        },
-      };
-      signal?.addEventListener('abort', onAbort, { once: true });
+      const onAbort =
+        signal === undefined
+          ? undefined
+          : (): void => {
+              this.receivers.remove(receiver);
+              reject(abortReason(signal));
+            };
+      const receiver = new PendingReceive(maxlength, resolve, reject, signal, onAbort);
+      if (onAbort) signal?.addEventListener('abort', onAbort, { once: true });
       this.receivers.push(receiver);
       this.pump();
     });
@@ -480,6 +546,20 @@ export class Connection implements AsyncIterable<unknown> {
   private onData(chunk: Buffer): void {
     this.reader.push(chunk);
     this.pump();
+  }
+
+  /** A read of a direct-read socket: into the pending payload itself, or into scratch memory reused next. */
+  private onDirectRead(buffer: Uint8Array, count: number, direct: boolean): void {
+    if (this.isClosed) return;
+    if (direct) {
+      this.reader.commitDirectRead(count);
+      this.pump();
+      return;
+    }
+    this.reader.push(buffer.subarray(0, count));
+    this.pump();
+    // Frames held back (full queue, handshake) must not point into memory the next read overwrites.
+    this.reader.copyBufferedChunks();
   }
 
   private onStreamEnd(error: unknown): void {
@@ -491,8 +571,7 @@ export class Connection implements AsyncIterable<unknown> {
     this.streamError = error;
     // Node may still report success for a frame the dead peer never got; a blocking write would have failed.
     if (error !== undefined) {
-      for (const send of this.inFlight) send.reject(error);
-      this.inFlight.clear();
+      for (const send of this.inFlight.drain()) send.reject(error);
     }
     this.pump();
     // Sends still waiting for a drain that will never come fail now.
@@ -611,8 +690,37 @@ export class Connection implements AsyncIterable<unknown> {
 
   // ---- send side ----
 
-  private writeFrame(payload: Uint8Array, signal: AbortSignal | undefined): Promise<void> {
+  /**
+   * Queues or writes one frame. Undefined means it is already with the operating system (the common case: an
+   * idle socket took a small frame in one synchronous write), else the promise settles when it is.
+   */
+  private writeFrame(payload: Uint8Array, signal: AbortSignal | undefined): Promise<void> | undefined {
     signal?.throwIfAborted();
+    const socket = this.socket;
+    if (
+      payload.byteLength <= JOINED_WRITE_LIMIT &&
+      this.sends.length === 0 &&
+      !socket.writableNeedDrain &&
+      socket.writable &&
+      !socket.destroyed
+    ) {
+      // Header and payload in one write: one syscall and, with Nagle off, one segment.
+      const frame = Buffer.allocUnsafe(SHORT_HEADER_SIZE + payload.byteLength);
+      frame.writeInt32BE(payload.byteLength, 0);
+      frame.set(payload, SHORT_HEADER_SIZE);
+      const writeNumber = this.writeToSocket(frame);
+      // Nothing left in Node's buffer: the kernel has the whole frame, as after a blocking write.
+      if (socket.writableLength === 0) return undefined;
+      return new Promise<void>((resolve, reject) => {
+        this.inFlight.push({
+          parts: [],
+          resolve,
+          reject,
+          detachAbort: noAbortListener,
+          lastWrite: writeNumber,
+        });
+      });
+    }
     const parts: Uint8Array[] =
       payload.byteLength <= JOINED_WRITE_LIMIT
         ? [encodeJoinedFrame(payload)]
@@ -631,11 +739,34 @@ export class Connection implements AsyncIterable<unknown> {
         resolve,
         reject,
         detachAbort: () => signal?.removeEventListener('abort', onAbort),
+        lastWrite: 0,
       };
       signal?.addEventListener('abort', onAbort, { once: true });
       this.sends.push(send);
       this.flushSends();
     });
+  }
+
+  /** Writes one buffer with the shared callback and returns its write number. */
+  private writeToSocket(part: Uint8Array): number {
+    this.socket.write(part, this.onWriteDone);
+    return ++this.writesIssued;
+  }
+
+  /** Settles the frames whose last write has now completed; a failed write fails every frame in flight. */
+  private completeWrite(error: Error | null | undefined): void {
+    const completed = ++this.writesCompleted;
+    if (error) {
+      // Node may report buffered writes as destroyed before the one in progress, so do not match by number.
+      for (const send of this.inFlight.drain()) send.reject(error);
+      return;
+    }
+    for (;;) {
+      const send = this.inFlight.peek();
+      if (send === undefined || send.lastWrite > completed) return;
+      this.inFlight.shift();
+      send.resolve();
+    }
   }
 
   /** Writes queued frames while the socket accepts more; the rest wait for `drain`. */
@@ -649,18 +780,11 @@ export class Connection implements AsyncIterable<unknown> {
         send.reject(this.streamError ?? Object.assign(new Error('write EPIPE'), { code: 'EPIPE' }));
         continue;
       }
-      const last = send.parts.length - 1;
-      const done = (error?: Error | null): void => {
-        this.inFlight.delete(send);
-        if (error) send.reject(error);
-        else send.resolve();
-      };
-      this.inFlight.add(send);
-      if (last > 0) this.socket.cork();
-      send.parts.forEach((part, index) => {
-        this.socket.write(part, index === last ? done : undefined);
-      });
-      if (last > 0) this.socket.uncork();
+      const corked = send.parts.length > 1;
+      if (corked) this.socket.cork();
+      for (const part of send.parts) send.lastWrite = this.writeToSocket(part);
+      this.inFlight.push(send);
+      if (corked) this.socket.uncork();
     }
   }
 }

@@ -78,6 +78,8 @@ enum ReaderState {
 }
 
 const EMPTY = new Uint8Array(0);
+/** Payload pieces up to this size are copied byte by byte rather than through a subarray and `set`. */
+const SMALL_COPY_LIMIT = 32;
 
 /**
  * Incremental frame reader: bytes in through {@link push}, whole messages out through {@link readFrame}.
@@ -95,6 +97,8 @@ export class FrameReader {
   private bufferedLength = 0;
   private state = ReaderState.Header;
   private readonly headerBytes = new Uint8Array(8);
+  /** One view for every header, instead of a DataView per frame. */
+  private readonly headerView = new DataView(this.headerBytes.buffer);
   private headerFilled = 0;
   private payload: Uint8Array = EMPTY;
   private payloadFilled = 0;
@@ -145,8 +149,10 @@ export class FrameReader {
         case ReaderState.Stopped:
           return undefined;
         case ReaderState.Header: {
-          if (!this.fillHeader(4)) return undefined;
-          const header = new DataView(this.headerBytes.buffer).getInt32(0, false);
+          const header =
+            this.readWholeShortHeader() ??
+            (this.fillHeader(4) ? this.headerView.getInt32(0, false) : undefined);
+          if (header === undefined) return undefined;
           if (header === -1) {
             this.state = ReaderState.LongHeader;
             continue;
@@ -161,7 +167,7 @@ export class FrameReader {
         }
         case ReaderState.LongHeader: {
           if (!this.fillHeader(12)) return undefined;
-          const length = new DataView(this.headerBytes.buffer).getBigUint64(0, false);
+          const length = this.headerView.getBigUint64(0, false);
           const asNumber = length > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_VALUE : Number(length);
           const early = this.beginPayload(asNumber, maxLength);
           if (early) return early;
@@ -179,6 +185,57 @@ export class FrameReader {
         }
       }
     }
+  }
+
+  /**
+   * Where the rest of the current payload can be read straight from the socket, skipping the copy from a
+   * socket chunk: the unfilled tail of the payload buffer, when nothing else is buffered and at least
+   * `minimum` bytes are missing. Report what was read into it with {@link commitDirectRead}.
+   */
+  directReadTarget(minimum: number): Uint8Array | undefined {
+    if (this.state !== ReaderState.Payload || this.bufferedLength !== 0) return undefined;
+    const missing = this.payload.byteLength - this.payloadFilled;
+    return missing >= minimum ? this.payload.subarray(this.payloadFilled) : undefined;
+  }
+
+  /** Counts `count` bytes written into the view {@link directReadTarget} returned. */
+  commitDirectRead(count: number): void {
+    if (this.state !== ReaderState.Payload || count > this.payload.byteLength - this.payloadFilled) {
+      throw new RangeError(`direct read of ${count} bytes does not fit the pending payload`);
+    }
+    this.payloadFilled += count;
+  }
+
+  /**
+   * Replaces the buffered chunks by copies, so the caller may reuse the memory it pushed (a read buffer
+   * that the next socket read overwrites). Only bytes not yet consumed are copied.
+   */
+  copyBufferedChunks(): void {
+    if (this.bufferedLength === 0) return;
+    const rest = new Uint8Array(this.bufferedLength);
+    let at = 0;
+    for (const [index, chunk] of this.chunks.entries()) {
+      const from = index === 0 ? this.chunkOffset : 0;
+      rest.set(chunk.subarray(from), at);
+      at += chunk.byteLength - from;
+    }
+    this.chunks.length = 0;
+    this.chunks.push(rest);
+    this.chunkOffset = 0;
+  }
+
+  /** The common case without copying: a 4-byte header wholly inside the first chunk, at a frame boundary. */
+  private readWholeShortHeader(): number | undefined {
+    const chunk = this.chunks[0];
+    const at = this.chunkOffset;
+    if (this.headerFilled !== 0 || chunk === undefined || chunk.byteLength - at < SHORT_HEADER_SIZE) {
+      return undefined;
+    }
+    const header = (chunk[at]! << 24) | (chunk[at + 1]! << 16) | (chunk[at + 2]! << 8) | chunk[at + 3]!;
+    this.headerView.setInt32(0, header, false);
+    this.headerFilled = SHORT_HEADER_SIZE;
+    this.consume(SHORT_HEADER_SIZE);
+    return header;
   }
 
   private stop(): void {
@@ -227,7 +284,12 @@ export class FrameReader {
         this.payload.byteLength - this.payloadFilled,
         chunk.byteLength - this.chunkOffset,
       );
-      this.payload.set(chunk.subarray(this.chunkOffset, this.chunkOffset + take), this.payloadFilled);
+      if (take <= SMALL_COPY_LIMIT) {
+        // A loop beats creating a subarray view for a few bytes.
+        for (let i = 0; i < take; i++) this.payload[this.payloadFilled + i] = chunk[this.chunkOffset + i]!;
+      } else {
+        this.payload.set(chunk.subarray(this.chunkOffset, this.chunkOffset + take), this.payloadFilled);
+      }
       this.payloadFilled += take;
       this.consume(take);
     }
