@@ -367,9 +367,11 @@ describe('ManagerClient (against an in-memory server)', () => {
     const controller = new AbortController();
     const first = queue.put('sent');
     const second = queue.put('never sent', { signal: controller.signal });
+    // Observe the rejection before awaiting `first`, or it is reported as unhandled in between.
+    const secondRejected = expect(second).rejects.toThrow('changed my mind');
     controller.abort(new Error('changed my mind'));
     await first;
-    await expect(second).rejects.toThrow('changed my mind');
+    await secondRejected;
     await expect(queue.get({ signal: AbortSignal.abort(new Error('already')) })).rejects.toThrow('already');
     expect(server.log.filter((line) => line.includes(' put '))).toEqual(['c2 100 put ["sent",true,null]']);
     await client.close();
