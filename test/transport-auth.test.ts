@@ -51,7 +51,7 @@ describe('protocol.md §2.7 captured vectors', () => {
   it('modern answer to the client challenge 64..8b is the captured MAC', () => {
     const response = createResponse(KEY, concat(ascii('{sha256}'), range(0x64, 40)));
     expect(hex(response)).toBe(
-      hex(ascii('{sha256}')) + 'ae0e87a78d52303bf1858025a924cf0bbdd4d462272cff778bea41045078e86a',
+      `${hex(ascii('{sha256}'))}ae0e87a78d52303bf1858025a924cf0bbdd4d462272cff778bea41045078e86a`,
     );
   });
 
