@@ -9,33 +9,44 @@
  * surrogatepass); Uint8Array (and Buffer) -> bytes; PyByteArray -> bytearray; Array -> list; PyTuple ->
  * tuple; plain object (own enumerable string keys, in `Object.keys` order) or Map -> dict; Set -> set;
  * PyFrozenSet -> frozenset; Date -> aware UTC datetime; the other values.ts classes -> what CPython writes
- * for the equivalent Python value; PyGlobal -> the global; PyObject -> REDUCE/NEWOBJ/NEWOBJ_EX/INST/OBJ.
+ * for the equivalent Python value; PyGlobal -> the global; PyObject -> REDUCE/NEWOBJ/NEWOBJ_EX/INST/OBJ;
+ * NDArray, NumpyDtype, NumpyScalar -> what numpy 2 writes (option `numpy`).
  * Other typed arrays, ArrayBuffer, functions, symbols and class instances without a registry reducer
  * are refused with PicklingError `UNPICKLABLE`.
  *
  * Memo: objects by identity; equal strings by value (option `memoizeStrings`); globals by module and
- * name, as they are one object in Python. None, bool, int and float are never memoized.
+ * name, as they are one object in Python. None, bool, int and float are never memoized. A global's module
+ * and name strings at protocol 4+ follow CPython's objects (`globalNaming`): interned for Python-defined
+ * classes and functions (equal strings elsewhere share their memo slot), a fresh `__qualname__` for C types
+ * and builtin functions, both fresh for heap C types.
  *
  * Error paths use JavaScript accessor notation from `value`: `[i]` for list and tuple items,
  * `.key` / `["key"]` for object keys, `.get(key)` for Map values with primitive keys,
  * `.values()[i]` for set items and Map values with other keys, `.keys()[i]` for Map keys, and
  * `.callable`, `.args[i]`, `.kwargs`, `.state`, `.listItems[i]`, `.dictItems[i][0|1]` inside placeholders.
  *
- * Known differences from CPython: sets and frozensets are written in JavaScript iteration order (CPython
- * uses hash order, so bytes match when the Set was built in Python's order, as decoded sets are);
- * `array.array` follows 3.10+ (3.8/3.9 memo-share the module name at protocol 4+) and assumes an LP64
- * platform ('l'/'L' 8 bytes, 'u' UTF-32); below protocol 4, a dotted global name follows 3.8–3.12 (3.13
- * memoizes less); NEWOBJ_EX at protocols 2–3 is refused, since CPython's fallback depends on the class.
+ * Known differences from CPython:
+ * - Sets and frozensets are written in insertion order. CPython writes hash order, so the bytes match
+ *   when the Set holds Python's order, as every Set decoded from a CPython pickle does.
+ * - Where CPython versions name a global differently, the majority of 3.8–3.13 wins: `array.array` as
+ *   3.10+ (3.8/3.9 memo-share the module name), `deque`/`defaultdict` as 3.8–3.11, `decimal.Decimal` and
+ *   `__main__` as 3.8–3.12. Only pickles holding a string equal to such a module or name differ.
+ * - `array.array` assumes an LP64 platform ('l'/'L' 8 bytes, 'u' UTF-32).
+ * - Below protocol 4, a dotted global name follows 3.8–3.12 (3.13 memoizes less).
+ * - NEWOBJ_EX at protocols 2–3 is refused, since CPython's fallback depends on the class.
  */
 import { FRAME_SIZE_TARGET, PickleOutput } from './byte-writer.js';
 import { mapPython3Name } from './compat-names.js';
 import { PicklingError } from './errors.js';
+import { NDArray, NumpyDtype, NumpyScalar, numpyRegistry } from './numpy.js';
 import { DEFAULT_PROTOCOL, HIGHEST_PROTOCOL, Op } from './opcodes.js';
-import type { Registry } from './registry.js';
+import type { ReduceContext, Registry } from './registry.js';
 import {
-  FreshlyNamedGlobal,
   FreshString,
+  globalNaming,
   isUtcEquivalent,
+  MODULE_FRESH,
+  NAME_FRESH,
   type Reduction,
   reduceStdlibValue,
   TransientDict,
@@ -82,7 +93,15 @@ export interface PicklerOptions {
   bufferCallback?: (buffer: PyPickleBuffer) => unknown;
   /** User classes: instances of a registered `type` are written through its reducer. */
   registry?: Registry;
+  /**
+   * Write NDArray, NumpyDtype and NumpyScalar as numpy does (numpy 2 module names; `_frombuffer` at protocol
+   * 5) without a registry. Reducers in `registry` take precedence. Default true.
+   */
+  numpy?: boolean;
 }
+
+/** The numpy reducers `dumps` uses when the caller's registry has none for a numpy value. */
+let defaultNumpyRegistry: Registry | undefined;
 
 // Frame kinds of the explicit save stack.
 const FRAME_ITEMS = 1;
@@ -272,6 +291,9 @@ export class Pickler {
   readonly #persistentId: ((value: unknown) => unknown) | undefined;
   readonly #bufferCallback: ((buffer: PyPickleBuffer) => unknown) | undefined;
   readonly #registry: Registry | undefined;
+  readonly #numpy: boolean;
+  /** Passed to every reducer; one object for the pickler's life, so reducing allocates nothing for it. */
+  readonly #reduceContext: ReduceContext;
   readonly #out = new PickleOutput();
 
   #memoObjects = new Map<object, number>();
@@ -320,6 +342,8 @@ export class Pickler {
     this.#persistentId = options.persistentId;
     this.#bufferCallback = options.bufferCallback;
     this.#registry = options.registry;
+    this.#numpy = options.numpy ?? true;
+    this.#reduceContext = { protocol };
   }
 
   /** Forgets every memoized object, as CPython's `Pickler.clear_memo()`. */
@@ -734,7 +758,7 @@ export class Pickler {
   #saveOtherObject(value: object): boolean {
     if (this.#registry?.hasReducers) {
       const reducer = this.#registry.reducerFor(value);
-      if (reducer !== undefined) return this.#saveReduction(reducer(value), value);
+      if (reducer !== undefined) return this.#saveReduction(reducer(value, this.#reduceContext), value);
     }
     if (value instanceof PyFloat) {
       this.#saveFloat(value.value);
@@ -769,6 +793,14 @@ export class Pickler {
     }
     if (value instanceof PyPersistentRef) return this.#savePersistentId(value.pid);
     if (value instanceof PyPickleBuffer) return this.#savePickleBuffer(value);
+    if (
+      this.#numpy &&
+      (value instanceof NDArray || value instanceof NumpyDtype || value instanceof NumpyScalar)
+    ) {
+      defaultNumpyRegistry ??= numpyRegistry();
+      const reducer = defaultNumpyRegistry.reducerFor(value)!;
+      return this.#saveReduction(reducer(value, this.#reduceContext), value);
+    }
     if (isPlainObject(value)) return this.#saveObjectDict(value as Record<string, unknown>, value);
     throw new PicklingError('UNPICKLABLE', `cannot pickle ${typeName(value)} (no reducer registered)`);
   }
@@ -1054,15 +1086,14 @@ export class Pickler {
     }
     const program: unknown[] = [];
     if (this.protocol >= 4) {
-      // The qualified name is the class's own str object, never the module's name even when equal
-      // (datetime.datetime); only heap types of 3.10+ like array.array also have a module str of their own.
-      const freshModule = value instanceof FreshlyNamedGlobal;
+      const naming = globalNaming(value.module, value.name);
       program.push(
         ACT_SAVE,
-        freshModule ? new FreshString(value.module) : value.module,
+        (naming & MODULE_FRESH) !== 0 ? new FreshString(value.module) : value.module,
         '.module',
         ACT_SAVE,
-        value.name.length > 1 ? new FreshString(value.name) : value.name,
+        // One-character Latin-1 strs are interpreter singletons, so even a fresh name is the shared object.
+        (naming & NAME_FRESH) !== 0 && value.name.length > 1 ? new FreshString(value.name) : value.name,
         '.name',
         ACT_BYTE,
         Op.STACK_GLOBAL,
