@@ -32,6 +32,14 @@ const ints: [string, number | bigint][] = [
   ['2**32', 2 ** 32],
   ['-(2**40)', -(2 ** 40)],
   ['-(2**39)', -(2 ** 39)],
+  ['-(2**32)', -(2 ** 32)],
+  ['-(2**32)+1', -(2 ** 32) + 1],
+  ['2**39', 2 ** 39],
+  ['-(2**47)', -(2 ** 47)],
+  ['-(2**47)-1', -(2 ** 47) - 1],
+  ['2**47', 2 ** 47],
+  ['-255*2**40', -255 * 2 ** 40],
+  ['2**52+3', 2 ** 52 + 3],
   ['2**53-1', 2 ** 53 - 1],
   ['-(2**53-1)', -(2 ** 53 - 1)],
   ['2**53+1', 2n ** 53n + 1n],
@@ -42,6 +50,10 @@ const ints: [string, number | bigint][] = [
   ['1<<2100', 1n << 2100n],
   ['-(1<<2100)', -(1n << 2100n)],
   ['-(1<<2047)', -(1n << 2047n)],
+  ['-(1<<2047)-1', -(1n << 2047n) - 1n],
+  ['-(2**63)-1', -(2n ** 63n) - 1n],
+  ['(1<<100)+0xabcdef', (1n << 100n) + 0xabcdefn],
+  ['-(1<<100)+1', -(1n << 100n) + 1n],
   ['5', 5n],
 ];
 
@@ -284,6 +296,16 @@ function buildCases(): OracleCase[] {
       name: 'large payloads between small values',
       python: "v = [1, b'\\x00' * 70000, 'b' * 70000, 2, bytearray(70000), 'c']",
       value: () => [1, bytesOf(70000), 'b'.repeat(70000), 2, new PyByteArray(70000), 'c'],
+    },
+    {
+      // Past 1 MiB the output moves to a chunk list; frames, memo growth and LONG_BINGET go on across it.
+      name: 'output past 1 MiB',
+      python:
+        "L = ['s%d' % i for i in range(60000)]\nv = [i + 0.5 for i in range(100000)] + L + [b'\\x01' * 70000, L[0], L[59999]]",
+      value: () => {
+        const l = range(60000).map((i) => `s${i}`);
+        return [...range(100000).map((i) => i + 0.5), ...l, bytesOf(70000, 1), l[0], l[59999]];
+      },
     },
     {
       name: 'frame of exactly 64 KiB',

@@ -196,19 +196,27 @@ function typeName(value: unknown): string {
 /** Characters hashed from each end of a long string; the rest is left to the equality check. */
 const HASH_SAMPLE = 32;
 
+/** Slots a string memo starts with. */
+const STRING_MEMO_INITIAL = 1 << 10;
 /**
- * Strings memoized by value: open addressing over typed arrays. A hash table this specialised beats
- * `Map<string, number>` by 1.5-2x on the hot path, where every string written is looked up and inserted.
+ * A string memo up to this many slots (8 MiB) is emptied and kept by `clear`, so repeated large pickles do
+ * not regrow it; a bigger one, or one the last pickle used less than 1/16 of, is dropped (memory).
+ */
+const STRING_MEMO_RETAINED = 1 << 19;
+
+/**
+ * Strings memoized by value: open addressing (linear probing, load <= 3/4) over typed arrays. Beats
+ * `Map<string, number>` by about 2x on the hot path, where every string written is looked up and inserted.
  */
 class StringMemo {
   #keys: (string | undefined)[] = [];
-  #hashes = new Int32Array(0);
-  #indexes = new Int32Array(0);
+  /** Per slot: hash, then memo index + 1 (0 = empty), side by side so a miss reads one cache line. */
+  #meta = new Int32Array(0);
   #mask = 0;
   #size = 0;
 
   constructor() {
-    this.#allocate(256);
+    this.#allocate(STRING_MEMO_INITIAL);
   }
 
   /** FNV-1a over the length and up to 32 characters from each end. */
@@ -225,54 +233,59 @@ class StringMemo {
     return hash;
   }
 
-  /** The memo index of `text`, or -1. */
-  get(text: string, hash: number): number {
-    const keys = this.#keys;
+  /** The memo index of `text` if present; otherwise records it under `index` and returns -1 (one probe). */
+  lookupOrAdd(text: string, hash: number, index: number): number {
+    const meta = this.#meta;
     const mask = this.#mask;
-    for (let slot = hash & mask; ; slot = (slot + 1) & mask) {
-      const key = keys[slot];
-      if (key === undefined) return -1;
-      if (this.#hashes[slot] === hash && key === text) return this.#indexes[slot]!;
+    let slot = hash & mask;
+    for (;;) {
+      const stored = meta[2 * slot + 1]!;
+      if (stored === 0) break;
+      if (meta[2 * slot] === hash && this.#keys[slot] === text) return stored - 1;
+      slot = (slot + 1) & mask;
     }
-  }
-
-  set(text: string, hash: number, index: number): void {
-    if (2 * (this.#size + 1) > this.#keys.length) this.#grow();
-    this.#insert(text, hash, index);
-    this.#size++;
+    meta[2 * slot] = hash;
+    meta[2 * slot + 1] = index + 1;
+    this.#keys[slot] = text;
+    if (4 * ++this.#size > 3 * mask) this.#grow();
+    return -1;
   }
 
   clear(): void {
-    if (this.#size > 0) this.#allocate(256);
-  }
-
-  #insert(text: string, hash: number, index: number): void {
-    const keys = this.#keys;
-    const mask = this.#mask;
-    let slot = hash & mask;
-    while (keys[slot] !== undefined) slot = (slot + 1) & mask;
-    keys[slot] = text;
-    this.#hashes[slot] = hash;
-    this.#indexes[slot] = index;
+    const capacity = this.#keys.length;
+    if (capacity > STRING_MEMO_RETAINED || (capacity > STRING_MEMO_INITIAL && 16 * this.#size < capacity)) {
+      this.#allocate(STRING_MEMO_INITIAL);
+    } else if (this.#size > 0) {
+      this.#keys.fill(undefined);
+      this.#meta.fill(0);
+      this.#size = 0;
+    }
   }
 
   #allocate(capacity: number): void {
     this.#keys = new Array<string | undefined>(capacity).fill(undefined);
-    this.#hashes = new Int32Array(capacity);
-    this.#indexes = new Int32Array(capacity);
+    this.#meta = new Int32Array(2 * capacity);
     this.#mask = capacity - 1;
     this.#size = 0;
   }
 
   #grow(): void {
     const keys = this.#keys;
-    const hashes = this.#hashes;
-    const indexes = this.#indexes;
+    const meta = this.#meta;
     const size = this.#size;
     this.#allocate(keys.length * 2);
+    const newKeys = this.#keys;
+    const newMeta = this.#meta;
+    const mask = this.#mask;
     for (let i = 0; i < keys.length; i++) {
-      const key = keys[i];
-      if (key !== undefined) this.#insert(key, hashes[i]!, indexes[i]!);
+      const stored = meta[2 * i + 1]!;
+      if (stored === 0) continue;
+      const hash = meta[2 * i]!;
+      let slot = hash & mask;
+      while (newMeta[2 * slot + 1] !== 0) slot = (slot + 1) & mask;
+      newMeta[2 * slot] = hash;
+      newMeta[2 * slot + 1] = stored;
+      newKeys[slot] = keys[i];
     }
     this.#size = size;
   }
@@ -812,7 +825,8 @@ export class Pickler {
       if (value !== 0 || 1 / value > 0) this.#saveInt32(value);
       else this.#saveFloat(value);
     } else if (Number.isSafeInteger(value)) {
-      this.#saveLong(BigInt(value));
+      if (this.protocol >= 2) this.#saveSafeLong(value);
+      else this.#saveLong(BigInt(value));
     } else {
       this.#saveFloat(value);
     }
@@ -840,6 +854,29 @@ export class Pickler {
     else this.#saveLong(value);
   }
 
+  /** LONG1 for a safe integer outside the int32 range, from two 32-bit halves (no BigInt on this path). */
+  #saveSafeLong(value: number): void {
+    const magnitude = Math.abs(value);
+    const high = Math.floor(magnitude / 0x1_0000_0000);
+    const bits = high > 0 ? 64 - Math.clz32(high) : 32 - Math.clz32(magnitude >>> 0);
+    // encode_long: bit_length // 8 + 1 bytes of two's complement, little-endian.
+    let byteCount = (bits >> 3) + 1;
+    const low32 = value >>> 0;
+    const high32 = Math.floor(value / 0x1_0000_0000) | 0;
+    const byteAt = (i: number): number =>
+      i < 4 ? (low32 >>> (8 * i)) & 0xff : (high32 >> (8 * (i - 4))) & 0xff;
+    // A negative number whose top byte is a redundant 0xff sign byte drops it.
+    if (value < 0 && byteCount > 1 && byteAt(byteCount - 1) === 0xff && (byteAt(byteCount - 2) & 0x80) !== 0)
+      byteCount--;
+    const out = this.#out;
+    const at = out.reserve(2 + byteCount);
+    const bytes = out.bytes;
+    bytes[at] = Op.LONG1;
+    bytes[at + 1] = byteCount;
+    for (let i = 0; i < byteCount; i++) bytes[at + 2 + i] = byteAt(i);
+    out.pos = at + 2 + byteCount;
+  }
+
   /** An int outside the signed 32-bit range: LONG1/LONG4 from protocol 2, `L...L` text below. */
   #saveLong(value: bigint): void {
     const out = this.#out;
@@ -847,12 +884,18 @@ export class Pickler {
       out.writeLatin1(`L${value}L\n`);
       return;
     }
-    const magnitude = value < 0n ? -value : value;
-    let byteCount = (magnitude.toString(2).length >> 3) + 1;
-    const twos = BigInt.asUintN(byteCount * 8, value);
-    const hex = twos.toString(16).padStart(byteCount * 2, '0');
-    // pickle's encode_long: a negative number whose top byte is a redundant 0xff sign byte drops it.
-    if (value < 0n && byteCount > 1 && hex.startsWith('ff') && Number.parseInt(hex[2]!, 16) >= 8) byteCount--;
+    const negative = value < 0n;
+    const magnitudeHex = (negative ? -value : value).toString(16);
+    // bit_length from the hex digits: 4 per digit, less the leading zero bits of the first one.
+    const bits = 4 * magnitudeHex.length - (Math.clz32(Number.parseInt(magnitudeHex[0]!, 16)) - 28);
+    let byteCount = (bits >> 3) + 1;
+    const hex = negative
+      ? BigInt.asUintN(byteCount * 8, value)
+          .toString(16)
+          .padStart(byteCount * 2, '0')
+      : magnitudeHex.padStart(byteCount * 2, '0');
+    // A negative number whose top byte is a redundant 0xff sign byte drops it.
+    if (negative && byteCount > 1 && hex.startsWith('ff') && hexDigit(hex, 2) >= 8) byteCount--;
     const header = byteCount < 256 ? 2 : 5;
     const at = out.reserve(header + byteCount);
     const bytes = out.bytes;
@@ -860,15 +903,12 @@ export class Pickler {
       bytes[at] = Op.LONG1;
       bytes[at + 1] = byteCount;
     } else {
-      bytes[at] = Op.LONG4;
-      bytes[at + 1] = byteCount;
-      bytes[at + 2] = byteCount >>> 8;
-      bytes[at + 3] = byteCount >>> 16;
-      bytes[at + 4] = byteCount >>> 24;
+      this.#writeUint32Header(at, Op.LONG4, byteCount);
     }
+    // Little-endian: byte i is the hex pair counted from the end.
     const start = at + header;
     for (let i = 0, h = hex.length - 2; i < byteCount; i++, h -= 2) {
-      bytes[start + i] = Number.parseInt(hex.slice(h, h + 2), 16);
+      bytes[start + i] = (hexDigit(hex, h) << 4) | hexDigit(hex, h + 1);
     }
     out.pos = start + byteCount;
   }
@@ -880,13 +920,25 @@ export class Pickler {
 
   #saveString(text: string, byValue: boolean): void {
     if (byValue) {
-      const hash = StringMemo.hash(text);
-      const memoIndex = this.#memoStrings.get(text, hash);
+      const memoIndex = this.#memoStrings.lookupOrAdd(text, StringMemo.hash(text), this.#memoSize);
       if (memoIndex >= 0) {
         this.#writeMemoGet(memoIndex);
         return;
       }
-      this.#memoStrings.set(text, hash, this.#memoSize);
+    }
+    const length = text.length;
+    if (this.protocol >= 4 && length <= 85) {
+      // The common case in one reservation: SHORT_BINUNICODE, length byte, UTF-8 (<= 255 bytes), MEMOIZE.
+      const out = this.#out;
+      const at = out.reserve(3 + 3 * length);
+      const bytes = out.bytes;
+      const written = encodeUtf8Into(text, bytes, at + 2);
+      bytes[at] = Op.SHORT_BINUNICODE;
+      bytes[at + 1] = written;
+      bytes[at + 2 + written] = Op.MEMOIZE;
+      out.pos = at + 3 + written;
+      this.#memoSize++;
+      return;
     }
     this.#writeStringOpcode(text);
     this.#writeMemoPut();
@@ -1268,6 +1320,12 @@ export class Pickler {
   }
 }
 
+/** The value of the hex digit at `index` of a lower-case hex string. */
+function hexDigit(hex: string, index: number): number {
+  const code = hex.charCodeAt(index);
+  return code <= 0x39 ? code - 0x30 : code - 0x57;
+}
+
 function latin1Fresh(data: Uint8Array): string | FreshString {
   const text = latin1String(data);
   return text.length === 1 ? text : new FreshString(text);
@@ -1288,22 +1346,46 @@ function flattenEntries(
   return flat;
 }
 
-let sharedPickler: Pickler | undefined;
+/** Reused picklers, one per protocol, for calls without hooks: their buffers and memo tables stay warm. */
+const sharedPicklers: (Pickler | undefined)[] = [];
 let sharedPicklerInUse = false;
+
+/** True when `options` only chooses a protocol, so a shared pickler writes exactly what a new one would. */
+function isHookFree(options: PicklerOptions): boolean {
+  return (
+    options.persistentId === undefined &&
+    options.bufferCallback === undefined &&
+    options.registry === undefined &&
+    (options.fixImports ?? true) &&
+    (options.memoizeStrings ?? true) &&
+    (options.numpy ?? true)
+  );
+}
 
 /**
  * Pickles `value` with CPython's rules (see `PicklerOptions`), returning bytes identical to
  * `pickle.dumps(equivalent_value, protocol)` on CPython 3.8–3.13.
  */
 export function dumps(value: unknown, options?: PicklerOptions): Uint8Array {
-  // The option-less pickler is reused (its buffer stays warm); a nested call gets its own.
-  if (options !== undefined || sharedPicklerInUse) return new Pickler(options).dump(value);
-  sharedPickler ??= new Pickler();
+  const protocol = options?.protocol ?? DEFAULT_PROTOCOL;
+  const shareable =
+    !sharedPicklerInUse &&
+    (options === undefined || isHookFree(options)) &&
+    Number.isInteger(protocol) &&
+    protocol >= 0 &&
+    protocol <= HIGHEST_PROTOCOL;
+  // A nested call (from a reducer or hook) or one with hooks gets a pickler of its own.
+  if (!shareable) return new Pickler(options).dump(value);
+  let pickler = sharedPicklers[protocol];
+  if (pickler === undefined) {
+    pickler = new Pickler({ protocol });
+    sharedPicklers[protocol] = pickler;
+  }
   sharedPicklerInUse = true;
   try {
-    return sharedPickler.dump(value);
+    return pickler.dump(value);
   } finally {
-    sharedPickler.clearMemo();
+    pickler.clearMemo();
     sharedPicklerInUse = false;
   }
 }
