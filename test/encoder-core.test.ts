@@ -176,6 +176,16 @@ function buildCases(): OracleCase[] {
       value: () => new Map(range(2001).map((i) => [i, 0 - i || 0])),
     },
     {
+      name: 'Map container keys and values',
+      python: "{(1, (2,)): [3, {'x': (4,)}], ('k',): 'v', frozenset([5]): [6]}",
+      value: () =>
+        new Map<unknown, unknown>([
+          [tuple(1, tuple(2)), [3, { x: tuple(4) }]],
+          [tuple('k'), 'v'],
+          [new PyFrozenSet([5]), [6]],
+        ]),
+    },
+    {
       name: 'Map tuple keys',
       python: "{(1, 2): 'a', frozenset([3]): 'b', None: 0, 1.5: 2}",
       value: () =>
@@ -278,6 +288,12 @@ function buildCases(): OracleCase[] {
       name: 'repeated strings',
       python: "['abc', 'abc', {'abc': 'abc'}, 'x', 'x']",
       value: () => ['abc', 'abc', { abc: 'abc' }, 'x', 'x'],
+    },
+    {
+      name: 'repeated non-ASCII strings',
+      python:
+        "['h\\xe9', '\\U0001f600', '\\ud800x', 'h\\xe9', '\\U0001f600', '\\ud800x', '\\u65e5' * 85, '\\u65e5' * 85]",
+      value: () => ['hé', '😀', '\ud800x', 'hé', '😀', '\ud800x', '日'.repeat(85), '日'.repeat(85)],
     },
     {
       name: 'memo past 256',

@@ -53,7 +53,13 @@ import {
   TransientList,
   TransientTuple,
 } from './stdlib-encode.js';
-import { encodeRawUnicodeEscapeInto, encodeUtf8, encodeUtf8Into, formatFloatRepr } from './text-encode.js';
+import {
+  encodeRawUnicodeEscapeInto,
+  encodeUtf8,
+  encodeUtf8Hashing,
+  encodeUtf8Into,
+  formatFloatRepr,
+} from './text-encode.js';
 import {
   PyByteArray,
   PyDatetime,
@@ -193,8 +199,10 @@ function typeName(value: unknown): string {
   return ctor?.name ? `${ctor.name} instance` : 'object';
 }
 
-/** Characters hashed from each end of a long string; the rest is left to the equality check. */
-const HASH_SAMPLE = 32;
+// FNV-1a, the string memo's hash: over every UTF-16 unit (sampling would let strings that differ only in
+// the middle all collide), seeded with the length.
+const FNV_OFFSET = 0x811c9dc5;
+const FNV_PRIME = 0x01000193;
 
 /** Slots a string memo starts with. */
 const STRING_MEMO_INITIAL = 1 << 10;
@@ -219,17 +227,11 @@ class StringMemo {
     this.#allocate(STRING_MEMO_INITIAL);
   }
 
-  /** FNV-1a over the length and up to 32 characters from each end. */
+  /** The memo's hash of `text` (`#saveShortString` computes the same while it encodes). */
   static hash(text: string): number {
     const length = text.length;
-    let hash = 0x811c9dc5 ^ length;
-    if (length <= 2 * HASH_SAMPLE) {
-      for (let i = 0; i < length; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193);
-    } else {
-      for (let i = 0; i < HASH_SAMPLE; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193);
-      for (let i = length - HASH_SAMPLE; i < length; i++)
-        hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193);
-    }
+    let hash = FNV_OFFSET ^ length;
+    for (let i = 0; i < length; i++) hash = Math.imul(hash ^ text.charCodeAt(i), FNV_PRIME);
     return hash;
   }
 
@@ -308,6 +310,8 @@ export class Pickler {
   /** Passed to every reducer; one object for the pickler's life, so reducing allocates nothing for it. */
   readonly #reduceContext: ReduceContext;
   readonly #out = new PickleOutput();
+  /** Seed in, hash out, for `encodeUtf8Hashing`. */
+  readonly #hashCell = new Int32Array(1);
 
   #memoObjects = new Map<object, number>();
   #memoStrings = new StringMemo();
@@ -491,27 +495,25 @@ export class Pickler {
     return true;
   }
 
+  /** Writes the items of a list or set frame until one pushes a frame of its own or the list ends. */
   #stepItems(sp: number): void {
     const items = this.#fObj[sp] as ArrayLike<unknown>;
     const fIdx = this.#fIdx;
     const fLeft = this.#fLeft;
-    const out = this.#out;
     const leavesInline = this.#persistentId === undefined;
     for (;;) {
       let idx = fIdx[sp]!;
       let left = fLeft[sp]!;
       while (left > 0) {
-        const item = items[idx++];
-        left--;
-        // Numbers and strings never push a frame or throw: write them without the frame bookkeeping.
-        if (leavesInline && (typeof item === 'number' || typeof item === 'string')) {
-          if (out.frameStart >= 0 && out.pos - out.frameStart >= FRAME_FULL) out.commitFrame();
-          if (typeof item === 'number') this.#saveNumber(item);
-          else this.#saveString(item, this.#memoizeStrings);
+        const item = items[idx];
+        // Numbers first and by hand: long runs of them are the commonest list there is.
+        if (leavesInline && (typeof item === 'number' ? this.#saveNumberLeaf(item) : this.#saveLeaf(item))) {
+          idx++;
+          left--;
           continue;
         }
-        fIdx[sp] = idx;
-        fLeft[sp] = left;
+        fIdx[sp] = ++idx;
+        fLeft[sp] = --left;
         if (this.#save(item)) return;
       }
       fIdx[sp] = idx;
@@ -525,40 +527,41 @@ export class Pickler {
     }
   }
 
+  /** Writes the pairs of a dict frame until one pushes a frame of its own or the dict ends. */
   #stepPairs(sp: number): void {
     const source = this.#fObj[sp] as Record<string, unknown> & ArrayLike<unknown>;
     const keys = this.#fAux[sp] as readonly string[] | undefined;
     const fIdx = this.#fIdx;
     const fLeft = this.#fLeft;
     const fHalf = this.#fHalf;
-    const out = this.#out;
     const leavesInline = this.#persistentId === undefined;
     for (;;) {
-      while (fLeft[sp]! > 0) {
-        const idx = fIdx[sp]!;
+      let idx = fIdx[sp]!;
+      let left = fLeft[sp]!;
+      while (left > 0) {
         if (fHalf[sp] === 0) {
           const key = keys !== undefined ? keys[idx] : source[2 * idx];
-          fHalf[sp] = 1;
-          if (leavesInline && typeof key === 'string') {
-            if (out.frameStart >= 0 && out.pos - out.frameStart >= FRAME_FULL) out.commitFrame();
-            this.#saveString(key, this.#memoizeStrings);
-          } else if (this.#save(key)) {
-            return;
+          if (!leavesInline || !this.#saveLeaf(key)) {
+            fIdx[sp] = idx;
+            fLeft[sp] = left;
+            fHalf[sp] = 1;
+            if (this.#save(key)) return;
           }
         }
         const value = keys !== undefined ? source[keys[idx]!] : source[2 * idx + 1];
-        fHalf[sp] = 0;
-        fIdx[sp] = idx + 1;
-        fLeft[sp] = fLeft[sp]! - 1;
-        // Leaves are written inline: they never push a frame or throw.
-        if (leavesInline && (typeof value === 'number' || typeof value === 'string')) {
-          if (out.frameStart >= 0 && out.pos - out.frameStart >= FRAME_FULL) out.commitFrame();
-          if (typeof value === 'number') this.#saveNumber(value);
-          else this.#saveString(value, this.#memoizeStrings);
-        } else if (this.#save(value)) {
-          return;
+        if (leavesInline && this.#saveLeaf(value)) {
+          fHalf[sp] = 0;
+          idx++;
+          left--;
+          continue;
         }
+        fHalf[sp] = 0;
+        fIdx[sp] = ++idx;
+        fLeft[sp] = --left;
+        if (this.#save(value)) return;
       }
+      fIdx[sp] = idx;
+      fLeft[sp] = 0;
       const close = this.#fClose[sp]!;
       if (close !== 0) this.#out.writeByte(close);
       if (!this.#openBatch(sp, Op.SETITEM)) {
@@ -568,16 +571,23 @@ export class Pickler {
     }
   }
 
+  /** Writes a tuple or frozenset's items, then the tuple opcode. */
   #stepTuple(sp: number): void {
     const items = this.#fObj[sp] as ArrayLike<unknown>;
     const end = this.#fEnd[sp]!;
     const fIdx = this.#fIdx;
+    const leavesInline = this.#persistentId === undefined;
     let idx = fIdx[sp]!;
     while (idx < end) {
-      const item = items[idx++];
-      fIdx[sp] = idx;
+      const item = items[idx];
+      if (leavesInline && this.#saveLeaf(item)) {
+        idx++;
+        continue;
+      }
+      fIdx[sp] = ++idx;
       if (this.#save(item)) return;
     }
+    fIdx[sp] = idx;
     const key = this.#fAux[sp] as object | undefined;
     const out = this.#out;
     const frozenset = this.#fMode[sp] === TUPLE_FROZENSET;
@@ -714,6 +724,38 @@ export class Pickler {
   }
 
   // ---- save ----
+
+  /**
+   * Writes `value` if it is a leaf (number, string, boolean, null, undefined) and returns true, else returns
+   * false. Leaves never push a frame or throw, so the frame loops write them without frame bookkeeping.
+   */
+  /** `#saveLeaf` for a number, small enough to be inlined into the frame loops. */
+  #saveNumberLeaf(value: number): true {
+    const out = this.#out;
+    if (out.frameStart >= 0 && out.pos - out.frameStart >= FRAME_FULL) out.commitFrame();
+    this.#saveNumber(value);
+    return true;
+  }
+
+  #saveLeaf(value: unknown): boolean {
+    const out = this.#out;
+    if (typeof value === 'number') {
+      if (out.frameStart >= 0 && out.pos - out.frameStart >= FRAME_FULL) out.commitFrame();
+      this.#saveNumber(value);
+      return true;
+    }
+    if (typeof value === 'string') {
+      if (out.frameStart >= 0 && out.pos - out.frameStart >= FRAME_FULL) out.commitFrame();
+      this.#saveString(value, this.#memoizeStrings);
+      return true;
+    }
+    if (value === null || value === undefined || typeof value === 'boolean') {
+      if (out.frameStart >= 0 && out.pos - out.frameStart >= FRAME_FULL) out.commitFrame();
+      this.#saveValue(value);
+      return true;
+    }
+    return false;
+  }
 
   /** CPython's `save()`: returns true when it pushed a frame that must finish before the caller goes on. */
   #save(value: unknown): boolean {
@@ -919,6 +961,10 @@ export class Pickler {
   }
 
   #saveString(text: string, byValue: boolean): void {
+    if (this.protocol >= 4 && text.length <= 85) {
+      this.#saveShortString(text, byValue);
+      return;
+    }
     if (byValue) {
       const memoIndex = this.#memoStrings.lookupOrAdd(text, StringMemo.hash(text), this.#memoSize);
       if (memoIndex >= 0) {
@@ -926,22 +972,38 @@ export class Pickler {
         return;
       }
     }
-    const length = text.length;
-    if (this.protocol >= 4 && length <= 85) {
-      // The common case in one reservation: SHORT_BINUNICODE, length byte, UTF-8 (<= 255 bytes), MEMOIZE.
-      const out = this.#out;
-      const at = out.reserve(3 + 3 * length);
-      const bytes = out.bytes;
-      const written = encodeUtf8Into(text, bytes, at + 2);
-      bytes[at] = Op.SHORT_BINUNICODE;
-      bytes[at + 1] = written;
-      bytes[at + 2 + written] = Op.MEMOIZE;
-      out.pos = at + 3 + written;
-      this.#memoSize++;
-      return;
-    }
     this.#writeStringOpcode(text);
     this.#writeMemoPut();
+  }
+
+  /**
+   * A string of at most 85 UTF-16 units (so at most 255 UTF-8 bytes) at protocol 4+: SHORT_BINUNICODE and
+   * MEMOIZE, or BINGET of an equal string written before. One pass over the characters writes the UTF-8
+   * and computes the memo hash; on a memo hit those bytes are simply written over.
+   */
+  #saveShortString(text: string, byValue: boolean): void {
+    const out = this.#out;
+    const length = text.length;
+    // Room for the string opcode, or for a LONG_BINGET in its place.
+    const at = out.reserve(5 + 3 * length);
+    const bytes = out.bytes;
+    const hashCell = this.#hashCell;
+    hashCell[0] = FNV_OFFSET ^ length;
+    const pos = at + 2 + encodeUtf8Hashing(text, bytes, at + 2, hashCell);
+    const hash = hashCell[0]!;
+    if (byValue) {
+      const memoIndex = this.#memoStrings.lookupOrAdd(text, hash, this.#memoSize);
+      if (memoIndex >= 0) {
+        out.pos = at;
+        this.#writeMemoGet(memoIndex);
+        return;
+      }
+    }
+    bytes[at] = Op.SHORT_BINUNICODE;
+    bytes[at + 1] = pos - at - 2;
+    bytes[pos] = Op.MEMOIZE;
+    out.pos = pos + 1;
+    this.#memoSize++;
   }
 
   #writeStringOpcode(text: string): void {
