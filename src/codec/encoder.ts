@@ -100,6 +100,12 @@ export interface PicklerOptions {
   /** User classes: instances of a registered `type` are written through its reducer. */
   registry?: Registry;
   /**
+   * copyreg's extension registry: `'module.qualname'` -> code (1 to 2^31 - 1), as `copyreg.add_extension`
+   * registers them. From protocol 2 such a global is written as EXT1/EXT2/EXT4 with its code (and not
+   * memoized), as CPython does; the peer must have registered the same codes.
+   */
+  extensions?: ReadonlyMap<string, number>;
+  /**
    * Write NDArray, NumpyDtype and NumpyScalar as numpy does (numpy 2 module names; `_frombuffer` at protocol
    * 5) without a registry. Reducers in `registry` take precedence. Default true.
    */
@@ -307,6 +313,7 @@ export class Pickler {
   readonly #bufferCallback: ((buffer: PyPickleBuffer) => unknown) | undefined;
   readonly #registry: Registry | undefined;
   readonly #numpy: boolean;
+  readonly #extensions: ReadonlyMap<string, number> | undefined;
   /** Passed to every reducer; one object for the pickler's life, so reducing allocates nothing for it. */
   readonly #reduceContext: ReduceContext;
   readonly #out = new PickleOutput();
@@ -360,6 +367,16 @@ export class Pickler {
     this.#bufferCallback = options.bufferCallback;
     this.#registry = options.registry;
     this.#numpy = options.numpy ?? true;
+    for (const [name, code] of options.extensions ?? []) {
+      if (!Number.isInteger(code) || code < 1 || code > 0x7fff_ffff) {
+        throw new PicklingError(
+          'BAD_OPTION',
+          `extension code for ${name} must be from 1 to 2**31-1, not ${code}`,
+          '',
+        );
+      }
+    }
+    this.#extensions = options.extensions?.size ? options.extensions : undefined;
     this.#reduceContext = { protocol };
   }
 
@@ -1192,6 +1209,13 @@ export class Pickler {
   // ---- globals, reductions, persistent ids ----
 
   #saveGlobal(value: PyGlobal): boolean {
+    if (this.#extensions !== undefined && this.protocol >= 2) {
+      const code = this.#extensions.get(`${value.module}.${value.name}`);
+      if (code !== undefined) {
+        this.#writeExtension(code);
+        return false;
+      }
+    }
     const memoKey = `${value.module}\n${value.name}`;
     const memoIndex = this.#memoGlobals.get(memoKey);
     if (memoIndex !== undefined) {
@@ -1228,6 +1252,22 @@ export class Pickler {
     program.push(ACT_MEMO_PUT_GLOBAL, memoKey, '');
     this.#pushProgram(program);
     return true;
+  }
+
+  /** EXT1/EXT2/EXT4 with the smallest argument that holds `code`; CPython memoizes nothing here. */
+  #writeExtension(code: number): void {
+    const out = this.#out;
+    if (code <= 0xff) {
+      out.writeOpUint8(Op.EXT1, code);
+    } else if (code <= 0xffff) {
+      const at = out.reserve(3);
+      out.bytes[at] = Op.EXT2;
+      out.bytes[at + 1] = code;
+      out.bytes[at + 2] = code >>> 8;
+      out.pos = at + 3;
+    } else {
+      out.writeOpUint32(Op.EXT4, code);
+    }
   }
 
   /** `module\nname\n` as GLOBAL and INST write it: Python 2 names below protocol 3, UTF-8 at 3, ASCII below. */
@@ -1418,6 +1458,7 @@ function isHookFree(options: PicklerOptions): boolean {
     options.persistentId === undefined &&
     options.bufferCallback === undefined &&
     options.registry === undefined &&
+    options.extensions === undefined &&
     (options.fixImports ?? true) &&
     (options.memoizeStrings ?? true) &&
     (options.numpy ?? true)
