@@ -210,6 +210,8 @@ function typeName(value: unknown): string {
 const FNV_OFFSET = 0x811c9dc5;
 const FNV_PRIME = 0x01000193;
 
+/** Slots of the string memo's recent-strings cache (a power of two). */
+const RECENT_SLOTS = 256;
 /** Slots a string memo starts with. */
 const STRING_MEMO_INITIAL = 1 << 10;
 /**
@@ -223,6 +225,12 @@ const STRING_MEMO_RETAINED = 1 << 19;
  * `Map<string, number>` by about 2x on the hot path, where every string written is looked up and inserted.
  */
 class StringMemo {
+  /**
+   * A direct-mapped cache of strings written recently, in front of the table: dict keys and other repeated
+   * strings are found by one comparison (no hashing, no probe into a table far larger than the CPU cache).
+   */
+  #recentKeys: (string | undefined)[] = new Array<string | undefined>(RECENT_SLOTS).fill(undefined);
+  #recentIndexes = new Int32Array(RECENT_SLOTS);
   #keys: (string | undefined)[] = [];
   /** Per slot: hash, then memo index + 1 (0 = empty), side by side so a miss reads one cache line. */
   #meta = new Int32Array(0);
@@ -239,6 +247,27 @@ class StringMemo {
     let hash = FNV_OFFSET ^ length;
     for (let i = 0; i < length; i++) hash = Math.imul(hash ^ text.charCodeAt(i), FNV_PRIME);
     return hash;
+  }
+
+  /** Where `text` sits in the recent-strings cache: its length and end characters, mixed. */
+  static recentSlot(text: string): number {
+    const length = text.length;
+    if (length === 0) return 0;
+    return (
+      (Math.imul(length, 31) + Math.imul(text.charCodeAt(0), 7) + text.charCodeAt(length - 1)) &
+      (RECENT_SLOTS - 1)
+    );
+  }
+
+  /** The memo index of `text` if it is the string cached at `slot`, else -1. */
+  recent(text: string, slot: number): number {
+    return this.#recentKeys[slot] === text ? this.#recentIndexes[slot]! : -1;
+  }
+
+  /** Caches `text` (memoized under `index`) at `slot`. */
+  remember(text: string, slot: number, index: number): void {
+    this.#recentKeys[slot] = text;
+    this.#recentIndexes[slot] = index;
   }
 
   /** The memo index of `text` if present; otherwise records it under `index` and returns -1 (one probe). */
@@ -260,6 +289,7 @@ class StringMemo {
   }
 
   clear(): void {
+    this.#recentKeys.fill(undefined);
     const capacity = this.#keys.length;
     if (capacity > STRING_MEMO_RETAINED || (capacity > STRING_MEMO_INITIAL && 16 * this.#size < capacity)) {
       this.#allocate(STRING_MEMO_INITIAL);
@@ -978,12 +1008,22 @@ export class Pickler {
   }
 
   #saveString(text: string, byValue: boolean): void {
+    let slot = 0;
+    if (byValue) {
+      slot = StringMemo.recentSlot(text);
+      const recentIndex = this.#memoStrings.recent(text, slot);
+      if (recentIndex >= 0) {
+        this.#writeMemoGet(recentIndex);
+        return;
+      }
+    }
     if (this.protocol >= 4 && text.length <= 85) {
-      this.#saveShortString(text, byValue);
+      this.#saveShortString(text, byValue, slot);
       return;
     }
     if (byValue) {
       const memoIndex = this.#memoStrings.lookupOrAdd(text, StringMemo.hash(text), this.#memoSize);
+      this.#memoStrings.remember(text, slot, memoIndex >= 0 ? memoIndex : this.#memoSize);
       if (memoIndex >= 0) {
         this.#writeMemoGet(memoIndex);
         return;
@@ -998,7 +1038,7 @@ export class Pickler {
    * MEMOIZE, or BINGET of an equal string written before. One pass over the characters writes the UTF-8
    * and computes the memo hash; on a memo hit those bytes are simply written over.
    */
-  #saveShortString(text: string, byValue: boolean): void {
+  #saveShortString(text: string, byValue: boolean, recentSlot: number): void {
     const out = this.#out;
     const length = text.length;
     // Room for the string opcode, or for a LONG_BINGET in its place.
@@ -1007,9 +1047,9 @@ export class Pickler {
     const hashCell = this.#hashCell;
     hashCell[0] = FNV_OFFSET ^ length;
     const pos = at + 2 + encodeUtf8Hashing(text, bytes, at + 2, hashCell);
-    const hash = hashCell[0]!;
     if (byValue) {
-      const memoIndex = this.#memoStrings.lookupOrAdd(text, hash, this.#memoSize);
+      const memoIndex = this.#memoStrings.lookupOrAdd(text, hashCell[0]!, this.#memoSize);
+      this.#memoStrings.remember(text, recentSlot, memoIndex >= 0 ? memoIndex : this.#memoSize);
       if (memoIndex >= 0) {
         out.pos = at;
         this.#writeMemoGet(memoIndex);
