@@ -9,6 +9,7 @@ import {
   Pickler,
   PicklingError,
   PyDate,
+  PyFrozenSet,
   PyGlobal,
   PyObject,
   PyPickleBuffer,
@@ -144,6 +145,19 @@ describe('errors', () => {
     const t = new PyTuple<unknown>();
     t.push(t);
     expect(catchPicklingError(() => dumps(t)).code).toBe('UNPICKLABLE');
+  });
+
+  it('refuses cycles through several tuples or a frozenset, and still writes 5000 nested tuples', () => {
+    const a = new PyTuple<unknown>();
+    const b = new PyTuple<unknown>(1, a);
+    a.push(b);
+    expect(catchPicklingError(() => dumps(a)).code).toBe('UNPICKLABLE');
+    const c = new PyTuple<unknown>();
+    c.push(new PyFrozenSet([c]));
+    expect(catchPicklingError(() => dumps(c)).code).toBe('UNPICKLABLE');
+    let nested: unknown = 0;
+    for (let i = 0; i < 5000; i++) nested = tuple(nested, i);
+    expect(() => dumps(nested)).not.toThrow();
   });
 
   it('refuses an invalid Date', () => {

@@ -160,6 +160,9 @@ const LABEL_MAP = 3;
 const LABEL_PAIRS = 4;
 const LABEL_PROGRAM = 5;
 
+/** Frame-stack depth from which tuple cycles are looked for (see `#enterTuple`). */
+const CYCLE_CHECK_DEPTH = 1024;
+
 /** `_Pickler_OpcodeBoundary`'s test: an open frame (header included) that has reached 64 KiB is committed. */
 const FRAME_FULL = FRAME_SIZE_TARGET + 9;
 
@@ -356,7 +359,7 @@ export class Pickler {
   #memoSize = 0;
   /** Counts memoized containers whose items come after them; a cycle that memoizes none would never end. */
   #containersMemoized = 0;
-  /** For tuples and reductions being written: the container count when they were last entered. */
+  /** For reductions being written: the container count when they were last entered. */
   #inProgress = new Map<object, number>();
   /** The tuple standing for each placeholder's plain-array arguments, kept as long as the memo. */
   #placeholderArgs = new Map<PyObject, TransientTuple>();
@@ -639,7 +642,6 @@ export class Pickler {
     const out = this.#out;
     const frozenset = this.#fMode[sp] === TUPLE_FROZENSET;
     if (key !== undefined) {
-      this.#leave(key, this.#fPrev[sp]!);
       const memoIndex = this.#memoObjects.get(key);
       if (memoIndex !== undefined) {
         // Recursive: the object was memoized while its items were written; drop them and fetch it.
@@ -726,6 +728,33 @@ export class Pickler {
       }
     }
     this.#pop(sp);
+  }
+
+  /**
+   * Records the containers memoized so far on a tuple or frozenset frame. A cycle through tuples alone would
+   * never end; rather than a map lookup per tuple, the stack is searched for one when its depth reaches each
+   * power of two from 1024 (amortized constant time; such a cycle keeps deepening the stack).
+   */
+  #enterTuple(sp: number): void {
+    this.#fPrev[sp] = this.#containersMemoized;
+    const depth = sp + 1;
+    if (depth >= CYCLE_CHECK_DEPTH && (depth & (depth - 1)) === 0) this.#refuseTupleCycle();
+  }
+
+  /** Throws if one tuple is being written twice with no container memoized in between: it would loop. */
+  #refuseTupleCycle(): void {
+    const entered = new Map<unknown, number>();
+    for (let i = 0; i < this.#sp; i++) {
+      const key = this.#fAux[i];
+      if (this.#fKind[i] !== FRAME_TUPLE || key === undefined) continue;
+      if (entered.get(key) === this.#fPrev[i]) {
+        throw new PicklingError(
+          'UNPICKLABLE',
+          'recursive object whose cycle passes through no list, dict, set or reduced object',
+        );
+      }
+      entered.set(key, this.#fPrev[i]!);
+    }
   }
 
   /** Marks `key` as being written; returns the previous mark. Throws on a cycle no memo entry can break. */
@@ -1229,7 +1258,7 @@ export class Pickler {
     }
     this.#out.writeByte(Op.MARK);
     const sp = this.#push(FRAME_TUPLE, Array.from(value), value, value.size, TUPLE_FROZENSET, LABEL_SET);
-    this.#fPrev[sp] = this.#enter(value);
+    this.#enterTuple(sp);
     return true;
   }
 
@@ -1242,7 +1271,7 @@ export class Pickler {
     }
     if (length > 3 || this.protocol < 2) this.#out.writeByte(Op.MARK);
     const sp = this.#push(FRAME_TUPLE, items, key, length, TUPLE_PLAIN, LABEL_INDEX);
-    if (key !== undefined) this.#fPrev[sp] = this.#enter(key);
+    if (key !== undefined) this.#enterTuple(sp);
     return true;
   }
 
