@@ -1003,17 +1003,13 @@ export class Pickler {
       return;
     }
     const negative = value < 0n;
-    const magnitudeHex = (negative ? -value : value).toString(16);
+    const hex = (negative ? -value : value).toString(16);
     // bit_length from the hex digits: 4 per digit, less the leading zero bits of the first one.
-    const bits = 4 * magnitudeHex.length - (Math.clz32(Number.parseInt(magnitudeHex[0]!, 16)) - 28);
+    const bits = 4 * hex.length - (Math.clz32(hexDigit(hex, 0)) - 28);
     let byteCount = (bits >> 3) + 1;
-    const hex = negative
-      ? BigInt.asUintN(byteCount * 8, value)
-          .toString(16)
-          .padStart(byteCount * 2, '0')
-      : magnitudeHex.padStart(byteCount * 2, '0');
-    // A negative number whose top byte is a redundant 0xff sign byte drops it.
-    if (negative && byteCount > 1 && hex.startsWith('ff') && hexDigit(hex, 2) >= 8) byteCount--;
+    // encode_long drops a redundant 0xff sign byte: for a negative number, exactly when its magnitude is
+    // a power of two whose bit length is a multiple of 8 (-128, -2**15, ...).
+    if (negative && bits % 8 === 0 && isPowerOfTwoHex(hex)) byteCount--;
     const header = byteCount < 256 ? 2 : 5;
     const at = out.reserve(header + byteCount);
     const bytes = out.bytes;
@@ -1023,10 +1019,20 @@ export class Pickler {
     } else {
       this.#writeUint32Header(at, Op.LONG4, byteCount);
     }
-    // Little-endian: byte i is the hex pair counted from the end.
+    // Little-endian magnitude bytes (byte i is the hex pair counted from the end), negated in two's
+    // complement on the way for a negative number: no second BigInt conversion.
     const start = at + header;
+    let carry = negative ? 1 : 0;
     for (let i = 0, h = hex.length - 2; i < byteCount; i++, h -= 2) {
-      bytes[start + i] = (hexDigit(hex, h) << 4) | hexDigit(hex, h + 1);
+      const magnitudeByte =
+        h >= 0 ? (hexDigit(hex, h) << 4) | hexDigit(hex, h + 1) : h === -1 ? hexDigit(hex, 0) : 0;
+      if (negative) {
+        const twos = (~magnitudeByte & 0xff) + carry;
+        bytes[start + i] = twos & 0xff;
+        carry = twos >> 8;
+      } else {
+        bytes[start + i] = magnitudeByte;
+      }
     }
     out.pos = start + byteCount;
   }
@@ -1489,6 +1495,14 @@ export class Pickler {
         return ((this.#fAux[sp] as unknown[])[idx - 1] as string | undefined) ?? '';
     }
   }
+}
+
+/** True for the hex of a power of two: 1, 2, 4 or 8 and then only zeros. */
+function isPowerOfTwoHex(hex: string): boolean {
+  const first = hexDigit(hex, 0);
+  if ((first & (first - 1)) !== 0) return false;
+  for (let i = 1; i < hex.length; i++) if (hex.charCodeAt(i) !== 0x30) return false;
+  return true;
 }
 
 /** The value of the hex digit at `index` of a lower-case hex string. */
