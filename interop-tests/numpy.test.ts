@@ -7,6 +7,7 @@
  * 2. Encode: mpwire re-encodes each decoded value at the same protocol; the bytes must equal numpy's own
  *    pickle, and CPython loads them and checks `np.array_equal`, dtype and type against what numpy's own
  *    pickle of the original loads as (numpy turns non-native byte orders native when loading protocol 0–4).
+ *    The same with no registry at all (numpy is built into `dumps`), for numpy 2's module spelling.
  * 3. Build: arrays made in TypeScript (fromTypedArray / fromList / NumpyScalar.of) are encoded and CPython
  *    compares them with the numpy expression they stand for.
  *
@@ -472,6 +473,25 @@ describe('numpy interop', () => {
         're-encodes %s to numpy’s own bytes',
         (_name, fixture) => {
           const { pickle, buffers } = encodeFixture(decodeFixture(fixture), fixture);
+          expect(toHex(pickle)).toBe(fixture.pickle);
+          expect(buffers.map(toHex)).toEqual(fixture.buffers);
+        },
+      );
+
+      // numpy is built into dumps: with no registry it must write numpy 2's own bytes at every protocol.
+      const numpy2Spelling = byteComparable.filter((f) => f.core === 'numpy._core');
+      it.each(numpy2Spelling.map((f) => [label(f), f] as const))(
+        're-encodes %s to numpy’s own bytes with no registry',
+        (_name, fixture) => {
+          const buffers: Uint8Array[] = [];
+          const bufferCallback = (b: PyPickleBuffer) => {
+            buffers.push(b.data);
+            return false;
+          };
+          const pickle = dumps(decodeFixture(fixture), {
+            protocol: fixture.protocol,
+            ...(fixture.oob ? { bufferCallback } : {}),
+          });
           expect(toHex(pickle)).toBe(fixture.pickle);
           expect(buffers.map(toHex)).toEqual(fixture.buffers);
         },

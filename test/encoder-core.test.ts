@@ -32,6 +32,14 @@ const ints: [string, number | bigint][] = [
   ['2**32', 2 ** 32],
   ['-(2**40)', -(2 ** 40)],
   ['-(2**39)', -(2 ** 39)],
+  ['-(2**32)', -(2 ** 32)],
+  ['-(2**32)+1', -(2 ** 32) + 1],
+  ['2**39', 2 ** 39],
+  ['-(2**47)', -(2 ** 47)],
+  ['-(2**47)-1', -(2 ** 47) - 1],
+  ['2**47', 2 ** 47],
+  ['-255*2**40', -255 * 2 ** 40],
+  ['2**52+3', 2 ** 52 + 3],
   ['2**53-1', 2 ** 53 - 1],
   ['-(2**53-1)', -(2 ** 53 - 1)],
   ['2**53+1', 2n ** 53n + 1n],
@@ -42,6 +50,17 @@ const ints: [string, number | bigint][] = [
   ['1<<2100', 1n << 2100n],
   ['-(1<<2100)', -(1n << 2100n)],
   ['-(1<<2047)', -(1n << 2047n)],
+  ['-(1<<2047)-1', -(1n << 2047n) - 1n],
+  ['-(2**63)-1', -(2n ** 63n) - 1n],
+  ['-(2**63)+1', -(2n ** 63n) + 1n],
+  ['-(2**71)', -(2n ** 71n)],
+  ['-(2**72)', -(2n ** 72n)],
+  ['-(2**2040)', -(2n ** 2040n)],
+  ['-(2**2039)', -(2n ** 2039n)],
+  ['2**2039', 2n ** 2039n],
+  ['-(2**64)+(2**60)', -(2n ** 64n) + 2n ** 60n],
+  ['(1<<100)+0xabcdef', (1n << 100n) + 0xabcdefn],
+  ['-(1<<100)+1', -(1n << 100n) + 1n],
   ['5', 5n],
 ];
 
@@ -164,6 +183,16 @@ function buildCases(): OracleCase[] {
       value: () => new Map(range(2001).map((i) => [i, 0 - i || 0])),
     },
     {
+      name: 'Map container keys and values',
+      python: "{(1, (2,)): [3, {'x': (4,)}], ('k',): 'v', frozenset([5]): [6]}",
+      value: () =>
+        new Map<unknown, unknown>([
+          [tuple(1, tuple(2)), [3, { x: tuple(4) }]],
+          [tuple('k'), 'v'],
+          [new PyFrozenSet([5]), [6]],
+        ]),
+    },
+    {
       name: 'Map tuple keys',
       python: "{(1, 2): 'a', frozenset([3]): 'b', None: 0, 1.5: 2}",
       value: () =>
@@ -268,6 +297,12 @@ function buildCases(): OracleCase[] {
       value: () => ['abc', 'abc', { abc: 'abc' }, 'x', 'x'],
     },
     {
+      name: 'repeated non-ASCII strings',
+      python:
+        "['h\\xe9', '\\U0001f600', '\\ud800x', 'h\\xe9', '\\U0001f600', '\\ud800x', '\\u65e5' * 85, '\\u65e5' * 85]",
+      value: () => ['hé', '😀', '\ud800x', 'hé', '😀', '\ud800x', '日'.repeat(85), '日'.repeat(85)],
+    },
+    {
       name: 'memo past 256',
       python: "L = ['s%d' % i for i in range(300)]\nv = L + [L[0], L[299]]",
       value: () => {
@@ -284,6 +319,16 @@ function buildCases(): OracleCase[] {
       name: 'large payloads between small values',
       python: "v = [1, b'\\x00' * 70000, 'b' * 70000, 2, bytearray(70000), 'c']",
       value: () => [1, bytesOf(70000), 'b'.repeat(70000), 2, new PyByteArray(70000), 'c'],
+    },
+    {
+      // Past 1 MiB the output moves to a chunk list; frames, memo growth and LONG_BINGET go on across it.
+      name: 'output past 1 MiB',
+      python:
+        "L = ['s%d' % i for i in range(60000)]\nv = [i + 0.5 for i in range(100000)] + L + [b'\\x01' * 70000, L[0], L[59999]]",
+      value: () => {
+        const l = range(60000).map((i) => `s${i}`);
+        return [...range(100000).map((i) => i + 0.5), ...l, bytesOf(70000, 1), l[0], l[59999]];
+      },
     },
     {
       name: 'frame of exactly 64 KiB',

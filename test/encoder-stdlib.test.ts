@@ -237,6 +237,49 @@ const cases: EncoderCase[] = [
     value: () => [new PyArray('i', [1]), new PyArray('i', [2])],
   },
   {
+    // Python classes' module and qualified name are interned strs, so equal literals hit their memo slots.
+    name: 'Python-defined globals share names with equal strings',
+    python:
+      "['collections', 'Counter', Counter({'a': 1}), 'uuid', UUID(int=5), 'UUID', Thing, 'Thing', '__main__']",
+    value: () => [
+      'collections',
+      'Counter',
+      new PyCounter([['a', 1]]),
+      'uuid',
+      new PyUUID('00000000-0000-0000-0000-000000000005'),
+      'UUID',
+      THING,
+      'Thing',
+      '__main__',
+    ],
+    noRoundTrip: true,
+  },
+  {
+    // C types: the module is interned but each `__qualname__` is a new str that no equal literal hits.
+    name: 'C-type globals have names of their own',
+    python:
+      "['datetime', date(2020, 1, 1), 'date', 'datetime', 'builtins', complex(1, 2), 'complex', 'OrderedDict', OrderedDict(), 'collections']",
+    value: () => [
+      'datetime',
+      new PyDate(2020, 1, 1),
+      'date',
+      'datetime',
+      'builtins',
+      new PyComplex(1, 2),
+      'complex',
+      'OrderedDict',
+      new PyOrderedDict(),
+      'collections',
+    ],
+  },
+  {
+    // array.array is a heap type from 3.10: neither its module nor its name is shared.
+    name: 'heap-type globals share neither string',
+    python: "['array', array.array('i', [1]), 'array']",
+    protocols: ARRAY_PROTOCOLS,
+    value: () => ['array', new PyArray('i', [1]), 'array'],
+  },
+  {
     name: 'placeholder reduce',
     python: "R((Thing, (1, 'a')))",
     value: () => placeholder('reduce', [1, 'a']),
@@ -385,5 +428,22 @@ describe('stdlib values, placeholders and hooks are byte-identical to CPython', 
     );
     expect(failures).toEqual([]);
     expect(Object.keys(results)).toHaveLength(loadable.length);
+  });
+});
+
+describe('registry reducers', () => {
+  it('are told the protocol, as __reduce_ex__ is', () => {
+    const seen: number[] = [];
+    const withProtocol = new Registry().register({
+      module: '__main__',
+      name: 'Point',
+      type: Point,
+      reduce: (p: Point, { protocol }) => {
+        seen.push(protocol);
+        return new PyObject('reduce', new PyGlobal('__main__', 'Point'), tuple(p.x, p.y));
+      },
+    });
+    for (const protocol of ALL_PROTOCOLS) dumps(new Point(1, 2), { protocol, registry: withProtocol });
+    expect(seen).toEqual([...ALL_PROTOCOLS]);
   });
 });

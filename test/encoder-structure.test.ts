@@ -8,6 +8,8 @@ import {
   dumps,
   Pickler,
   PicklingError,
+  PyDate,
+  PyFrozenSet,
   PyGlobal,
   PyObject,
   PyPickleBuffer,
@@ -15,7 +17,7 @@ import {
   Registry,
   tuple,
 } from '../src/index.js';
-import { PYTHON, toHex } from './encoder-oracle.js';
+import { PYTHON, PYTHON_MINOR, toHex } from './encoder-oracle.js';
 
 const DEPTH = 100_000;
 
@@ -145,6 +147,19 @@ describe('errors', () => {
     expect(catchPicklingError(() => dumps(t)).code).toBe('UNPICKLABLE');
   });
 
+  it('refuses cycles through several tuples or a frozenset, and still writes 5000 nested tuples', () => {
+    const a = new PyTuple<unknown>();
+    const b = new PyTuple<unknown>(1, a);
+    a.push(b);
+    expect(catchPicklingError(() => dumps(a)).code).toBe('UNPICKLABLE');
+    const c = new PyTuple<unknown>();
+    c.push(new PyFrozenSet([c]));
+    expect(catchPicklingError(() => dumps(c)).code).toBe('UNPICKLABLE');
+    let nested: unknown = 0;
+    for (let i = 0; i < 5000; i++) nested = tuple(nested, i);
+    expect(() => dumps(nested)).not.toThrow();
+  });
+
   it('refuses an invalid Date', () => {
     expect(catchPicklingError(() => dumps(new Date(Number.NaN))).code).toBe('UNPICKLABLE');
   });
@@ -156,6 +171,38 @@ describe('options and the Pickler object', () => {
     const theirs = python("print(pickle.dumps(['abc', ''.join(['ab', 'c'])], 2).hex())", new Uint8Array());
     expect(ours).toBe(theirs);
     expect(toHex(dumps(['abc', 'abc'], { protocol: 2 }))).not.toBe(theirs);
+  });
+
+  it('extensions: writes EXT1/EXT2/EXT4 from protocol 2 and GLOBAL below, as copyreg.add_extension makes CPython do', () => {
+    const script = `
+import copyreg, collections, datetime, pickle, sys
+class Outer:
+    class Inner: pass
+copyreg.add_extension('collections', 'OrderedDict', 0x12)
+copyreg.add_extension('datetime', 'date', 0x1234)
+copyreg.add_extension('__main__', 'Outer.Inner', 0x12345678)
+v = [collections.OrderedDict, collections.OrderedDict, datetime.date(2020, 1, 1), Outer.Inner, 'OrderedDict']
+print(' '.join(pickle.dumps(v, p).hex() for p in range(6)))
+`;
+    const expected = execFileSync(PYTHON, ['-c', script], { encoding: 'utf8' }).trim().split(' ');
+    const extensions = new Map([
+      ['collections.OrderedDict', 0x12],
+      ['datetime.date', 0x1234],
+      ['__main__.Outer.Inner', 0x12345678],
+    ]);
+    const orderedDict = new PyGlobal('collections', 'OrderedDict');
+    const value = () => [
+      orderedDict,
+      orderedDict,
+      new PyDate(2020, 1, 1),
+      new PyGlobal('__main__', 'Outer.Inner'),
+      'OrderedDict',
+    ];
+    // 3.13 writes the dotted name below protocol 2 with fewer memo entries (see the encoder's header).
+    const protocols = PYTHON_MINOR >= 13 ? [2, 3, 4, 5] : [0, 1, 2, 3, 4, 5];
+    const written = protocols.map((protocol) => toHex(dumps(value(), { protocol, extensions })));
+    expect(written).toEqual(protocols.map((p) => expected[p]));
+    expect(catchPicklingError(() => dumps(1, { extensions: new Map([['a.b', 0]]) })).code).toBe('BAD_OPTION');
   });
 
   it('fixImports: false keeps Python 3 names below protocol 3', () => {

@@ -4,6 +4,8 @@
  * `x.__reduce_ex__(proto)` and `pickletools.dis`), written out by hand.
  */
 import { describe, expect, it } from 'vitest';
+import { dumps } from '../src/codec/encoder.js';
+import { PicklingError } from '../src/codec/errors.js';
 import {
   halfToNumber,
   NDArray,
@@ -53,10 +55,10 @@ function decodeReconstruct(registry: Registry, state: unknown, module = 'numpy._
   return array;
 }
 
-function reduce(registry: Registry, value: object): PyObject {
+function reduce(registry: Registry, value: object, protocol = 4): PyObject {
   const reducer = registry.reducerFor(value);
   if (!reducer) throw new Error('no reducer');
-  return reducer(value);
+  return reducer(value, { protocol });
 }
 
 const f8State = tuple(3, '<', null, null, null, -1, -1, 0);
@@ -618,6 +620,14 @@ describe('ndarray reduction (encoding)', () => {
     expect(reduce(registry, NDArray.fromList([1], 'i1')).name).toBe('_frombuffer');
   });
 
+  it('chooses _frombuffer at protocol 5 and _reconstruct below unless pickleBuffers says otherwise', () => {
+    const array = NDArray.fromList([1], 'i4');
+    expect(reduce(numpyRegistry(), array, 5).name).toBe('_frombuffer');
+    expect(reduce(numpyRegistry(), array, 4).name).toBe('_reconstruct');
+    expect(reduce(numpyRegistry({ pickleBuffers: false }), array, 5).name).toBe('_reconstruct');
+    expect(reduce(numpyRegistry({ pickleBuffers: true }), array, 4).name).toBe('_frombuffer');
+  });
+
   it('calls an order-F array with one long axis C-ordered, as numpy does', () => {
     const registry = numpyRegistry();
     const column = new NDArray({ dtype: 'u1', shape: [3, 1], order: 'F', bytes: hex('010203') });
@@ -681,5 +691,26 @@ describe('numpy scalars', () => {
     expect(toHex(NumpyScalar.of('<i8', -1).bytes)).toBe('ffffffffffffffff');
     expect(toHex(NumpyScalar.of('<M8[ns]', 1n).bytes)).toBe('0100000000000000');
     expect(() => new NumpyScalar(NumpyDtype.from('f8'), new Uint8Array(4))).toThrow(/needs 8 bytes/);
+  });
+});
+
+describe('dumps without a registry', () => {
+  const values = (): unknown[] => [
+    NDArray.fromList([1, 2], 'i4'),
+    NumpyScalar.of('f8', 0.5),
+    NumpyDtype.from('<u2'),
+  ];
+
+  it.each([0, 1, 2, 3, 4, 5])('writes numpy values as the numpy registry does at protocol %i', (protocol) => {
+    expect(toHex(dumps(values(), { protocol }))).toBe(
+      toHex(dumps(values(), { protocol, registry: numpyRegistry() })),
+    );
+  });
+
+  it('lets the caller’s registry reducers win, and refuses numpy values with numpy: false', () => {
+    const numpy1 = registerNumpy(new Registry(), { coreModule: 'numpy.core' });
+    const written = toHex(dumps(NumpyScalar.of('f8', 0.5), { registry: numpy1 }));
+    expect(written).toContain(toHex(new TextEncoder().encode('numpy.core.multiarray')));
+    expect(() => dumps(NDArray.fromList([1], 'i1'), { numpy: false })).toThrow(PicklingError);
   });
 });

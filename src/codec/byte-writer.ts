@@ -14,6 +14,11 @@ const FRAME_SIZE_MIN = 4;
 const INITIAL_CAPACITY = 256;
 /** A buffer grown past this is dropped after `reset` so one huge pickle does not pin memory. */
 const RETAINED_CAPACITY = 1024 * 1024;
+/**
+ * A full buffer of at least this size stops doubling: its finished bytes move to the chunk list and writing
+ * goes on in a fresh buffer, so large pickles are copied once (into the result) instead of at every doubling.
+ */
+const CHUNK_CAPACITY = 1024 * 1024;
 
 /** The pickler's output buffer with C-pickler framing; positions are byte offsets into `bytes`. */
 export class PickleOutput {
@@ -25,6 +30,9 @@ export class PickleOutput {
   /** Where the open frame's reserved header starts, or -1 when no frame is open. */
   frameStart = -1;
   #view: DataView = new DataView(this.bytes.buffer);
+  /** Finished bytes written before `bytes[0]`, in order; final (no frame header left to fill in). */
+  #chunks: Uint8Array[] = [];
+  #chunkedLength = 0;
 
   /** Empties the output for a new pickle. */
   reset(): void {
@@ -32,6 +40,8 @@ export class PickleOutput {
     this.pos = 0;
     this.framing = false;
     this.frameStart = -1;
+    this.#chunks = [];
+    this.#chunkedLength = 0;
   }
 
   /**
@@ -151,15 +161,34 @@ export class PickleOutput {
 
   /** A copy of the bytes written. */
   toBytes(): Uint8Array {
-    return this.bytes.slice(0, this.pos);
+    if (this.#chunks.length === 0) return this.bytes.slice(0, this.pos);
+    const result = new Uint8Array(this.#chunkedLength + this.pos);
+    let at = 0;
+    for (const chunk of this.#chunks) {
+      result.set(chunk, at);
+      at += chunk.length;
+    }
+    result.set(this.bytes.subarray(0, this.pos), at);
+    return result;
   }
 
   #grow(extra: number): void {
-    const needed = this.pos + extra;
-    let capacity = this.bytes.length * 2;
-    while (capacity < needed) capacity *= 2;
+    // Bytes before the open frame (all of them when none is open) will not change again.
+    const finished = this.frameStart >= 0 ? this.frameStart : this.pos;
+    const chunking = this.bytes.length >= CHUNK_CAPACITY && finished > 0;
+    const kept = chunking ? this.pos - finished : this.pos;
+    let capacity = chunking ? CHUNK_CAPACITY : this.bytes.length * 2;
+    while (capacity < kept + extra) capacity *= 2;
     const grown = new Uint8Array(capacity);
-    grown.set(this.bytes.subarray(0, this.pos));
+    if (chunking) {
+      this.#chunks.push(this.bytes.subarray(0, finished));
+      this.#chunkedLength += finished;
+      grown.set(this.bytes.subarray(finished, this.pos));
+      if (this.frameStart >= 0) this.frameStart = 0;
+      this.pos = kept;
+    } else {
+      grown.set(this.bytes.subarray(0, this.pos));
+    }
     this.#replace(grown);
   }
 

@@ -9,40 +9,57 @@
  * surrogatepass); Uint8Array (and Buffer) -> bytes; PyByteArray -> bytearray; Array -> list; PyTuple ->
  * tuple; plain object (own enumerable string keys, in `Object.keys` order) or Map -> dict; Set -> set;
  * PyFrozenSet -> frozenset; Date -> aware UTC datetime; the other values.ts classes -> what CPython writes
- * for the equivalent Python value; PyGlobal -> the global; PyObject -> REDUCE/NEWOBJ/NEWOBJ_EX/INST/OBJ.
+ * for the equivalent Python value; PyGlobal -> the global; PyObject -> REDUCE/NEWOBJ/NEWOBJ_EX/INST/OBJ;
+ * NDArray, NumpyDtype, NumpyScalar -> what numpy 2 writes (option `numpy`).
  * Other typed arrays, ArrayBuffer, functions, symbols and class instances without a registry reducer
  * are refused with PicklingError `UNPICKLABLE`.
  *
  * Memo: objects by identity; equal strings by value (option `memoizeStrings`); globals by module and
- * name, as they are one object in Python. None, bool, int and float are never memoized.
+ * name, as they are one object in Python. None, bool, int and float are never memoized. A global's module
+ * and name strings at protocol 4+ follow CPython's objects (`globalNaming`): interned for Python-defined
+ * classes and functions (equal strings elsewhere share their memo slot), a fresh `__qualname__` for C types
+ * and builtin functions, both fresh for heap C types.
  *
  * Error paths use JavaScript accessor notation from `value`: `[i]` for list and tuple items,
  * `.key` / `["key"]` for object keys, `.get(key)` for Map values with primitive keys,
  * `.values()[i]` for set items and Map values with other keys, `.keys()[i]` for Map keys, and
  * `.callable`, `.args[i]`, `.kwargs`, `.state`, `.listItems[i]`, `.dictItems[i][0|1]` inside placeholders.
  *
- * Known differences from CPython: sets and frozensets are written in JavaScript iteration order (CPython
- * uses hash order, so bytes match when the Set was built in Python's order, as decoded sets are);
- * `array.array` follows 3.10+ (3.8/3.9 memo-share the module name at protocol 4+) and assumes an LP64
- * platform ('l'/'L' 8 bytes, 'u' UTF-32); below protocol 4, a dotted global name follows 3.8–3.12 (3.13
- * memoizes less); NEWOBJ_EX at protocols 2–3 is refused, since CPython's fallback depends on the class.
+ * Known differences from CPython:
+ * - Sets and frozensets are written in insertion order. CPython writes hash order, so the bytes match
+ *   when the Set holds Python's order, as every Set decoded from a CPython pickle does.
+ * - Where CPython versions name a global differently, the majority of 3.8–3.13 wins: `array.array` as
+ *   3.10+ (3.8/3.9 memo-share the module name), `deque`/`defaultdict` as 3.8–3.11, `decimal.Decimal` and
+ *   `__main__` as 3.8–3.12. Only pickles holding a string equal to such a module or name differ.
+ * - `array.array` assumes an LP64 platform ('l'/'L' 8 bytes, 'u' UTF-32).
+ * - Below protocol 4, a dotted global name follows 3.8–3.12 (3.13 memoizes less).
+ * - NEWOBJ_EX at protocols 2–3 is refused, since CPython's fallback depends on the class.
  */
 import { FRAME_SIZE_TARGET, PickleOutput } from './byte-writer.js';
 import { mapPython3Name } from './compat-names.js';
 import { PicklingError } from './errors.js';
+import { NDArray, NumpyDtype, NumpyScalar, numpyRegistry } from './numpy.js';
 import { DEFAULT_PROTOCOL, HIGHEST_PROTOCOL, Op } from './opcodes.js';
-import type { Registry } from './registry.js';
+import type { ReduceContext, Registry } from './registry.js';
 import {
-  FreshlyNamedGlobal,
   FreshString,
+  globalNaming,
   isUtcEquivalent,
+  MODULE_FRESH,
+  NAME_FRESH,
   type Reduction,
   reduceStdlibValue,
   TransientDict,
   TransientList,
   TransientTuple,
 } from './stdlib-encode.js';
-import { encodeRawUnicodeEscapeInto, encodeUtf8, encodeUtf8Into, formatFloatRepr } from './text-encode.js';
+import {
+  encodeRawUnicodeEscapeInto,
+  encodeUtf8,
+  encodeUtf8Hashing,
+  encodeUtf8Into,
+  formatFloatRepr,
+} from './text-encode.js';
 import {
   PyByteArray,
   PyDatetime,
@@ -82,7 +99,21 @@ export interface PicklerOptions {
   bufferCallback?: (buffer: PyPickleBuffer) => unknown;
   /** User classes: instances of a registered `type` are written through its reducer. */
   registry?: Registry;
+  /**
+   * copyreg's extension registry: `'module.qualname'` -> code (1 to 2^31 - 1), as `copyreg.add_extension`
+   * registers them. From protocol 2 such a global is written as EXT1/EXT2/EXT4 with its code (and not
+   * memoized), as CPython does; the peer must have registered the same codes.
+   */
+  extensions?: ReadonlyMap<string, number>;
+  /**
+   * Write NDArray, NumpyDtype and NumpyScalar as numpy does (numpy 2 module names; `_frombuffer` at protocol
+   * 5) without a registry. Reducers in `registry` take precedence. Default true.
+   */
+  numpy?: boolean;
 }
+
+/** The numpy reducers `dumps` uses when the caller's registry has none for a numpy value. */
+let defaultNumpyRegistry: Registry | undefined;
 
 // Frame kinds of the explicit save stack.
 const FRAME_ITEMS = 1;
@@ -129,6 +160,9 @@ const LABEL_MAP = 3;
 const LABEL_PAIRS = 4;
 const LABEL_PROGRAM = 5;
 
+/** Frame-stack depth from which tuple cycles are looked for (see `#enterTuple`). */
+const CYCLE_CHECK_DEPTH = 1024;
+
 /** `_Pickler_OpcodeBoundary`'s test: an open frame (header included) that has reached 64 KiB is committed. */
 const FRAME_FULL = FRAME_SIZE_TARGET + 9;
 
@@ -174,86 +208,125 @@ function typeName(value: unknown): string {
   return ctor?.name ? `${ctor.name} instance` : 'object';
 }
 
-/** Characters hashed from each end of a long string; the rest is left to the equality check. */
-const HASH_SAMPLE = 32;
+// FNV-1a, the string memo's hash: over every UTF-16 unit (sampling would let strings that differ only in
+// the middle all collide), seeded with the length.
+const FNV_OFFSET = 0x811c9dc5;
+const FNV_PRIME = 0x01000193;
+
+/** Slots of the string memo's recent-strings cache (a power of two). */
+const RECENT_SLOTS = 256;
+/** Slots a string memo starts with. */
+const STRING_MEMO_INITIAL = 1 << 10;
+/**
+ * A string memo up to this many slots (8 MiB) is emptied and kept by `clear`, so repeated large pickles do
+ * not regrow it; a bigger one, or one the last pickle used less than 1/16 of, is dropped (memory).
+ */
+const STRING_MEMO_RETAINED = 1 << 19;
 
 /**
- * Strings memoized by value: open addressing over typed arrays. A hash table this specialised beats
- * `Map<string, number>` by 1.5-2x on the hot path, where every string written is looked up and inserted.
+ * Strings memoized by value: open addressing (linear probing, load <= 3/4) over typed arrays. Beats
+ * `Map<string, number>` by about 2x on the hot path, where every string written is looked up and inserted.
  */
 class StringMemo {
+  /**
+   * A direct-mapped cache of strings written recently, in front of the table: dict keys and other repeated
+   * strings are found by one comparison (no hashing, no probe into a table far larger than the CPU cache).
+   */
+  #recentKeys: (string | undefined)[] = new Array<string | undefined>(RECENT_SLOTS).fill(undefined);
+  #recentIndexes = new Int32Array(RECENT_SLOTS);
   #keys: (string | undefined)[] = [];
-  #hashes = new Int32Array(0);
-  #indexes = new Int32Array(0);
+  /** Per slot: hash, then memo index + 1 (0 = empty), side by side so a miss reads one cache line. */
+  #meta = new Int32Array(0);
   #mask = 0;
   #size = 0;
 
   constructor() {
-    this.#allocate(256);
+    this.#allocate(STRING_MEMO_INITIAL);
   }
 
-  /** FNV-1a over the length and up to 32 characters from each end. */
+  /** The memo's hash of `text` (`#saveShortString` computes the same while it encodes). */
   static hash(text: string): number {
     const length = text.length;
-    let hash = 0x811c9dc5 ^ length;
-    if (length <= 2 * HASH_SAMPLE) {
-      for (let i = 0; i < length; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193);
-    } else {
-      for (let i = 0; i < HASH_SAMPLE; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193);
-      for (let i = length - HASH_SAMPLE; i < length; i++)
-        hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193);
-    }
+    let hash = FNV_OFFSET ^ length;
+    for (let i = 0; i < length; i++) hash = Math.imul(hash ^ text.charCodeAt(i), FNV_PRIME);
     return hash;
   }
 
-  /** The memo index of `text`, or -1. */
-  get(text: string, hash: number): number {
-    const keys = this.#keys;
-    const mask = this.#mask;
-    for (let slot = hash & mask; ; slot = (slot + 1) & mask) {
-      const key = keys[slot];
-      if (key === undefined) return -1;
-      if (this.#hashes[slot] === hash && key === text) return this.#indexes[slot]!;
-    }
+  /** Where `text` sits in the recent-strings cache: its length and end characters, mixed. */
+  static recentSlot(text: string): number {
+    const length = text.length;
+    if (length === 0) return 0;
+    return (
+      (Math.imul(length, 31) + Math.imul(text.charCodeAt(0), 7) + text.charCodeAt(length - 1)) &
+      (RECENT_SLOTS - 1)
+    );
   }
 
-  set(text: string, hash: number, index: number): void {
-    if (2 * (this.#size + 1) > this.#keys.length) this.#grow();
-    this.#insert(text, hash, index);
-    this.#size++;
+  /** The memo index of `text` if it is the string cached at `slot`, else -1. */
+  recent(text: string, slot: number): number {
+    return this.#recentKeys[slot] === text ? this.#recentIndexes[slot]! : -1;
+  }
+
+  /** Caches `text` (memoized under `index`) at `slot`. */
+  remember(text: string, slot: number, index: number): void {
+    this.#recentKeys[slot] = text;
+    this.#recentIndexes[slot] = index;
+  }
+
+  /** The memo index of `text` if present; otherwise records it under `index` and returns -1 (one probe). */
+  lookupOrAdd(text: string, hash: number, index: number): number {
+    const meta = this.#meta;
+    const mask = this.#mask;
+    let slot = hash & mask;
+    for (;;) {
+      const stored = meta[2 * slot + 1]!;
+      if (stored === 0) break;
+      if (meta[2 * slot] === hash && this.#keys[slot] === text) return stored - 1;
+      slot = (slot + 1) & mask;
+    }
+    meta[2 * slot] = hash;
+    meta[2 * slot + 1] = index + 1;
+    this.#keys[slot] = text;
+    if (4 * ++this.#size > 3 * mask) this.#grow();
+    return -1;
   }
 
   clear(): void {
-    if (this.#size > 0) this.#allocate(256);
-  }
-
-  #insert(text: string, hash: number, index: number): void {
-    const keys = this.#keys;
-    const mask = this.#mask;
-    let slot = hash & mask;
-    while (keys[slot] !== undefined) slot = (slot + 1) & mask;
-    keys[slot] = text;
-    this.#hashes[slot] = hash;
-    this.#indexes[slot] = index;
+    this.#recentKeys.fill(undefined);
+    const capacity = this.#keys.length;
+    if (capacity > STRING_MEMO_RETAINED || (capacity > STRING_MEMO_INITIAL && 16 * this.#size < capacity)) {
+      this.#allocate(STRING_MEMO_INITIAL);
+    } else if (this.#size > 0) {
+      this.#keys.fill(undefined);
+      this.#meta.fill(0);
+      this.#size = 0;
+    }
   }
 
   #allocate(capacity: number): void {
     this.#keys = new Array<string | undefined>(capacity).fill(undefined);
-    this.#hashes = new Int32Array(capacity);
-    this.#indexes = new Int32Array(capacity);
+    this.#meta = new Int32Array(2 * capacity);
     this.#mask = capacity - 1;
     this.#size = 0;
   }
 
   #grow(): void {
     const keys = this.#keys;
-    const hashes = this.#hashes;
-    const indexes = this.#indexes;
+    const meta = this.#meta;
     const size = this.#size;
     this.#allocate(keys.length * 2);
+    const newKeys = this.#keys;
+    const newMeta = this.#meta;
+    const mask = this.#mask;
     for (let i = 0; i < keys.length; i++) {
-      const key = keys[i];
-      if (key !== undefined) this.#insert(key, hashes[i]!, indexes[i]!);
+      const stored = meta[2 * i + 1]!;
+      if (stored === 0) continue;
+      const hash = meta[2 * i]!;
+      let slot = hash & mask;
+      while (newMeta[2 * slot + 1] !== 0) slot = (slot + 1) & mask;
+      newMeta[2 * slot] = hash;
+      newMeta[2 * slot + 1] = stored;
+      newKeys[slot] = keys[i];
     }
     this.#size = size;
   }
@@ -272,7 +345,13 @@ export class Pickler {
   readonly #persistentId: ((value: unknown) => unknown) | undefined;
   readonly #bufferCallback: ((buffer: PyPickleBuffer) => unknown) | undefined;
   readonly #registry: Registry | undefined;
+  readonly #numpy: boolean;
+  readonly #extensions: ReadonlyMap<string, number> | undefined;
+  /** Passed to every reducer; one object for the pickler's life, so reducing allocates nothing for it. */
+  readonly #reduceContext: ReduceContext;
   readonly #out = new PickleOutput();
+  /** Seed in, hash out, for `encodeUtf8Hashing`. */
+  readonly #hashCell = new Int32Array(1);
 
   #memoObjects = new Map<object, number>();
   #memoStrings = new StringMemo();
@@ -280,7 +359,7 @@ export class Pickler {
   #memoSize = 0;
   /** Counts memoized containers whose items come after them; a cycle that memoizes none would never end. */
   #containersMemoized = 0;
-  /** For tuples and reductions being written: the container count when they were last entered. */
+  /** For reductions being written: the container count when they were last entered. */
   #inProgress = new Map<object, number>();
   /** The tuple standing for each placeholder's plain-array arguments, kept as long as the memo. */
   #placeholderArgs = new Map<PyObject, TransientTuple>();
@@ -320,6 +399,18 @@ export class Pickler {
     this.#persistentId = options.persistentId;
     this.#bufferCallback = options.bufferCallback;
     this.#registry = options.registry;
+    this.#numpy = options.numpy ?? true;
+    for (const [name, code] of options.extensions ?? []) {
+      if (!Number.isInteger(code) || code < 1 || code > 0x7fff_ffff) {
+        throw new PicklingError(
+          'BAD_OPTION',
+          `extension code for ${name} must be from 1 to 2**31-1, not ${code}`,
+          '',
+        );
+      }
+    }
+    this.#extensions = options.extensions?.size ? options.extensions : undefined;
+    this.#reduceContext = { protocol };
   }
 
   /** Forgets every memoized object, as CPython's `Pickler.clear_memo()`. */
@@ -454,27 +545,25 @@ export class Pickler {
     return true;
   }
 
+  /** Writes the items of a list or set frame until one pushes a frame of its own or the list ends. */
   #stepItems(sp: number): void {
     const items = this.#fObj[sp] as ArrayLike<unknown>;
     const fIdx = this.#fIdx;
     const fLeft = this.#fLeft;
-    const out = this.#out;
     const leavesInline = this.#persistentId === undefined;
     for (;;) {
       let idx = fIdx[sp]!;
       let left = fLeft[sp]!;
       while (left > 0) {
-        const item = items[idx++];
-        left--;
-        // Numbers and strings never push a frame or throw: write them without the frame bookkeeping.
-        if (leavesInline && (typeof item === 'number' || typeof item === 'string')) {
-          if (out.frameStart >= 0 && out.pos - out.frameStart >= FRAME_FULL) out.commitFrame();
-          if (typeof item === 'number') this.#saveNumber(item);
-          else this.#saveString(item, this.#memoizeStrings);
+        const item = items[idx];
+        // Numbers first and by hand: long runs of them are the commonest list there is.
+        if (leavesInline && (typeof item === 'number' ? this.#saveNumberLeaf(item) : this.#saveLeaf(item))) {
+          idx++;
+          left--;
           continue;
         }
-        fIdx[sp] = idx;
-        fLeft[sp] = left;
+        fIdx[sp] = ++idx;
+        fLeft[sp] = --left;
         if (this.#save(item)) return;
       }
       fIdx[sp] = idx;
@@ -488,40 +577,41 @@ export class Pickler {
     }
   }
 
+  /** Writes the pairs of a dict frame until one pushes a frame of its own or the dict ends. */
   #stepPairs(sp: number): void {
     const source = this.#fObj[sp] as Record<string, unknown> & ArrayLike<unknown>;
     const keys = this.#fAux[sp] as readonly string[] | undefined;
     const fIdx = this.#fIdx;
     const fLeft = this.#fLeft;
     const fHalf = this.#fHalf;
-    const out = this.#out;
     const leavesInline = this.#persistentId === undefined;
     for (;;) {
-      while (fLeft[sp]! > 0) {
-        const idx = fIdx[sp]!;
+      let idx = fIdx[sp]!;
+      let left = fLeft[sp]!;
+      while (left > 0) {
         if (fHalf[sp] === 0) {
           const key = keys !== undefined ? keys[idx] : source[2 * idx];
-          fHalf[sp] = 1;
-          if (leavesInline && typeof key === 'string') {
-            if (out.frameStart >= 0 && out.pos - out.frameStart >= FRAME_FULL) out.commitFrame();
-            this.#saveString(key, this.#memoizeStrings);
-          } else if (this.#save(key)) {
-            return;
+          if (!leavesInline || !this.#saveLeaf(key)) {
+            fIdx[sp] = idx;
+            fLeft[sp] = left;
+            fHalf[sp] = 1;
+            if (this.#save(key)) return;
           }
         }
         const value = keys !== undefined ? source[keys[idx]!] : source[2 * idx + 1];
-        fHalf[sp] = 0;
-        fIdx[sp] = idx + 1;
-        fLeft[sp] = fLeft[sp]! - 1;
-        // Leaves are written inline: they never push a frame or throw.
-        if (leavesInline && (typeof value === 'number' || typeof value === 'string')) {
-          if (out.frameStart >= 0 && out.pos - out.frameStart >= FRAME_FULL) out.commitFrame();
-          if (typeof value === 'number') this.#saveNumber(value);
-          else this.#saveString(value, this.#memoizeStrings);
-        } else if (this.#save(value)) {
-          return;
+        if (leavesInline && this.#saveLeaf(value)) {
+          fHalf[sp] = 0;
+          idx++;
+          left--;
+          continue;
         }
+        fHalf[sp] = 0;
+        fIdx[sp] = ++idx;
+        fLeft[sp] = --left;
+        if (this.#save(value)) return;
       }
+      fIdx[sp] = idx;
+      fLeft[sp] = 0;
       const close = this.#fClose[sp]!;
       if (close !== 0) this.#out.writeByte(close);
       if (!this.#openBatch(sp, Op.SETITEM)) {
@@ -531,21 +621,27 @@ export class Pickler {
     }
   }
 
+  /** Writes a tuple or frozenset's items, then the tuple opcode. */
   #stepTuple(sp: number): void {
     const items = this.#fObj[sp] as ArrayLike<unknown>;
     const end = this.#fEnd[sp]!;
     const fIdx = this.#fIdx;
+    const leavesInline = this.#persistentId === undefined;
     let idx = fIdx[sp]!;
     while (idx < end) {
-      const item = items[idx++];
-      fIdx[sp] = idx;
+      const item = items[idx];
+      if (leavesInline && this.#saveLeaf(item)) {
+        idx++;
+        continue;
+      }
+      fIdx[sp] = ++idx;
       if (this.#save(item)) return;
     }
+    fIdx[sp] = idx;
     const key = this.#fAux[sp] as object | undefined;
     const out = this.#out;
     const frozenset = this.#fMode[sp] === TUPLE_FROZENSET;
     if (key !== undefined) {
-      this.#leave(key, this.#fPrev[sp]!);
       const memoIndex = this.#memoObjects.get(key);
       if (memoIndex !== undefined) {
         // Recursive: the object was memoized while its items were written; drop them and fetch it.
@@ -634,6 +730,33 @@ export class Pickler {
     this.#pop(sp);
   }
 
+  /**
+   * Records the containers memoized so far on a tuple or frozenset frame. A cycle through tuples alone would
+   * never end; rather than a map lookup per tuple, the stack is searched for one when its depth reaches each
+   * power of two from 1024 (amortized constant time; such a cycle keeps deepening the stack).
+   */
+  #enterTuple(sp: number): void {
+    this.#fPrev[sp] = this.#containersMemoized;
+    const depth = sp + 1;
+    if (depth >= CYCLE_CHECK_DEPTH && (depth & (depth - 1)) === 0) this.#refuseTupleCycle();
+  }
+
+  /** Throws if one tuple is being written twice with no container memoized in between: it would loop. */
+  #refuseTupleCycle(): void {
+    const entered = new Map<unknown, number>();
+    for (let i = 0; i < this.#sp; i++) {
+      const key = this.#fAux[i];
+      if (this.#fKind[i] !== FRAME_TUPLE || key === undefined) continue;
+      if (entered.get(key) === this.#fPrev[i]) {
+        throw new PicklingError(
+          'UNPICKLABLE',
+          'recursive object whose cycle passes through no list, dict, set or reduced object',
+        );
+      }
+      entered.set(key, this.#fPrev[i]!);
+    }
+  }
+
   /** Marks `key` as being written; returns the previous mark. Throws on a cycle no memo entry can break. */
   #enter(key: object): number {
     const previous = this.#inProgress.get(key);
@@ -677,6 +800,38 @@ export class Pickler {
   }
 
   // ---- save ----
+
+  /**
+   * Writes `value` if it is a leaf (number, string, boolean, null, undefined) and returns true, else returns
+   * false. Leaves never push a frame or throw, so the frame loops write them without frame bookkeeping.
+   */
+  /** `#saveLeaf` for a number, small enough to be inlined into the frame loops. */
+  #saveNumberLeaf(value: number): true {
+    const out = this.#out;
+    if (out.frameStart >= 0 && out.pos - out.frameStart >= FRAME_FULL) out.commitFrame();
+    this.#saveNumber(value);
+    return true;
+  }
+
+  #saveLeaf(value: unknown): boolean {
+    const out = this.#out;
+    if (typeof value === 'number') {
+      if (out.frameStart >= 0 && out.pos - out.frameStart >= FRAME_FULL) out.commitFrame();
+      this.#saveNumber(value);
+      return true;
+    }
+    if (typeof value === 'string') {
+      if (out.frameStart >= 0 && out.pos - out.frameStart >= FRAME_FULL) out.commitFrame();
+      this.#saveString(value, this.#memoizeStrings);
+      return true;
+    }
+    if (value === null || value === undefined || typeof value === 'boolean') {
+      if (out.frameStart >= 0 && out.pos - out.frameStart >= FRAME_FULL) out.commitFrame();
+      this.#saveValue(value);
+      return true;
+    }
+    return false;
+  }
 
   /** CPython's `save()`: returns true when it pushed a frame that must finish before the caller goes on. */
   #save(value: unknown): boolean {
@@ -734,7 +889,7 @@ export class Pickler {
   #saveOtherObject(value: object): boolean {
     if (this.#registry?.hasReducers) {
       const reducer = this.#registry.reducerFor(value);
-      if (reducer !== undefined) return this.#saveReduction(reducer(value), value);
+      if (reducer !== undefined) return this.#saveReduction(reducer(value, this.#reduceContext), value);
     }
     if (value instanceof PyFloat) {
       this.#saveFloat(value.value);
@@ -769,6 +924,14 @@ export class Pickler {
     }
     if (value instanceof PyPersistentRef) return this.#savePersistentId(value.pid);
     if (value instanceof PyPickleBuffer) return this.#savePickleBuffer(value);
+    if (
+      this.#numpy &&
+      (value instanceof NDArray || value instanceof NumpyDtype || value instanceof NumpyScalar)
+    ) {
+      defaultNumpyRegistry ??= numpyRegistry();
+      const reducer = defaultNumpyRegistry.reducerFor(value)!;
+      return this.#saveReduction(reducer(value, this.#reduceContext), value);
+    }
     if (isPlainObject(value)) return this.#saveObjectDict(value as Record<string, unknown>, value);
     throw new PicklingError('UNPICKLABLE', `cannot pickle ${typeName(value)} (no reducer registered)`);
   }
@@ -780,7 +943,8 @@ export class Pickler {
       if (value !== 0 || 1 / value > 0) this.#saveInt32(value);
       else this.#saveFloat(value);
     } else if (Number.isSafeInteger(value)) {
-      this.#saveLong(BigInt(value));
+      if (this.protocol >= 2) this.#saveSafeLong(value);
+      else this.#saveLong(BigInt(value));
     } else {
       this.#saveFloat(value);
     }
@@ -808,6 +972,29 @@ export class Pickler {
     else this.#saveLong(value);
   }
 
+  /** LONG1 for a safe integer outside the int32 range, from two 32-bit halves (no BigInt on this path). */
+  #saveSafeLong(value: number): void {
+    const magnitude = Math.abs(value);
+    const high = Math.floor(magnitude / 0x1_0000_0000);
+    const bits = high > 0 ? 64 - Math.clz32(high) : 32 - Math.clz32(magnitude >>> 0);
+    // encode_long: bit_length // 8 + 1 bytes of two's complement, little-endian.
+    let byteCount = (bits >> 3) + 1;
+    const low32 = value >>> 0;
+    const high32 = Math.floor(value / 0x1_0000_0000) | 0;
+    const byteAt = (i: number): number =>
+      i < 4 ? (low32 >>> (8 * i)) & 0xff : (high32 >> (8 * (i - 4))) & 0xff;
+    // A negative number whose top byte is a redundant 0xff sign byte drops it.
+    if (value < 0 && byteCount > 1 && byteAt(byteCount - 1) === 0xff && (byteAt(byteCount - 2) & 0x80) !== 0)
+      byteCount--;
+    const out = this.#out;
+    const at = out.reserve(2 + byteCount);
+    const bytes = out.bytes;
+    bytes[at] = Op.LONG1;
+    bytes[at + 1] = byteCount;
+    for (let i = 0; i < byteCount; i++) bytes[at + 2 + i] = byteAt(i);
+    out.pos = at + 2 + byteCount;
+  }
+
   /** An int outside the signed 32-bit range: LONG1/LONG4 from protocol 2, `L...L` text below. */
   #saveLong(value: bigint): void {
     const out = this.#out;
@@ -815,12 +1002,14 @@ export class Pickler {
       out.writeLatin1(`L${value}L\n`);
       return;
     }
-    const magnitude = value < 0n ? -value : value;
-    let byteCount = (magnitude.toString(2).length >> 3) + 1;
-    const twos = BigInt.asUintN(byteCount * 8, value);
-    const hex = twos.toString(16).padStart(byteCount * 2, '0');
-    // pickle's encode_long: a negative number whose top byte is a redundant 0xff sign byte drops it.
-    if (value < 0n && byteCount > 1 && hex.startsWith('ff') && Number.parseInt(hex[2]!, 16) >= 8) byteCount--;
+    const negative = value < 0n;
+    const hex = (negative ? -value : value).toString(16);
+    // bit_length from the hex digits: 4 per digit, less the leading zero bits of the first one.
+    const bits = 4 * hex.length - (Math.clz32(hexDigit(hex, 0)) - 28);
+    let byteCount = (bits >> 3) + 1;
+    // encode_long drops a redundant 0xff sign byte: for a negative number, exactly when its magnitude is
+    // a power of two whose bit length is a multiple of 8 (-128, -2**15, ...).
+    if (negative && bits % 8 === 0 && isPowerOfTwoHex(hex)) byteCount--;
     const header = byteCount < 256 ? 2 : 5;
     const at = out.reserve(header + byteCount);
     const bytes = out.bytes;
@@ -828,15 +1017,22 @@ export class Pickler {
       bytes[at] = Op.LONG1;
       bytes[at + 1] = byteCount;
     } else {
-      bytes[at] = Op.LONG4;
-      bytes[at + 1] = byteCount;
-      bytes[at + 2] = byteCount >>> 8;
-      bytes[at + 3] = byteCount >>> 16;
-      bytes[at + 4] = byteCount >>> 24;
+      this.#writeUint32Header(at, Op.LONG4, byteCount);
     }
+    // Little-endian magnitude bytes (byte i is the hex pair counted from the end), negated in two's
+    // complement on the way for a negative number: no second BigInt conversion.
     const start = at + header;
+    let carry = negative ? 1 : 0;
     for (let i = 0, h = hex.length - 2; i < byteCount; i++, h -= 2) {
-      bytes[start + i] = Number.parseInt(hex.slice(h, h + 2), 16);
+      const magnitudeByte =
+        h >= 0 ? (hexDigit(hex, h) << 4) | hexDigit(hex, h + 1) : h === -1 ? hexDigit(hex, 0) : 0;
+      if (negative) {
+        const twos = (~magnitudeByte & 0xff) + carry;
+        bytes[start + i] = twos & 0xff;
+        carry = twos >> 8;
+      } else {
+        bytes[start + i] = magnitudeByte;
+      }
     }
     out.pos = start + byteCount;
   }
@@ -847,17 +1043,59 @@ export class Pickler {
   }
 
   #saveString(text: string, byValue: boolean): void {
+    let slot = 0;
     if (byValue) {
-      const hash = StringMemo.hash(text);
-      const memoIndex = this.#memoStrings.get(text, hash);
+      slot = StringMemo.recentSlot(text);
+      const recentIndex = this.#memoStrings.recent(text, slot);
+      if (recentIndex >= 0) {
+        this.#writeMemoGet(recentIndex);
+        return;
+      }
+    }
+    if (this.protocol >= 4 && text.length <= 85) {
+      this.#saveShortString(text, byValue, slot);
+      return;
+    }
+    if (byValue) {
+      const memoIndex = this.#memoStrings.lookupOrAdd(text, StringMemo.hash(text), this.#memoSize);
+      this.#memoStrings.remember(text, slot, memoIndex >= 0 ? memoIndex : this.#memoSize);
       if (memoIndex >= 0) {
         this.#writeMemoGet(memoIndex);
         return;
       }
-      this.#memoStrings.set(text, hash, this.#memoSize);
     }
     this.#writeStringOpcode(text);
     this.#writeMemoPut();
+  }
+
+  /**
+   * A string of at most 85 UTF-16 units (so at most 255 UTF-8 bytes) at protocol 4+: SHORT_BINUNICODE and
+   * MEMOIZE, or BINGET of an equal string written before. One pass over the characters writes the UTF-8
+   * and computes the memo hash; on a memo hit those bytes are simply written over.
+   */
+  #saveShortString(text: string, byValue: boolean, recentSlot: number): void {
+    const out = this.#out;
+    const length = text.length;
+    // Room for the string opcode, or for a LONG_BINGET in its place.
+    const at = out.reserve(5 + 3 * length);
+    const bytes = out.bytes;
+    const hashCell = this.#hashCell;
+    hashCell[0] = FNV_OFFSET ^ length;
+    const pos = at + 2 + encodeUtf8Hashing(text, bytes, at + 2, hashCell);
+    if (byValue) {
+      const memoIndex = this.#memoStrings.lookupOrAdd(text, hashCell[0]!, this.#memoSize);
+      this.#memoStrings.remember(text, recentSlot, memoIndex >= 0 ? memoIndex : this.#memoSize);
+      if (memoIndex >= 0) {
+        out.pos = at;
+        this.#writeMemoGet(memoIndex);
+        return;
+      }
+    }
+    bytes[at] = Op.SHORT_BINUNICODE;
+    bytes[at + 1] = pos - at - 2;
+    bytes[pos] = Op.MEMOIZE;
+    out.pos = pos + 1;
+    this.#memoSize++;
   }
 
   #writeStringOpcode(text: string): void {
@@ -1026,7 +1264,7 @@ export class Pickler {
     }
     this.#out.writeByte(Op.MARK);
     const sp = this.#push(FRAME_TUPLE, Array.from(value), value, value.size, TUPLE_FROZENSET, LABEL_SET);
-    this.#fPrev[sp] = this.#enter(value);
+    this.#enterTuple(sp);
     return true;
   }
 
@@ -1039,13 +1277,20 @@ export class Pickler {
     }
     if (length > 3 || this.protocol < 2) this.#out.writeByte(Op.MARK);
     const sp = this.#push(FRAME_TUPLE, items, key, length, TUPLE_PLAIN, LABEL_INDEX);
-    if (key !== undefined) this.#fPrev[sp] = this.#enter(key);
+    if (key !== undefined) this.#enterTuple(sp);
     return true;
   }
 
   // ---- globals, reductions, persistent ids ----
 
   #saveGlobal(value: PyGlobal): boolean {
+    if (this.#extensions !== undefined && this.protocol >= 2) {
+      const code = this.#extensions.get(`${value.module}.${value.name}`);
+      if (code !== undefined) {
+        this.#writeExtension(code);
+        return false;
+      }
+    }
     const memoKey = `${value.module}\n${value.name}`;
     const memoIndex = this.#memoGlobals.get(memoKey);
     if (memoIndex !== undefined) {
@@ -1054,15 +1299,14 @@ export class Pickler {
     }
     const program: unknown[] = [];
     if (this.protocol >= 4) {
-      // The qualified name is the class's own str object, never the module's name even when equal
-      // (datetime.datetime); only heap types of 3.10+ like array.array also have a module str of their own.
-      const freshModule = value instanceof FreshlyNamedGlobal;
+      const naming = globalNaming(value.module, value.name);
       program.push(
         ACT_SAVE,
-        freshModule ? new FreshString(value.module) : value.module,
+        (naming & MODULE_FRESH) !== 0 ? new FreshString(value.module) : value.module,
         '.module',
         ACT_SAVE,
-        value.name.length > 1 ? new FreshString(value.name) : value.name,
+        // One-character Latin-1 strs are interpreter singletons, so even a fresh name is the shared object.
+        (naming & NAME_FRESH) !== 0 && value.name.length > 1 ? new FreshString(value.name) : value.name,
         '.name',
         ACT_BYTE,
         Op.STACK_GLOBAL,
@@ -1083,6 +1327,22 @@ export class Pickler {
     program.push(ACT_MEMO_PUT_GLOBAL, memoKey, '');
     this.#pushProgram(program);
     return true;
+  }
+
+  /** EXT1/EXT2/EXT4 with the smallest argument that holds `code`; CPython memoizes nothing here. */
+  #writeExtension(code: number): void {
+    const out = this.#out;
+    if (code <= 0xff) {
+      out.writeOpUint8(Op.EXT1, code);
+    } else if (code <= 0xffff) {
+      const at = out.reserve(3);
+      out.bytes[at] = Op.EXT2;
+      out.bytes[at + 1] = code;
+      out.bytes[at + 2] = code >>> 8;
+      out.pos = at + 3;
+    } else {
+      out.writeOpUint32(Op.EXT4, code);
+    }
   }
 
   /** `module\nname\n` as GLOBAL and INST write it: Python 2 names below protocol 3, UTF-8 at 3, ASCII below. */
@@ -1237,6 +1497,20 @@ export class Pickler {
   }
 }
 
+/** True for the hex of a power of two: 1, 2, 4 or 8 and then only zeros. */
+function isPowerOfTwoHex(hex: string): boolean {
+  const first = hexDigit(hex, 0);
+  if ((first & (first - 1)) !== 0) return false;
+  for (let i = 1; i < hex.length; i++) if (hex.charCodeAt(i) !== 0x30) return false;
+  return true;
+}
+
+/** The value of the hex digit at `index` of a lower-case hex string. */
+function hexDigit(hex: string, index: number): number {
+  const code = hex.charCodeAt(index);
+  return code <= 0x39 ? code - 0x30 : code - 0x57;
+}
+
 function latin1Fresh(data: Uint8Array): string | FreshString {
   const text = latin1String(data);
   return text.length === 1 ? text : new FreshString(text);
@@ -1257,22 +1531,47 @@ function flattenEntries(
   return flat;
 }
 
-let sharedPickler: Pickler | undefined;
+/** Reused picklers, one per protocol, for calls without hooks: their buffers and memo tables stay warm. */
+const sharedPicklers: (Pickler | undefined)[] = [];
 let sharedPicklerInUse = false;
+
+/** True when `options` only chooses a protocol, so a shared pickler writes exactly what a new one would. */
+function isHookFree(options: PicklerOptions): boolean {
+  return (
+    options.persistentId === undefined &&
+    options.bufferCallback === undefined &&
+    options.registry === undefined &&
+    options.extensions === undefined &&
+    (options.fixImports ?? true) &&
+    (options.memoizeStrings ?? true) &&
+    (options.numpy ?? true)
+  );
+}
 
 /**
  * Pickles `value` with CPython's rules (see `PicklerOptions`), returning bytes identical to
  * `pickle.dumps(equivalent_value, protocol)` on CPython 3.8–3.13.
  */
 export function dumps(value: unknown, options?: PicklerOptions): Uint8Array {
-  // The option-less pickler is reused (its buffer stays warm); a nested call gets its own.
-  if (options !== undefined || sharedPicklerInUse) return new Pickler(options).dump(value);
-  sharedPickler ??= new Pickler();
+  const protocol = options?.protocol ?? DEFAULT_PROTOCOL;
+  const shareable =
+    !sharedPicklerInUse &&
+    (options === undefined || isHookFree(options)) &&
+    Number.isInteger(protocol) &&
+    protocol >= 0 &&
+    protocol <= HIGHEST_PROTOCOL;
+  // A nested call (from a reducer or hook) or one with hooks gets a pickler of its own.
+  if (!shareable) return new Pickler(options).dump(value);
+  let pickler = sharedPicklers[protocol];
+  if (pickler === undefined) {
+    pickler = new Pickler({ protocol });
+    sharedPicklers[protocol] = pickler;
+  }
   sharedPicklerInUse = true;
   try {
-    return sharedPickler.dump(value);
+    return pickler.dump(value);
   } finally {
-    sharedPickler.clearMemo();
+    pickler.clearMemo();
     sharedPicklerInUse = false;
   }
 }

@@ -1413,9 +1413,9 @@ export interface NumpyCodecOptions {
    */
   readonly coreModule?: 'numpy._core' | 'numpy.core';
   /**
-   * Write arrays the way numpy does at protocol 5: `_frombuffer(PickleBuffer, dtype, shape, order)`, which
-   * allows out-of-band buffers (`bufferCallback`). Only valid with protocol 5. The default writes
-   * `_reconstruct` + BUILD, numpy's reduction for protocols 0–4, which every protocol can carry.
+   * Whether arrays are written as `_frombuffer(PickleBuffer, dtype, shape, order)`, which allows out-of-band
+   * buffers (`bufferCallback`) and needs protocol 5, or as `_reconstruct` + BUILD, which every protocol can
+   * carry. Default: as numpy chooses, `_frombuffer` at protocol 5 and `_reconstruct` below.
    */
   readonly pickleBuffers?: boolean;
   /**
@@ -1496,7 +1496,7 @@ export function registerNumpy(registry: Registry, options: NumpyCodecOptions = {
     module: 'numpy',
     name: 'ndarray',
     type: NDArray,
-    reduce: (array) => reduceArray(array, core, options.pickleBuffers ?? false),
+    reduce: (array, context) => reduceArray(array, core, options.pickleBuffers ?? context.protocol >= 5),
   });
   registry.register<NumpyScalar>({
     module: `${core}.multiarray`,

@@ -20,11 +20,17 @@ export interface ClassDecoder<T = unknown> {
   setItem?(obj: T, key: unknown, value: unknown): void;
 }
 
+/** What a reducer is told about the pickle being written. */
+export interface ReduceContext {
+  /** The protocol being written, as Python's `__reduce_ex__(protocol)` receives it. */
+  readonly protocol: number;
+}
+
 /**
  * How `dumps` writes instances of a JavaScript class: return the Python reduction as a PyObject
- * (callable, args, state, list/dict items), exactly what Python's `__reduce_ex__` would give.
+ * (callable, args, state, list/dict items), exactly what Python's `__reduce_ex__(context.protocol)` would give.
  */
-export type ClassReducer<T = unknown> = (value: T) => PyObject;
+export type ClassReducer<T = unknown> = (value: T, context: ReduceContext) => PyObject;
 
 // biome-ignore lint/suspicious/noExplicitAny: a constructor of any signature.
 type Constructor<T> = abstract new (...args: any[]) => T;

@@ -54,12 +54,42 @@ export class TransientDict {
   constructor(readonly entries: ReadonlyMap<unknown, unknown>) {}
 }
 
+// How CPython's `save_global` gets a global's module and qualified-name strings, as bit flags: they decide
+// whether equal strings elsewhere in the pickle share a memo slot (protocol 4+, where both are STACK_GLOBAL
+// arguments). Python-defined classes and functions (0) have interned names, the same objects as equal literals.
+/** `__module__` is a str of its own: heap C types, and `__main__` (not interned before 3.13). */
+export const MODULE_FRESH = 1;
+/** `__qualname__` is a new str on each access: static C types and builtin functions. */
+export const NAME_FRESH = 2;
+const NAMES_FRESH = MODULE_FRESH | NAME_FRESH;
+
 /**
- * A global whose module and qualified name are str objects of their own rather than the module's interned
- * name: CPython 3.10+ heap types such as `array.array` store `__module__` that way, so neither string is
- * found in the memo.
+ * The C-implemented globals mpwire writes or is likely to re-encode, with how CPython names them. Where
+ * versions differ the majority of 3.8–3.13 wins: `array.array` became a heap type in 3.10, `deque` and
+ * `defaultdict` in 3.12 and `decimal.Decimal` in 3.13 (from then, both strings are fresh).
  */
-export class FreshlyNamedGlobal extends PyGlobal {}
+const C_GLOBAL_NAMING = new Map<string, number>([
+  ...['date', 'time', 'datetime', 'timedelta', 'timezone', 'tzinfo'].map(
+    (name) => [`datetime\n${name}`, NAME_FRESH] as const,
+  ),
+  ...['OrderedDict', 'defaultdict', 'deque'].map((name) => [`collections\n${name}`, NAME_FRESH] as const),
+  ['decimal\nDecimal', NAME_FRESH],
+  ['array\narray', NAMES_FRESH],
+  ['array\n_array_reconstructor', NAME_FRESH],
+  ['numpy\nndarray', NAME_FRESH],
+  ['numpy\ndtype', NAME_FRESH],
+  ...['numpy.core', 'numpy._core'].flatMap((core) => [
+    [`${core}.multiarray\n_reconstruct`, NAME_FRESH] as const,
+    [`${core}.multiarray\nscalar`, NAME_FRESH] as const,
+  ]),
+]);
+
+/** How CPython names `module.name`: MODULE_FRESH and NAME_FRESH bits; other globals are taken as Python-defined. */
+export function globalNaming(module: string, name: string): number {
+  if (module === 'builtins' || module === '_codecs') return NAME_FRESH;
+  if (module === '__main__') return MODULE_FRESH;
+  return C_GLOBAL_NAMING.get(`${module}\n${name}`) ?? 0;
+}
 
 /** What `save_reduce` receives: PyObject placeholders have this shape too. */
 export interface Reduction {
@@ -101,7 +131,7 @@ const COLLECTIONS_DEFAULTDICT = new PyGlobal('collections', 'defaultdict');
 const COLLECTIONS_COUNTER = new PyGlobal('collections', 'Counter');
 const COLLECTIONS_DEQUE = new PyGlobal('collections', 'deque');
 const ARRAY_RECONSTRUCTOR = new PyGlobal('array', '_array_reconstructor');
-const ARRAY_ARRAY = new FreshlyNamedGlobal('array', 'array');
+const ARRAY_ARRAY = new PyGlobal('array', 'array');
 const EMPTY_ARGS: readonly unknown[] = [];
 
 function reduce(callable: PyGlobal, args: readonly unknown[], extra?: Partial<Reduction>): Reduction {

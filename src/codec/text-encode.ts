@@ -35,10 +35,20 @@ export function encodeUtf8Into(text: string, bytes: Uint8Array, offset: number):
     bytes[pos++] = unit;
   }
   if (i === length) return length;
+  return pos - offset + encodeUtf8From(text, i, bytes, pos);
+}
+
+/**
+ * Writes `text` from UTF-16 index `start` on as UTF-8 (surrogatepass) at `bytes[offset]`; returns the number
+ * of bytes written. The caller guarantees `3 * (text.length - start)` bytes of room.
+ */
+function encodeUtf8From(text: string, start: number, bytes: Uint8Array, offset: number): number {
+  const length = text.length;
+  let pos = offset;
+  let i = start;
   if (length - i >= ENCODE_INTO_THRESHOLD && isWellFormedText(text)) {
     const rest = i === 0 ? text : text.slice(i);
-    const { written } = textEncoder.encodeInto(rest, bytes.subarray(pos));
-    return pos + written - offset;
+    return textEncoder.encodeInto(rest, bytes.subarray(pos)).written;
   }
   for (; i < length; i++) {
     let unit = text.charCodeAt(i);
@@ -66,6 +76,52 @@ export function encodeUtf8Into(text: string, bytes: Uint8Array, offset: number):
       bytes[pos++] = 0x80 | (unit & 0x3f);
     }
   }
+  return pos - offset;
+}
+
+/**
+ * `encodeUtf8Into` that also folds every UTF-16 unit into an FNV-1a hash (prime 0x01000193) in the same
+ * pass: `hashCell[0]` holds the seed on entry and the hash on return. Returns the number of bytes written.
+ * For short strings, whose memo lookup needs that hash anyway, one pass instead of two.
+ */
+export function encodeUtf8Hashing(
+  text: string,
+  bytes: Uint8Array,
+  offset: number,
+  hashCell: Int32Array,
+): number {
+  const length = text.length;
+  let hash = hashCell[0]!;
+  let pos = offset;
+  for (let i = 0; i < length; i++) {
+    let unit = text.charCodeAt(i);
+    hash = Math.imul(hash ^ unit, 0x01000193);
+    if (unit < 0x80) {
+      bytes[pos++] = unit;
+    } else if (unit < 0x800) {
+      bytes[pos++] = 0xc0 | (unit >> 6);
+      bytes[pos++] = 0x80 | (unit & 0x3f);
+    } else {
+      if (unit >= 0xd800 && unit <= 0xdbff && i + 1 < length) {
+        const low = text.charCodeAt(i + 1);
+        if (low >= 0xdc00 && low <= 0xdfff) {
+          hash = Math.imul(hash ^ low, 0x01000193);
+          unit = 0x10000 + ((unit - 0xd800) << 10) + (low - 0xdc00);
+          i++;
+          bytes[pos++] = 0xf0 | (unit >> 18);
+          bytes[pos++] = 0x80 | ((unit >> 12) & 0x3f);
+          bytes[pos++] = 0x80 | ((unit >> 6) & 0x3f);
+          bytes[pos++] = 0x80 | (unit & 0x3f);
+          continue;
+        }
+      }
+      // A BMP character, or a lone surrogate written as surrogatepass does.
+      bytes[pos++] = 0xe0 | (unit >> 12);
+      bytes[pos++] = 0x80 | ((unit >> 6) & 0x3f);
+      bytes[pos++] = 0x80 | (unit & 0x3f);
+    }
+  }
+  hashCell[0] = hash;
   return pos - offset;
 }
 
