@@ -121,6 +121,11 @@ enum Restart {
 
 const MAX_SAFE = Number.MAX_SAFE_INTEGER;
 const LOG10_256 = Math.log10(256);
+const MIN_SAFE_BIG = BigInt(-MAX_SAFE);
+const MAX_SAFE_BIG = BigInt(MAX_SAFE);
+/** Up to this many LONG1/LONG4 bytes, 48-bit chunks are faster than one hex-string parse (which is linear). */
+const LONG_CHUNKED_MAX_BYTES = 48;
+const HEX_BYTE: readonly string[] = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, '0'));
 /** How far back the memo is searched for a dict that changes representation before a rerun is cheaper. */
 const MEMO_PATCH_WINDOW = 4096;
 
@@ -353,7 +358,7 @@ export class Unpickler {
     };
     const int = (n: number): number | bigint => (bigintsAlways ? BigInt(n) : n);
     const bigToInt = (v: bigint): number | bigint =>
-      !bigintsAlways && v >= -BigInt(MAX_SAFE) && v <= BigInt(MAX_SAFE) ? Number(v) : v;
+      !bigintsAlways && v >= MIN_SAFE_BIG && v <= MAX_SAFE_BIG ? Number(v) : v;
     const float = (v: number): number | PyFloat => (wrapFloats ? new PyFloat(v) : v);
     const bytesAt = (from: number, n: number): Uint8Array =>
       this.#zeroCopy ? data.subarray(from, from + n) : data.slice(from, from + n);
@@ -577,12 +582,29 @@ export class Unpickler {
         return int(v);
       }
       if (n === 8) return bigToInt(view.getBigInt64(from, true));
-      let hex = '';
-      for (let i = n - 1; i >= 0; i--)
-        hex += (data[from + i]! < 16 ? '0' : '') + data[from + i]!.toString(16);
-      let v = BigInt(`0x${hex}`);
-      if (data[from + n - 1]! & 0x80) v -= 1n << BigInt(8 * n);
-      return bigToInt(v);
+      if (n > 8 && n <= 14) {
+        // The signed high 1..6 bytes as a number on top of the low 64 bits: four BigInt steps in all.
+        let high = 0;
+        for (let i = n - 1; i >= 8; i--) high = high * 256 + data[from + i]!;
+        if (data[from + n - 1]! & 0x80) high -= 2 ** (8 * (n - 8));
+        return bigToInt((BigInt(high) << 64n) + view.getBigUint64(from, true));
+      }
+      let v: bigint;
+      if (n <= LONG_CHUNKED_MAX_BYTES) {
+        // 48-bit chunks, most significant first: a few BigInt steps instead of building a hex string.
+        v = 0n;
+        for (let hi = n; hi > 0; hi -= 6) {
+          const lo = hi > 6 ? hi - 6 : 0;
+          let chunk = 0;
+          for (let i = hi - 1; i >= lo; i--) chunk = chunk * 256 + data[from + i]!;
+          v = (v << BigInt(8 * (hi - lo))) | BigInt(chunk);
+        }
+      } else {
+        const parts = new Array<string>(n);
+        for (let i = 0; i < n; i++) parts[i] = HEX_BYTE[data[from + n - 1 - i]!]!;
+        v = BigInt(`0x${parts.join('')}`);
+      }
+      return bigToInt(BigInt.asIntN(8 * n, v));
     };
     const checkDigits = (digits: number): void => {
       if (digits > limits.maxBigIntDigits)
