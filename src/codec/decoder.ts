@@ -6,6 +6,7 @@
  */
 import { mapPython2Name } from './compat-names.js';
 import { UnpicklingError, type UnpicklingErrorCode } from './errors.js';
+import { numpyRegistry } from './numpy.js';
 import { HIGHEST_PROTOCOL, OPCODE_BY_CODE } from './opcodes.js';
 import { allowList, type ClassDecoder, type GlobalFilter, type Registry } from './registry.js';
 import {
@@ -90,6 +91,13 @@ export interface UnpicklerOptions {
   readonly zeroCopyBytes?: boolean;
   /** User types: globals registered here are built by their ClassDecoder. */
   readonly registry?: Registry;
+  /**
+   * Decode numpy's globals (`numpy.dtype`, `numpy.core.multiarray._reconstruct`/`scalar`,
+   * `numpy.core.numeric._frombuffer` and their `numpy._core` twins) to NumpyDtype, NDArray and NumpyScalar
+   * without registering them (default true). Entries of `registry` for the same globals take precedence;
+   * false leaves unregistered numpy globals as PyObject placeholders.
+   */
+  readonly numpy?: boolean;
   /**
    * Strict mode: only these globals may appear (a filter, or `'module.name'` / `'module.*'` strings). Standard
    * library globals are filtered too, e.g. allow `'datetime.*'` to get datetimes.
@@ -189,6 +197,32 @@ function parseStrtol(text: string): bigint | null {
   return v < INT64_MIN || v > INT64_MAX ? null : v;
 }
 
+/** How a standard-library handler made a typed value: what a BUILD the value cannot take falls back to. */
+interface StdlibOrigin {
+  readonly kind: PyObjectKind;
+  readonly callable: unknown;
+  readonly args: PyTuple;
+  readonly kwargs: Map<string, unknown> | undefined;
+  /** Items the value held when made; later ones came from APPEND/SETITEM. */
+  readonly itemsAtCreation: number;
+  /** Memo slots the value was stored in. */
+  readonly memoSlots: number[];
+}
+
+/** Items of a Map, Set or array value, or 0. */
+function itemCount(value: object): number {
+  if (value instanceof Map || value instanceof Set) return value.size;
+  return Array.isArray(value) ? value.length : 0;
+}
+
+let sharedNumpyDecoders: Registry | undefined;
+
+/** numpy's decoders with default options, made on first use and shared: they keep no state between calls. */
+function defaultNumpyDecoders(): Registry {
+  sharedNumpyDecoders ??= numpyRegistry();
+  return sharedNumpyDecoders;
+}
+
 /** The mutable state of one `load` call; locals of the loop live in `run` for speed. */
 interface LoadState {
   memo: unknown[];
@@ -212,6 +246,7 @@ export class Unpickler {
   readonly #fixImports: boolean;
   readonly #zeroCopy: boolean;
   readonly #registry: Registry | undefined;
+  readonly #numpyDecoders: Registry | undefined;
   readonly #filter: GlobalFilter | undefined;
   readonly #extensions: ReadonlyMap<number, readonly [string, string]> | undefined;
   readonly #persistentLoad: ((pid: unknown) => unknown) | undefined;
@@ -239,6 +274,8 @@ export class Unpickler {
   #forceAllMaps = false;
   /** Dicts that a GET (memo index) or DUP (-1) handed out before their representation was final. */
   #escapedDicts = new Map<object, number>();
+  /** Typed values made by standard-library handlers in this load, by value. */
+  #origins = new Map<object, StdlibOrigin>();
   #fullScans = 0;
 
   constructor(options: UnpicklerOptions = {}) {
@@ -251,6 +288,7 @@ export class Unpickler {
     this.#fixImports = options.fixImports ?? true;
     this.#zeroCopy = options.zeroCopyBytes ?? false;
     this.#registry = options.registry;
+    this.#numpyDecoders = options.numpy === false ? undefined : defaultNumpyDecoders();
     const allow = options.allowGlobals;
     this.#filter = allow === undefined ? undefined : typeof allow === 'function' ? allow : allowList(allow);
     this.#extensions = options.extensions;
@@ -278,6 +316,7 @@ export class Unpickler {
       this.#replayPos = { persistent: 0, buffers: 0 };
       this.#restart = Restart.None;
       this.#escapedDicts = new Map();
+      this.#origins = new Map();
       this.#fullScans = 0;
       const result = this.#run(data, offset);
       if (this.#restart === Restart.None || attempt >= 2) return result;
@@ -379,12 +418,28 @@ export class Unpickler {
         stack[stack.length - 1] = value;
       }
       memo[index] = value;
+      if (origins.size > 0) noteMemoSlot(index, value);
     };
     const memoGet = (index: number): unknown => {
       const v = index >= 0 ? memo[index] : undefined;
       if (v === undefined) fail('MEMO_MISSING', `Memo value not found at index ${index}`);
       if (trackDicts && isPlainDict(v)) this.#escapedDicts.set(v as object, index);
       return v;
+    };
+    // Plain objects have no size: items set on any of them are counted, and only once that total passes
+    // maxContainerItems (so one of them might too) are sizes tracked per object.
+    let plainDictWrites = 0;
+    const plainDictSizes = new Map<object, number>();
+    /** maxContainerItems for a plain-object dict after `added` items were set on it. */
+    const countPlainDictItems = (obj: Record<string, unknown>, added: number): void => {
+      plainDictWrites += added;
+      if (plainDictWrites <= maxItems) return;
+      const known = plainDictSizes.get(obj);
+      let size = known === undefined ? Object.keys(obj).length : known + added;
+      // `known + added` counts overwritten keys too: recount before refusing.
+      if (size > maxItems && known !== undefined) size = Object.keys(obj).length;
+      plainDictSizes.set(obj, size);
+      if (size > maxItems) checkItems(size);
     };
     const newDict = (): Record<string, unknown> | Map<unknown, unknown> =>
       dictMode === 'map' ? new Map() : ({} as Record<string, unknown>);
@@ -398,6 +453,7 @@ export class Unpickler {
       if (isPlainDict(target)) {
         if (typeof key === 'string' && (dictMode === 'object' || !isArrayIndexKey(key))) {
           setObjectKey(target, key, value);
+          countPlainDictItems(target, 1);
           return target;
         }
         if (dictMode === 'object')
@@ -457,7 +513,9 @@ export class Unpickler {
       if (this.#filter && !this.#filter(module, name))
         fail('GLOBAL_REFUSED', `global '${module}.${name}' is forbidden`);
       const g = new PyGlobal(module, name);
-      const user = this.#registry?.decoderFor(module, name);
+      const user =
+        this.#registry?.decoderFor(module, name) ??
+        (module.startsWith('numpy') ? this.#numpyDecoders?.decoderFor(module, name) : undefined);
       if (user) this.#userDecoders.set(g, user);
       else {
         const qualified = `${module}.${name}`;
@@ -470,6 +528,24 @@ export class Unpickler {
     };
     const ctx: ReconstructContext = {
       handlerFor: (c) => (c instanceof PyGlobal ? this.#handlers.get(c) : undefined),
+    };
+    const origins = this.#origins;
+    const recordOrigin = (
+      value: unknown,
+      kind: PyObjectKind,
+      callable: unknown,
+      args: PyTuple,
+      kwargs: Map<string, unknown> | undefined,
+    ): unknown => {
+      if (typeof value === 'object' && value !== null && !(value instanceof PyObject)) {
+        const itemsAtCreation = itemCount(value);
+        origins.set(value, { kind, callable, args, kwargs, itemsAtCreation, memoSlots: [] });
+      }
+      return value;
+    };
+    /** Notes a memo slot holding a handler-made value, so a fallback at BUILD can replace it there. */
+    const noteMemoSlot = (index: number, value: unknown): void => {
+      if (typeof value === 'object' && value !== null) origins.get(value)?.memoSlots.push(index);
     };
     const isCallableLike = (v: unknown): boolean =>
       v instanceof PyGlobal ||
@@ -484,7 +560,7 @@ export class Unpickler {
         const handler = this.#handlers.get(callable);
         if (handler?.call) {
           const v = handler.call(argsTuple, ctx);
-          if (v !== KEEP_PLACEHOLDER) return v;
+          if (v !== KEEP_PLACEHOLDER) return recordOrigin(v, kind, callable, argsTuple, undefined);
         }
       }
       return new PyObject(kind, callable, argsTuple);
@@ -513,7 +589,7 @@ export class Unpickler {
         const handler = this.#handlers.get(cls);
         if (handler?.construct) {
           const v = handler.construct(cls, argsTuple, kwargs);
-          if (v !== KEEP_PLACEHOLDER) return v;
+          if (v !== KEEP_PLACEHOLDER) return recordOrigin(v, kind, cls, argsTuple, kwargs);
         }
       }
       return new PyObject(kind, cls, argsTuple, kwargs);
@@ -1020,6 +1096,7 @@ export class Unpickler {
                 if (key === '__proto__') setObjectKey(obj, key, stack[i + 1]);
                 else obj[key] = stack[i + 1];
               }
+              countPlainDictItems(obj, (i - m) / 2);
             }
             for (; i < stack.length; i += 2) target = setItem(target, stack[i], stack[i + 1], slot);
             stack[slot] = target;
@@ -1112,6 +1189,7 @@ export class Unpickler {
             else {
               memo.push(stack[stack.length - 1]);
               state.memoCount++;
+              if (origins.size > 0) noteMemoSlot(memo.length - 1, stack[stack.length - 1]);
             }
             break;
           // ---- globals and objects
@@ -1302,7 +1380,29 @@ export class Unpickler {
       return obj;
     }
     if (stateValue === null) return obj;
+    const origin = typeof obj === 'object' && obj !== null ? this.#origins.get(obj) : undefined;
+    if (origin) return this.#buildOnTypedValue(obj as object, origin, stateValue, memo);
     return fail('BAD_STACK', `BUILD state on ${describe(obj)} is not supported`);
+  }
+
+  /**
+   * BUILD with a state on a typed standard-library value (an OrderedDict with instance attributes, say):
+   * CPython accepts it, the typed value cannot hold it, so it becomes the PyObject placeholder of its
+   * reduction, items added after creation included, which re-encodes to the same pickle.
+   */
+  #buildOnTypedValue(obj: object, origin: StdlibOrigin, stateValue: unknown, memo: unknown[]): PyObject {
+    const placeholder = new PyObject(origin.kind, origin.callable, origin.args, origin.kwargs);
+    let index = 0;
+    if (obj instanceof Map) {
+      for (const entry of obj) if (index++ >= origin.itemsAtCreation) placeholder.dictItems.push(entry);
+    } else if (obj instanceof Set || Array.isArray(obj)) {
+      for (const item of obj as Iterable<unknown>)
+        if (index++ >= origin.itemsAtCreation) placeholder.listItems.push(item);
+    }
+    placeholder.state = stateValue;
+    for (const slot of origin.memoSlots) if (memo[slot] === obj) memo[slot] = placeholder;
+    this.#origins.delete(obj);
+    return placeholder;
   }
 
   /** Memo slots still holding `old` now hold `replacement` (BUILD that produced a new value). */
