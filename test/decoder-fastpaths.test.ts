@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { loads } from '../src/codec/index.js';
+import { loads, PyTuple, tuple } from '../src/codec/index.js';
 
 /** CPython's pickles of each expression (one protocol), with each value as JSON (ints as decimal strings). */
 function pickledWithRepr(exprs: readonly string[], protocol: number): { pickle: Uint8Array; repr: string }[] {
@@ -94,5 +94,29 @@ describe('short str decoding in JS agrees with CPython', () => {
         );
       }
     }
+  });
+});
+
+describe('tuples built from the stack', () => {
+  it('every tuple opcode gives a frozen PyTuple that behaves as one built by its constructor', () => {
+    // EMPTY_TUPLE, TUPLE1, TUPLE2, TUPLE3, MARK...TUPLE (4 items), then LIST and FROZENSET for comparison.
+    const pickle = bytes(
+      '\x80\x04(\x29K\x01\x85K\x01K\x02\x86K\x01K\x02K\x03\x87(K\x01K\x02K\x03K\x04t(K\x05l\x8f(K\x06\x91t.',
+    );
+    const [empty, one, two, three, four, list] = loads(pickle) as unknown[][];
+    const tuples = [empty, one, two, three, four];
+    tuples.forEach((t, n) => {
+      expect(t).toBeInstanceOf(PyTuple);
+      expect(t!.constructor).toBe(PyTuple);
+      expect(Array.isArray(t)).toBe(true);
+      expect(Object.isFrozen(t)).toBe(true);
+      expect(t).toHaveLength(n);
+      expect(Object.getPrototypeOf(t!.map((x) => x))).toBe(Array.prototype);
+      expect(Object.keys(t!)).toEqual(Object.keys(tuple(...t!)));
+    });
+    expect(four).toEqual(tuple(1, 2, 3, 4));
+    expect(list).toEqual([5]);
+    expect(Object.getPrototypeOf(list)).toBe(Array.prototype);
+    expect(Object.isFrozen(list)).toBe(false);
   });
 });

@@ -157,6 +157,15 @@ function isArrayIndexKey(key: string): boolean {
   return len < 10 || Number(key) <= 4294967294;
 }
 
+/**
+ * Makes `items` a frozen PyTuple. `new PyTuple()` constructs through the Array subclass, several times
+ * slower than an array literal given the PyTuple prototype; the result is the same object shape to users.
+ */
+function asTuple(items: unknown[]): PyTuple {
+  Object.setPrototypeOf(items, PyTuple.prototype);
+  return Object.freeze(items) as PyTuple;
+}
+
 /** Sets an own data property, including `'__proto__'`, without touching the prototype. */
 function setObjectKey(obj: Record<string, unknown>, key: string, value: unknown): void {
   if (key === '__proto__') {
@@ -495,10 +504,15 @@ export class Unpickler {
       fail('BAD_STACK', `cannot append to ${describe(target)}`);
     };
     const makeTuple = (from: number): PyTuple => {
-      const t = new PyTuple();
-      for (let i = from; i < stack.length; i++) t.push(stack[i]);
+      const items = stackItems(from);
       stack.length = from;
-      return Object.freeze(t) as PyTuple;
+      return asTuple(items);
+    };
+    /** A copy of the stack from `from` up: a loop, as slice() goes through the species lookup (see asTuple). */
+    const stackItems = (from: number): unknown[] => {
+      const items: unknown[] = [];
+      for (let i = from; i < stack.length; i++) items.push(stack[i]);
+      return items;
     };
     const resolveGlobal = (module: string, name: string): PyGlobal => {
       if (state.proto < 3 && this.#fixImports) [module, name] = mapPython2Name(module, name);
@@ -985,7 +999,7 @@ export class Unpickler {
             stack.push(new Set());
             break;
           case 0x29: // EMPTY_TUPLE
-            stack.push(Object.freeze(new PyTuple()));
+            stack.push(asTuple([]));
             break;
           case 0x28: // MARK
             checkDepth();
@@ -1021,7 +1035,7 @@ export class Unpickler {
             // LIST
             const m = popMark();
             checkItems(stack.length - m);
-            const list = stack.slice(m);
+            const list = stackItems(m);
             stack.length = m;
             stack.push(list);
             break;
@@ -1043,7 +1057,7 @@ export class Unpickler {
             // FROZENSET
             const m = popMark();
             checkItems(stack.length - m);
-            const fs = new PyFrozenSet(stack.slice(m));
+            const fs = new PyFrozenSet(stackItems(m));
             stack.length = m;
             stack.push(fs);
             break;
@@ -1062,7 +1076,9 @@ export class Unpickler {
             const target = stack[m - 1];
             if (Array.isArray(target) && !(target instanceof PyTuple)) {
               checkItems(target.length + stack.length - m);
-              for (let i = m; i < stack.length; i++) target.push(stack[i]);
+              // Index stores at the end: push() on an array of unknown kind is a builtin call per item.
+              let at = target.length;
+              for (let i = m, top = stack.length; i < top; i++) target[at++] = stack[i];
             } else {
               for (let i = m; i < stack.length; i++) appendItem(target, stack[i]);
             }
