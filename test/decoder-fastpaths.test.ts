@@ -120,3 +120,27 @@ describe('tuples built from the stack', () => {
     expect(Object.isFrozen(list)).toBe(false);
   });
 });
+
+describe('dicts decoded as plain objects', () => {
+  it('are indistinguishable from object literals, with any number of keys', () => {
+    for (const n of [0, 1, 4, 5, 8, 9, 40]) {
+      const expected: Record<string, number> = {};
+      for (let i = 0; i < n; i++) expected[`key${i}`] = i;
+      const body = Object.keys(expected)
+        .map((k) => `\x8c${String.fromCharCode(k.length)}${k}K${String.fromCharCode(expected[k]!)}`)
+        .join('');
+      const d = loads(bytes(`\x80\x04}(${body}u.`)) as Record<string, number>;
+      expect(Object.getPrototypeOf(d)).toBe(Object.prototype);
+      expect(d.constructor).toBe(Object);
+      expect(d).toStrictEqual(expected);
+      expect(Object.keys(d)).toEqual(Object.keys(expected));
+      expect(JSON.stringify(d)).toBe(JSON.stringify(expected));
+    }
+  });
+  it("keep '__proto__' as an own key", () => {
+    const d = loads(bytes('\x80\x04}(\x8c\x09__proto__K\x01\x8c\x01aK\x02u.')) as Record<string, number>;
+    expect(Object.getPrototypeOf(d)).toBe(Object.prototype);
+    expect(Object.keys(d)).toEqual(['__proto__', 'a']);
+    expect(Object.getOwnPropertyDescriptor(d, '__proto__')?.value).toBe(1);
+  });
+});

@@ -166,6 +166,20 @@ function asTuple(items: unknown[]): PyTuple {
   return Object.freeze(items) as PyTuple;
 }
 
+/**
+ * Constructs the plain objects that dicts decode to: instances have Object.prototype (and so constructor
+ * Object), exactly as `{}`, but V8 gives a constructor's instances as many in-object property slots as its
+ * first instances came to use, where `{}` has 4 and moves further keys to a separate property store.
+ */
+const PlainObject = function PlainObject() {} as unknown as new () => Record<string, unknown>;
+(PlainObject as unknown as { prototype: object }).prototype = Object.prototype;
+// Those first instances get 8 keys here: dicts are often all made before any key is set (nested dicts),
+// which would size them with no in-object slots at all.
+for (let i = 0; i < 16; i++) {
+  const warmup = new PlainObject();
+  for (let k = 0; k < 8; k++) warmup[`k${k}`] = 0;
+}
+
 /** Sets an own data property, including `'__proto__'`, without touching the prototype. */
 function setObjectKey(obj: Record<string, unknown>, key: string, value: unknown): void {
   if (key === '__proto__') {
@@ -451,7 +465,7 @@ export class Unpickler {
       if (size > maxItems) checkItems(size);
     };
     const newDict = (): Record<string, unknown> | Map<unknown, unknown> =>
-      dictMode === 'map' ? new Map() : ({} as Record<string, unknown>);
+      dictMode === 'map' ? new Map() : new PlainObject();
     /** SETITEM semantics; returns the (possibly replaced) target. */
     const setItem = (target: unknown, key: unknown, value: unknown, slot: number): unknown => {
       if (target instanceof Map) {
