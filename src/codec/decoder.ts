@@ -517,9 +517,14 @@ export class Unpickler {
       }
       fail('BAD_STACK', `cannot append to ${describe(target)}`);
     };
+    /** Shrinks the stack to `length` items: a few pops are cheaper than the length setter's builtin call. */
+    const dropStackTo = (length: number): void => {
+      if (stack.length - length > 16) stack.length = length;
+      else while (stack.length > length) stack.pop();
+    };
     const makeTuple = (from: number): PyTuple => {
       const items = stackItems(from);
-      stack.length = from;
+      dropStackTo(from);
       return asTuple(items);
     };
     /** A copy of the stack from `from` up: a loop, as slice() goes through the species lookup (see asTuple). */
@@ -1096,7 +1101,7 @@ export class Unpickler {
             } else {
               for (let i = m; i < stack.length; i++) appendItem(target, stack[i]);
             }
-            stack.length = m;
+            dropStackTo(m);
             break;
           }
           case 0x73: {
@@ -1130,7 +1135,7 @@ export class Unpickler {
             }
             for (; i < stack.length; i += 2) target = setItem(target, stack[i], stack[i + 1], slot);
             stack[slot] = target;
-            stack.length = m;
+            dropStackTo(m);
             break;
           }
           case 0x90: {
