@@ -159,3 +159,13 @@ describe.runIf(hasNumpy)('numpy decodes without a registry', () => {
     expect(loads(numpyPickles('np.float64(1.5)', [4])[0]!, { registry })).toEqual(['mine', 2]);
   });
 });
+
+describe('memoizing values before any OrderedDict was made', () => {
+  it('None, ints and strs memoize as before', () => {
+    expect(
+      loads(
+        Uint8Array.from(Buffer.from('\x80\x04N\x94K\x01\x94\x8c\x01a\x94h\x00h\x01h\x02\x87.', 'latin1')),
+      ),
+    ).toEqual([null, 1, 'a']);
+  });
+});

@@ -30,11 +30,13 @@ import {
 } from './text-decode.js';
 import {
   PyByteArray,
+  PyCounter,
   PyFloat,
   PyFrozenSet,
   PyGlobal,
   PyObject,
   type PyObjectKind,
+  PyOrderedDict,
   PyPersistentRef,
   PyPickleBuffer,
   PyTuple,
@@ -136,6 +138,8 @@ const LONG_CHUNKED_MAX_BYTES = 48;
 const HEX_BYTE: readonly string[] = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, '0'));
 /** How far back the memo is searched for a dict that changes representation before a rerun is cheaper. */
 const MEMO_PATCH_WINDOW = 4096;
+/** Memo entries that BUILD fallbacks may search beyond the window in one load (a few ms of scanning). */
+const FULL_SCAN_BUDGET = 1 << 24;
 
 const CODE_NAMES: readonly string[] = OPCODE_BY_CODE.map((info) => info?.name ?? '');
 
@@ -228,14 +232,6 @@ interface StdlibOrigin {
   readonly kwargs: Map<string, unknown> | undefined;
   /** Items the value held when made; later ones came from APPEND/SETITEM. */
   readonly itemsAtCreation: number;
-  /** Memo slots the value was stored in. */
-  readonly memoSlots: number[];
-}
-
-/** Items of a Map, Set or array value, or 0. */
-function itemCount(value: object): number {
-  if (value instanceof Map || value instanceof Set) return value.size;
-  return Array.isArray(value) ? value.length : 0;
 }
 
 let sharedNumpyDecoders: Registry | undefined;
@@ -299,6 +295,8 @@ export class Unpickler {
   #escapedDicts = new Map<object, number>();
   /** Typed values made by standard-library handlers in this load, by value. */
   #origins = new Map<object, StdlibOrigin>();
+  /** Memo entries BUILD may still search beyond MEMO_PATCH_WINDOW in this load. */
+  #fullScanBudget = 0;
   #fullScans = 0;
 
   constructor(options: UnpicklerOptions = {}) {
@@ -340,6 +338,7 @@ export class Unpickler {
       this.#restart = Restart.None;
       this.#escapedDicts = new Map();
       this.#origins = new Map();
+      this.#fullScanBudget = FULL_SCAN_BUDGET;
       this.#fullScans = 0;
       const result = this.#run(data, offset);
       if (this.#restart === Restart.None || attempt >= 2) return result;
@@ -441,7 +440,6 @@ export class Unpickler {
         stack[stack.length - 1] = value;
       }
       memo[index] = value;
-      if (origins.size > 0) noteMemoSlot(index, value);
     };
     const memoGet = (index: number): unknown => {
       const v = index >= 0 ? memo[index] : undefined;
@@ -570,15 +568,15 @@ export class Unpickler {
       args: PyTuple,
       kwargs: Map<string, unknown> | undefined,
     ): unknown => {
-      if (typeof value === 'object' && value !== null && !(value instanceof PyObject)) {
-        const itemsAtCreation = itemCount(value);
-        origins.set(value, { kind, callable, args, kwargs, itemsAtCreation, memoSlots: [] });
+      // Of the typed values, only these have an instance __dict__ in CPython, so only they can take a state.
+      // `cls()` (how CPython writes an OrderedDict) is the default origin and is not recorded: no cost.
+      if (
+        (value instanceof PyOrderedDict || value instanceof PyCounter) &&
+        (kind !== 'reduce' || args.length > 0 || kwargs !== undefined || value.size > 0)
+      ) {
+        origins.set(value, { kind, callable, args, kwargs, itemsAtCreation: value.size });
       }
       return value;
-    };
-    /** Notes a memo slot holding a handler-made value, so a fallback at BUILD can replace it there. */
-    const noteMemoSlot = (index: number, value: unknown): void => {
-      if (typeof value === 'object' && value !== null) origins.get(value)?.memoSlots.push(index);
     };
     const isCallableLike = (v: unknown): boolean =>
       v instanceof PyGlobal ||
@@ -1224,7 +1222,6 @@ export class Unpickler {
             else {
               memo.push(stack[stack.length - 1]);
               state.memoCount++;
-              if (origins.size > 0) noteMemoSlot(memo.length - 1, stack[stack.length - 1]);
             }
             break;
           // ---- globals and objects
@@ -1319,7 +1316,7 @@ export class Unpickler {
             if (stack.length - cur.fence < 2) underflow();
             const stateValue = stack.pop();
             const slot = stack.length - 1;
-            stack[slot] = this.#build(stack[slot], stateValue, memo, fail);
+            stack[slot] = this.#build(stack[slot], stateValue, memo, state.globals, fail);
             break;
           }
           case 0x50: {
@@ -1391,6 +1388,7 @@ export class Unpickler {
     obj: unknown,
     stateValue: unknown,
     memo: unknown[],
+    globals: ReadonlyMap<string, PyGlobal>,
     fail: (code: UnpicklingErrorCode, message: string) => never,
   ): unknown {
     const decoder = typeof obj === 'object' && obj !== null ? this.#userObjects.get(obj) : undefined;
@@ -1415,8 +1413,17 @@ export class Unpickler {
       return obj;
     }
     if (stateValue === null) return obj;
-    const origin = typeof obj === 'object' && obj !== null ? this.#origins.get(obj) : undefined;
-    if (origin) return this.#buildOnTypedValue(obj as object, origin, stateValue, memo);
+    if (obj instanceof PyOrderedDict || obj instanceof PyCounter) {
+      const name = obj instanceof PyOrderedDict ? 'OrderedDict' : 'Counter';
+      const origin = this.#origins.get(obj) ?? {
+        kind: 'reduce',
+        callable: globals.get(`collections\n${name}`) ?? new PyGlobal('collections', name),
+        args: asTuple([]),
+        kwargs: undefined,
+        itemsAtCreation: 0,
+      };
+      return this.#buildOnTypedValue(obj, origin, stateValue, memo);
+    }
     return fail('BAD_STACK', `BUILD state on ${describe(obj)} is not supported`);
   }
 
@@ -1425,25 +1432,38 @@ export class Unpickler {
    * CPython accepts it, the typed value cannot hold it, so it becomes the PyObject placeholder of its
    * reduction, items added after creation included, which re-encodes to the same pickle.
    */
-  #buildOnTypedValue(obj: object, origin: StdlibOrigin, stateValue: unknown, memo: unknown[]): PyObject {
+  #buildOnTypedValue(
+    obj: Map<unknown, unknown>,
+    origin: StdlibOrigin,
+    stateValue: unknown,
+    memo: unknown[],
+  ): PyObject {
     const placeholder = new PyObject(origin.kind, origin.callable, origin.args, origin.kwargs);
     let index = 0;
-    if (obj instanceof Map) {
-      for (const entry of obj) if (index++ >= origin.itemsAtCreation) placeholder.dictItems.push(entry);
-    } else if (obj instanceof Set || Array.isArray(obj)) {
-      for (const item of obj as Iterable<unknown>)
-        if (index++ >= origin.itemsAtCreation) placeholder.listItems.push(item);
-    }
+    for (const entry of obj) if (index++ >= origin.itemsAtCreation) placeholder.dictItems.push(entry);
     placeholder.state = stateValue;
-    for (const slot of origin.memoSlots) if (memo[slot] === obj) memo[slot] = placeholder;
+    if (!this.#replaceInMemo(obj, placeholder, memo) && this.#fullScanBudget > 0) {
+      // Memoized before its many items: search the rest of the memo, within a budget against hostile input.
+      const stop = Math.max(0, memo.length - MEMO_PATCH_WINDOW);
+      const at = memo.lastIndexOf(obj, stop - 1);
+      this.#fullScanBudget -= at >= 0 ? stop - at : stop;
+      if (at >= 0) memo[at] = placeholder;
+    }
     this.#origins.delete(obj);
     return placeholder;
   }
 
-  /** Memo slots still holding `old` now hold `replacement` (BUILD that produced a new value). */
-  #replaceInMemo(old: object, replacement: unknown, memo: unknown[]): void {
+  /** Memo slots still holding `old` now hold `replacement` (BUILD that produced a new value); true if any did. */
+  #replaceInMemo(old: object, replacement: unknown, memo: unknown[]): boolean {
     const stop = Math.max(0, memo.length - MEMO_PATCH_WINDOW);
-    for (let i = memo.length - 1; i >= stop; i--) if (memo[i] === old) memo[i] = replacement;
+    let found = false;
+    for (let i = memo.length - 1; i >= stop; i--) {
+      if (memo[i] === old) {
+        memo[i] = replacement;
+        found = true;
+      }
+    }
+    return found;
   }
 
   /**
