@@ -6,6 +6,7 @@
  */
 import { mapPython2Name } from './compat-names.js';
 import { UnpicklingError, type UnpicklingErrorCode } from './errors.js';
+import { numpyRegistry } from './numpy.js';
 import { HIGHEST_PROTOCOL, OPCODE_BY_CODE } from './opcodes.js';
 import { allowList, type ClassDecoder, type GlobalFilter, type Registry } from './registry.js';
 import {
@@ -29,11 +30,13 @@ import {
 } from './text-decode.js';
 import {
   PyByteArray,
+  PyCounter,
   PyFloat,
   PyFrozenSet,
   PyGlobal,
   PyObject,
   type PyObjectKind,
+  PyOrderedDict,
   PyPersistentRef,
   PyPickleBuffer,
   PyTuple,
@@ -91,6 +94,13 @@ export interface UnpicklerOptions {
   /** User types: globals registered here are built by their ClassDecoder. */
   readonly registry?: Registry;
   /**
+   * Decode numpy's globals (`numpy.dtype`, `numpy.core.multiarray._reconstruct`/`scalar`,
+   * `numpy.core.numeric._frombuffer` and their `numpy._core` twins) to NumpyDtype, NDArray and NumpyScalar
+   * without registering them (default true). Entries of `registry` for the same globals take precedence;
+   * false leaves unregistered numpy globals as PyObject placeholders.
+   */
+  readonly numpy?: boolean;
+  /**
    * Strict mode: only these globals may appear (a filter, or `'module.name'` / `'module.*'` strings). Standard
    * library globals are filtered too, e.g. allow `'datetime.*'` to get datetimes.
    */
@@ -121,8 +131,15 @@ enum Restart {
 
 const MAX_SAFE = Number.MAX_SAFE_INTEGER;
 const LOG10_256 = Math.log10(256);
+const MIN_SAFE_BIG = BigInt(-MAX_SAFE);
+const MAX_SAFE_BIG = BigInt(MAX_SAFE);
+/** Up to this many LONG1/LONG4 bytes, 48-bit chunks are faster than one hex-string parse (which is linear). */
+const LONG_CHUNKED_MAX_BYTES = 48;
+const HEX_BYTE: readonly string[] = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, '0'));
 /** How far back the memo is searched for a dict that changes representation before a rerun is cheaper. */
 const MEMO_PATCH_WINDOW = 4096;
+/** Memo entries that BUILD fallbacks may search beyond the window in one load (a few ms of scanning). */
+const FULL_SCAN_BUDGET = 1 << 24;
 
 const CODE_NAMES: readonly string[] = OPCODE_BY_CODE.map((info) => info?.name ?? '');
 
@@ -142,6 +159,29 @@ function isArrayIndexKey(key: string): boolean {
     if (c < 0x30 || c > 0x39) return false;
   }
   return len < 10 || Number(key) <= 4294967294;
+}
+
+/**
+ * Makes `items` a frozen PyTuple. `new PyTuple()` constructs through the Array subclass, several times
+ * slower than an array literal given the PyTuple prototype; the result is the same object shape to users.
+ */
+function asTuple(items: unknown[]): PyTuple {
+  Object.setPrototypeOf(items, PyTuple.prototype);
+  return Object.freeze(items) as PyTuple;
+}
+
+/**
+ * Constructs the plain objects that dicts decode to: instances have Object.prototype (and so constructor
+ * Object), exactly as `{}`, but V8 gives a constructor's instances as many in-object property slots as its
+ * first instances came to use, where `{}` has 4 and moves further keys to a separate property store.
+ */
+const PlainObject = function PlainObject() {} as unknown as new () => Record<string, unknown>;
+(PlainObject as unknown as { prototype: object }).prototype = Object.prototype;
+// Those first instances get 8 keys here: dicts are often all made before any key is set (nested dicts),
+// which would size them with no in-object slots at all.
+for (let i = 0; i < 16; i++) {
+  const warmup = new PlainObject();
+  for (let k = 0; k < 8; k++) warmup[`k${k}`] = 0;
 }
 
 /** Sets an own data property, including `'__proto__'`, without touching the prototype. */
@@ -184,6 +224,24 @@ function parseStrtol(text: string): bigint | null {
   return v < INT64_MIN || v > INT64_MAX ? null : v;
 }
 
+/** How a standard-library handler made a typed value: what a BUILD the value cannot take falls back to. */
+interface StdlibOrigin {
+  readonly kind: PyObjectKind;
+  readonly callable: unknown;
+  readonly args: PyTuple;
+  readonly kwargs: Map<string, unknown> | undefined;
+  /** Items the value held when made; later ones came from APPEND/SETITEM. */
+  readonly itemsAtCreation: number;
+}
+
+let sharedNumpyDecoders: Registry | undefined;
+
+/** numpy's decoders with default options, made on first use and shared: they keep no state between calls. */
+function defaultNumpyDecoders(): Registry {
+  sharedNumpyDecoders ??= numpyRegistry();
+  return sharedNumpyDecoders;
+}
+
 /** The mutable state of one `load` call; locals of the loop live in `run` for speed. */
 interface LoadState {
   memo: unknown[];
@@ -207,6 +265,7 @@ export class Unpickler {
   readonly #fixImports: boolean;
   readonly #zeroCopy: boolean;
   readonly #registry: Registry | undefined;
+  readonly #numpyDecoders: Registry | undefined;
   readonly #filter: GlobalFilter | undefined;
   readonly #extensions: ReadonlyMap<number, readonly [string, string]> | undefined;
   readonly #persistentLoad: ((pid: unknown) => unknown) | undefined;
@@ -234,6 +293,10 @@ export class Unpickler {
   #forceAllMaps = false;
   /** Dicts that a GET (memo index) or DUP (-1) handed out before their representation was final. */
   #escapedDicts = new Map<object, number>();
+  /** Typed values made by standard-library handlers in this load, by value. */
+  #origins = new Map<object, StdlibOrigin>();
+  /** Memo entries BUILD may still search beyond MEMO_PATCH_WINDOW in this load. */
+  #fullScanBudget = 0;
   #fullScans = 0;
 
   constructor(options: UnpicklerOptions = {}) {
@@ -246,6 +309,7 @@ export class Unpickler {
     this.#fixImports = options.fixImports ?? true;
     this.#zeroCopy = options.zeroCopyBytes ?? false;
     this.#registry = options.registry;
+    this.#numpyDecoders = options.numpy === false ? undefined : defaultNumpyDecoders();
     const allow = options.allowGlobals;
     this.#filter = allow === undefined ? undefined : typeof allow === 'function' ? allow : allowList(allow);
     this.#extensions = options.extensions;
@@ -273,6 +337,8 @@ export class Unpickler {
       this.#replayPos = { persistent: 0, buffers: 0 };
       this.#restart = Restart.None;
       this.#escapedDicts = new Map();
+      this.#origins = new Map();
+      this.#fullScanBudget = FULL_SCAN_BUDGET;
       this.#fullScans = 0;
       const result = this.#run(data, offset);
       if (this.#restart === Restart.None || attempt >= 2) return result;
@@ -353,7 +419,7 @@ export class Unpickler {
     };
     const int = (n: number): number | bigint => (bigintsAlways ? BigInt(n) : n);
     const bigToInt = (v: bigint): number | bigint =>
-      !bigintsAlways && v >= -BigInt(MAX_SAFE) && v <= BigInt(MAX_SAFE) ? Number(v) : v;
+      !bigintsAlways && v >= MIN_SAFE_BIG && v <= MAX_SAFE_BIG ? Number(v) : v;
     const float = (v: number): number | PyFloat => (wrapFloats ? new PyFloat(v) : v);
     const bytesAt = (from: number, n: number): Uint8Array =>
       this.#zeroCopy ? data.subarray(from, from + n) : data.slice(from, from + n);
@@ -381,8 +447,23 @@ export class Unpickler {
       if (trackDicts && isPlainDict(v)) this.#escapedDicts.set(v as object, index);
       return v;
     };
+    // Plain objects have no size: items set on any of them are counted, and only once that total passes
+    // maxContainerItems (so one of them might too) are sizes tracked per object.
+    let plainDictWrites = 0;
+    const plainDictSizes = new Map<object, number>();
+    /** maxContainerItems for a plain-object dict after `added` items were set on it. */
+    const countPlainDictItems = (obj: Record<string, unknown>, added: number): void => {
+      plainDictWrites += added;
+      if (plainDictWrites <= maxItems) return;
+      const known = plainDictSizes.get(obj);
+      let size = known === undefined ? Object.keys(obj).length : known + added;
+      // `known + added` counts overwritten keys too: recount before refusing.
+      if (size > maxItems && known !== undefined) size = Object.keys(obj).length;
+      plainDictSizes.set(obj, size);
+      if (size > maxItems) checkItems(size);
+    };
     const newDict = (): Record<string, unknown> | Map<unknown, unknown> =>
-      dictMode === 'map' ? new Map() : ({} as Record<string, unknown>);
+      dictMode === 'map' ? new Map() : new PlainObject();
     /** SETITEM semantics; returns the (possibly replaced) target. */
     const setItem = (target: unknown, key: unknown, value: unknown, slot: number): unknown => {
       if (target instanceof Map) {
@@ -393,6 +474,7 @@ export class Unpickler {
       if (isPlainDict(target)) {
         if (typeof key === 'string' && (dictMode === 'object' || !isArrayIndexKey(key))) {
           setObjectKey(target, key, value);
+          countPlainDictItems(target, 1);
           return target;
         }
         if (dictMode === 'object')
@@ -433,11 +515,21 @@ export class Unpickler {
       }
       fail('BAD_STACK', `cannot append to ${describe(target)}`);
     };
+    /** Shrinks the stack to `length` items: a few pops are cheaper than the length setter's builtin call. */
+    const dropStackTo = (length: number): void => {
+      if (stack.length - length > 16) stack.length = length;
+      else while (stack.length > length) stack.pop();
+    };
     const makeTuple = (from: number): PyTuple => {
-      const t = new PyTuple();
-      for (let i = from; i < stack.length; i++) t.push(stack[i]);
-      stack.length = from;
-      return Object.freeze(t) as PyTuple;
+      const items = stackItems(from);
+      dropStackTo(from);
+      return asTuple(items);
+    };
+    /** A copy of the stack from `from` up: a loop, as slice() goes through the species lookup (see asTuple). */
+    const stackItems = (from: number): unknown[] => {
+      const items: unknown[] = [];
+      for (let i = from; i < stack.length; i++) items.push(stack[i]);
+      return items;
     };
     const resolveGlobal = (module: string, name: string): PyGlobal => {
       if (state.proto < 3 && this.#fixImports) [module, name] = mapPython2Name(module, name);
@@ -452,7 +544,9 @@ export class Unpickler {
       if (this.#filter && !this.#filter(module, name))
         fail('GLOBAL_REFUSED', `global '${module}.${name}' is forbidden`);
       const g = new PyGlobal(module, name);
-      const user = this.#registry?.decoderFor(module, name);
+      const user =
+        this.#registry?.decoderFor(module, name) ??
+        (module.startsWith('numpy') ? this.#numpyDecoders?.decoderFor(module, name) : undefined);
       if (user) this.#userDecoders.set(g, user);
       else {
         const qualified = `${module}.${name}`;
@@ -465,6 +559,24 @@ export class Unpickler {
     };
     const ctx: ReconstructContext = {
       handlerFor: (c) => (c instanceof PyGlobal ? this.#handlers.get(c) : undefined),
+    };
+    const origins = this.#origins;
+    const recordOrigin = (
+      value: unknown,
+      kind: PyObjectKind,
+      callable: unknown,
+      args: PyTuple,
+      kwargs: Map<string, unknown> | undefined,
+    ): unknown => {
+      // Of the typed values, only these have an instance __dict__ in CPython, so only they can take a state.
+      // `cls()` (how CPython writes an OrderedDict) is the default origin and is not recorded: no cost.
+      if (
+        (value instanceof PyOrderedDict || value instanceof PyCounter) &&
+        (kind !== 'reduce' || args.length > 0 || kwargs !== undefined || value.size > 0)
+      ) {
+        origins.set(value, { kind, callable, args, kwargs, itemsAtCreation: value.size });
+      }
+      return value;
     };
     const isCallableLike = (v: unknown): boolean =>
       v instanceof PyGlobal ||
@@ -479,7 +591,7 @@ export class Unpickler {
         const handler = this.#handlers.get(callable);
         if (handler?.call) {
           const v = handler.call(argsTuple, ctx);
-          if (v !== KEEP_PLACEHOLDER) return v;
+          if (v !== KEEP_PLACEHOLDER) return recordOrigin(v, kind, callable, argsTuple, undefined);
         }
       }
       return new PyObject(kind, callable, argsTuple);
@@ -508,7 +620,7 @@ export class Unpickler {
         const handler = this.#handlers.get(cls);
         if (handler?.construct) {
           const v = handler.construct(cls, argsTuple, kwargs);
-          if (v !== KEEP_PLACEHOLDER) return v;
+          if (v !== KEEP_PLACEHOLDER) return recordOrigin(v, kind, cls, argsTuple, kwargs);
         }
       }
       return new PyObject(kind, cls, argsTuple, kwargs);
@@ -577,12 +689,29 @@ export class Unpickler {
         return int(v);
       }
       if (n === 8) return bigToInt(view.getBigInt64(from, true));
-      let hex = '';
-      for (let i = n - 1; i >= 0; i--)
-        hex += (data[from + i]! < 16 ? '0' : '') + data[from + i]!.toString(16);
-      let v = BigInt(`0x${hex}`);
-      if (data[from + n - 1]! & 0x80) v -= 1n << BigInt(8 * n);
-      return bigToInt(v);
+      if (n > 8 && n <= 14) {
+        // The signed high 1..6 bytes as a number on top of the low 64 bits: four BigInt steps in all.
+        let high = 0;
+        for (let i = n - 1; i >= 8; i--) high = high * 256 + data[from + i]!;
+        if (data[from + n - 1]! & 0x80) high -= 2 ** (8 * (n - 8));
+        return bigToInt((BigInt(high) << 64n) + view.getBigUint64(from, true));
+      }
+      let v: bigint;
+      if (n <= LONG_CHUNKED_MAX_BYTES) {
+        // 48-bit chunks, most significant first: a few BigInt steps instead of building a hex string.
+        v = 0n;
+        for (let hi = n; hi > 0; hi -= 6) {
+          const lo = hi > 6 ? hi - 6 : 0;
+          let chunk = 0;
+          for (let i = hi - 1; i >= lo; i--) chunk = chunk * 256 + data[from + i]!;
+          v = (v << BigInt(8 * (hi - lo))) | BigInt(chunk);
+        }
+      } else {
+        const parts = new Array<string>(n);
+        for (let i = 0; i < n; i++) parts[i] = HEX_BYTE[data[from + n - 1 - i]!]!;
+        v = BigInt(`0x${parts.join('')}`);
+      }
+      return bigToInt(BigInt.asIntN(8 * n, v));
     };
     const checkDigits = (digits: number): void => {
       if (digits > limits.maxBigIntDigits)
@@ -887,7 +1016,7 @@ export class Unpickler {
             stack.push(new Set());
             break;
           case 0x29: // EMPTY_TUPLE
-            stack.push(Object.freeze(new PyTuple()));
+            stack.push(asTuple([]));
             break;
           case 0x28: // MARK
             checkDepth();
@@ -923,7 +1052,7 @@ export class Unpickler {
             // LIST
             const m = popMark();
             checkItems(stack.length - m);
-            const list = stack.slice(m);
+            const list = stackItems(m);
             stack.length = m;
             stack.push(list);
             break;
@@ -945,7 +1074,7 @@ export class Unpickler {
             // FROZENSET
             const m = popMark();
             checkItems(stack.length - m);
-            const fs = new PyFrozenSet(stack.slice(m));
+            const fs = new PyFrozenSet(stackItems(m));
             stack.length = m;
             stack.push(fs);
             break;
@@ -964,11 +1093,13 @@ export class Unpickler {
             const target = stack[m - 1];
             if (Array.isArray(target) && !(target instanceof PyTuple)) {
               checkItems(target.length + stack.length - m);
-              for (let i = m; i < stack.length; i++) target.push(stack[i]);
+              // Index stores at the end: push() on an array of unknown kind is a builtin call per item.
+              let at = target.length;
+              for (let i = m, top = stack.length; i < top; i++) target[at++] = stack[i];
             } else {
               for (let i = m; i < stack.length; i++) appendItem(target, stack[i]);
             }
-            stack.length = m;
+            dropStackTo(m);
             break;
           }
           case 0x73: {
@@ -998,10 +1129,11 @@ export class Unpickler {
                 if (key === '__proto__') setObjectKey(obj, key, stack[i + 1]);
                 else obj[key] = stack[i + 1];
               }
+              countPlainDictItems(obj, (i - m) / 2);
             }
             for (; i < stack.length; i += 2) target = setItem(target, stack[i], stack[i + 1], slot);
             stack[slot] = target;
-            stack.length = m;
+            dropStackTo(m);
             break;
           }
           case 0x90: {
@@ -1184,7 +1316,7 @@ export class Unpickler {
             if (stack.length - cur.fence < 2) underflow();
             const stateValue = stack.pop();
             const slot = stack.length - 1;
-            stack[slot] = this.#build(stack[slot], stateValue, memo, fail);
+            stack[slot] = this.#build(stack[slot], stateValue, memo, state.globals, fail);
             break;
           }
           case 0x50: {
@@ -1256,6 +1388,7 @@ export class Unpickler {
     obj: unknown,
     stateValue: unknown,
     memo: unknown[],
+    globals: ReadonlyMap<string, PyGlobal>,
     fail: (code: UnpicklingErrorCode, message: string) => never,
   ): unknown {
     const decoder = typeof obj === 'object' && obj !== null ? this.#userObjects.get(obj) : undefined;
@@ -1280,13 +1413,57 @@ export class Unpickler {
       return obj;
     }
     if (stateValue === null) return obj;
+    if (obj instanceof PyOrderedDict || obj instanceof PyCounter) {
+      const name = obj instanceof PyOrderedDict ? 'OrderedDict' : 'Counter';
+      const origin = this.#origins.get(obj) ?? {
+        kind: 'reduce',
+        callable: globals.get(`collections\n${name}`) ?? new PyGlobal('collections', name),
+        args: asTuple([]),
+        kwargs: undefined,
+        itemsAtCreation: 0,
+      };
+      return this.#buildOnTypedValue(obj, origin, stateValue, memo);
+    }
     return fail('BAD_STACK', `BUILD state on ${describe(obj)} is not supported`);
   }
 
-  /** Memo slots still holding `old` now hold `replacement` (BUILD that produced a new value). */
-  #replaceInMemo(old: object, replacement: unknown, memo: unknown[]): void {
+  /**
+   * BUILD with a state on a typed standard-library value (an OrderedDict with instance attributes, say):
+   * CPython accepts it, the typed value cannot hold it, so it becomes the PyObject placeholder of its
+   * reduction, items added after creation included, which re-encodes to the same pickle.
+   */
+  #buildOnTypedValue(
+    obj: Map<unknown, unknown>,
+    origin: StdlibOrigin,
+    stateValue: unknown,
+    memo: unknown[],
+  ): PyObject {
+    const placeholder = new PyObject(origin.kind, origin.callable, origin.args, origin.kwargs);
+    let index = 0;
+    for (const entry of obj) if (index++ >= origin.itemsAtCreation) placeholder.dictItems.push(entry);
+    placeholder.state = stateValue;
+    if (!this.#replaceInMemo(obj, placeholder, memo) && this.#fullScanBudget > 0) {
+      // Memoized before its many items: search the rest of the memo, within a budget against hostile input.
+      const stop = Math.max(0, memo.length - MEMO_PATCH_WINDOW);
+      const at = memo.lastIndexOf(obj, stop - 1);
+      this.#fullScanBudget -= at >= 0 ? stop - at : stop;
+      if (at >= 0) memo[at] = placeholder;
+    }
+    this.#origins.delete(obj);
+    return placeholder;
+  }
+
+  /** Memo slots still holding `old` now hold `replacement` (BUILD that produced a new value); true if any did. */
+  #replaceInMemo(old: object, replacement: unknown, memo: unknown[]): boolean {
     const stop = Math.max(0, memo.length - MEMO_PATCH_WINDOW);
-    for (let i = memo.length - 1; i >= stop; i--) if (memo[i] === old) memo[i] = replacement;
+    let found = false;
+    for (let i = memo.length - 1; i >= stop; i--) {
+      if (memo[i] === old) {
+        memo[i] = replacement;
+        found = true;
+      }
+    }
+    return found;
   }
 
   /**

@@ -70,6 +70,58 @@ function shortAscii(b: Uint8Array, s: number, n: number): string {
   }
 }
 
+/** Up to this many bytes, decoding in JS beats TextDecoder's per-call cost (a subarray and a native call). */
+const JS_UTF8_MAX_BYTES = 64;
+
+// Reused between calls: short strings are decoded into it, then joined with one fromCharCode.apply.
+const shortUnits: number[] = [];
+
+/**
+ * Valid UTF-8 (with surrogatepass) of at most JS_UTF8_MAX_BYTES bytes as a string; null for anything else,
+ * which the caller hands to the full decoder so that every error is judged in one place.
+ */
+function decodeShortUtf8(bytes: Uint8Array, start: number, end: number): string | null {
+  const units = shortUnits;
+  let n = 0;
+  let i = start;
+  while (i < end) {
+    const b0 = bytes[i]!;
+    if (b0 < 0x80) {
+      units[n++] = b0;
+      i++;
+    } else if (b0 >= 0xc2 && b0 <= 0xdf) {
+      if (end - i < 2) return null;
+      const b1 = bytes[i + 1]!;
+      if ((b1 & 0xc0) !== 0x80) return null;
+      units[n++] = ((b0 & 0x1f) << 6) | (b1 & 0x3f);
+      i += 2;
+    } else if (b0 >= 0xe0 && b0 <= 0xef) {
+      if (end - i < 3) return null;
+      const b1 = bytes[i + 1]!;
+      const b2 = bytes[i + 2]!;
+      // E0 80..9F is overlong; ED A0..BF (surrogates) is allowed: this is surrogatepass.
+      if ((b1 & 0xc0) !== 0x80 || (b2 & 0xc0) !== 0x80 || (b0 === 0xe0 && b1 < 0xa0)) return null;
+      units[n++] = ((b0 & 0x0f) << 12) | ((b1 & 0x3f) << 6) | (b2 & 0x3f);
+      i += 3;
+    } else if (b0 >= 0xf0 && b0 <= 0xf4) {
+      if (end - i < 4) return null;
+      const b1 = bytes[i + 1]!;
+      const b2 = bytes[i + 2]!;
+      const b3 = bytes[i + 3]!;
+      if ((b1 & 0xc0) !== 0x80 || (b2 & 0xc0) !== 0x80 || (b3 & 0xc0) !== 0x80) return null;
+      if ((b0 === 0xf0 && b1 < 0x90) || (b0 === 0xf4 && b1 > 0x8f)) return null;
+      const cp = (((b0 & 0x07) << 18) | ((b1 & 0x3f) << 12) | ((b2 & 0x3f) << 6) | (b3 & 0x3f)) - 0x10000;
+      units[n++] = 0xd800 | (cp >> 10);
+      units[n++] = 0xdc00 | (cp & 0x3ff);
+      i += 4;
+    } else {
+      return null;
+    }
+  }
+  units.length = n;
+  return fromCharCode.apply(null, units);
+}
+
 /**
  * Decodes UTF-8 as CPython's `bytes.decode('utf-8', 'surrogatepass')`: encoded lone surrogates (ED A0..BF xx)
  * are kept as UTF-16 code units. Returns null when the bytes are not valid (surrogatepass) UTF-8.
@@ -80,10 +132,12 @@ export function decodeUtf8Surrogatepass(bytes: Uint8Array, start: number, end: n
     let i = start;
     while (i < end && bytes[i]! < 0x80) i++;
     if (i === end) return shortAscii(bytes, start, length);
-    return decodeUtf8WithHandler(bytes, start, end, 'strict', true);
+  }
+  if (length <= JS_UTF8_MAX_BYTES) {
+    return decodeShortUtf8(bytes, start, end) ?? decodeUtf8WithHandler(bytes, start, end, 'strict', true);
   }
   try {
-    // TextDecoder (native, SIMD) is the fastest path above a few bytes, even for ASCII.
+    // TextDecoder (native, SIMD) is the fastest path for longer strings, even for ASCII.
     return fatalUtf8.decode(bytes.subarray(start, end));
   } catch {
     // TextDecoder rejects encoded surrogates; the slow path accepts them and still rejects real errors.

@@ -1,0 +1,146 @@
+import { execFileSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { loads, PyTuple, tuple } from '../src/codec/index.js';
+
+/** CPython's pickles of each expression (one protocol), with each value as JSON (ints as decimal strings). */
+function pickledWithRepr(exprs: readonly string[], protocol: number): { pickle: Uint8Array; repr: string }[] {
+  const script = [
+    'import pickle, sys, json',
+    'exprs = json.loads(sys.argv[1])',
+    `sys.stdout.write(json.dumps([[pickle.dumps(v, ${protocol}).hex(), json.dumps(str(v) if isinstance(v, int) else v)] for v in map(eval, exprs)]))`,
+  ].join('\n');
+  const out = execFileSync('python3', ['-c', script, JSON.stringify(exprs)]).toString();
+  return (JSON.parse(out) as [string, string][]).map(([hex, repr]) => ({
+    pickle: Uint8Array.from(Buffer.from(hex, 'hex')),
+    repr,
+  }));
+}
+
+const bytes = (s: string): Uint8Array => Uint8Array.from(Buffer.from(s, 'latin1'));
+/** SHORT_BINUNICODE of raw bytes. */
+const shortUnicode = (raw: number[]): Uint8Array => Uint8Array.from([0x8c, raw.length, ...raw, 0x2e]);
+
+describe('LONG1 at every byte length the decoder treats differently', () => {
+  const exprs: string[] = [];
+  for (let n = 1; n <= 70; n++) {
+    exprs.push(
+      `(1 << ${8 * n - 1}) - 1`,
+      `-(1 << ${8 * n - 1})`,
+      `(1 << ${8 * n - 2}) + 12345`,
+      `-(1 << ${8 * n - 2}) - 99`,
+    );
+  }
+  it('matches CPython for lengths 1..70 (number, 64-bit split, 48-bit chunks and hex paths)', () => {
+    for (const { pickle, repr } of pickledWithRepr(exprs, 2)) {
+      const v = loads(pickle);
+      const expected = BigInt(JSON.parse(repr) as string);
+      expect(BigInt(v as number | bigint)).toBe(expected);
+      const safe = expected >= -(2n ** 53n - 1n) && expected <= 2n ** 53n - 1n;
+      expect(typeof v).toBe(safe ? 'number' : 'bigint');
+    }
+  });
+  it('non-minimal encodings still give numbers when the value is safe', () => {
+    expect(loads(bytes('\x80\x02\x8a\x0a\x05\x00\x00\x00\x00\x00\x00\x00\x00\x00.'))).toBe(5);
+    expect(loads(bytes('\x80\x02\x8a\x0a\xfb\xff\xff\xff\xff\xff\xff\xff\xff\xff.'))).toBe(-5);
+    expect(loads(bytes('\x80\x02\x8a\x07\xff\xff\xff\xff\xff\xff\xff.'))).toBe(-1);
+  });
+});
+
+describe('short str decoding in JS agrees with CPython', () => {
+  it('ASCII, 2-, 3- and 4-byte sequences and encoded surrogates at lengths around the thresholds', () => {
+    const pieces = [
+      'a',
+      'é',
+      '€',
+      '😀',
+      '\\ud800',
+      '\\udfff',
+      '\\u07ff',
+      '\\u0800',
+      '\\uffff',
+      '\\U0010ffff',
+    ];
+    const exprs: string[] = [];
+    for (const p of pieces)
+      for (const n of [1, 3, 7, 8, 9, 16, 21, 31, 63, 64, 65]) exprs.push(`'x' * ${n} + '${p}'`);
+    for (const p of pieces) exprs.push(`'${p}' * 40`);
+    for (const { pickle, repr } of pickledWithRepr(exprs, 4)) {
+      const s = loads(pickle) as string;
+      const expected = JSON.parse(repr) as string;
+      expect(s).toBe(expected);
+    }
+  });
+  it('refuses invalid short UTF-8 as CPython does', () => {
+    const invalid = [
+      [0x80],
+      [0x61, 0xc3],
+      [0xc0, 0x80],
+      [0xc1, 0xbf],
+      [0xc3, 0x28],
+      [0xe0, 0x80, 0x80],
+      [0xe2, 0x82],
+      [0xe2, 0x28, 0xac],
+      [0xf0, 0x80, 0x80, 0x80],
+      [0xf4, 0x90, 0x80, 0x80],
+      [0xf5, 0x80, 0x80, 0x80],
+      [0xf0, 0x9f, 0x98],
+      [0xff],
+    ];
+    for (const raw of invalid) {
+      const padded = [...Array(12).fill(0x61), ...raw];
+      for (const body of [raw, padded]) {
+        expect(() => loads(shortUnicode(body)), JSON.stringify(body)).toThrow(
+          expect.objectContaining({ code: 'BAD_ARGUMENT', offset: 0 }),
+        );
+      }
+    }
+  });
+});
+
+describe('tuples built from the stack', () => {
+  it('every tuple opcode gives a frozen PyTuple that behaves as one built by its constructor', () => {
+    // EMPTY_TUPLE, TUPLE1, TUPLE2, TUPLE3, MARK...TUPLE (4 items), then LIST and FROZENSET for comparison.
+    const pickle = bytes(
+      '\x80\x04(\x29K\x01\x85K\x01K\x02\x86K\x01K\x02K\x03\x87(K\x01K\x02K\x03K\x04t(K\x05l\x8f(K\x06\x91t.',
+    );
+    const [empty, one, two, three, four, list] = loads(pickle) as unknown[][];
+    const tuples = [empty, one, two, three, four];
+    tuples.forEach((t, n) => {
+      expect(t).toBeInstanceOf(PyTuple);
+      expect(t!.constructor).toBe(PyTuple);
+      expect(Array.isArray(t)).toBe(true);
+      expect(Object.isFrozen(t)).toBe(true);
+      expect(t).toHaveLength(n);
+      expect(Object.getPrototypeOf(t!.map((x) => x))).toBe(Array.prototype);
+      expect(Object.keys(t!)).toEqual(Object.keys(tuple(...t!)));
+    });
+    expect(four).toEqual(tuple(1, 2, 3, 4));
+    expect(list).toEqual([5]);
+    expect(Object.getPrototypeOf(list)).toBe(Array.prototype);
+    expect(Object.isFrozen(list)).toBe(false);
+  });
+});
+
+describe('dicts decoded as plain objects', () => {
+  it('are indistinguishable from object literals, with any number of keys', () => {
+    for (const n of [0, 1, 4, 5, 8, 9, 40]) {
+      const expected: Record<string, number> = {};
+      for (let i = 0; i < n; i++) expected[`key${i}`] = i;
+      const body = Object.keys(expected)
+        .map((k) => `\x8c${String.fromCharCode(k.length)}${k}K${String.fromCharCode(expected[k]!)}`)
+        .join('');
+      const d = loads(bytes(`\x80\x04}(${body}u.`)) as Record<string, number>;
+      expect(Object.getPrototypeOf(d)).toBe(Object.prototype);
+      expect(d.constructor).toBe(Object);
+      expect(d).toStrictEqual(expected);
+      expect(Object.keys(d)).toEqual(Object.keys(expected));
+      expect(JSON.stringify(d)).toBe(JSON.stringify(expected));
+    }
+  });
+  it("keep '__proto__' as an own key", () => {
+    const d = loads(bytes('\x80\x04}(\x8c\x09__proto__K\x01\x8c\x01aK\x02u.')) as Record<string, number>;
+    expect(Object.getPrototypeOf(d)).toBe(Object.prototype);
+    expect(Object.keys(d)).toEqual(['__proto__', 'a']);
+    expect(Object.getOwnPropertyDescriptor(d, '__proto__')?.value).toBe(1);
+  });
+});
