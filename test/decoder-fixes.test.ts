@@ -169,3 +169,23 @@ describe('memoizing values before any OrderedDict was made', () => {
     ).toEqual([null, 1, 'a']);
   });
 });
+
+describe('bytes from a Node Buffer input', () => {
+  // `pickle.dumps((b'ab', b'c'), 4)`; a Connection hands the decoder Buffers.
+  const pickle = Buffer.from('8004950c0000000000000043026162944301639486942e', 'hex');
+
+  it('are plain Uint8Array copies, not Buffers', () => {
+    const [ab, c] = loads(pickle) as Uint8Array[];
+    expect(Object.getPrototypeOf(ab)).toBe(Uint8Array.prototype);
+    expect(Buffer.isBuffer(c)).toBe(false);
+    expect([...ab!]).toEqual([0x61, 0x62]);
+    expect(ab!.buffer).not.toBe(pickle.buffer);
+  });
+
+  it('zeroCopyBytes gives plain Uint8Array views of the input', () => {
+    const [ab] = loads(pickle, { zeroCopyBytes: true }) as Uint8Array[];
+    expect(Object.getPrototypeOf(ab)).toBe(Uint8Array.prototype);
+    expect(ab!.buffer).toBe(pickle.buffer);
+    expect([...ab!]).toEqual([0x61, 0x62]);
+  });
+});

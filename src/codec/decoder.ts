@@ -421,8 +421,11 @@ export class Unpickler {
     const bigToInt = (v: bigint): number | bigint =>
       !bigintsAlways && v >= MIN_SAFE_BIG && v <= MAX_SAFE_BIG ? Number(v) : v;
     const float = (v: number): number | PyFloat => (wrapFloats ? new PyFloat(v) : v);
+    // Always a plain Uint8Array: slice/subarray of a Node Buffer input would give Buffers.
     const bytesAt = (from: number, n: number): Uint8Array =>
-      this.#zeroCopy ? data.subarray(from, from + n) : data.slice(from, from + n);
+      this.#zeroCopy
+        ? new Uint8Array(data.buffer, data.byteOffset + from, n)
+        : new Uint8Array(data.subarray(from, from + n));
     const utf8 = (from: number, n: number): string => {
       const s = decodeUtf8Surrogatepass(data, from, from + n);
       if (s === null) fail('BAD_ARGUMENT', "'utf-8' codec can't decode bytes (invalid UTF-8)");
