@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { loads, PyTuple, tuple } from '../src/codec/index.js';
+import { loads, PyTuple, PyUUID, tuple } from '../src/codec/index.js';
 
 /** CPython's pickles of each expression (one protocol), with each value as JSON (ints as decimal strings). */
 function pickledWithRepr(exprs: readonly string[], protocol: number): { pickle: Uint8Array; repr: string }[] {
@@ -142,5 +142,54 @@ describe('dicts decoded as plain objects', () => {
     expect(Object.getPrototypeOf(d)).toBe(Object.prototype);
     expect(Object.keys(d)).toEqual(['__proto__', 'a']);
     expect(Object.getOwnPropertyDescriptor(d, '__proto__')?.value).toBe(1);
+  });
+});
+
+describe('BUILD replacing a value made just before', () => {
+  const enc = (s: string): number[] => [...new TextEncoder().encode(s)];
+  // uuid.UUID NEWOBJ'd, memoized at 5 and then, by a hand-written PUT, at 0 below the memo's end; BUILD
+  // makes it a PyUUID, and every memo slot holding the placeholder must now give the PyUUID.
+  const pickle = new Uint8Array([
+    0x80,
+    0x02,
+    0x28, // PROTO 2, MARK
+    0x4b,
+    0x07,
+    0x71,
+    0x00, // BININT1 7, BINPUT 0
+    0x30, // POP
+    0x63,
+    ...enc('uuid\nUUID\n'),
+    0x29,
+    0x81, // GLOBAL uuid.UUID, EMPTY_TUPLE, NEWOBJ
+    0x71,
+    0x05,
+    0x71,
+    0x00, // BINPUT 5, BINPUT 0
+    0x7d,
+    0x58,
+    0x03,
+    0,
+    0,
+    0,
+    ...enc('int'),
+    0x4b,
+    0x05,
+    0x73,
+    0x62, // {'int': 5} SETITEM, BUILD
+    0x68,
+    0x00,
+    0x68,
+    0x05, // BINGET 0, BINGET 5
+    0x74,
+    0x2e, // TUPLE, STOP
+  ]);
+
+  it('patches memo slots written below the memo length after the value was made', () => {
+    const [a, b, c] = loads(pickle) as PyTuple;
+    expect(a).toBeInstanceOf(PyUUID);
+    expect((a as PyUUID).hex).toBe('00000000000000000000000000000005');
+    expect(b).toBe(a);
+    expect(c).toBe(a);
   });
 });

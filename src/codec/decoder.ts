@@ -422,16 +422,24 @@ export class Unpickler {
       !bigintsAlways && v >= MIN_SAFE_BIG && v <= MAX_SAFE_BIG ? Number(v) : v;
     const float = (v: number): number | PyFloat => (wrapFloats ? new PyFloat(v) : v);
     // Always a plain Uint8Array: slice/subarray of a Node Buffer input would give Buffers.
-    const bytesAt = (from: number, n: number): Uint8Array =>
-      this.#zeroCopy
-        ? new Uint8Array(data.buffer, data.byteOffset + from, n)
-        : new Uint8Array(data.subarray(from, from + n));
+    const zeroCopy = this.#zeroCopy;
+    const bytesAt = (from: number, n: number): Uint8Array => {
+      if (zeroCopy) return new Uint8Array(data.buffer, data.byteOffset + from, n);
+      // Short payloads (datetime states, small blobs): a byte loop saves the temporary subarray view.
+      if (n <= 32) {
+        const b = new Uint8Array(n);
+        for (let i = 0; i < n; i++) b[i] = data[from + i]!;
+        return b;
+      }
+      return new Uint8Array(data.subarray(from, from + n));
+    };
     const utf8 = (from: number, n: number): string => {
       const s = decodeUtf8Surrogatepass(data, from, from + n);
       if (s === null) fail('BAD_ARGUMENT', "'utf-8' codec can't decode bytes (invalid UTF-8)");
       return s as string;
     };
     const memoPut = (index: number, value: unknown): void => {
+      if (index < madeFloor) madeFloor = index;
       if (index >= limits.maxMemoEntries)
         fail('LIMIT_EXCEEDED', `memo index ${index} exceeds maxMemoEntries`);
       // Bounds check first: reading past an array's end is a slow path in V8.
@@ -444,6 +452,10 @@ export class Unpickler {
       }
       memo[index] = value;
     };
+    // The value the last REDUCE/NEWOBJ/INST/OBJ made, and the lowest memo index written since: a BUILD on
+    // it only searches the memo from there when it replaces the value (one UUID, not 4096 slots, per BUILD).
+    let made: unknown;
+    let madeFloor = 0;
     const memoGet = (index: number): unknown => {
       const v = index >= 0 ? memo[index] : undefined;
       if (v === undefined) fail('MEMO_MISSING', `Memo value not found at index ${index}`);
@@ -586,12 +598,21 @@ export class Unpickler {
       v instanceof PyObject ||
       v instanceof PyPersistentRef ||
       typeof v === 'function';
+    // The last REDUCE callable's decoder and handler: runs of one class skip the two WeakMap lookups.
+    let lastCallable: PyGlobal | undefined;
+    let lastUser: ClassDecoder | undefined;
+    let lastHandler: GlobalHandler | undefined;
     const callGlobal = (kind: PyObjectKind, callable: unknown, args: PyTuple | unknown[]): unknown => {
       const argsTuple = args instanceof PyTuple ? args : (PyTuple.fromItems(args) as PyTuple);
       if (callable instanceof PyGlobal) {
-        const user = this.#userDecoders.get(callable);
+        if (callable !== lastCallable) {
+          lastCallable = callable;
+          lastUser = this.#userDecoders.get(callable);
+          lastHandler = this.#handlers.get(callable);
+        }
+        const user = lastUser;
         if (user) return this.#construct(user, argsTuple, undefined);
-        const handler = this.#handlers.get(callable);
+        const handler = lastHandler;
         if (handler?.call) {
           const v = handler.call(argsTuple, ctx);
           if (v !== KEEP_PLACEHOLDER) return recordOrigin(v, kind, callable, argsTuple, undefined);
@@ -1027,21 +1048,27 @@ export class Unpickler {
             cur.fence = stack.length;
             break;
           case 0x85: {
-            // TUPLE1
+            // TUPLE1: an exact-size literal, where a copy loop would give a 17-slot backing store
             if (stack.length - cur.fence < 1) underflow();
-            stack.push(makeTuple(stack.length - 1));
+            const a = stack.pop();
+            stack.push(asTuple([a]));
             break;
           }
           case 0x86: {
-            // TUPLE2
+            // TUPLE2: an exact-size literal, where a copy loop would give a 17-slot backing store
             if (stack.length - cur.fence < 2) underflow();
-            stack.push(makeTuple(stack.length - 2));
+            const b = stack.pop();
+            const a = stack.pop();
+            stack.push(asTuple([a, b]));
             break;
           }
           case 0x87: {
-            // TUPLE3
+            // TUPLE3: an exact-size literal, where a copy loop would give a 17-slot backing store
             if (stack.length - cur.fence < 3) underflow();
-            stack.push(makeTuple(stack.length - 3));
+            const c = stack.pop();
+            const b = stack.pop();
+            const a = stack.pop();
+            stack.push(asTuple([a, b, c]));
             break;
           }
           case 0x74: {
@@ -1271,7 +1298,9 @@ export class Unpickler {
               fail('BAD_STACK', `REDUCE callable must be callable, not ${describe(callable)}`);
             if (!(args instanceof PyTuple))
               fail('BAD_STACK', `REDUCE argument list must be a tuple, not ${describe(args)}`);
-            stack.push(callGlobal('reduce', callable, args as PyTuple));
+            made = callGlobal('reduce', callable, args as PyTuple);
+            stack.push(made);
+            madeFloor = memo.length;
             break;
           }
           case 0x81: {
@@ -1279,7 +1308,9 @@ export class Unpickler {
             if (stack.length - cur.fence < 2) underflow();
             const args = stack.pop();
             const cls = stack.pop();
-            stack.push(newObject('newobj', cls, args, undefined));
+            made = newObject('newobj', cls, args, undefined);
+            stack.push(made);
+            madeFloor = memo.length;
             break;
           }
           case 0x92: {
@@ -1289,7 +1320,9 @@ export class Unpickler {
             const args = stack.pop();
             const cls = stack.pop();
             const kw = kwargsMap(kwargs);
-            stack.push(newObject('newobj_ex', cls, args, kw));
+            made = newObject('newobj_ex', cls, args, kw);
+            stack.push(made);
+            madeFloor = memo.length;
             break;
           }
           case 0x69: {
@@ -1300,7 +1333,9 @@ export class Unpickler {
             pos = name.next;
             const m = popMark();
             const args = makeTuple(m);
-            stack.push(callGlobal('inst', resolveGlobal(module.text, name.text), args));
+            made = callGlobal('inst', resolveGlobal(module.text, name.text), args);
+            stack.push(made);
+            madeFloor = memo.length;
             break;
           }
           case 0x6f: {
@@ -1311,7 +1346,9 @@ export class Unpickler {
             const args = makeTuple(m + 1);
             stack.length = m;
             if (!isCallableLike(cls)) fail('BAD_STACK', `OBJ class must be a type, not ${describe(cls)}`);
-            stack.push(callGlobal('obj', cls, args));
+            made = callGlobal('obj', cls, args);
+            stack.push(made);
+            madeFloor = memo.length;
             break;
           }
           case 0x62: {
@@ -1319,7 +1356,16 @@ export class Unpickler {
             if (stack.length - cur.fence < 2) underflow();
             const stateValue = stack.pop();
             const slot = stack.length - 1;
-            stack[slot] = this.#build(stack[slot], stateValue, memo, state.globals, fail);
+            const target = stack[slot];
+            stack[slot] = this.#build(
+              target,
+              stateValue,
+              memo,
+              target === made ? madeFloor : 0,
+              state.globals,
+              fail,
+            );
+            if (stack[slot] !== target) made = undefined;
             break;
           }
           case 0x50: {
@@ -1391,6 +1437,7 @@ export class Unpickler {
     obj: unknown,
     stateValue: unknown,
     memo: unknown[],
+    memoFloor: number,
     globals: ReadonlyMap<string, PyGlobal>,
     fail: (code: UnpicklingErrorCode, message: string) => never,
   ): unknown {
@@ -1399,7 +1446,7 @@ export class Unpickler {
       if (!decoder.setState) return fail('BAD_STACK', 'registered type has no setState for BUILD');
       const replaced = decoder.setState(obj, stateValue);
       if (replaced === undefined || replaced === obj) return obj;
-      this.#replaceInMemo(obj as object, replaced, memo);
+      this.#replaceInMemo(obj as object, replaced, memo, memoFloor);
       if (typeof replaced === 'object' && replaced !== null) this.#userObjects.set(replaced, decoder);
       return replaced;
     }
@@ -1408,7 +1455,7 @@ export class Unpickler {
       if (handler?.build && obj.state === undefined) {
         const built = handler.build(obj, stateValue);
         if (built !== KEEP_PLACEHOLDER) {
-          this.#replaceInMemo(obj, built, memo);
+          this.#replaceInMemo(obj, built, memo, memoFloor);
           return built;
         }
       }
@@ -1445,7 +1492,7 @@ export class Unpickler {
     let index = 0;
     for (const entry of obj) if (index++ >= origin.itemsAtCreation) placeholder.dictItems.push(entry);
     placeholder.state = stateValue;
-    if (!this.#replaceInMemo(obj, placeholder, memo) && this.#fullScanBudget > 0) {
+    if (!this.#replaceInMemo(obj, placeholder, memo, 0) && this.#fullScanBudget > 0) {
       // Memoized before its many items: search the rest of the memo, within a budget against hostile input.
       const stop = Math.max(0, memo.length - MEMO_PATCH_WINDOW);
       const at = memo.lastIndexOf(obj, stop - 1);
@@ -1457,8 +1504,8 @@ export class Unpickler {
   }
 
   /** Memo slots still holding `old` now hold `replacement` (BUILD that produced a new value); true if any did. */
-  #replaceInMemo(old: object, replacement: unknown, memo: unknown[]): boolean {
-    const stop = Math.max(0, memo.length - MEMO_PATCH_WINDOW);
+  #replaceInMemo(old: object, replacement: unknown, memo: unknown[], floor: number): boolean {
+    const stop = Math.max(floor, memo.length - MEMO_PATCH_WINDOW);
     let found = false;
     for (let i = memo.length - 1; i >= stop; i--) {
       if (memo[i] === old) {

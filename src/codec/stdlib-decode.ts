@@ -147,24 +147,18 @@ function checkTzinfo(value: unknown): unknown {
   return fail(`bad tzinfo state arg: ${describe(value)}`);
 }
 
+const DAYS_IN_MONTH: readonly number[] = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
 function checkDate(year: number, month: number, day: number): void {
   if (year < 1 || year > 9999) fail(`year ${year} is out of range`);
   if (month < 1 || month > 12) fail('month must be in 1..12');
-  const dim = [
-    31,
-    year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 29 : 28,
-    31,
-    30,
-    31,
-    30,
-    31,
-    31,
-    30,
-    31,
-    30,
-    31,
-  ];
-  if (day < 1 || day > dim[month - 1]!) fail('day is out of range for month');
+  const dim =
+    month === 2
+      ? year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0)
+        ? 29
+        : 28
+      : DAYS_IN_MONTH[month - 1]!;
+  if (day < 1 || day > dim) fail('day is out of range for month');
 }
 
 function checkTime(hour: number, minute: number, second: number, microsecond: number): void {
