@@ -73,8 +73,13 @@ function shortAscii(b: Uint8Array, s: number, n: number): string {
 /** Up to this many bytes, decoding in JS beats TextDecoder's per-call cost (a subarray and a native call). */
 const JS_UTF8_MAX_BYTES = 64;
 
-// Reused between calls: short strings are decoded into it, then joined with one fromCharCode.apply.
-const shortUnits: number[] = [];
+// Reused between calls: short strings are decoded into `shortUnits` (never resized, so its backing store
+// stays put), then copied into the pooled array of exactly their length for one fromCharCode.apply. Setting
+// `length` on one shared array instead shrinks and regrows its backing store on every string.
+const shortUnits: number[] = new Array<number>(JS_UTF8_MAX_BYTES).fill(0);
+const unitsByLength: number[][] = Array.from({ length: JS_UTF8_MAX_BYTES + 1 }, (_, n) =>
+  new Array<number>(n).fill(0),
+);
 
 /**
  * Valid UTF-8 (with surrogatepass) of at most JS_UTF8_MAX_BYTES bytes as a string; null for anything else,
@@ -118,8 +123,9 @@ function decodeShortUtf8(bytes: Uint8Array, start: number, end: number): string 
       return null;
     }
   }
-  units.length = n;
-  return fromCharCode.apply(null, units);
+  const out = unitsByLength[n]!;
+  for (let k = 0; k < n; k++) out[k] = units[k]!;
+  return fromCharCode.apply(null, out);
 }
 
 /**
