@@ -18,6 +18,7 @@ import {
   type ReconstructContext,
   ReconstructError,
   STDLIB_HANDLERS,
+  temporalFromState,
 } from './stdlib-decode.js';
 import {
   type DecodeErrorHandler,
@@ -222,6 +223,20 @@ function parseStrtol(text: string): bigint | null {
   let v = BigInt(body);
   if (m[1] === '-') v = -v;
   return v < INT64_MIN || v > INT64_MAX ? null : v;
+}
+
+/**
+ * What the memo holds for the state bytes and the argument tuple of a datetime/date/time that was built
+ * straight from the pickle data (see SHORT_BINBYTES): a GET of either slot makes the real value then.
+ */
+class PendingState {
+  bytes: Uint8Array | undefined = undefined;
+  constructor(
+    readonly at: number,
+    readonly n: number,
+    /** The memo index of the argument tuple, or -1; any other slot holding this is the bytes. */
+    public tupleIndex: number,
+  ) {}
 }
 
 /** How a standard-library handler made a typed value: what a BUILD the value cannot take falls back to. */
@@ -456,9 +471,81 @@ export class Unpickler {
     // it only searches the memo from there when it replaces the value (one UUID, not 4096 slots, per BUILD).
     let made: unknown;
     let madeFloor = 0;
+    // Whether the memo may hold PendingState entries: only then does memoGet look for them.
+    let pendingInMemo = false;
+    const materialize = (p: PendingState, index: number): unknown => {
+      p.bytes ??= bytesAt(p.at, p.n);
+      const v = index === p.tupleIndex ? asTuple([p.bytes]) : p.bytes;
+      memo[index] = v;
+      return v;
+    };
+    /** Memoizes `value` as MEMOIZE (index -1) or BINPUT/LONG_BINPUT `index` do. */
+    const memoize = (index: number, value: unknown): number => {
+      if (index >= 0) {
+        memoPut(index, value);
+        return index;
+      }
+      memo.push(value);
+      state.memoCount++;
+      return memo.length - 1;
+    };
+    /** The length of the memo op (MEMOIZE, BINPUT, LONG_BINPUT) at `p`, or 0 if there is none. */
+    const memoOpAt = (p: number): number => {
+      if (p >= end) return 0;
+      const c = data[p]!;
+      if (c === 0x94) return 1;
+      if (c === 0x71) return p + 1 < end ? 2 : 0;
+      if (c === 0x72) return p + 4 < end ? 5 : 0;
+      return 0;
+    };
+    /** The memo index the memo op of length `len` at `p` writes: -1 for MEMOIZE (the next free slot). */
+    const memoOpIndex = (p: number, len: number): number =>
+      len === 2 ? data[p + 1]! : len === 5 ? view.getUint32(p + 1, true) : -1;
+    /**
+     * SHORT_BINBYTES at `pos` (payload of `n` bytes) that is the state of a datetime/date/time whose global
+     * is on top of the stack, as `C state [memo] TUPLE1 [memo] REDUCE`: the value, built without the state
+     * bytes and the argument tuple, with the memo given what the opcodes would have put there. Returns the
+     * offset after REDUCE, or -1 (nothing done) for anything else.
+     */
+    const temporalShortcut = (n: number): number => {
+      if (forceMapSlots !== null || state.memoCount + 2 >= limits.maxMemoEntries) return -1;
+      let p = pos + n;
+      const opA = memoOpAt(p);
+      const idxA = memoOpIndex(p, opA);
+      p += opA;
+      if (p >= end || data[p] !== 0x85) return -1;
+      p++;
+      const opB = memoOpAt(p);
+      const idxB = memoOpIndex(p, opB);
+      p += opB;
+      if (p >= end || data[p] !== 0x52) return -1;
+      // Over-limit indexes are refused by the generic path, with that opcode named in the error.
+      if (idxA >= limits.maxMemoEntries || idxB >= limits.maxMemoEntries) return -1;
+      const callable = stack[stack.length - 1];
+      if (!(callable instanceof PyGlobal)) return -1;
+      if (callable !== lastCallable) {
+        lastCallable = callable;
+        lastUser = this.#userDecoders.get(callable);
+        lastHandler = this.#handlers.get(callable);
+      }
+      if (lastUser || !lastHandler) return -1;
+      const value = temporalFromState(lastHandler, data, pos, n);
+      if (value === undefined) return -1;
+      if (opA !== 0 || opB !== 0) {
+        const pending = new PendingState(pos, n, -1);
+        if (opA !== 0) memoize(idxA, pending);
+        if (opB !== 0) pending.tupleIndex = memoize(idxB, pending);
+        pendingInMemo = true;
+      }
+      stack[stack.length - 1] = value;
+      made = value;
+      madeFloor = memo.length;
+      return p + 1;
+    };
     const memoGet = (index: number): unknown => {
       const v = index >= 0 ? memo[index] : undefined;
       if (v === undefined) fail('MEMO_MISSING', `Memo value not found at index ${index}`);
+      if (pendingInMemo && v instanceof PendingState) return materialize(v, index);
       if (trackDicts && isPlainDict(v)) this.#escapedDicts.set(v as object, index);
       return v;
     };
@@ -937,6 +1024,13 @@ export class Unpickler {
             if (end - pos < 1) truncated();
             const n = data[pos++]!;
             if (end - pos < n) truncated();
+            if (n <= 10 && stack.length > cur.fence) {
+              const next = temporalShortcut(n);
+              if (next >= 0) {
+                pos = next;
+                break;
+              }
+            }
             stack.push(bytesAt(pos, n));
             pos += n;
             break;

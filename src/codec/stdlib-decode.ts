@@ -168,6 +168,17 @@ function checkTime(hour: number, minute: number, second: number, microsecond: nu
   if (microsecond < 0 || microsecond > 999_999) fail('microsecond must be in 0..999999');
 }
 
+function isValidDate(year: number, month: number, day: number): boolean {
+  if (year < 1 || year > 9999 || month < 1 || month > 12 || day < 1) return false;
+  const dim =
+    month === 2
+      ? year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0)
+        ? 29
+        : 28
+      : DAYS_IN_MONTH[month - 1]!;
+  return day <= dim;
+}
+
 const datetimeHandler: GlobalHandler = {
   call(args) {
     const state = stateBytes(args[0]);
@@ -727,3 +738,40 @@ export const DATETIME_STATE_GLOBALS: ReadonlySet<string> = new Set([
   'datetime.date',
   'datetime.time',
 ]);
+
+/**
+ * `cls(state)` for a datetime, date or time whose bytes state is read straight from the pickle data, so the
+ * decoder need not allocate the state bytes and the argument tuple. Undefined unless `handler` is one of the
+ * three and the state is one its `call` accepts as is: every other case, errors included, is left to `call`.
+ */
+export function temporalFromState(handler: GlobalHandler, b: Uint8Array, at: number, n: number): unknown {
+  if (handler === datetimeHandler) {
+    if (n !== 10) return undefined;
+    const year = b[at]! * 256 + b[at + 1]!;
+    const flags = b[at + 2]!;
+    const month = flags & 0x7f;
+    const day = b[at + 3]!;
+    const hour = b[at + 4]!;
+    const minute = b[at + 5]!;
+    const second = b[at + 6]!;
+    const us = (b[at + 7]! << 16) | (b[at + 8]! << 8) | b[at + 9]!;
+    if (!isValidDate(year, month, day) || hour > 23 || minute > 59 || second > 59 || us > 999_999)
+      return undefined;
+    return new PyDatetime(year, month, day, hour, minute, second, us, null, flags & 0x80 ? 1 : 0);
+  }
+  if (handler === dateHandler) {
+    if (n !== 4) return undefined;
+    const year = b[at]! * 256 + b[at + 1]!;
+    if (!isValidDate(year, b[at + 2]!, b[at + 3]!)) return undefined;
+    return new PyDate(year, b[at + 2]!, b[at + 3]!);
+  }
+  if (handler === timeHandler) {
+    if (n !== 6) return undefined;
+    const flags = b[at]!;
+    const hour = flags & 0x7f;
+    const us = (b[at + 3]! << 16) | (b[at + 4]! << 8) | b[at + 5]!;
+    if (hour > 23 || b[at + 1]! > 59 || b[at + 2]! > 59 || us > 999_999) return undefined;
+    return new PyTime(hour, b[at + 1]!, b[at + 2]!, us, null, flags & 0x80 ? 1 : 0);
+  }
+  return undefined;
+}
