@@ -89,6 +89,8 @@ function decodeShortUtf8(bytes: Uint8Array, start: number, end: number): string 
   const units = shortUnits;
   let n = 0;
   let i = start;
+  // The ASCII prefix, already checked by the caller, is copied as is.
+  while (i < end && bytes[i]! < 0x80) units[n++] = bytes[i++]!;
   while (i < end) {
     const b0 = bytes[i]!;
     if (b0 < 0x80) {
@@ -134,12 +136,16 @@ function decodeShortUtf8(bytes: Uint8Array, start: number, end: number): string 
  */
 export function decodeUtf8Surrogatepass(bytes: Uint8Array, start: number, end: number): string | null {
   const length = end - start;
-  if (length <= 8) {
+  if (length <= JS_UTF8_MAX_BYTES) {
     let i = start;
     while (i < end && bytes[i]! < 0x80) i++;
-    if (i === end) return shortAscii(bytes, start, length);
-  }
-  if (length <= JS_UTF8_MAX_BYTES) {
+    if (i === end) {
+      if (length <= 8) return shortAscii(bytes, start, length);
+      // ASCII: the bytes are the code units, straight into the pooled array of this length.
+      const out = unitsByLength[length]!;
+      for (let k = 0; k < length; k++) out[k] = bytes[start + k]!;
+      return fromCharCode.apply(null, out);
+    }
     return decodeShortUtf8(bytes, start, end) ?? decodeUtf8WithHandler(bytes, start, end, 'strict', true);
   }
   try {
