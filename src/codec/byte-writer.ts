@@ -111,6 +111,11 @@ export class PickleOutput {
   }
 
   /** Writes `value` as 8 little-endian bytes at `at` (no bounds handling; `value` < 2^53). */
+  /** Writes the low 64 bits of `value` (two's complement) little-endian at `at`, which must be reserved. */
+  setBigUint64(at: number, value: bigint): void {
+    this.#view.setBigUint64(at, value, true);
+  }
+
   setUint64(at: number, value: number): void {
     this.#view.setUint32(at, value >>> 0, true);
     this.#view.setUint32(at + 4, Math.floor(value / 0x1_0000_0000), true);
