@@ -5,6 +5,9 @@
  */
 import { Op } from './opcodes.js';
 
+/** `String.prototype.charCodeAt` for `writeLatin1` (see text-encode.ts's copy for why). */
+const charCodeAt = String.prototype.charCodeAt;
+
 /** FRAME opcode plus its 8-byte length. */
 const FRAME_HEADER_SIZE = 9;
 /** CPython closes a frame at the first opcode boundary once it holds this many bytes. */
@@ -99,7 +102,7 @@ export class PickleOutput {
     const length = text.length;
     let at = this.reserve(length);
     const bytes = this.bytes;
-    for (let i = 0; i < length; i++) bytes[at++] = text.charCodeAt(i);
+    for (let i = 0; i < length; i++) bytes[at++] = charCodeAt.call(text, i);
     this.pos = at;
   }
 

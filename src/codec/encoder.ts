@@ -182,6 +182,9 @@ const BUILTINS_FROZENSET = new PyGlobal('builtins', 'frozenset');
 const CODECS_ENCODE = new PyGlobal('_codecs', 'encode');
 const NO_ITEMS: readonly unknown[] = [];
 
+/** `String.prototype.charCodeAt` for the memo's hashing loops (see text-encode.ts's copy for why). */
+const charCodeAt = String.prototype.charCodeAt;
+
 const IDENTIFIER = /^[A-Za-z_$][\w$]*$/;
 
 function describeKey(key: unknown): string | undefined {
@@ -251,7 +254,7 @@ class StringMemo {
   static hash(text: string): number {
     const length = text.length;
     let hash = FNV_OFFSET ^ length;
-    for (let i = 0; i < length; i++) hash = Math.imul(hash ^ text.charCodeAt(i), FNV_PRIME);
+    for (let i = 0; i < length; i++) hash = Math.imul(hash ^ charCodeAt.call(text, i), FNV_PRIME);
     return hash;
   }
 
@@ -260,7 +263,7 @@ class StringMemo {
     const length = text.length;
     if (length === 0) return 0;
     return (
-      (Math.imul(length, 31) + Math.imul(text.charCodeAt(0), 7) + text.charCodeAt(length - 1)) &
+      (Math.imul(length, 31) + Math.imul(charCodeAt.call(text, 0), 7) + charCodeAt.call(text, length - 1)) &
       (RECENT_SLOTS - 1)
     );
   }
