@@ -230,6 +230,20 @@ print(' '.join(pickle.dumps(v, p).hex() for p in range(6)))
     expect(toHex(pickler.dump(shared))).toBe(toHex(first));
   });
 
+  it('forgets objects memoized by an earlier dumps() call, even when a new object takes their memo slot', () => {
+    const inner = { a: 1 };
+    const other = { b: 2 };
+    const first = [inner, [inner]];
+    const fresh = (value: unknown) => new Pickler({ protocol: 4 }).dump(value);
+    for (const value of [first, [other, inner], [inner, other, inner], [[], [], inner, inner], first]) {
+      expect(toHex(dumps(value))).toBe(toHex(fresh(value)));
+    }
+    const pickler = new Pickler({ protocol: 4 });
+    pickler.dump([other, inner]);
+    pickler.clearMemo();
+    expect(toHex(pickler.dump([inner, other, inner]))).toBe(toHex(fresh([inner, other, inner])));
+  });
+
   it('returns a fresh array each time', () => {
     const a = dumps([1, 2, 3]);
     const b = dumps('x');

@@ -5,6 +5,9 @@
  */
 import { Op } from './opcodes.js';
 
+/** `String.prototype.charCodeAt` for `writeLatin1` (see text-encode.ts's copy for why). */
+const charCodeAt = String.prototype.charCodeAt;
+
 /** FRAME opcode plus its 8-byte length. */
 const FRAME_HEADER_SIZE = 9;
 /** CPython closes a frame at the first opcode boundary once it holds this many bytes. */
@@ -99,7 +102,7 @@ export class PickleOutput {
     const length = text.length;
     let at = this.reserve(length);
     const bytes = this.bytes;
-    for (let i = 0; i < length; i++) bytes[at++] = text.charCodeAt(i);
+    for (let i = 0; i < length; i++) bytes[at++] = charCodeAt.call(text, i);
     this.pos = at;
   }
 
@@ -111,6 +114,11 @@ export class PickleOutput {
   }
 
   /** Writes `value` as 8 little-endian bytes at `at` (no bounds handling; `value` < 2^53). */
+  /** Writes the low 64 bits of `value` (two's complement) little-endian at `at`, which must be reserved. */
+  setBigUint64(at: number, value: bigint): void {
+    this.#view.setBigUint64(at, value, true);
+  }
+
   setUint64(at: number, value: number): void {
     this.#view.setUint32(at, value >>> 0, true);
     this.#view.setUint32(at + 4, Math.floor(value / 0x1_0000_0000), true);

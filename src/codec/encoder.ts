@@ -169,6 +169,9 @@ const FRAME_FULL = FRAME_SIZE_TARGET + 9;
 /** Text and binary opcodes above this many UTF-16 units are encoded out of place (they may reach 64 KiB). */
 const MAX_IN_PLACE_STRING = 21_845;
 
+/** Ints whose Number conversion is below this in magnitude are written by `#saveLongChunked`. */
+const LONG_CHUNKED_LIMIT = 2 ** 1000;
+
 const COPYREG_NEWOBJ = new PyGlobal('copyreg', '__newobj__');
 const COPYREG_NEWOBJ_EX = new PyGlobal('copyreg', '__newobj_ex__');
 const BUILTINS_GETATTR = new PyGlobal('builtins', 'getattr');
@@ -178,6 +181,9 @@ const BUILTINS_SET = new PyGlobal('builtins', 'set');
 const BUILTINS_FROZENSET = new PyGlobal('builtins', 'frozenset');
 const CODECS_ENCODE = new PyGlobal('_codecs', 'encode');
 const NO_ITEMS: readonly unknown[] = [];
+
+/** `String.prototype.charCodeAt` for the memo's hashing loops (see text-encode.ts's copy for why). */
+const charCodeAt = String.prototype.charCodeAt;
 
 const IDENTIFIER = /^[A-Za-z_$][\w$]*$/;
 
@@ -248,7 +254,7 @@ class StringMemo {
   static hash(text: string): number {
     const length = text.length;
     let hash = FNV_OFFSET ^ length;
-    for (let i = 0; i < length; i++) hash = Math.imul(hash ^ text.charCodeAt(i), FNV_PRIME);
+    for (let i = 0; i < length; i++) hash = Math.imul(hash ^ charCodeAt.call(text, i), FNV_PRIME);
     return hash;
   }
 
@@ -257,7 +263,7 @@ class StringMemo {
     const length = text.length;
     if (length === 0) return 0;
     return (
-      (Math.imul(length, 31) + Math.imul(text.charCodeAt(0), 7) + text.charCodeAt(length - 1)) &
+      (Math.imul(length, 31) + Math.imul(charCodeAt.call(text, 0), 7) + charCodeAt.call(text, length - 1)) &
       (RECENT_SLOTS - 1)
     );
   }
@@ -353,7 +359,16 @@ export class Pickler {
   /** Seed in, hash out, for `encodeUtf8Hashing`. */
   readonly #hashCell = new Int32Array(1);
 
-  #memoObjects = new Map<object, number>();
+  /**
+   * Objects memoized by identity: object -> ordinal, valid only while `#memoOwners[ordinal]` is that object
+   * (`#memoIndexes[ordinal]` is its memo index). The WeakMap lives as long as the pickler, so `clearMemo`
+   * only forgets the owners: a value pickled again finds its entries in place (an update, not an insert into
+   * a table regrown from empty), and entries of values no longer referenced elsewhere go with them.
+   */
+  #memoObjects = new WeakMap<object, number>();
+  #memoOwners: (object | undefined)[] = [];
+  #memoIndexes: number[] = [];
+  #memoCount = 0;
   #memoStrings = new StringMemo();
   #memoGlobals = new Map<string, number>();
   #memoSize = 0;
@@ -415,7 +430,12 @@ export class Pickler {
 
   /** Forgets every memoized object, as CPython's `Pickler.clear_memo()`. */
   clearMemo(): void {
-    this.#memoObjects = new Map();
+    this.#memoOwners.fill(undefined, 0, this.#memoCount);
+    if (this.#memoOwners.length > 4 * this.#memoCount + 1024) {
+      this.#memoOwners = [];
+      this.#memoIndexes = [];
+    }
+    this.#memoCount = 0;
     this.#memoStrings.clear();
     this.#memoGlobals = new Map();
     this.#placeholderArgs = new Map();
@@ -642,7 +662,7 @@ export class Pickler {
     const out = this.#out;
     const frozenset = this.#fMode[sp] === TUPLE_FROZENSET;
     if (key !== undefined) {
-      const memoIndex = this.#memoObjects.get(key);
+      const memoIndex = this.#memoLookup(key);
       if (memoIndex !== undefined) {
         // Recursive: the object was memoized while its items were written; drop them and fetch it.
         const usedMark = frozenset || end > 3 || this.protocol < 2;
@@ -696,7 +716,7 @@ export class Pickler {
           this.#writeMemoPut();
           break;
         case ACT_MEMO_PUT_OR_FETCH: {
-          const memoIndex = argument === undefined ? undefined : this.#memoObjects.get(argument as object);
+          const memoIndex = argument === undefined ? undefined : this.#memoLookup(argument as object);
           if (memoIndex !== undefined) {
             out.writeByte(Op.POP);
             this.#writeMemoGet(memoIndex);
@@ -788,8 +808,21 @@ export class Pickler {
 
   /** memo_put: `key` undefined gives a memo slot nothing can hit (a temporary CPython object). */
   #memoPut(key: object | undefined): void {
-    if (key !== undefined) this.#memoObjects.set(key, this.#memoSize);
+    if (key !== undefined) {
+      const ordinal = this.#memoCount++;
+      this.#memoObjects.set(key, ordinal);
+      this.#memoOwners[ordinal] = key;
+      this.#memoIndexes[ordinal] = this.#memoSize;
+    }
     this.#writeMemoPut();
+  }
+
+  /** The memo index of `key` if it is memoized, else undefined. */
+  #memoLookup(key: object): number | undefined {
+    const ordinal = this.#memoObjects.get(key);
+    if (ordinal === undefined || ordinal >= this.#memoCount || this.#memoOwners[ordinal] !== key)
+      return undefined;
+    return this.#memoIndexes[ordinal];
   }
 
   #writeMemoGet(index: number): void {
@@ -874,7 +907,7 @@ export class Pickler {
   }
 
   #saveObject(value: object): boolean {
-    const memoIndex = this.#memoObjects.get(value);
+    const memoIndex = this.#memoLookup(value);
     if (memoIndex !== undefined) {
       this.#writeMemoGet(memoIndex);
       return false;
@@ -968,8 +1001,45 @@ export class Pickler {
   }
 
   #saveBigInt(value: bigint): void {
-    if (value >= -0x8000_0000n && value <= 0x7fff_ffffn) this.#saveInt32(Number(value));
+    // Number(value) is exact for safe integers and finite below 2**1024: it picks the path with no BigInt work.
+    const approx = Number(value);
+    if ((approx | 0) === approx) this.#saveInt32(approx);
+    else if (Number.isSafeInteger(approx) && this.protocol >= 2) this.#saveSafeLong(approx);
+    else if (approx > -LONG_CHUNKED_LIMIT && approx < LONG_CHUNKED_LIMIT && this.protocol >= 2)
+      this.#saveLongChunked(value);
     else this.#saveLong(value);
+  }
+
+  /**
+   * LONG1 for an int below 2**1000 in magnitude: its two's complement written 64 bits at a time by
+   * DataView.setBigUint64 (no string conversion), then trimmed to encode_long's length — the fewest bytes
+   * that hold the value with its sign bit, which is `bit_length // 8 + 1` less a redundant 0xff.
+   */
+  #saveLongChunked(value: bigint): void {
+    const out = this.#out;
+    // 1000 bits are at most 16 chunks, plus one of sign.
+    const at = out.reserve(2 + 8 * 17);
+    const start = at + 2;
+    let v = value;
+    let end = start;
+    for (;;) {
+      out.setBigUint64(end, v);
+      end += 8;
+      if (v === 0n || v === -1n) break;
+      v >>= 64n;
+    }
+    const bytes = out.bytes;
+    const sign = value < 0n ? 0xff : 0;
+    let byteCount = end - start;
+    while (
+      byteCount > 1 &&
+      bytes[start + byteCount - 1] === sign &&
+      ((bytes[start + byteCount - 2]! ^ sign) & 0x80) === 0
+    )
+      byteCount--;
+    bytes[at] = Op.LONG1;
+    bytes[at + 1] = byteCount;
+    out.pos = start + byteCount;
   }
 
   /** LONG1 for a safe integer outside the int32 range, from two 32-bit halves (no BigInt on this path). */

@@ -7,6 +7,16 @@
 
 const textEncoder = new TextEncoder();
 
+/**
+ * `String.prototype.charCodeAt`, called as `charCodeAt.call(text, i)` in the per-character loops. The method
+ * call `text.charCodeAt(i)` loads the method from the string first, and that load's inline cache is keyed by
+ * string map (internalized, sequential, cons, sliced; one- and two-byte): once a loop has seen more than four
+ * (dict keys and other values in one process are enough), the load goes megamorphic and every character
+ * costs a generic lookup and call, about 5x slower. The known target compiles to a direct character load.
+ * Each module keeps its own copy: through an import binding the target is not a compile-time constant.
+ */
+const charCodeAt = String.prototype.charCodeAt;
+
 /** Below this many UTF-16 units a hand loop beats `TextEncoder.encodeInto`'s call overhead. */
 const ENCODE_INTO_THRESHOLD = 48;
 
@@ -30,7 +40,7 @@ export function encodeUtf8Into(text: string, bytes: Uint8Array, offset: number):
   let i = 0;
   // ASCII fast path: most pickled strings (keys, names) never leave it.
   for (; i < length; i++) {
-    const unit = text.charCodeAt(i);
+    const unit = charCodeAt.call(text, i);
     if (unit >= 0x80) break;
     bytes[pos++] = unit;
   }
@@ -51,7 +61,7 @@ function encodeUtf8From(text: string, start: number, bytes: Uint8Array, offset: 
     return textEncoder.encodeInto(rest, bytes.subarray(pos)).written;
   }
   for (; i < length; i++) {
-    let unit = text.charCodeAt(i);
+    let unit = charCodeAt.call(text, i);
     if (unit < 0x80) {
       bytes[pos++] = unit;
     } else if (unit < 0x800) {
@@ -59,7 +69,7 @@ function encodeUtf8From(text: string, start: number, bytes: Uint8Array, offset: 
       bytes[pos++] = 0x80 | (unit & 0x3f);
     } else {
       if (unit >= 0xd800 && unit <= 0xdbff && i + 1 < length) {
-        const low = text.charCodeAt(i + 1);
+        const low = charCodeAt.call(text, i + 1);
         if (low >= 0xdc00 && low <= 0xdfff) {
           unit = 0x10000 + ((unit - 0xd800) << 10) + (low - 0xdc00);
           i++;
@@ -94,7 +104,7 @@ export function encodeUtf8Hashing(
   let hash = hashCell[0]!;
   let pos = offset;
   for (let i = 0; i < length; i++) {
-    let unit = text.charCodeAt(i);
+    let unit = charCodeAt.call(text, i);
     hash = Math.imul(hash ^ unit, 0x01000193);
     if (unit < 0x80) {
       bytes[pos++] = unit;
@@ -103,7 +113,7 @@ export function encodeUtf8Hashing(
       bytes[pos++] = 0x80 | (unit & 0x3f);
     } else {
       if (unit >= 0xd800 && unit <= 0xdbff && i + 1 < length) {
-        const low = text.charCodeAt(i + 1);
+        const low = charCodeAt.call(text, i + 1);
         if (low >= 0xdc00 && low <= 0xdfff) {
           hash = Math.imul(hash ^ low, 0x01000193);
           unit = 0x10000 + ((unit - 0xd800) << 10) + (low - 0xdc00);
@@ -158,9 +168,9 @@ export function encodeRawUnicodeEscapeInto(text: string, bytes: Uint8Array, offs
   let pos = offset;
   const length = text.length;
   for (let i = 0; i < length; i++) {
-    let unit = text.charCodeAt(i);
+    let unit = charCodeAt.call(text, i);
     if (unit >= 0xd800 && unit <= 0xdbff && i + 1 < length) {
-      const low = text.charCodeAt(i + 1);
+      const low = charCodeAt.call(text, i + 1);
       if (low >= 0xdc00 && low <= 0xdfff) {
         unit = 0x10000 + ((unit - 0xd800) << 10) + (low - 0xdc00);
         i++;
