@@ -378,18 +378,22 @@ const bytearrayHandler: GlobalHandler = {
       if (bytes instanceof Uint8Array) return PyByteArray.fromBytes(bytes);
       return KEEP_PLACEHOLDER;
     }
-    if (Array.isArray(src) && args.length === 1) {
-      const out = new PyByteArray(src.length);
-      src.forEach((v, i) => {
-        const b = intArg(v, 'bytearray item');
-        if (b < 0 || b > 255) fail('byte must be in range(0, 256)');
-        out[i] = b;
-      });
-      return out;
-    }
+    if (Array.isArray(src) && args.length === 1)
+      return fillBytes(new PyByteArray(src.length), src, 'bytearray');
     return KEEP_PLACEHOLDER;
   },
 };
+
+/** `bytes(list)` / `bytearray(list)`: each item an int in range(0, 256), refused in CPython's words. */
+function fillBytes<T extends Uint8Array>(out: T, items: readonly unknown[], what: 'bytes' | 'bytearray'): T {
+  const outOfRange = what === 'bytes' ? 'bytes must be in range(0, 256)' : 'byte must be in range(0, 256)';
+  items.forEach((v, i) => {
+    const b = intArg(v, `${what} item`);
+    if (b < 0 || b > 255) fail(outOfRange);
+    out[i] = b;
+  });
+  return out;
+}
 
 // Python 3 writes an empty bytes object below protocol 3 as `bytes()`; the other forms are what `bytes(x)` accepts.
 const bytesHandler: GlobalHandler = {
@@ -400,15 +404,7 @@ const bytesHandler: GlobalHandler = {
     if (args.length === 2 && typeof src === 'string' && typeof args[1] === 'string') {
       return codecsEncodeHandler.call!([src, args[1]], NO_CONTEXT);
     }
-    if (args.length === 1 && Array.isArray(src)) {
-      const out = new Uint8Array(src.length);
-      src.forEach((v, i) => {
-        const b = intArg(v, 'bytes item');
-        if (b < 0 || b > 255) fail('bytes must be in range(0, 256)');
-        out[i] = b;
-      });
-      return out;
-    }
+    if (args.length === 1 && Array.isArray(src)) return fillBytes(new Uint8Array(src.length), src, 'bytes');
     return KEEP_PLACEHOLDER;
   },
 };
