@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
+import { findPythons } from '../interop-tests/support/pythons.js';
 import {
   loads,
   PyArray,
@@ -377,10 +378,14 @@ describe('standard-library types from CPython at every protocol', () => {
   });
 });
 
-describe('Python 2 pickles', () => {
+// Python 2 pickles need a Python 2 interpreter; where discovery finds none, the suite says so and is skipped.
+const python2 = findPythons().find((p) => p.version[0] === 2);
+if (!python2) console.log('decoder: no Python 2 interpreter found; Python 2 pickle tests not run');
+
+describe.runIf(python2 !== undefined)('Python 2 pickles', () => {
   const py2 = (expr: string, module: 'pickle' | 'cPickle'): Uint8Array[] => {
     const script = `import ${module} as P, sys, datetime, collections, decimal\nsys.stdout.write(' '.join(P.dumps(${expr}, p).encode('hex') for p in range(3)))`;
-    return execFileSync(`${process.env.HOME}/.pyenv/versions/2.7.18/bin/python`, ['-c', script])
+    return execFileSync(python2!.executable, ['-c', script])
       .toString()
       .split(' ')
       .map((h) => Uint8Array.from(Buffer.from(h, 'hex')));
@@ -443,7 +448,9 @@ describe('Python 2 pickles', () => {
       }
     });
   }
+});
 
+describe('Python 2 names', () => {
   it('fixImports: false keeps Python 2 names', () => {
     const d = bytes('c__builtin__\nxrange\n(I1\nI3\ntR.');
     expect(loads(d)).toStrictEqual(new PyRange(1, 3, 1));
