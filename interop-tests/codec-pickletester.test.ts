@@ -107,7 +107,11 @@ describe.each(pythons.map((p) => [p.label, p] as const))('CPython %s test.pickle
   });
 });
 
-it('reports the distinct must-refuse pickles over all interpreters', () => {
+it('reports the distinct must-refuse pickles over all interpreters', (context) => {
+  // An interpreter without its test package (Debian's python3, for one) has no harvest to count.
+  if (![...harvests.values()].some((h) => h.available)) {
+    context.skip('no interpreter found has test.pickletester');
+  }
   const distinct = new Set<string>();
   for (const harvest of harvests.values()) for (const c of harvest.refused) distinct.add(c.pickle);
   console.log(
