@@ -8,6 +8,7 @@ import {
   ALL_PROTOCOLS,
   cpythonCheckLoads,
   cpythonDumps,
+  loadFailures,
   type OracleCase,
   PYTHON_MINOR,
   toHex,
@@ -401,11 +402,7 @@ describe('dumps is byte-identical to CPython', () => {
 describe('CPython loads what dumps writes', () => {
   it('gives back the intended value at every protocol', () => {
     const results = cpythonCheckLoads(cases, encoded);
-    const failures = Object.entries(results).flatMap(([name, byProtocol]) =>
-      Object.entries(byProtocol)
-        .filter(([, verdict]) => verdict !== 'ok')
-        .map(([p, verdict]) => `${name} @${p}: ${verdict}`),
-    );
+    const failures = loadFailures(results);
     expect(failures).toEqual([]);
     expect(Object.keys(results)).toHaveLength(cases.length);
   });

@@ -185,3 +185,12 @@ export function cpythonCheckLoads(
 export function toHex(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('hex');
 }
+
+/** Every case and protocol whose load by CPython was not 'ok', as `name @protocol: verdict` lines. */
+export function loadFailures(results: Record<string, Record<string, string>>): string[] {
+  return Object.entries(results).flatMap(([name, byProtocol]) =>
+    Object.entries(byProtocol)
+      .filter(([, verdict]) => verdict !== 'ok')
+      .map(([p, verdict]) => `${name} @${p}: ${verdict}`),
+  );
+}

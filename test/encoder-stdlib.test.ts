@@ -33,6 +33,7 @@ import {
   ALL_PROTOCOLS,
   cpythonCheckLoads,
   cpythonDumps,
+  loadFailures,
   type OracleCase,
   PYTHON_MINOR,
   toHex,
@@ -421,11 +422,7 @@ describe('stdlib values, placeholders and hooks are byte-identical to CPython', 
   it('CPython loads them back to the intended values', () => {
     const loadable = cases.filter((c) => !c.noRoundTrip);
     const results = cpythonCheckLoads(loadable, encoded);
-    const failures = Object.entries(results).flatMap(([name, byProtocol]) =>
-      Object.entries(byProtocol)
-        .filter(([, verdict]) => verdict !== 'ok')
-        .map(([p, verdict]) => `${name} @${p}: ${verdict}`),
-    );
+    const failures = loadFailures(results);
     expect(failures).toEqual([]);
     expect(Object.keys(results)).toHaveLength(loadable.length);
   });
