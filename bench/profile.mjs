@@ -31,6 +31,7 @@ const { values: args } = parseArgs({
     op: { type: 'string', default: 'decode' },
     impl: { type: 'string', default: 'mpwire' },
     seconds: { type: 'string', default: '5' },
+    warm: { type: 'string', default: '' },
     top: { type: 'string', default: '25' },
     lines: { type: 'string', default: '15' },
     transport: { type: 'string' },
@@ -47,6 +48,7 @@ const { values: args } = parseArgs({
 if (args.help) {
   console.log(`usage: node bench/profile.mjs [--case ${CASE_NAMES.join('|')}] [--op decode|encode]
                              [--impl mpwire|pickleparser] [--seconds N] [--top N] [--lines N]
+                             [--warm CASE,CASE]  (run those cases' same op first, as make bench does)
        node bench/profile.mjs --transport pingpong|sink|source|sink-obj|source-obj|handshake
                              [--family tcp|unix] [--size BYTES] [--count N] [--seconds N]
 Prints the functions with the most self time, then the hottest source lines of mpwire (TypeScript lines
@@ -71,27 +73,33 @@ async function transportChild() {
   console.log(JSON.stringify({ calls }));
 }
 
+function caseFn(api, name) {
+  const spec = CASES[name];
+  if (!spec) throw new Error(`unknown case ${name}`);
+  if (args.op === 'decode') {
+    const data = new Uint8Array(readFileSync(join(RESULTS_DIR, 'cases', `${name}.pickle`)));
+    if (args.impl === 'pickleparser') {
+      const { Parser } = createRequire(import.meta.url)('pickleparser');
+      return () => new Parser().parse(data);
+    }
+    if (!api.loads) throw new Error(missingReason('loads'));
+    return () => api.mod.loads(data);
+  }
+  if (!api.dumps) throw new Error(missingReason('dumps'));
+  const value = spec.build(api.mod);
+  return spec.protocol === 4
+    ? () => api.mod.dumps(value)
+    : () => api.mod.dumps(value, { protocol: spec.protocol });
+}
+
 async function child() {
   if (args.transport) return transportChild();
   const api = await loadMpwire();
-  const spec = CASES[args.case];
-  let fn;
-  if (args.op === 'decode') {
-    const data = new Uint8Array(readFileSync(join(RESULTS_DIR, 'cases', `${args.case}.pickle`)));
-    if (args.impl === 'pickleparser') {
-      const { Parser } = createRequire(import.meta.url)('pickleparser');
-      fn = () => new Parser().parse(data);
-    } else {
-      if (!api.loads) throw new Error(missingReason('loads'));
-      fn = () => api.mod.loads(data);
-    }
-  } else {
-    if (!api.dumps) throw new Error(missingReason('dumps'));
-    const value = spec.build(api.mod);
-    fn =
-      spec.protocol === 4
-        ? () => api.mod.dumps(value)
-        : () => api.mod.dumps(value, { protocol: spec.protocol });
+  const fn = caseFn(api, args.case);
+  // The bench runs every case in one process: earlier cases leave their type feedback in the codec.
+  for (const name of args.warm ? args.warm.split(',') : []) {
+    const warmFn = caseFn(api, name);
+    for (let i = 0; i < 10; i++) warmFn();
   }
   const until = performance.now() + Number(args.seconds) * 1e3;
   let calls = 0;
@@ -203,8 +211,9 @@ if (args.child) {
     title = `mpwire ${args.transport} (${args.family}, size ${args.size}, count ${args.count}) with CPython`;
   } else {
     if (!CASE_NAMES.includes(args.case)) throw new Error(`unknown case ${args.case}`);
-    writeCasePickles(join(RESULTS_DIR, 'cases'), [args.case]);
-    childArgs = ['--case', args.case, '--op', args.op, '--impl', args.impl];
+    const warm = args.warm ? args.warm.split(',') : [];
+    writeCasePickles(join(RESULTS_DIR, 'cases'), [args.case, ...warm]);
+    childArgs = ['--case', args.case, '--op', args.op, '--impl', args.impl, '--warm', args.warm];
     title = `${args.impl} ${args.op} of ${args.case}`;
   }
   const before = new Set(readdirSync(PROFILE_DIR));

@@ -172,6 +172,40 @@ function asTuple(items: unknown[]): PyTuple {
 }
 
 /**
+ * A new empty list. An array literal's allocation site remembers the most general elements kind any of its
+ * arrays reached, so after one list of strings every later list, even one of a million floats, would start
+ * as a generic array and box each float. slice() of an empty small-integer array carries no such memory:
+ * each list starts as small integers and moves on only as far as its own items take it.
+ */
+const EMPTY_SMI_LIST: unknown[] = [0];
+EMPTY_SMI_LIST.pop();
+function newList(): unknown[] {
+  return EMPTY_SMI_LIST.slice();
+}
+
+/** Whether every stack entry from `from` up is a number. */
+function allNumbers(stack: unknown[], from: number): boolean {
+  for (let i = from, top = stack.length; i < top; i++) if (typeof stack[i] !== 'number') return false;
+  return true;
+}
+
+/**
+ * Appends stack entries from `from` up to a list by index stores at the end (push() on an array of unknown
+ * kind is a builtin call per item). Two copies of the loop, because optimised code applies the elements-kind
+ * transition its store has seen before whatever the value: had this loop seen a list take a string, it
+ * would move a new list of floats to generic elements and box every float, which then all survive into
+ * the old generation. appendNumbers only ever sees numbers, so float lists stay unboxed.
+ */
+function appendNumbers(target: unknown[], stack: unknown[], from: number): void {
+  let at = target.length;
+  for (let i = from, top = stack.length; i < top; i++) target[at++] = stack[i];
+}
+function appendValues(target: unknown[], stack: unknown[], from: number): void {
+  let at = target.length;
+  for (let i = from, top = stack.length; i < top; i++) target[at++] = stack[i];
+}
+
+/**
  * Constructs the plain objects that dicts decode to: instances have Object.prototype (and so constructor
  * Object), exactly as `{}`, but V8 gives a constructor's instances as many in-object property slots as its
  * first instances came to use, where `{}` has 4 and moves further keys to a separate property store.
@@ -1123,7 +1157,7 @@ export class Unpickler {
           // ---- containers
           case 0x5d: // EMPTY_LIST
             checkDepth();
-            stack.push([]);
+            stack.push(newList());
             break;
           case 0x7d: // EMPTY_DICT
             checkDepth();
@@ -1217,9 +1251,8 @@ export class Unpickler {
             const target = stack[m - 1];
             if (Array.isArray(target) && !(target instanceof PyTuple)) {
               checkItems(target.length + stack.length - m);
-              // Index stores at the end: push() on an array of unknown kind is a builtin call per item.
-              let at = target.length;
-              for (let i = m, top = stack.length; i < top; i++) target[at++] = stack[i];
+              if (typeof stack[m] === 'number' && allNumbers(stack, m)) appendNumbers(target, stack, m);
+              else appendValues(target, stack, m);
             } else {
               for (let i = m; i < stack.length; i++) appendItem(target, stack[i]);
             }
