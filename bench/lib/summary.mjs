@@ -129,7 +129,7 @@ export function headline(results) {
     if (row) lines.push(row);
   }
   if (results.transport) {
-    lines.push('', '| transport | mpwire ↔ CPython | CPython ↔ CPython | raw Node sockets | target |');
+    lines.push('', '| transport | mpwire | CPython ↔ CPython | raw Node sockets | target |');
     lines.push('|---|---:|---:|---:|---|');
     for (const [id, variant, ref, raw, label] of [
       ['pingpong-tcp', 'mpwire-py', 'py-py', 'raw-node', 'ping-pong round trips, 16-byte messages, TCP'],
@@ -140,13 +140,26 @@ export function headline(results) {
         'raw-node',
         'ping-pong round trips, 16-byte messages, Unix socket',
       ],
-      ['bulk-64MiB-tcp', 'mpwire→py', 'py→py', 'raw node→node', 'one-way 64 MiB messages, TCP, Node sends'],
+      [
+        'bulk-64MiB-tcp',
+        'mpwire→py',
+        'py→py',
+        'raw node→node',
+        'one-way 64 MiB messages, TCP, mpwire → CPython',
+      ],
       [
         'bulk-64MiB-tcp',
         'py→mpwire',
         'py→py',
         'raw node←node',
-        'one-way 64 MiB messages, TCP, Node receives',
+        'one-way 64 MiB messages, TCP, CPython → mpwire',
+      ],
+      [
+        'bulk-64MiB-tcp',
+        'mpwire→mpwire',
+        'py→py',
+        'raw node→node',
+        'one-way 64 MiB messages, TCP, mpwire → mpwire',
       ],
     ]) {
       const row = transportRow(results, id, variant, ref, raw, label);

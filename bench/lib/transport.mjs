@@ -1,5 +1,6 @@
 // Transport section: mpwire<->CPython against CPython<->CPython in the same run, over TCP and Unix sockets, with
-// plain Node sockets between two Node processes as the physical reference. Rounds interleave the variants.
+// plain Node sockets between two Node processes as the physical reference for mpwire<->mpwire (an mpwire server
+// in a Node process of its own). Rounds interleave the variants.
 import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
@@ -10,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { CASES } from './cases.mjs';
 import { collectGarbage } from './jsgc.mjs';
-import { loadMpwire, missingReason } from './mpwire.mjs';
+import { DIST_INDEX, loadMpwire, missingReason } from './mpwire.mjs';
 import { runMpwireClient } from './mpwire-client.mjs';
 import { PYTHON_DIR, pythonExecutable } from './python.mjs';
 import { rawPingPong, rawSink, rawSource } from './raw-client.mjs';
@@ -18,6 +19,7 @@ import { median, spreadPct } from './stats.mjs';
 
 const execFileP = promisify(execFile);
 const RAW_SERVER = fileURLToPath(new URL('../probes/raw-server.mjs', import.meta.url));
+const MPWIRE_SERVER = fileURLToPath(new URL('../probes/mpwire-server.mjs', import.meta.url));
 const MiB = 2 ** 20;
 
 /** Starts a server process and resolves with it and the first JSON line it prints (its address). */
@@ -88,12 +90,18 @@ function scenarios(opts, api, records) {
           { id: 'py→py', peer: 'python', bench: 'sink', args: { size, count } },
           { id: 'mpwire→py', peer: 'mpwire', bench: 'sink', args: { size, count } },
           { id: 'py→mpwire', peer: 'mpwire', bench: 'source', args: { size, count } },
+          { id: 'mpwire→mpwire', peer: 'mpwire', server: 'mpwire', bench: 'sink', args: { size, count } },
+          { id: 'mpwire←mpwire', peer: 'mpwire', server: 'mpwire', bench: 'source', args: { size, count } },
           { id: 'raw node→node', peer: 'raw', run: (a) => rawSink(a, size, count) },
           { id: 'raw node←node', peer: 'raw', run: (a) => rawSource(a, size, count) },
         ],
+        // With a CPython end, CPython's own speed bounds the transfer (py→py is several times slower than raw
+        // Node sockets), so those rows are held to Python↔Python; mpwire on both ends is held to raw Node.
         targets: [
-          { variant: 'mpwire→py', versus: 'raw node→node', min: 0.9, label: '≥ 90 % of raw Node' },
-          { variant: 'py→mpwire', versus: 'raw node←node', min: 0.9, label: '≥ 90 % of raw Node' },
+          { variant: 'mpwire→mpwire', versus: 'raw node→node', min: 0.9, label: '≥ 90 % of raw Node' },
+          { variant: 'mpwire←mpwire', versus: 'raw node←node', min: 0.9, label: '≥ 90 % of raw Node' },
+          { variant: 'mpwire→py', versus: 'py→py', min: 0.9, label: '≥ 90 % of Python↔Python' },
+          { variant: 'py→mpwire', versus: 'py→py', min: 0.9, label: '≥ 90 % of Python↔Python' },
         ],
       });
     }
@@ -147,16 +155,29 @@ export async function runTransport(opts, log) {
   const sockDir = tmpdir();
   const pyUnix = join(sockDir, `mpwire-bench-py-${process.pid}.sock`);
   const rawUnix = join(sockDir, `mpwire-bench-raw-${process.pid}.sock`);
+  const mpUnix = join(sockDir, `mpwire-bench-mp-${process.pid}.sock`);
   const peer = join(PYTHON_DIR, 'transport_peer.py');
   const servers = await Promise.all([
     startServer(pythonExecutable(), [peer, 'serve', 'AF_INET', '127.0.0.1:0', authkeyHex]),
     startServer(pythonExecutable(), [peer, 'serve', 'AF_UNIX', pyUnix, authkeyHex]),
     startServer(process.execPath, [RAW_SERVER, 'tcp']),
     startServer(process.execPath, [RAW_SERVER, 'unix', rawUnix]),
+    ...(api.transport
+      ? [
+          startServer(process.execPath, [MPWIRE_SERVER, DIST_INDEX, 'tcp', authkeyHex]),
+          startServer(process.execPath, [MPWIRE_SERVER, DIST_INDEX, 'unix', mpUnix, authkeyHex]),
+        ]
+      : []),
   ]);
   const [host, port] = servers[0].info.address.split(':');
   const pyAddr = { tcp: { family: 'tcp', host, port: Number(port) }, unix: { family: 'unix', path: pyUnix } };
   const rawAddr = { tcp: { port: servers[2].info.port }, unix: { path: rawUnix } };
+  const mpAddr = api.transport
+    ? {
+        tcp: { family: 'tcp', host, port: Number(servers[4].info.address.split(':')[1]) },
+        unix: { family: 'unix', path: mpUnix },
+      }
+    : undefined;
   const records = CASES['records-p4'].build(api.mod);
   const out = [];
   try {
@@ -165,7 +186,8 @@ export async function runTransport(opts, log) {
       const run = (v) => {
         if (v.peer === 'raw') return v.run(rawAddr[s.family]);
         if (v.peer === 'python') return pythonClient(pyAddr[s.family], authkeyHex, v.bench, v.args);
-        return runMpwireClient(api.mod, pyAddr[s.family], authkey, v.bench, v.args);
+        const addr = v.server === 'mpwire' ? mpAddr[s.family] : pyAddr[s.family];
+        return runMpwireClient(api.mod, addr, authkey, v.bench, v.args);
       };
       log(`transport: ${s.id} (${live.map((v) => v.id).join(', ')})`);
       for (const v of live) {
@@ -208,6 +230,7 @@ export async function runTransport(opts, log) {
     for (const { child } of servers) child.kill();
     rmSync(pyUnix, { force: true });
     rmSync(rawUnix, { force: true });
+    rmSync(mpUnix, { force: true });
   }
   return { scenarios: out };
 }
