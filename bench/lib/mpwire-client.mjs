@@ -28,8 +28,10 @@ export async function runMpwireClient(mod, addr, authkey, bench, args) {
       case 'pingpong': {
         const msg = new Uint8Array(args.size).fill(0x78);
         await command(conn, { mode: 'echo' });
-        await conn.sendBytes(msg);
-        await conn.recvBytes();
+        for (let i = 0; i < (args.warmup ?? 1); i++) {
+          await conn.sendBytes(msg);
+          await conn.recvBytes();
+        }
         t0 = performance.now();
         for (let i = 0; i < args.count; i++) {
           await conn.sendBytes(msg);

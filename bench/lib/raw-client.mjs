@@ -64,8 +64,8 @@ export async function rawSource(addr, size, count) {
   return seconds;
 }
 
-/** Seconds for `count` round trips of a `size`-byte message through an echo. */
-export async function rawPingPong(addr, size, count) {
+/** Seconds for `count` round trips of a `size`-byte message through an echo, after `warmup` untimed ones. */
+export async function rawPingPong(addr, size, count, warmup = 0) {
   const socket = await connect(addr);
   await write(socket, header(3, 0));
   const msg = Buffer.alloc(size, 0x78);
@@ -80,14 +80,16 @@ export async function rawPingPong(addr, size, count) {
       p();
     }
   });
-  const t0 = performance.now();
-  for (let i = 0; i < count; i++) {
+  const roundTrip = () => {
     const back = new Promise((r) => {
       pending = r;
     });
     socket.write(msg);
-    await back;
-  }
+    return back;
+  };
+  for (let i = 0; i < warmup; i++) await roundTrip();
+  const t0 = performance.now();
+  for (let i = 0; i < count; i++) await roundTrip();
   const seconds = (performance.now() - t0) / 1e3;
   socket.destroy();
   return seconds;

@@ -103,8 +103,9 @@ def client(family, address, authkey, bench, args):
         if bench == 'pingpong':
             msg = b'x' * args['size']
             command(conn, mode='echo')
-            conn.send_bytes(msg)
-            conn.recv_bytes()
+            for _ in range(args.get('warmup', 1)):
+                conn.send_bytes(msg)
+                conn.recv_bytes()
             t0 = time.perf_counter()
             for _ in range(args['count']):
                 conn.send_bytes(msg)
