@@ -1,8 +1,8 @@
 // The Node end of the mpwire→mpwire benchmarks: the command protocol of transport_peer.py's server, served by
 // mpwire's Listener and Connection, so a bulk transfer can be measured with mpwire on both ends.
 // `node mpwire-server.mjs DIST_INDEX tcp|unix [PATH] AUTHKEY_HEX` prints {"address": ...} when listening.
-// The first message of a connection is a JSON command (bytes); see transport_peer.py for the modes served here:
-// echo, sink and source. A connection that sends nothing is a handshake probe and is simply closed.
+// The first message of a connection is a JSON command (bytes); see transport_peer.py for the two modes served
+// here, sink and source.
 import { unlinkSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 
@@ -13,9 +13,7 @@ const DECODER = new TextDecoder();
 
 async function serve(conn) {
   const cmd = JSON.parse(DECODER.decode(await conn.recvBytes()));
-  if (cmd.mode === 'echo') {
-    for (;;) await conn.sendBytes(await conn.recvBytes());
-  } else if (cmd.mode === 'sink') {
+  if (cmd.mode === 'sink') {
     for (let i = 0; i < cmd.count; i++) await conn.recvBytes();
     await conn.sendBytes(new TextEncoder().encode('ok'));
   } else if (cmd.mode === 'source') {
