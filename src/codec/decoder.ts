@@ -134,8 +134,11 @@ const MAX_SAFE = Number.MAX_SAFE_INTEGER;
 const LOG10_256 = Math.log10(256);
 const MIN_SAFE_BIG = BigInt(-MAX_SAFE);
 const MAX_SAFE_BIG = BigInt(MAX_SAFE);
-/** Up to this many LONG1/LONG4 bytes, 48-bit chunks are faster than one hex-string parse (which is linear). */
-const LONG_CHUNKED_MAX_BYTES = 48;
+/**
+ * Up to this many LONG1/LONG4 bytes, shifting in 64-bit words (quadratic) beats one hex-string parse (linear):
+ * 0.6 µs against 6 µs at 128 bytes, 4 µs against 8 µs at 512, even at 2 KiB.
+ */
+const LONG_WORDS_MAX_BYTES = 1024;
 const HEX_BYTE: readonly string[] = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, '0'));
 /** How far back the memo is searched for a dict that changes representation before a rerun is cheaper. */
 const MEMO_PATCH_WINDOW = 4096;
@@ -833,30 +836,34 @@ export class Unpickler {
         if (data[from + n - 1]! & 0x80) v -= 2 ** (8 * n);
         return int(v);
       }
-      if (n === 8) return bigToInt(view.getBigInt64(from, true));
-      if (n > 8 && n <= 14) {
-        // The signed high 1..6 bytes as a number on top of the low 64 bits: four BigInt steps in all.
-        let high = 0;
-        for (let i = n - 1; i >= 8; i--) high = high * 256 + data[from + i]!;
-        if (data[from + n - 1]! & 0x80) high -= 2 ** (8 * (n - 8));
-        return bigToInt((BigInt(high) << 64n) + view.getBigUint64(from, true));
-      }
-      let v: bigint;
-      if (n <= LONG_CHUNKED_MAX_BYTES) {
-        // 48-bit chunks, most significant first: a few BigInt steps instead of building a hex string.
-        v = 0n;
-        for (let hi = n; hi > 0; hi -= 6) {
-          const lo = hi > 6 ? hi - 6 : 0;
-          let chunk = 0;
-          for (let i = hi - 1; i >= lo; i--) chunk = chunk * 256 + data[from + i]!;
-          v = (v << BigInt(8 * (hi - lo))) | BigInt(chunk);
-        }
-      } else {
+      if (n > LONG_WORDS_MAX_BYTES) {
         const parts = new Array<string>(n);
         for (let i = 0; i < n; i++) parts[i] = HEX_BYTE[data[from + n - 1 - i]!]!;
-        v = BigInt(`0x${parts.join('')}`);
+        return bigToInt(BigInt.asIntN(8 * n, BigInt(`0x${parts.join('')}`)));
       }
-      return bigToInt(BigInt.asIntN(8 * n, v));
+      // The signed top (n % 8 bytes, or the top 64-bit word), then each lower 64-bit word shifted in: the top
+      // carries the sign, so no asIntN is needed. 1e5 ints of 9–73 bytes: 30 ms, against 65 ms for 48-bit
+      // number chunks and 42 ms for a hex string.
+      let low = n - (n % 8);
+      let v: bigint;
+      const rem = n - low;
+      if (rem === 0) {
+        low -= 8;
+        v = view.getBigInt64(from + low, true);
+      } else {
+        // At most 6 bytes fit a number exactly; a 7th (the lowest) is shifted in as its own step.
+        const top = rem === 7 ? 6 : rem;
+        let high = 0;
+        for (let i = n - 1; i >= n - top; i--) high = high * 256 + data[from + i]!;
+        if (data[from + n - 1]! & 0x80) high -= 2 ** (8 * top);
+        v = BigInt(high);
+        if (rem === 7) v = (v << 8n) | BigInt(data[from + low]!);
+      }
+      while (low > 0) {
+        low -= 8;
+        v = (v << 64n) | view.getBigUint64(from + low, true);
+      }
+      return bigToInt(v);
     };
     const checkDigits = (digits: number): void => {
       if (digits > limits.maxBigIntDigits)
