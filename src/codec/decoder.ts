@@ -841,7 +841,7 @@ export class Unpickler {
         for (let i = 0; i < n; i++) parts[i] = HEX_BYTE[data[from + n - 1 - i]!]!;
         return bigToInt(BigInt.asIntN(8 * n, BigInt(`0x${parts.join('')}`)));
       }
-      // The signed top (n % 8 bytes, or the top 64-bit word), then each lower 64-bit word shifted in: the top
+      // The signed top (n % 8 bytes, or the top 64-bit word), then the lower 64-bit words shifted in: the top
       // carries the sign, so no asIntN is needed. 1e5 ints of 9–73 bytes: 30 ms, against 65 ms for 48-bit
       // number chunks and 42 ms for a hex string.
       let low = n - (n % 8);
@@ -859,10 +859,13 @@ export class Unpickler {
         v = BigInt(high);
         if (rem === 7) v = (v << 8n) | BigInt(data[from + low]!);
       }
-      while (low > 0) {
-        low -= 8;
-        v = (v << 64n) | view.getBigUint64(from + low, true);
+      // Two words joined first, then shifted in together: half as many copies of the growing value (-13%).
+      while (low >= 16) {
+        low -= 16;
+        const pair = (view.getBigUint64(from + low + 8, true) << 64n) | view.getBigUint64(from + low, true);
+        v = (v << 128n) | pair;
       }
+      if (low > 0) v = (v << 64n) | view.getBigUint64(from, true);
       return bigToInt(v);
     };
     const checkDigits = (digits: number): void => {
