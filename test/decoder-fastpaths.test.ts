@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it, vi } from 'vitest';
-import { loads, PyTuple, PyUUID, tuple } from '../src/codec/index.js';
+import { loads, PyFloat, PyTuple, PyUUID, tuple } from '../src/codec/index.js';
 
 /** CPython's pickles of each expression (one protocol), with each value as JSON (ints as decimal strings). */
 function pickledWithRepr(exprs: readonly string[], protocol: number): { pickle: Uint8Array; repr: string }[] {
@@ -95,6 +95,33 @@ describe('short str decoding in JS agrees with CPython', () => {
         );
       }
     }
+  });
+});
+
+describe('runs of numbers appended to a list', () => {
+  // 2e4 items of each int width and floats: CPython starts frames inside APPENDS batches.
+  const script = [
+    'import pickle, sys',
+    'v = [[i * 0.5, i % 256, 256 + i, -i - 70000][i % 4] for i in range(20000)] + ["end"]',
+    'sys.stdout.write(pickle.dumps(v, 4).hex())',
+  ].join('\n');
+  const pickle = Uint8Array.from(Buffer.from(execFileSync('python3', ['-c', script]).toString(), 'hex'));
+  const expected: unknown[] = [];
+  for (let i = 0; i < 20000; i++) expected.push([i * 0.5, i % 256, 256 + i, -i - 70000][i % 4]);
+  expected.push('end');
+  it('give the values of the opcodes, across frames, for every option', () => {
+    expect(loads(pickle)).toEqual(expected);
+    expect(loads(pickle, { bigints: 'always' })).toEqual(
+      expected.map((v, i) => (typeof v === 'number' && i % 4 !== 0 ? BigInt(v) : v)),
+    );
+    const wrapped = loads(pickle, { floats: 'wrapped' }) as unknown[];
+    expect(wrapped[4]).toEqual(new PyFloat(2));
+    expect(wrapped.slice(0, 12).filter((v) => v instanceof PyFloat)).toHaveLength(3);
+  });
+  it('are refused over maxContainerItems by APPENDS, as item by item', () => {
+    expect(() => loads(pickle, { limits: { maxContainerItems: 1500 } })).toThrow(
+      expect.objectContaining({ code: 'LIMIT_EXCEEDED', message: expect.stringMatching(/^APPENDS: /) }),
+    );
   });
 });
 

@@ -209,6 +209,39 @@ function appendValues(target: unknown[], stack: unknown[], from: number): void {
 }
 
 /**
+ * Appends the numbers of the BINFLOAT/BININT/BININT1/BININT2 opcodes in `data[from, to)` (FRAMEs skipped) to
+ * `target`. Like appendNumbers, its store only ever sees numbers, so a list of floats stays unboxed.
+ */
+function appendNumbersFrom(
+  target: unknown[],
+  data: Uint8Array,
+  view: DataView,
+  from: number,
+  to: number,
+): void {
+  let at = target.length;
+  let q = from;
+  while (q < to) {
+    const c = data[q]!;
+    if (c === 0x47) {
+      target[at++] = view.getFloat64(q + 1, false);
+      q += 9;
+    } else if (c === 0x4b) {
+      target[at++] = data[q + 1]!;
+      q += 2;
+    } else if (c === 0x4d) {
+      target[at++] = data[q + 1]! | (data[q + 2]! << 8);
+      q += 3;
+    } else if (c === 0x4a) {
+      target[at++] = view.getInt32(q + 1, true);
+      q += 5;
+    } else {
+      q += 9; // FRAME
+    }
+  }
+}
+
+/**
  * Constructs the plain objects that dicts decode to: instances have Object.prototype (and so constructor
  * Object), exactly as `{}`, but V8 gives a constructor's instances as many in-object property slots as its
  * first instances came to use, where `{}` has 4 and moves further keys to a separate property store.
@@ -868,6 +901,38 @@ export class Unpickler {
       if (low > 0) v = (v << 64n) | view.getBigUint64(from, true);
       return bigToInt(v);
     };
+    // Runs of numbers go straight into their list unless ints must be bigints or floats PyFloats.
+    const numberRuns = !bigintsAlways && !wrapFloats;
+    /**
+     * MARK at `p - 1` followed only by BINFLOAT/BININT/BININT1/BININT2 (and valid FRAMEs) and then APPENDS onto
+     * a list on top of the stack: appends the numbers from the data and returns the offset after APPENDS.
+     * Returns -1 (nothing done) for anything else, including any run the opcodes would refuse, so that every
+     * error still comes from the opcode that raises it. The stack would box each float in a heap number.
+     */
+    const appendNumberRun = (p: number): number => {
+      const target = stack[stack.length - 1];
+      if (!Array.isArray(target) || target instanceof PyTuple) return -1;
+      let q = p;
+      let count = 0;
+      for (;;) {
+        if (q >= end) return -1;
+        const c = data[q]!;
+        if (c === 0x47) q += 9;
+        else if (c === 0x4b) q += 2;
+        else if (c === 0x4d) q += 3;
+        else if (c === 0x4a) q += 5;
+        else if (c === 0x95) {
+          if (end - q < 9 || view.getUint32(q + 5, true) !== 0 || view.getUint32(q + 1, true) > end - q - 9)
+            return -1;
+          q += 9;
+          continue;
+        } else break;
+        count++;
+      }
+      if (data[q] !== 0x65 || count === 0 || target.length + count > maxItems) return -1;
+      appendNumbersFrom(target, data, view, p, q);
+      return q + 1;
+    };
     const checkDigits = (digits: number): void => {
       if (digits > limits.maxBigIntDigits)
         fail(
@@ -1182,6 +1247,13 @@ export class Unpickler {
             break;
           case 0x28: // MARK
             checkDepth();
+            if (numberRuns && stack.length > cur.fence) {
+              const next = appendNumberRun(pos);
+              if (next >= 0) {
+                pos = next;
+                break;
+              }
+            }
             marks.push(stack.length);
             cur.fence = stack.length;
             break;
