@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
-import { describe, expect, it } from 'vitest';
-import { loads, PyTuple, PyUUID, tuple } from '../src/codec/index.js';
+import { describe, expect, it, vi } from 'vitest';
+import { loads, PyFloat, PyTuple, PyUUID, tuple } from '../src/codec/index.js';
 
 /** CPython's pickles of each expression (one protocol), with each value as JSON (ints as decimal strings). */
 function pickledWithRepr(exprs: readonly string[], protocol: number): { pickle: Uint8Array; repr: string }[] {
@@ -20,9 +20,9 @@ const bytes = (s: string): Uint8Array => Uint8Array.from(Buffer.from(s, 'latin1'
 /** SHORT_BINUNICODE of raw bytes. */
 const shortUnicode = (raw: number[]): Uint8Array => Uint8Array.from([0x8c, raw.length, ...raw, 0x2e]);
 
-describe('LONG1 at every byte length the decoder treats differently', () => {
+describe('LONG1/LONG4 at every byte length the decoder treats differently', () => {
   const exprs: string[] = [];
-  for (let n = 1; n <= 70; n++) {
+  for (const n of [...Array.from({ length: 80 }, (_, i) => i + 1), 1015, 1023, 1024, 1025, 1031, 1100]) {
     exprs.push(
       `(1 << ${8 * n - 1}) - 1`,
       `-(1 << ${8 * n - 1})`,
@@ -30,7 +30,7 @@ describe('LONG1 at every byte length the decoder treats differently', () => {
       `-(1 << ${8 * n - 2}) - 99`,
     );
   }
-  it('matches CPython for lengths 1..70 (number, 64-bit split, 48-bit chunks and hex paths)', () => {
+  it('matches CPython for lengths 1..80 and around 1 KiB (number, 64-bit word and hex-string paths)', () => {
     for (const { pickle, repr } of pickledWithRepr(exprs, 2)) {
       const v = loads(pickle);
       const expected = BigInt(JSON.parse(repr) as string);
@@ -47,27 +47,28 @@ describe('LONG1 at every byte length the decoder treats differently', () => {
 });
 
 describe('short str decoding in JS agrees with CPython', () => {
+  const pieces = ['a', 'é', '€', '😀', '\\ud800', '\\udfff', '\\u07ff', '\\u0800', '\\uffff', '\\U0010ffff'];
+  const exprs: string[] = [];
+  for (const p of pieces)
+    for (const n of [1, 3, 7, 8, 9, 16, 21, 31, 63, 64, 65]) exprs.push(`'x' * ${n} + '${p}'`);
+  for (const p of pieces) exprs.push(`'${p}' * 40`);
   it('ASCII, 2-, 3- and 4-byte sequences and encoded surrogates at lengths around the thresholds', () => {
-    const pieces = [
-      'a',
-      'é',
-      '€',
-      '😀',
-      '\\ud800',
-      '\\udfff',
-      '\\u07ff',
-      '\\u0800',
-      '\\uffff',
-      '\\U0010ffff',
-    ];
-    const exprs: string[] = [];
-    for (const p of pieces)
-      for (const n of [1, 3, 7, 8, 9, 16, 21, 31, 63, 64, 65]) exprs.push(`'x' * ${n} + '${p}'`);
-    for (const p of pieces) exprs.push(`'${p}' * 40`);
     for (const { pickle, repr } of pickledWithRepr(exprs, 4)) {
       const s = loads(pickle) as string;
       const expected = JSON.parse(repr) as string;
       expect(s).toBe(expected);
+    }
+  });
+  it("gives the same strings without Node's Buffer, as in a browser", async () => {
+    const cases = pickledWithRepr(exprs, 4);
+    vi.stubGlobal('Buffer', undefined);
+    vi.resetModules();
+    try {
+      const codec = await import('../src/codec/index.js');
+      for (const { pickle, repr } of cases) expect(codec.loads(pickle)).toBe(JSON.parse(repr) as string);
+    } finally {
+      vi.unstubAllGlobals();
+      vi.resetModules();
     }
   });
   it('refuses invalid short UTF-8 as CPython does', () => {
@@ -94,6 +95,33 @@ describe('short str decoding in JS agrees with CPython', () => {
         );
       }
     }
+  });
+});
+
+describe('runs of numbers appended to a list', () => {
+  // 2e4 items of each int width and floats: CPython starts frames inside APPENDS batches.
+  const script = [
+    'import pickle, sys',
+    'v = [[i * 0.5, i % 256, 256 + i, -i - 70000][i % 4] for i in range(20000)] + ["end"]',
+    'sys.stdout.write(pickle.dumps(v, 4).hex())',
+  ].join('\n');
+  const pickle = Uint8Array.from(Buffer.from(execFileSync('python3', ['-c', script]).toString(), 'hex'));
+  const expected: unknown[] = [];
+  for (let i = 0; i < 20000; i++) expected.push([i * 0.5, i % 256, 256 + i, -i - 70000][i % 4]);
+  expected.push('end');
+  it('give the values of the opcodes, across frames, for every option', () => {
+    expect(loads(pickle)).toEqual(expected);
+    expect(loads(pickle, { bigints: 'always' })).toEqual(
+      expected.map((v, i) => (typeof v === 'number' && i % 4 !== 0 ? BigInt(v) : v)),
+    );
+    const wrapped = loads(pickle, { floats: 'wrapped' }) as unknown[];
+    expect(wrapped[4]).toEqual(new PyFloat(2));
+    expect(wrapped.slice(0, 12).filter((v) => v instanceof PyFloat)).toHaveLength(3);
+  });
+  it('are refused over maxContainerItems by APPENDS, as item by item', () => {
+    expect(() => loads(pickle, { limits: { maxContainerItems: 1500 } })).toThrow(
+      expect.objectContaining({ code: 'LIMIT_EXCEEDED', message: expect.stringMatching(/^APPENDS: /) }),
+    );
   });
 });
 

@@ -134,8 +134,11 @@ const MAX_SAFE = Number.MAX_SAFE_INTEGER;
 const LOG10_256 = Math.log10(256);
 const MIN_SAFE_BIG = BigInt(-MAX_SAFE);
 const MAX_SAFE_BIG = BigInt(MAX_SAFE);
-/** Up to this many LONG1/LONG4 bytes, 48-bit chunks are faster than one hex-string parse (which is linear). */
-const LONG_CHUNKED_MAX_BYTES = 48;
+/**
+ * Up to this many LONG1/LONG4 bytes, shifting in 64-bit words (quadratic) beats one hex-string parse (linear):
+ * 0.6 µs against 6 µs at 128 bytes, 4 µs against 8 µs at 512, even at 2 KiB.
+ */
+const LONG_WORDS_MAX_BYTES = 1024;
 const HEX_BYTE: readonly string[] = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, '0'));
 /** How far back the memo is searched for a dict that changes representation before a rerun is cheaper. */
 const MEMO_PATCH_WINDOW = 4096;
@@ -203,6 +206,39 @@ function appendNumbers(target: unknown[], stack: unknown[], from: number): void 
 function appendValues(target: unknown[], stack: unknown[], from: number): void {
   let at = target.length;
   for (let i = from, top = stack.length; i < top; i++) target[at++] = stack[i];
+}
+
+/**
+ * Appends the numbers of the BINFLOAT/BININT/BININT1/BININT2 opcodes in `data[from, to)` (FRAMEs skipped) to
+ * `target`. Like appendNumbers, its store only ever sees numbers, so a list of floats stays unboxed.
+ */
+function appendNumbersFrom(
+  target: unknown[],
+  data: Uint8Array,
+  view: DataView,
+  from: number,
+  to: number,
+): void {
+  let at = target.length;
+  let q = from;
+  while (q < to) {
+    const c = data[q]!;
+    if (c === 0x47) {
+      target[at++] = view.getFloat64(q + 1, false);
+      q += 9;
+    } else if (c === 0x4b) {
+      target[at++] = data[q + 1]!;
+      q += 2;
+    } else if (c === 0x4d) {
+      target[at++] = data[q + 1]! | (data[q + 2]! << 8);
+      q += 3;
+    } else if (c === 0x4a) {
+      target[at++] = view.getInt32(q + 1, true);
+      q += 5;
+    } else {
+      q += 9; // FRAME
+    }
+  }
 }
 
 /**
@@ -833,30 +869,69 @@ export class Unpickler {
         if (data[from + n - 1]! & 0x80) v -= 2 ** (8 * n);
         return int(v);
       }
-      if (n === 8) return bigToInt(view.getBigInt64(from, true));
-      if (n > 8 && n <= 14) {
-        // The signed high 1..6 bytes as a number on top of the low 64 bits: four BigInt steps in all.
-        let high = 0;
-        for (let i = n - 1; i >= 8; i--) high = high * 256 + data[from + i]!;
-        if (data[from + n - 1]! & 0x80) high -= 2 ** (8 * (n - 8));
-        return bigToInt((BigInt(high) << 64n) + view.getBigUint64(from, true));
-      }
-      let v: bigint;
-      if (n <= LONG_CHUNKED_MAX_BYTES) {
-        // 48-bit chunks, most significant first: a few BigInt steps instead of building a hex string.
-        v = 0n;
-        for (let hi = n; hi > 0; hi -= 6) {
-          const lo = hi > 6 ? hi - 6 : 0;
-          let chunk = 0;
-          for (let i = hi - 1; i >= lo; i--) chunk = chunk * 256 + data[from + i]!;
-          v = (v << BigInt(8 * (hi - lo))) | BigInt(chunk);
-        }
-      } else {
+      if (n > LONG_WORDS_MAX_BYTES) {
         const parts = new Array<string>(n);
         for (let i = 0; i < n; i++) parts[i] = HEX_BYTE[data[from + n - 1 - i]!]!;
-        v = BigInt(`0x${parts.join('')}`);
+        return bigToInt(BigInt.asIntN(8 * n, BigInt(`0x${parts.join('')}`)));
       }
-      return bigToInt(BigInt.asIntN(8 * n, v));
+      // The signed top (n % 8 bytes, or the top 64-bit word), then the lower 64-bit words shifted in: the top
+      // carries the sign, so no asIntN is needed. 1e5 ints of 9–73 bytes: 30 ms, against 65 ms for 48-bit
+      // number chunks and 42 ms for a hex string.
+      let low = n - (n % 8);
+      let v: bigint;
+      const rem = n - low;
+      if (rem === 0) {
+        low -= 8;
+        v = view.getBigInt64(from + low, true);
+      } else {
+        // At most 6 bytes fit a number exactly; a 7th (the lowest) is shifted in as its own step.
+        const top = rem === 7 ? 6 : rem;
+        let high = 0;
+        for (let i = n - 1; i >= n - top; i--) high = high * 256 + data[from + i]!;
+        if (data[from + n - 1]! & 0x80) high -= 2 ** (8 * top);
+        v = BigInt(high);
+        if (rem === 7) v = (v << 8n) | BigInt(data[from + low]!);
+      }
+      // Two words joined first, then shifted in together: half as many copies of the growing value (-13%).
+      while (low >= 16) {
+        low -= 16;
+        const pair = (view.getBigUint64(from + low + 8, true) << 64n) | view.getBigUint64(from + low, true);
+        v = (v << 128n) | pair;
+      }
+      if (low > 0) v = (v << 64n) | view.getBigUint64(from, true);
+      return bigToInt(v);
+    };
+    // Runs of numbers go straight into their list unless ints must be bigints or floats PyFloats.
+    const numberRuns = !bigintsAlways && !wrapFloats;
+    /**
+     * MARK at `p - 1` followed only by BINFLOAT/BININT/BININT1/BININT2 (and valid FRAMEs) and then APPENDS onto
+     * a list on top of the stack: appends the numbers from the data and returns the offset after APPENDS.
+     * Returns -1 (nothing done) for anything else, including any run the opcodes would refuse, so that every
+     * error still comes from the opcode that raises it. The stack would box each float in a heap number.
+     */
+    const appendNumberRun = (p: number): number => {
+      const target = stack[stack.length - 1];
+      if (!Array.isArray(target) || target instanceof PyTuple) return -1;
+      let q = p;
+      let count = 0;
+      for (;;) {
+        if (q >= end) return -1;
+        const c = data[q]!;
+        if (c === 0x47) q += 9;
+        else if (c === 0x4b) q += 2;
+        else if (c === 0x4d) q += 3;
+        else if (c === 0x4a) q += 5;
+        else if (c === 0x95) {
+          if (end - q < 9 || view.getUint32(q + 5, true) !== 0 || view.getUint32(q + 1, true) > end - q - 9)
+            return -1;
+          q += 9;
+          continue;
+        } else break;
+        count++;
+      }
+      if (data[q] !== 0x65 || count === 0 || target.length + count > maxItems) return -1;
+      appendNumbersFrom(target, data, view, p, q);
+      return q + 1;
     };
     const checkDigits = (digits: number): void => {
       if (digits > limits.maxBigIntDigits)
@@ -1172,6 +1247,13 @@ export class Unpickler {
             break;
           case 0x28: // MARK
             checkDepth();
+            if (numberRuns && stack.length > cur.fence) {
+              const next = appendNumberRun(pos);
+              if (next >= 0) {
+                pos = next;
+                break;
+              }
+            }
             marks.push(stack.length);
             cur.fence = stack.length;
             break;

@@ -1,7 +1,8 @@
 /**
  * Byte-to-text decoders the unpickler needs, each matching the CPython codec it stands for: UTF-8 with
  * `surrogatepass` (every str opcode), `raw-unicode-escape` (protocol-0 UNICODE), the `string-escape` rules of
- * protocol-0 STRING, and the `encoding`/`errors` choices for Python 2 `str`. Pure functions; no `node:` imports.
+ * protocol-0 STRING, and the `encoding`/`errors` choices for Python 2 `str`. Pure functions; no `node:` imports
+ * (Node's global Buffer is used for speed when present, with the same results without it).
  */
 
 /** A byte sequence that the named codec cannot decode. The decoder turns it into an UnpicklingError. */
@@ -45,6 +46,16 @@ export function decodeLatin1(bytes: Uint8Array, start: number, end: number): str
 const fatalUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 const fromCharCode = String.fromCharCode;
+
+/**
+ * Node's `Buffer.prototype.latin1Slice`, which takes any Uint8Array as `this`; undefined in browsers. For
+ * ASCII strings of 9–64 bytes it is 2–3× faster than copying into an array for fromCharCode.apply.
+ */
+const nodeLatin1Slice = (
+  globalThis as {
+    Buffer?: { prototype: { latin1Slice?: (this: Uint8Array, start: number, end: number) => string } };
+  }
+).Buffer?.prototype.latin1Slice;
 
 /** Up to 8 ASCII bytes as a string: explicit arguments beat both TextDecoder and apply() for short keys. */
 function shortAscii(b: Uint8Array, s: number, n: number): string {
@@ -141,6 +152,7 @@ export function decodeUtf8Surrogatepass(bytes: Uint8Array, start: number, end: n
     while (i < end && bytes[i]! < 0x80) i++;
     if (i === end) {
       if (length <= 8) return shortAscii(bytes, start, length);
+      if (nodeLatin1Slice !== undefined) return nodeLatin1Slice.call(bytes, start, end);
       // ASCII: the bytes are the code units, straight into the pooled array of this length.
       const out = unitsByLength[length]!;
       for (let k = 0; k < length; k++) out[k] = bytes[start + k]!;
