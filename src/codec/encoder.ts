@@ -426,6 +426,8 @@ export class Pickler {
     }
     this.#extensions = options.extensions?.size ? options.extensions : undefined;
     this.#reduceContext = { protocol };
+    this.#out.deferLargePayloads =
+      options.persistentId === undefined && options.bufferCallback === undefined && !options.registry;
   }
 
   /** Forgets every memoized object, as CPython's `Pickler.clear_memo()`. */
