@@ -33,13 +33,22 @@ export class PickleOutput {
   /** Where the open frame's reserved header starts, or -1 when no frame is open. */
   frameStart = -1;
   #view: DataView = new DataView(this.bytes.buffer);
+  /**
+   * Payloads of 64 KiB or more are kept by reference until `toBytes` instead of being copied into the
+   * buffer. Only safe when nothing can change them before `toBytes`: the pickler turns it off when user code
+   * (hooks, reducers) runs during a dump, since CPython copies the data of a bytearray at once.
+   */
+  deferLargePayloads = true;
   /** Finished bytes written before `bytes[0]`, in order; final (no frame header left to fill in). */
   #chunks: Uint8Array[] = [];
   #chunkedLength = 0;
 
   /** Empties the output for a new pickle. */
   reset(): void {
-    if (this.bytes.length > RETAINED_CAPACITY) this.#replace(new Uint8Array(INITIAL_CAPACITY));
+    const whole = this.bytes.buffer;
+    if (whole.byteLength > RETAINED_CAPACITY) this.#replace(new Uint8Array(INITIAL_CAPACITY));
+    // After `#appendChunk` the buffer is a tail of its allocation; the chunks before it are done with.
+    else if (this.bytes.byteOffset !== 0) this.#replace(new Uint8Array(whole));
     this.pos = 0;
     this.framing = false;
     this.frameStart = -1;
@@ -134,15 +143,34 @@ export class PickleOutput {
       this.commitFrame();
       this.framing = false;
     }
-    const at = this.reserve(1 + lengthSize + data.length);
+    const byReference = data.length >= FRAME_SIZE_TARGET && this.deferLargePayloads;
+    const at = this.reserve(1 + lengthSize + (byReference ? 0 : data.length));
     const bytes = this.bytes;
     bytes[at] = op;
     if (lengthSize === 1) bytes[at + 1] = data.length;
     else if (lengthSize === 4) this.#view.setUint32(at + 1, data.length, true);
     else this.setUint64(at + 1, data.length);
-    bytes.set(data, at + 1 + lengthSize);
-    this.pos = at + 1 + lengthSize + data.length;
+    if (byReference) {
+      this.pos = at + 1 + lengthSize;
+      this.#appendChunk(data);
+    } else {
+      bytes.set(data, at + 1 + lengthSize);
+      this.pos = at + 1 + lengthSize + data.length;
+    }
     if (outsideFrame) this.framing = true;
+  }
+
+  /**
+   * Puts `data` after the bytes written so far without copying it into the buffer: they and it join the
+   * chunk list (no frame is open, see `writeSizedPayload`) and writing goes on in the buffer's unused rest.
+   * `toBytes` then copies the payload once, straight into the result; copying it into the buffer first
+   * (growing it to fit) made a 10 MiB bytes object take 5.5 ms instead of 1.2 ms.
+   */
+  #appendChunk(data: Uint8Array): void {
+    this.#chunks.push(this.bytes.subarray(0, this.pos), data);
+    this.#chunkedLength += this.pos + data.length;
+    this.#replace(this.bytes.subarray(this.pos));
+    this.pos = 0;
   }
 
   /** `_Pickler_OpcodeBoundary`: closes the open frame once it has reached the target size. */
@@ -185,7 +213,7 @@ export class PickleOutput {
     const finished = this.frameStart >= 0 ? this.frameStart : this.pos;
     const chunking = this.bytes.length >= CHUNK_CAPACITY && finished > 0;
     const kept = chunking ? this.pos - finished : this.pos;
-    let capacity = chunking ? CHUNK_CAPACITY : this.bytes.length * 2;
+    let capacity = chunking ? CHUNK_CAPACITY : Math.max(this.bytes.length * 2, INITIAL_CAPACITY);
     while (capacity < kept + extra) capacity *= 2;
     const grown = new Uint8Array(capacity);
     if (chunking) {
@@ -202,6 +230,6 @@ export class PickleOutput {
 
   #replace(bytes: Uint8Array): void {
     this.bytes = bytes;
-    this.#view = new DataView(bytes.buffer);
+    this.#view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   }
 }
