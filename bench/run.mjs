@@ -121,6 +121,7 @@ if (args.report) {
       '',
       'Written by `node bench/run.mjs --report` from one run; every figure below comes from that run. Re-run on',
       'your machine with `make bench` (the full suite, about ten minutes) or `node bench/run.mjs --quick`.',
+      'What limits each missed target, and what was measured while trying to close it: [ANALYSIS.md](ANALYSIS.md).',
       '',
       '## Machine',
       '',
