@@ -3,6 +3,7 @@ import type { Socket } from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { encodeJoinedFrame, type FrameReader } from '../src/transport/framing.js';
 import {
+  type BufferTooShort,
   type Connection,
   ConnectionClosedError,
   EOFError,
@@ -259,5 +260,109 @@ describe('direct reads on the connecting end (Node onread)', () => {
     rawSocket(d).end(encodeJoinedFrame(patterned(200_000, 6)));
     expect((await c.recvBytes()).byteLength).toBe(200_000);
     await expect(c.recvBytes()).rejects.toBeInstanceOf(EOFError);
+  });
+});
+
+describe('recvBytesInto reads in place', () => {
+  /** Payload allocations of at least `minimum` bytes made by `conn`'s frame reader from now on. */
+  const watchAllocations = (conn: Connection, minimum: number): number[] => {
+    const reader = frameReader(conn) as unknown as { allocate: (n: number) => Uint8Array };
+    const sizes: number[] = [];
+    const allocate = reader.allocate;
+    reader.allocate = (n) => {
+      if (n >= minimum) sizes.push(n);
+      return allocate(n);
+    };
+    return sizes;
+  };
+
+  // Both ends of a Pipe: the first reads through direct-read.ts, the second through 'data' events.
+  for (const [name, receiverIndex] of [
+    ['the accepted end', 1],
+    ['the connecting end', 0],
+  ] as const) {
+    it(`${name}: back-to-back large messages land in the caller's buffer with no buffer of their own`, async () => {
+      const ends = await pair();
+      const receiver = ends[receiverIndex];
+      const sender = ends[1 - receiverIndex]!;
+      const allocations = watchAllocations(receiver, 1 << 20);
+      const messages = [patterned(3 << 20, 1), patterned(2 << 20, 2), patterned(3 << 20, 3)];
+      const buffer = new Uint8Array((3 << 20) + 7);
+      // Written in one go, so the next header arrives in the chunk that ends the previous message.
+      rawSocket(sender).write(Buffer.concat(messages.map((m) => encodeJoinedFrame(m))));
+      for (const message of messages) {
+        expect(await receiver.recvBytesInto(buffer, 7)).toBe(message.byteLength);
+        expect(Buffer.compare(buffer.subarray(7, 7 + message.byteLength), message)).toBe(0);
+      }
+      // The connecting end keeps no chunks (they are in scratch memory), so a frame that starts before the
+      // next call gets a buffer of its own there; the accepted end waits for the call.
+      if (receiverIndex === 1) expect(allocations).toEqual([]);
+    });
+  }
+
+  it('a message longer than the buffer still raises BufferTooShort carrying it, and the next one reads', async () => {
+    const [a, b] = await pair();
+    const long = patterned(1 << 20, 4);
+    const next = patterned(300_000, 5);
+    rawSocket(a).write(Buffer.concat([encodeJoinedFrame(long), encodeJoinedFrame(next)]));
+    const buffer = new Uint8Array(1 << 19);
+    const error = await b.recvBytesInto(buffer).catch((e: unknown) => e);
+    expect(error).toMatchObject({ name: 'BufferTooShort' });
+    expect(Buffer.compare((error as BufferTooShort).payload, long)).toBe(0);
+    expect(await b.recvBytesInto(buffer)).toBe(next.byteLength);
+    expect(Buffer.compare(buffer.subarray(0, next.byteLength), next)).toBe(0);
+  });
+
+  it('an aborted receive mid-message hands the whole message to the next receiver in a buffer of its own', async () => {
+    const [a, b] = await pair();
+    const message = patterned(2 << 20, 6);
+    const frame = encodeJoinedFrame(message);
+    const buffer = new Uint8Array(message.byteLength);
+    const controller = new AbortController();
+    const aborted = b.recvBytesInto(buffer, 0, { signal: controller.signal });
+    const half = frame.byteLength >> 1;
+    rawSocket(a).write(frame.subarray(0, half));
+    await vi.waitFor(() => expect(frameReader(b).pendingFrameLength).toBe(message.byteLength));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    controller.abort(new Error('no longer needed'));
+    await expect(aborted).rejects.toThrow('no longer needed');
+    const untouched = Buffer.from(buffer);
+    rawSocket(a).write(frame.subarray(half));
+    const received = await b.recvBytes();
+    expect(Buffer.compare(received, message)).toBe(0);
+    expect(received.buffer).not.toBe(buffer.buffer);
+    expect(Buffer.compare(buffer, untouched)).toBe(0);
+  });
+
+  it('a large frame nobody waits for yet is not ready until whole, and a later recvBytes gets it', async () => {
+    const [a, b] = await pair();
+    const message = patterned(1 << 20, 7);
+    const frame = encodeJoinedFrame(message);
+    rawSocket(a).write(frame.subarray(0, 500_000));
+    await vi.waitFor(() => expect(frameReader(b).buffered).toBe(500_000));
+    expect(await b.poll()).toBe(false);
+    rawSocket(a).write(frame.subarray(500_000));
+    expect(await b.poll(null)).toBe(true);
+    expect(Buffer.compare(await b.recvBytes(), message)).toBe(0);
+  });
+
+  it('a frame longer than the high-water mark is still received whole with nobody waiting', async () => {
+    const ends = await Pipe(true, { readHighWaterMark: 256 << 10 });
+    open.push(...ends);
+    const [a, b] = ends;
+    const message = patterned(4 << 20, 8);
+    void a.sendBytes(message);
+    expect(await b.poll(null)).toBe(true);
+    expect(Buffer.compare(await b.recvBytes(), message)).toBe(0);
+  });
+
+  it('EOF inside a frame nobody waits for is TRUNCATED_MESSAGE', async () => {
+    const [a, b] = await pair();
+    const frame = encodeJoinedFrame(patterned(1 << 20, 9));
+    rawSocket(a).end(frame.subarray(0, 300_000));
+    expect(await b.poll(null)).toBe(true);
+    await expect(b.recvBytesInto(new Uint8Array(1 << 20))).rejects.toMatchObject({
+      code: 'TRUNCATED_MESSAGE',
+    });
   });
 });

@@ -39,9 +39,10 @@ export async function runMpwireClient(mod, addr, authkey, bench, args) {
         }
         break;
       }
-      case 'sink': {
+      case 'sink':
+      case 'sink-into': {
         const payload = new Uint8Array(args.size).fill(0xa5);
-        await command(conn, { mode: 'sink', count: args.count });
+        await command(conn, { mode: bench, size: args.size, count: args.count });
         t0 = performance.now();
         for (let i = 0; i < args.count; i++) await conn.sendBytes(payload);
         await conn.recvBytes();

@@ -97,6 +97,15 @@ function scenarios(opts, api) {
           { id: 'mpwire→py', peer: 'mpwire', bench: 'sink', args: { size, count } },
           { id: 'py→mpwire', peer: 'mpwire', bench: 'source', args: { size, count } },
           { id: 'mpwire→mpwire', peer: 'mpwire', server: 'mpwire', bench: 'sink', args: { size, count } },
+          // The receiver reuses one buffer through recvBytesInto: the way to take bulk data without a fresh
+          // buffer per message, which recvBytes must give.
+          {
+            id: 'mpwire→mpwire into',
+            peer: 'mpwire',
+            server: 'mpwire',
+            bench: 'sink-into',
+            args: { size, count },
+          },
           { id: 'mpwire←mpwire', peer: 'mpwire', server: 'mpwire', bench: 'source', args: { size, count } },
           { id: 'raw node→node', peer: 'raw', run: (a) => rawSink(a, size, count) },
           { id: 'raw node←node', peer: 'raw', run: (a) => rawSource(a, size, count) },
@@ -105,6 +114,7 @@ function scenarios(opts, api) {
         // Node sockets), so those rows are held to Python↔Python; mpwire on both ends is held to raw Node.
         targets: [
           { variant: 'mpwire→mpwire', versus: 'raw node→node', min: 0.9, label: '≥ 90 % of raw Node' },
+          { variant: 'mpwire→mpwire into', versus: 'raw node→node', min: 0.9, label: '≥ 90 % of raw Node' },
           { variant: 'mpwire←mpwire', versus: 'raw node←node', min: 0.9, label: '≥ 90 % of raw Node' },
           { variant: 'mpwire→py', versus: 'py→py', min: 0.9, label: '≥ 90 % of Python↔Python' },
           { variant: 'py→mpwire', versus: 'py→py', min: 0.9, label: '≥ 90 % of Python↔Python' },

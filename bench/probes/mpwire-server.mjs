@@ -2,7 +2,9 @@
 // mpwire's Listener and Connection, so a bulk transfer can be measured with mpwire on both ends.
 // `node mpwire-server.mjs DIST_INDEX tcp|unix [PATH] AUTHKEY_HEX` prints {"address": ...} when listening.
 // The first message of a connection is a JSON command (bytes); see transport_peer.py for the two modes served
-// here, sink and source.
+// here, sink and source. A third, sink-into, is sink received with recvBytesInto into one buffer of `size`
+// bytes, allocated once for the whole process and reused for every message, as a reader of bulk data would
+// (a buffer per connection would page-fault its fresh memory inside the timing, one message in four at 64 MiB).
 import { unlinkSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 
@@ -10,11 +12,18 @@ const [dist, family, ...rest] = process.argv.slice(2);
 const authkeyHex = rest.pop();
 const { Listener } = await import(pathToFileURL(dist).href);
 const DECODER = new TextDecoder();
+/** The sink-into buffer, kept across connections. */
+let intoBuffer = new Uint8Array(0);
 
 async function serve(conn) {
   const cmd = JSON.parse(DECODER.decode(await conn.recvBytes()));
   if (cmd.mode === 'sink') {
     for (let i = 0; i < cmd.count; i++) await conn.recvBytes();
+    await conn.sendBytes(new TextEncoder().encode('ok'));
+  } else if (cmd.mode === 'sink-into') {
+    if (intoBuffer.byteLength < cmd.size) intoBuffer = new Uint8Array(cmd.size);
+    const buffer = intoBuffer;
+    for (let i = 0; i < cmd.count; i++) await conn.recvBytesInto(buffer);
     await conn.sendBytes(new TextEncoder().encode('ok'));
   } else if (cmd.mode === 'source') {
     const payload = new Uint8Array(cmd.size).fill(0xa5);

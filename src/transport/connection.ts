@@ -58,6 +58,11 @@ export type BytesLike = ArrayBufferView | ArrayBuffer;
 /** The pickle protocol of CPython 3.8–3.13's `Connection.send`. */
 export const DEFAULT_PICKLE_PROTOCOL = 4;
 const DEFAULT_READ_HIGH_WATER_MARK = 8 * 1024 * 1024;
+/**
+ * A frame at least this long that starts while nobody waits is left in the socket chunks until a receiver
+ * comes or the frame is complete, so that a `recvBytesInto` called next still gets it read in place.
+ */
+const DEFERRED_FRAME_MINIMUM = 64 * 1024;
 /** Payload writes are split into slices this large; one libuv write of more than 2 GiB is not portable. */
 const MAX_WRITE_SLICE = 1 << 30;
 
@@ -107,10 +112,14 @@ class Fifo<T> {
   }
 }
 
-/** A receive waiting for a message; the abort listener is only there when the caller passed a signal. */
+/**
+ * A receive waiting for a message; the abort listener is only there when the caller passed a signal. `into` is
+ * the memory of a `recvBytesInto` caller, where its message is read straight from the socket chunks.
+ */
 class PendingReceive {
   constructor(
     readonly maxlength: number | undefined,
+    readonly into: Uint8Array | undefined,
     private readonly settleResolve: (payload: Uint8Array) => void,
     private readonly settleReject: (error: unknown) => void,
     private readonly signal: AbortSignal | undefined,
@@ -198,6 +207,8 @@ export function secondsToMilliseconds(seconds: number | null | undefined): numbe
 export class Connection implements AsyncIterable<unknown> {
   private readonly socket: Socket;
   private readonly reader: FrameReader;
+  /** Whether the reader holds socket chunks of its own ('data' events), so it may keep them buffered. */
+  private readonly ownsChunks: boolean;
   private readonly queue = new Fifo<Uint8Array>();
   private queuedBytes = 0;
   private readonly receivers = new Fifo<PendingReceive>();
@@ -245,6 +256,8 @@ export class Connection implements AsyncIterable<unknown> {
     this.readHighWaterMark = options.readHighWaterMark ?? DEFAULT_READ_HIGH_WATER_MARK;
     this.reader = new FrameReader({ allocate: (n) => Buffer.allocUnsafeSlow(n) });
     const channel = directReadChannelOf(socket);
+    // Bytes of a direct-read socket are in scratch memory: keeping them would mean copying them.
+    this.ownsChunks = channel === undefined;
     if (channel) {
       channel.attach({
         readTarget: () => (this.isClosed ? undefined : this.reader.directReadTarget(DIRECT_READ_MINIMUM)),
@@ -356,6 +369,9 @@ export class Connection implements AsyncIterable<unknown> {
 
   /**
    * Receives one message into `buffer` at byte `offset` and returns its length.
+   * A message that fits is read from the socket straight into `buffer`, so when the receive fails (end of
+   * stream inside the message) or is aborted, bytes from `offset` on may already have been overwritten; an
+   * aborted message is kept whole for the next receiver.
    * @throws RangeError before reading for a bad offset (the message stays queued); BufferTooShort, carrying
    *   the whole message, after reading one that does not fit (it is consumed; the connection stays usable).
    */
@@ -365,8 +381,12 @@ export class Connection implements AsyncIterable<unknown> {
     const target = bytesView(buffer);
     if (offset < 0) throw new RangeError('negative offset');
     if (offset > target.byteLength) throw new RangeError('offset too large');
+    const into = target.subarray(offset);
     const payload =
-      this.takeQueuedMessage(undefined, options.signal) ?? (await this.receive(undefined, options.signal));
+      this.takeQueuedMessage(undefined, options.signal) ??
+      (await this.receive(undefined, options.signal, into));
+    // Read in place: the message is a view of `into` (only messages that fit are read there).
+    if (payload.buffer === into.buffer && payload.byteOffset === into.byteOffset) return payload.byteLength;
     if (target.byteLength < offset + payload.byteLength) throw new BufferTooShort(payload);
     target.set(payload, offset);
     return payload.byteLength;
@@ -530,7 +550,11 @@ export class Connection implements AsyncIterable<unknown> {
     return payload;
   }
 
-  private receive(maxlength: number | undefined, signal: AbortSignal | undefined): Promise<Uint8Array> {
+  private receive(
+    maxlength: number | undefined,
+    signal: AbortSignal | undefined,
+    into?: Uint8Array,
+  ): Promise<Uint8Array> {
     signal?.throwIfAborted();
     return new Promise<Uint8Array>((resolve, reject) => {
       const onAbort =
@@ -538,9 +562,11 @@ export class Connection implements AsyncIterable<unknown> {
           ? undefined
           : (): void => {
               this.receivers.remove(receiver);
+              // The message being read into the caller's memory is kept for the next receiver.
+              if (into !== undefined) this.reader.detachPayloadFrom(into);
               reject(abortReason(signal));
             };
-      const receiver = new PendingReceive(maxlength, resolve, reject, signal, onAbort);
+      const receiver = new PendingReceive(maxlength, into, resolve, reject, signal, onAbort);
       if (onAbort) signal?.addEventListener('abort', onAbort, { once: true });
       this.receivers.push(receiver);
       this.pump();
@@ -604,7 +630,12 @@ export class Connection implements AsyncIterable<unknown> {
       if (this.queuedBytes >= this.readHighWaterMark && this.receivers.length === 0) break;
       // While authenticating, read only what a receiver asked for: a cap must not apply to later frames.
       if (this.handshakeLimit !== undefined && this.receivers.length <= this.queue.length) break;
-      const result = this.reader.readFrame(this.currentFrameLimit());
+      // A frame that starts while a recvBytesInto caller waits first is read into its buffer: one copy from
+      // each socket chunk instead of two, and no fresh buffer to page-fault (with deferFrameStart, 64 MiB
+      // messages into one reused buffer over TCP: 830 → 1775 MB/s).
+      const into = this.queue.length === 0 ? this.receivers.peek()?.into : undefined;
+      if (this.receivers.length === 0 && this.deferFrameStart()) break;
+      const result = this.reader.readFrame(this.currentFrameLimit(), into);
       if (result === undefined) {
         if (this.streamEnded) {
           this.readEnd = this.reader.insideFrame
@@ -645,6 +676,26 @@ export class Connection implements AsyncIterable<unknown> {
       else this.socket.resume();
     }
     if (changed) this.notifyReadiness();
+  }
+
+  /**
+   * Whether to leave the next frame in the buffered chunks for now: nobody waits (the next receiver may bring
+   * its own buffer), the frame is long and not wholly buffered yet (so no message readiness is delayed), and
+   * the buffered bytes stay under the high-water mark (above it the frame starts and the socket keeps flowing).
+   * Without this, the frame that follows a message in the same chunk started before the caller's next
+   * `recvBytesInto` and got a buffer of its own: reading in place alone took 64 MiB messages over TCP from
+   * 846 to only 922 MB/s, with this to 1775 MB/s.
+   */
+  private deferFrameStart(): boolean {
+    if (!this.ownsChunks || this.streamEnded) return false;
+    const buffered = this.reader.buffered;
+    const length = this.reader.nextFrameLength;
+    return (
+      length !== undefined &&
+      length >= DEFERRED_FRAME_MINIMUM &&
+      buffered < SHORT_HEADER_SIZE + length &&
+      buffered < this.readHighWaterMark
+    );
   }
 
   private deliver(): void {

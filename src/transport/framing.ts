@@ -127,6 +127,19 @@ export class FrameReader {
     return this.state === ReaderState.Stopped;
   }
 
+  /**
+   * Length announced by the next frame's ordinary header when it is not started yet and its 4 header bytes
+   * are all in the first buffered chunk; undefined otherwise. Reading it consumes nothing.
+   */
+  get nextFrameLength(): number | undefined {
+    const chunk = this.chunks[0];
+    const at = this.chunkOffset;
+    if (this.state !== ReaderState.Header || this.headerFilled !== 0 || chunk === undefined) return undefined;
+    if (chunk.byteLength - at < SHORT_HEADER_SIZE) return undefined;
+    const header = (chunk[at]! << 24) | (chunk[at + 1]! << 16) | (chunk[at + 2]! << 8) | chunk[at + 3]!;
+    return header < 0 ? undefined : header;
+  }
+
   /** Length announced by the header of the frame being read, or undefined between frames. */
   get pendingFrameLength(): number | undefined {
     return this.state === ReaderState.Payload ? this.payload.byteLength : undefined;
@@ -142,8 +155,10 @@ export class FrameReader {
   /**
    * The next whole frame, or `undefined` when more bytes are needed.
    * @param maxLength largest payload accepted for this frame (inclusive); longer ones give `too-long`.
+   * @param into memory for the payload of a frame that starts now, when it fits (a receiver's own buffer); the
+   *   message returned is then a view of it. Frames already started, and longer ones, get their own buffer.
    */
-  readFrame(maxLength: number = Number.POSITIVE_INFINITY): FrameReadResult | undefined {
+  readFrame(maxLength: number = Number.POSITIVE_INFINITY, into?: Uint8Array): FrameReadResult | undefined {
     for (;;) {
       switch (this.state) {
         case ReaderState.Stopped:
@@ -161,7 +176,7 @@ export class FrameReader {
             this.stop();
             return { kind: 'bad-header', header };
           }
-          const early = this.beginPayload(header, maxLength);
+          const early = this.beginPayload(header, maxLength, into);
           if (early) return early;
           continue;
         }
@@ -169,7 +184,7 @@ export class FrameReader {
           if (!this.fillHeader(12)) return undefined;
           const length = this.headerView.getBigUint64(0, false);
           const asNumber = length > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_VALUE : Number(length);
-          const early = this.beginPayload(asNumber, maxLength);
+          const early = this.beginPayload(asNumber, maxLength, into);
           if (early) return early;
           continue;
         }
@@ -204,6 +219,18 @@ export class FrameReader {
       throw new RangeError(`direct read of ${count} bytes does not fit the pending payload`);
     }
     this.payloadFilled += count;
+  }
+
+  /**
+   * Moves the payload being read out of `memory` (a receiver's buffer given to {@link readFrame} that the
+   * receiver no longer wants filled) into a buffer of its own, keeping the bytes read so far.
+   */
+  detachPayloadFrom(memory: Uint8Array): void {
+    const payload = this.payload;
+    if (this.state !== ReaderState.Payload || payload.buffer !== memory.buffer) return;
+    const own = this.allocate(payload.byteLength);
+    own.set(payload.subarray(0, this.payloadFilled));
+    this.payload = own;
   }
 
   /**
@@ -247,12 +274,18 @@ export class FrameReader {
   }
 
   /** Starts a payload of `length` bytes, or stops the reader and reports a frame over the limit. */
-  private beginPayload(length: number, maxLength: number): FrameReadResult | undefined {
+  private beginPayload(
+    length: number,
+    maxLength: number,
+    into: Uint8Array | undefined,
+  ): FrameReadResult | undefined {
     if (length > maxLength) {
       this.stop();
       return { kind: 'too-long', length };
     }
-    this.payload = length === 0 ? new Uint8Array(0) : this.allocate(length);
+    if (length === 0) this.payload = new Uint8Array(0);
+    else if (into !== undefined && length <= into.byteLength) this.payload = into.subarray(0, length);
+    else this.payload = this.allocate(length);
     this.payloadFilled = 0;
     this.state = ReaderState.Payload;
     return undefined;
