@@ -161,6 +161,13 @@ export function headline(results) {
         'raw node→node',
         'one-way 64 MiB messages, TCP, mpwire → mpwire',
       ],
+      [
+        'bulk-64MiB-tcp',
+        'mpwire→mpwire into',
+        'py→py',
+        'raw node→node',
+        'one-way 64 MiB messages, TCP, mpwire → mpwire, `recvBytesInto` one reused buffer',
+      ],
     ]) {
       const row = transportRow(results, id, variant, ref, raw, label);
       if (row) lines.push(row);
