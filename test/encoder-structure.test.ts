@@ -6,6 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import {
   dumps,
+  loads,
   Pickler,
   PicklingError,
   PyDate,
@@ -314,5 +315,38 @@ describe('INST and OBJ placeholders', () => {
       const out = python('v = pickle.loads(data)\nprint(type(v[0]).__name__, v[0].a, v[0] is v[1])', bytes);
       expect(out).toBe('Thing 1 True');
     }
+  });
+});
+
+describe('identity memo past half a million containers', () => {
+  // Over 2^19 containers the memo moves to a second table; shared references and cycles on both sides of
+  // that point must still come back as one object, in the same bytes whichever table each entry sits in.
+  const build = () => {
+    const lists: unknown[][] = Array.from({ length: 600_000 }, (_, i) => [i]);
+    const early = lists[10]!;
+    const late = lists[590_000]!;
+    late.push(late); // a cycle past the limit
+    const value = [lists, early, late, lists[300_000]];
+    return { value, early, late };
+  };
+
+  it('keeps shared references and cycles, with the same bytes dump after dump', () => {
+    const { value } = build();
+    const first = dumps(value);
+    const second = dumps(value); // entries now stale in the first table, fresh in the second
+    expect(Buffer.from(second).equals(Buffer.from(first))).toBe(true);
+    const back = loads(first) as [unknown[][], unknown[], unknown[], unknown[]];
+    expect(back[0]).toHaveLength(600_000);
+    expect(back[1]).toBe(back[0][10]);
+    expect(back[2]).toBe(back[0][590_000]);
+    expect(back[2]![1]).toBe(back[2]);
+    expect(back[3]).toBe(back[0][300_000]);
+    expect(back[0][599_999]).toEqual([599_999]);
+  });
+
+  it('matches a fresh Pickler for a fresh equal value', () => {
+    const a = dumps(build().value);
+    const b = new Pickler().dump(build().value);
+    expect(Buffer.from(a).equals(Buffer.from(b))).toBe(true);
   });
 });
