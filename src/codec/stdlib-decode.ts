@@ -149,16 +149,16 @@ function checkTzinfo(value: unknown): unknown {
 
 const DAYS_IN_MONTH: readonly number[] = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 
+/** Days in `month` (1..12) of `year`, by the proleptic Gregorian calendar CPython's datetime uses. */
+function daysInMonth(year: number, month: number): number {
+  if (month !== 2) return DAYS_IN_MONTH[month - 1]!;
+  return year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 29 : 28;
+}
+
 function checkDate(year: number, month: number, day: number): void {
   if (year < 1 || year > 9999) fail(`year ${year} is out of range`);
   if (month < 1 || month > 12) fail('month must be in 1..12');
-  const dim =
-    month === 2
-      ? year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0)
-        ? 29
-        : 28
-      : DAYS_IN_MONTH[month - 1]!;
-  if (day < 1 || day > dim) fail('day is out of range for month');
+  if (day < 1 || day > daysInMonth(year, month)) fail('day is out of range for month');
 }
 
 function checkTime(hour: number, minute: number, second: number, microsecond: number): void {
@@ -170,13 +170,7 @@ function checkTime(hour: number, minute: number, second: number, microsecond: nu
 
 function isValidDate(year: number, month: number, day: number): boolean {
   if (year < 1 || year > 9999 || month < 1 || month > 12 || day < 1) return false;
-  const dim =
-    month === 2
-      ? year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0)
-        ? 29
-        : 28
-      : DAYS_IN_MONTH[month - 1]!;
-  return day <= dim;
+  return day <= daysInMonth(year, month);
 }
 
 const datetimeHandler: GlobalHandler = {
