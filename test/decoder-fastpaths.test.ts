@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it, vi } from 'vitest';
-import { loads, PyFloat, PyTuple, PyUUID, tuple } from '../src/codec/index.js';
+import { loads, PyFloat, PyTuple, PyUUID, tuple, type UnpicklingError } from '../src/codec/index.js';
 
 /** CPython's pickles of each expression (one protocol), with each value as JSON (ints as decimal strings). */
 function pickledWithRepr(exprs: readonly string[], protocol: number): { pickle: Uint8Array; repr: string }[] {
@@ -122,6 +122,43 @@ describe('runs of numbers appended to a list', () => {
     expect(() => loads(pickle, { limits: { maxContainerItems: 1500 } })).toThrow(
       expect.objectContaining({ code: 'LIMIT_EXCEEDED', message: expect.stringMatching(/^APPENDS: /) }),
     );
+  });
+  it('fail at the same APPENDS as item by item when later batches go over maxContainerItems', () => {
+    // floats: 'wrapped' turns the number runs off, so every item goes through the stack.
+    for (const maxContainerItems of [1000, 1001, 5000, 19999]) {
+      const caught = (options: Parameters<typeof loads>[1]): UnpicklingError => {
+        try {
+          loads(pickle, options);
+        } catch (e) {
+          return e as UnpicklingError;
+        }
+        throw new Error('no error');
+      };
+      const fast = caught({ limits: { maxContainerItems } });
+      const slow = caught({ limits: { maxContainerItems }, floats: 'wrapped' });
+      expect([fast.code, fast.offset, fast.message]).toEqual([slow.code, slow.offset, slow.message]);
+    }
+  });
+  it('batches of numbers next to batches holding other values, and a list inside a list', () => {
+    const script = [
+      'import pickle, sys',
+      'inner = [i * 0.25 for i in range(3000)]',
+      'v = [i * 1.5 for i in range(4500)] + ["x"] + list(range(2500)) + [inner] + [-1.0] * 3000 + [None]',
+      'sys.stdout.write(pickle.dumps([v, inner], 4).hex())',
+    ].join('\n');
+    const mixed = Uint8Array.from(Buffer.from(execFileSync('python3', ['-c', script]).toString(), 'hex'));
+    const inner = Array.from({ length: 3000 }, (_, i) => i * 0.25);
+    const v = [
+      ...Array.from({ length: 4500 }, (_, i) => i * 1.5),
+      'x',
+      ...Array.from({ length: 2500 }, (_, i) => i),
+      inner,
+      ...new Array(3000).fill(-1),
+      null,
+    ];
+    const got = loads(mixed) as unknown[][];
+    expect(got).toEqual([v, inner]);
+    expect(got[0]![7001]).toBe(got[1]);
   });
 });
 

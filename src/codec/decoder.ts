@@ -139,6 +139,8 @@ const MAX_SAFE_BIG = BigInt(MAX_SAFE);
  * 0.6 µs against 6 µs at 128 bytes, 4 µs against 8 µs at 512, even at 2 KiB.
  */
 const LONG_WORDS_MAX_BYTES = 1024;
+/** Number runs at least this long are appended to a list made long enough beforehand. */
+const PREALLOCATE_MIN_ITEMS = 4096;
 const HEX_BYTE: readonly string[] = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, '0'));
 /** How far back the memo is searched for a dict that changes representation before a rerun is cheaper. */
 const MEMO_PATCH_WINDOW = 4096;
@@ -209,8 +211,10 @@ function appendValues(target: unknown[], stack: unknown[], from: number): void {
 }
 
 /**
- * Appends the numbers of the BINFLOAT/BININT/BININT1/BININT2 opcodes in `data[from, to)` (FRAMEs skipped) to
- * `target`. Like appendNumbers, its store only ever sees numbers, so a list of floats stays unboxed.
+ * Appends the `count` numbers of the BINFLOAT/BININT/BININT1/BININT2 opcodes in `data[from, to)` (FRAME, MARK
+ * and APPENDS skipped) to `target`. Like appendNumbers, its store only ever sees numbers, so a list of floats
+ * stays unboxed. A long run sets the length first: growing a 1e6-float array one store at a time took
+ * 18-20 ms, against 10-11 ms for the same stores into an array already that long.
  */
 function appendNumbersFrom(
   target: unknown[],
@@ -218,8 +222,10 @@ function appendNumbersFrom(
   view: DataView,
   from: number,
   to: number,
+  count: number,
 ): void {
   let at = target.length;
+  if (count >= PREALLOCATE_MIN_ITEMS) target.length = at + count;
   let q = from;
   while (q < to) {
     const c = data[q]!;
@@ -235,8 +241,10 @@ function appendNumbersFrom(
     } else if (c === 0x4a) {
       target[at++] = view.getInt32(q + 1, true);
       q += 5;
-    } else {
+    } else if (c === 0x95) {
       q += 9; // FRAME
+    } else {
+      q += 1; // MARK or APPENDS between two runs
     }
   }
 }
@@ -903,15 +911,15 @@ export class Unpickler {
     };
     // Runs of numbers go straight into their list unless ints must be bigints or floats PyFloats.
     const numberRuns = !bigintsAlways && !wrapFloats;
+    /** A valid FRAME at `q`: CPython's C unpickler only checks that the frame fits in the data. */
+    const isValidFrame = (q: number): boolean =>
+      end - q >= 9 && view.getUint32(q + 5, true) === 0 && view.getUint32(q + 1, true) <= end - q - 9;
     /**
-     * MARK at `p - 1` followed only by BINFLOAT/BININT/BININT1/BININT2 (and valid FRAMEs) and then APPENDS onto
-     * a list on top of the stack: appends the numbers from the data and returns the offset after APPENDS.
-     * Returns -1 (nothing done) for anything else, including any run the opcodes would refuse, so that every
-     * error still comes from the opcode that raises it. The stack would box each float in a heap number.
+     * The count of BINFLOAT/BININT/BININT1/BININT2 opcodes (valid FRAMEs between them allowed) from `p` up to
+     * an APPENDS, whose offset goes to `runEnd`; -1 if anything else comes first or the run is empty.
      */
-    const appendNumberRun = (p: number): number => {
-      const target = stack[stack.length - 1];
-      if (!Array.isArray(target) || target instanceof PyTuple) return -1;
+    let runEnd = 0;
+    const numberRunLength = (p: number): number => {
       let q = p;
       let count = 0;
       for (;;) {
@@ -922,16 +930,41 @@ export class Unpickler {
         else if (c === 0x4d) q += 3;
         else if (c === 0x4a) q += 5;
         else if (c === 0x95) {
-          if (end - q < 9 || view.getUint32(q + 5, true) !== 0 || view.getUint32(q + 1, true) > end - q - 9)
-            return -1;
+          if (!isValidFrame(q)) return -1;
           q += 9;
           continue;
         } else break;
         count++;
       }
-      if (data[q] !== 0x65 || count === 0 || target.length + count > maxItems) return -1;
-      appendNumbersFrom(target, data, view, p, q);
-      return q + 1;
+      if (data[q] !== 0x65 || count === 0) return -1;
+      runEnd = q;
+      return count;
+    };
+    /**
+     * MARK at `p - 1` followed only by BINFLOAT/BININT/BININT1/BININT2 (and valid FRAMEs) and then APPENDS onto
+     * a list on top of the stack: appends the numbers from the data and returns the offset after APPENDS. The
+     * MARK…APPENDS runs that directly follow (a batched list's next batches) go in the same step, so a long
+     * list is sized once. Returns -1 (nothing done) for anything else, including any run the opcodes would
+     * refuse, so that every error still comes from the opcode that raises it. The stack would box each float
+     * in a heap number.
+     */
+    const appendNumberRun = (p: number): number => {
+      const target = stack[stack.length - 1];
+      if (!Array.isArray(target) || target instanceof PyTuple) return -1;
+      let count = numberRunLength(p);
+      if (count < 0 || target.length + count > maxItems) return -1;
+      let last = runEnd;
+      for (;;) {
+        let q = last + 1;
+        while (q < end && data[q] === 0x95 && isValidFrame(q)) q += 9;
+        if (q >= end || data[q] !== 0x28) break;
+        const more = numberRunLength(q + 1);
+        if (more < 0 || target.length + count + more > maxItems) break;
+        count += more;
+        last = runEnd;
+      }
+      appendNumbersFrom(target, data, view, p, last, count);
+      return last + 1;
     };
     const checkDigits = (digits: number): void => {
       if (digits > limits.maxBigIntDigits)
