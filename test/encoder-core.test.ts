@@ -347,6 +347,22 @@ function buildCases(): OracleCase[] {
       },
     },
     {
+      // Runs of floats are written a batch at a time; ints, -0.0, inf, 1e20 and other values break runs,
+      // and runs cross frame boundaries at every offset within a float.
+      name: 'runs of floats between other values',
+      python:
+        "v = [i + 0.25 for i in range(7300)] + [0, -0.0, 5, 1e20, float('-inf'), float(2**53), 2**53 - 1, 'x', None, [1.5, 2.5], 1.5]\nv = v * 9 + [0.5] * 20000",
+      value: () => {
+        const v: unknown[] = [
+          ...range(7300).map((i) => i + 0.25),
+          ...[0, -0, 5, 1e20, Number.NEGATIVE_INFINITY, 2 ** 53, 2 ** 53 - 1, 'x', null, [1.5, 2.5], 1.5],
+        ];
+        const all: unknown[] = [];
+        for (let k = 0; k < 9; k++) all.push(...v);
+        return [...all, ...new Array(20000).fill(0.5)];
+      },
+    },
+    {
       name: 'frame of exactly 64 KiB',
       python: "v = ['y' * 65530, 'z']",
       value: () => ['y'.repeat(65530), 'z'],

@@ -35,7 +35,7 @@
  * - Below protocol 4, a dotted global name follows 3.8–3.12 (3.13 memoizes less).
  * - NEWOBJ_EX at protocols 2–3 is refused, since CPython's fallback depends on the class.
  */
-import { FRAME_SIZE_TARGET, PickleOutput } from './byte-writer.js';
+import { FRAME_FULL, PickleOutput } from './byte-writer.js';
 import { mapPython3Name } from './compat-names.js';
 import { PicklingError } from './errors.js';
 import { NDArray, NumpyDtype, NumpyScalar, numpyRegistry } from './numpy.js';
@@ -162,9 +162,6 @@ const LABEL_PROGRAM = 5;
 
 /** Frame-stack depth from which tuple cycles are looked for (see `#enterTuple`). */
 const CYCLE_CHECK_DEPTH = 1024;
-
-/** `_Pickler_OpcodeBoundary`'s test: an open frame (header included) that has reached 64 KiB is committed. */
-const FRAME_FULL = FRAME_SIZE_TARGET + 9;
 
 /** Text and binary opcodes above this many UTF-16 units are encoded out of place (they may reach 64 KiB). */
 const MAX_IN_PLACE_STRING = 21_845;
@@ -607,12 +604,23 @@ export class Pickler {
     const fIdx = this.#fIdx;
     const fLeft = this.#fLeft;
     const leavesInline = this.#persistentId === undefined;
+    const floatRuns = leavesInline && this.#binary;
     for (;;) {
       let idx = fIdx[sp]!;
       let left = fLeft[sp]!;
       while (left > 0) {
         const item = items[idx];
         // Numbers first and by hand: long runs of them are the commonest list there is.
+        if (
+          floatRuns &&
+          typeof item === 'number' &&
+          (!Number.isSafeInteger(item) || (item === 0 && 1 / item < 0))
+        ) {
+          const next = this.#out.writeFloatRun(items, idx, idx + left);
+          left -= next - idx;
+          idx = next;
+          continue;
+        }
         if (leavesInline && (typeof item === 'number' ? this.#saveNumberLeaf(item) : this.#saveLeaf(item))) {
           idx++;
           left--;
