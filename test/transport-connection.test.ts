@@ -1,12 +1,15 @@
 /** Connection behaviour that needs no Python: crafted frames over a Node socket pair, argument checks, cancellation. */
 import type { Socket } from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { adoptAcceptedSocket } from '../src/transport/direct-read.js';
 import { encodeJoinedFrame, type FrameReader } from '../src/transport/framing.js';
 import {
   type BufferTooShort,
+  Client,
   type Connection,
   ConnectionClosedError,
   EOFError,
+  Listener,
   Pipe,
   ProtocolError,
   TransportError,
@@ -260,6 +263,53 @@ describe('direct reads on the connecting end (Node onread)', () => {
     rawSocket(d).end(encodeJoinedFrame(patterned(200_000, 6)));
     expect((await c.recvBytes()).byteLength).toBe(200_000);
     await expect(c.recvBytes()).rejects.toBeInstanceOf(EOFError);
+  });
+});
+
+describe("a Listener's accepted connections read in place too", () => {
+  for (const family of ['AF_INET', 'AF_UNIX'] as const) {
+    it(`${family}: large payloads go straight into their buffer, with small frames around them`, async () => {
+      await using listener = await Listener.listen(undefined, { family, authkey: 'key' });
+      const client = await Client(listener.address, { authkey: 'key' });
+      const server = await listener.accept();
+      open.push(client, server);
+      const direct = vi.spyOn(frameReader(server), 'commitDirectRead');
+      const messages = [patterned(7, 1), patterned(3 << 20, 2), patterned(0, 3), patterned(2 << 20, 4)];
+      for (const message of messages) void client.sendBytes(message);
+      for (const message of messages) expect(Buffer.compare(await server.recvBytes(), message)).toBe(0);
+      const buffer = new Uint8Array(3 << 20);
+      void client.sendBytes(messages[1]!);
+      expect(await server.recvBytesInto(buffer)).toBe(3 << 20);
+      expect(Buffer.compare(buffer, messages[1]!)).toBe(0);
+      const directBytes = direct.mock.calls.reduce((sum, [count]) => sum + count, 0);
+      expect(directBytes).toBeGreaterThan(4 << 20);
+      // Both directions and half-close still work on the adopted socket.
+      await server.send({ reply: [1, 2, 3] });
+      expect(await client.recv()).toEqual({ reply: [1, 2, 3] });
+      client.close();
+      await expect(server.recvBytes()).rejects.toBeInstanceOf(EOFError);
+    });
+  }
+
+  it('bytes sent before accept() are kept, and close() stops the server with connections open', async () => {
+    const listener = await Listener.listen(undefined, { family: 'AF_UNIX' });
+    const client = await Client(listener.address);
+    open.push(client);
+    await client.sendBytes(patterned(1 << 20, 9));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const server = await listener.accept();
+    open.push(server);
+    expect(Buffer.compare(await server.recvBytes(), patterned(1 << 20, 9))).toBe(0);
+    listener.close();
+    await server.sendBytes(Uint8Array.of(1));
+    expect(Array.from(await client.recvBytes())).toEqual([1]);
+  });
+
+  it('a socket whose handle cannot read into a given buffer is kept as it is, resumed', () => {
+    const resume = vi.fn();
+    const socket = { _handle: { readStart: () => 0 }, readableFlowing: false, resume } as unknown as Socket;
+    expect(adoptAcceptedSocket(socket, true)).toBe(socket);
+    expect(resume).toHaveBeenCalledOnce();
   });
 });
 

@@ -3,10 +3,11 @@
  * payload is read straight into the payload's own buffer (no copy from a socket chunk), and everything else
  * is read into one shared scratch buffer and parsed before the next read (no fresh chunk per read).
  *
- * Node offers `onread` to sockets it connects, not to a server's accepted sockets, so only the sockets mpwire
- * connects itself (`Client`, one end of `Pipe`) read this way; the others keep `'data'` events.
+ * Node offers `onread` only to the Socket constructor: the sockets mpwire connects itself (`Client`, one end
+ * of `Pipe`) get it there, and a `Listener` moves each accepted socket's handle to a new Socket that has it
+ * ({@link adoptAcceptedSocket}). The others (`Pipe`'s accepted end, `spawnWithPipe`'s) keep `'data'` events.
  */
-import type { OnReadOpts, Socket } from 'node:net';
+import { Socket as NodeSocket, type OnReadOpts, type Socket, type SocketConstructorOpts } from 'node:net';
 
 /** Size of the shared scratch buffer: Node's own read size. */
 const SCRATCH_SIZE = 64 * 1024;
@@ -75,4 +76,45 @@ export function registerDirectRead(socket: Socket, channel: DirectReadChannel): 
 /** The direct-read channel of a socket mpwire connected, or undefined for a socket that emits `'data'`. */
 export function directReadChannelOf(socket: Socket): DirectReadChannel | undefined {
   return channels.get(socket);
+}
+
+/** What {@link adoptAcceptedSocket} needs of a socket's native handle. */
+interface StreamHandle {
+  readStart(): number;
+  readStop(): number;
+  useUserBuffer(buffer: Uint8Array): void;
+}
+
+/**
+ * A server's accepted socket, still paused (`pauseOnConnect`), moved to a new Socket that reads through a
+ * {@link DirectReadChannel}: Node gives `onread` only to the Socket constructor, never to accepted sockets.
+ * The native handle changes owner; the old Socket is destroyed without it (it never read), which also keeps
+ * the server's connection count right. Where the handle is not a native stream, returns the socket itself,
+ * resumed.
+ */
+export function adoptAcceptedSocket(accepted: Socket, allowHalfOpen: boolean): Socket {
+  const holder = accepted as unknown as { _handle?: Partial<StreamHandle> | null };
+  const handle = holder._handle;
+  if (
+    handle === null ||
+    handle === undefined ||
+    typeof handle.readStart !== 'function' ||
+    typeof handle.useUserBuffer !== 'function' ||
+    accepted.readableFlowing === true
+  ) {
+    accepted.resume();
+    return accepted;
+  }
+  const channel = new DirectReadChannel();
+  holder._handle = null;
+  const socket = new NodeSocket({
+    handle,
+    allowHalfOpen,
+    readable: true,
+    writable: true,
+    onread: channel.onread,
+  } as SocketConstructorOpts);
+  accepted.destroy();
+  registerDirectRead(socket, channel);
+  return socket;
 }

@@ -23,6 +23,7 @@ import {
   readinessHook,
   secondsToMilliseconds,
 } from './connection.js';
+import { adoptAcceptedSocket } from './direct-read.js';
 import { TransportError } from './errors.js';
 import { authenticate, withDeadline } from './handshake.js';
 
@@ -113,7 +114,7 @@ export class Listener implements AsyncIterable<Connection> {
       ownedDirectory = arbitrary.directory;
     }
     checkAddressShape(address, family);
-    const server = createServer({ allowHalfOpen: true });
+    const server = createServer({ allowHalfOpen: true, pauseOnConnect: true });
     try {
       if (family === 'AF_INET') {
         const [host, port] = address as readonly [string, number];
@@ -249,11 +250,12 @@ export class Listener implements AsyncIterable<Connection> {
     for (const listener of [...this.readinessListeners]) listener();
   }
 
-  private onSocket(socket: Socket): void {
+  private onSocket(accepted: Socket): void {
     if (this.isClosed) {
-      socket.destroy();
+      accepted.destroy();
       return;
     }
+    const socket = adoptAcceptedSocket(accepted, true);
     if (this.family === 'AF_INET') socket.setNoDelay(true);
     const peer: Address =
       this.family === 'AF_INET'
