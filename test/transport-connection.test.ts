@@ -313,6 +313,25 @@ describe("a Listener's accepted connections read in place too", () => {
   });
 });
 
+describe('recv() with zeroCopyBytes', () => {
+  it('gives views into each message of its own, which later messages never overwrite', async () => {
+    const ends = await Pipe(true, { unpicklerOptions: { zeroCopyBytes: true } });
+    open.push(...ends);
+    const [a, b] = ends;
+    const first = patterned(1 << 20, 1);
+    const second = patterned(1 << 20, 2);
+    void b.send([first, 'x']);
+    void b.send([second, 'y']);
+    const [got] = (await a.recv()) as [Uint8Array, string];
+    expect(got.byteLength).toBe(1 << 20);
+    expect(got.byteOffset).toBeGreaterThan(0); // a view, past the pickle's opcodes
+    expect(((await a.recv()) as unknown[])[1]).toBe('y');
+    for (let i = 0; i < 64; i++) void b.sendBytes(patterned(70_000, i));
+    for (let i = 0; i < 64; i++) await a.recvBytes();
+    expect(Buffer.compare(got, first)).toBe(0);
+  });
+});
+
 describe('recvBytesInto reads in place', () => {
   /** Payload allocations of at least `minimum` bytes made by `conn`'s frame reader from now on. */
   const watchAllocations = (conn: Connection, minimum: number): number[] => {

@@ -27,7 +27,12 @@ export interface ConnectionOptions {
   readonly protocol?: number;
   /** Further options for the encoder behind `send()` (`registry`, `persistentId`, ...); `protocol` above wins. */
   readonly picklerOptions?: PicklerOptions;
-  /** Options for the decoder behind `recv()` (`allowGlobals`, `registry`, `encoding`, limits, ...). */
+  /**
+   * Options for the decoder behind `recv()` (`allowGlobals`, `registry`, `encoding`, limits, ...). Every
+   * message `recv()` decodes sits in a buffer of its own that nothing reuses, so `zeroCopyBytes: true` is
+   * safe here: bytes (and numpy data) come back as views into it instead of copies, which saves a copy of
+   * large payloads and half the peak memory. A view keeps its whole message alive.
+   */
   readonly unpicklerOptions?: UnpicklerOptions;
   /**
    * Largest message this side accepts from the peer, in bytes; a longer frame makes the next receive fail with
