@@ -148,7 +148,7 @@ if (args.report) {
       "  the socket's 64 KiB chunks, while CPython reads a whole message into one buffer. Bulk rows with a CPython",
       '  end are held to Python↔Python, since the CPython peer bounds them; mpwire→mpwire (an mpwire Listener in a',
       '  Node process of its own, `bench/probes/mpwire-server.mjs`) is held to raw Node, both as recvBytes (a fresh',
-      '  buffer per message) and as recvBytesInto ("mpwire→mpwire into": one buffer reused for every message).',
+      '  buffer per message) and as recvBytesInto ("into" rows: one buffer reused for every message), both ways.',
       '  The Python↔Python client is a fresh CPython process per sample (its start-up is outside the timing).',
       '- Memory: each figure is a fresh process; peak RSS is `VmHWM` from `/proc/self/status`, baseline the RSS',
       '  just before the operation.',

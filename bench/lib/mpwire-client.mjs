@@ -56,6 +56,16 @@ export async function runMpwireClient(mod, addr, authkey, bench, args) {
         for (let i = 0; i < args.count; i++) await conn.recvBytes();
         break;
       }
+      case 'source-into': {
+        // The same messages as 'source', received with recvBytesInto into one buffer reused for each.
+        const buffer = new Uint8Array(args.size);
+        await command(conn, { mode: 'source', size: args.size, count: args.count });
+        await conn.recvBytes();
+        t0 = performance.now();
+        await conn.sendBytes(new TextEncoder().encode('go'));
+        for (let i = 0; i < args.count; i++) await conn.recvBytesInto(buffer);
+        break;
+      }
       case 'sink-obj': {
         await command(conn, { mode: 'sink-obj', count: args.count });
         t0 = performance.now();
