@@ -81,7 +81,6 @@ export function directReadChannelOf(socket: Socket): DirectReadChannel | undefin
 /** What {@link adoptAcceptedSocket} needs of a socket's native handle. */
 interface StreamHandle {
   readStart(): number;
-  readStop(): number;
   useUserBuffer(buffer: Uint8Array): void;
 }
 
