@@ -4,6 +4,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
+import { dumpsTransient } from '../src/codec/encoder.js';
 import {
   dumps,
   loads,
@@ -243,6 +244,39 @@ print(' '.join(pickle.dumps(v, p).hex() for p in range(6)))
     pickler.dump([other, inner]);
     pickler.clearMemo();
     expect(toHex(pickler.dump([inner, other, inner]))).toBe(toHex(fresh([inner, other, inner])));
+  });
+
+  it('forgets every string after clearMemo(), whether the last pickle held a few or many', () => {
+    const fresh = (value: unknown) => new Pickler({ protocol: 4 }).dump(value);
+    const strings = (n: number, tag: string) => Array.from({ length: n }, (_, i) => `${tag}${i}`);
+    const pickler = new Pickler({ protocol: 4 });
+    // Counts around the cheap clear's log (64 slots), with repeats so strings also enter the recent cache.
+    for (const n of [0, 1, 5, 63, 64, 65, 200, 900, 3]) {
+      for (const tag of ['s', 't', 's']) {
+        const list = strings(n, tag);
+        const value = [...list, ...list, tag];
+        expect(toHex(pickler.dump(value))).toBe(toHex(fresh(value)));
+        expect(toHex(dumps(value))).toBe(toHex(fresh(value)));
+        pickler.clearMemo();
+      }
+    }
+  });
+
+  it('dumpsTransient (for Connection.send) gives the same bytes, as a view only up to its limit', () => {
+    const small = { id: 7, tags: ['alpha', 'beta'] };
+    const view = dumpsTransient(small, undefined, 16384);
+    expect(toHex(view)).toBe(toHex(dumps(small)));
+    expect(view.byteLength).toBeLessThan(view.buffer.byteLength); // the pickler's buffer
+    const large = 'x'.repeat(20000);
+    const own = dumpsTransient(large, undefined, 16384);
+    expect(toHex(own)).toBe(toHex(dumps(large)));
+    expect(own.byteLength).toBe(own.buffer.byteLength);
+    // Past 1 MiB the output is in chunks: a short last chunk still gives the whole pickle, as a copy.
+    const chunked = [...Array.from({ length: 200_000 }, (_, i) => i + 0.5)];
+    expect(toHex(dumpsTransient(chunked, undefined, 16384))).toBe(toHex(dumps(chunked)));
+    // With hooks the call gets a pickler of its own; its bytes are the same.
+    const options = { persistentId: () => null };
+    expect(toHex(dumpsTransient(small, options, 16384))).toBe(toHex(dumps(small, options)));
   });
 
   it('returns a fresh array each time', () => {

@@ -230,6 +230,11 @@ export class PickleOutput {
     this.frameStart = -1;
   }
 
+  /** The bytes written as a view of the buffer, valid until the next `reset`; a copy once chunks exist. */
+  view(): Uint8Array {
+    return this.#chunks.length === 0 ? this.bytes.subarray(0, this.pos) : this.toBytes();
+  }
+
   /** A copy of the bytes written. */
   toBytes(): Uint8Array {
     if (this.#chunks.length === 0) return this.bytes.slice(0, this.pos);

@@ -7,7 +7,7 @@
  */
 import type { Socket } from 'node:net';
 import { loads, type UnpicklerOptions } from '../codec/decoder.js';
-import { dumps, type PicklerOptions } from '../codec/encoder.js';
+import { dumpsTransient, type PicklerOptions } from '../codec/encoder.js';
 import { DIRECT_READ_MINIMUM, directReadChannelOf } from './direct-read.js';
 import { BufferTooShort, ConnectionClosedError, EOFError, ProtocolError, TransportError } from './errors.js';
 import {
@@ -316,7 +316,10 @@ export class Connection implements AsyncIterable<unknown> {
   async send(value: unknown, options: CallOptions = {}): Promise<void> {
     this.checkClosed();
     this.checkWritable();
-    const pending = this.writeFrame(dumps(value, this.picklerOptions), options.signal);
+    // A pickle up to JOINED_WRITE_LIMIT is copied into its frame before writeFrame returns, so it can be a
+    // view of the pickler's buffer; larger ones are written from the array itself, later, so they get their own.
+    const pickle = dumpsTransient(value, this.picklerOptions, JOINED_WRITE_LIMIT);
+    const pending = this.writeFrame(pickle, options.signal);
     if (pending !== undefined) await pending;
   }
 
