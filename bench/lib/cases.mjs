@@ -89,6 +89,19 @@ function bigints() {
   return out;
 }
 
+// One record of records(): a typical small message, where the cost of each call counts.
+function message() {
+  return {
+    id: 7,
+    name: 'user7',
+    email: 'user7@example.com',
+    score: 3.75,
+    active: false,
+    tags: ['alpha', 'beta'],
+    parent: null,
+  };
+}
+
 /**
  * name -> { build(api), protocol, description }. `api` is the loaded mpwire module (or null): the nested case
  * uses its tuple type so the encoder writes tuples where Python has them; without it, arrays stand in.
@@ -106,6 +119,7 @@ export const CASES = {
     description: '1e3 chains nested 300 deep (list/dict/tuple)',
   },
   bigints: { build: bigints, protocol: 4, description: '1e5 ints of 65-576 bits' },
+  message: { build: message, protocol: 4, description: 'one small record dict (a message)' },
 };
 
 export const CASE_NAMES = Object.keys(CASES);

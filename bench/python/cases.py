@@ -86,6 +86,19 @@ def bigints():
     return [((1 << (64 + i % 512)) + i) * (-1 if i % 2 else 1) for i in range(BIGINTS)]
 
 
+def message():
+    # One record of records(): a typical small message, where the cost of each call counts.
+    return {
+        'id': 7,
+        'name': 'user7',
+        'email': 'user7@example.com',
+        'score': 3.75,
+        'active': False,
+        'tags': ['alpha', 'beta'],
+        'parent': None,
+    }
+
+
 # name -> (builder, protocol, description)
 CASES = {
     'records-p4': (records, 4, '1e5 small record dicts, protocol 4'),
@@ -96,6 +109,7 @@ CASES = {
     'strings': (strings, 4, '3e5 mixed ASCII / non-ASCII strings'),
     'nested': (nested, 4, '1e3 chains nested 300 deep (list/dict/tuple)'),
     'bigints': (bigints, 4, '1e5 ints of 65-576 bits'),
+    'message': (message, 4, 'one small record dict (a message)'),
 }
 
 
