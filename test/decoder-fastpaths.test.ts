@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it, vi } from 'vitest';
-import { loads, PyFloat, PyTuple, PyUUID, tuple, type UnpicklingError } from '../src/codec/index.js';
+import { dumps, loads, PyFloat, PyTuple, PyUUID, tuple, type UnpicklingError } from '../src/codec/index.js';
 
 /** CPython's pickles of each expression (one protocol), with each value as JSON (ints as decimal strings). */
 function pickledWithRepr(exprs: readonly string[], protocol: number): { pickle: Uint8Array; repr: string }[] {
@@ -159,6 +159,37 @@ describe('runs of numbers appended to a list', () => {
     const got = loads(mixed) as unknown[][];
     expect(got).toEqual([v, inner]);
     expect(got[0]![7001]).toBe(got[1]);
+  });
+});
+
+describe('short strings of small pickles, kept across loads', () => {
+  it('come back equal to what was pickled, whatever shares a cache slot', () => {
+    // 6000 strings over 512 slots: every slot is shared many times, by strings of equal and other lengths.
+    let seed = 12345;
+    const next = () => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return seed;
+    };
+    const texts: string[] = [];
+    for (let i = 0; i < 6000; i++) {
+      const length = next() % 27;
+      let text = '';
+      for (let k = 0; k < length; k++) text += String.fromCharCode(32 + (next() % (i % 7 === 0 ? 200 : 95)));
+      texts.push(text);
+    }
+    texts.push('key', 'kez', 'yek', 'ab', 'ba', '', 'a'.repeat(24), 'a'.repeat(25));
+    for (let round = 0; round < 2; round++) {
+      for (const text of texts) {
+        const value = new Map<string, unknown>([
+          [text, text],
+          ['v', [text]],
+        ]);
+        expect(loads(dumps(value), { dicts: 'map' })).toEqual(value);
+        expect(loads(dumps([text]))).toEqual([text]);
+      }
+    }
+    // A large pickle takes the uncached path and gives the same strings.
+    expect(loads(dumps(texts))).toEqual(texts);
   });
 });
 
