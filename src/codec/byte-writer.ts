@@ -114,7 +114,7 @@ export class PickleOutput {
    * Writes BINFLOAT for `items[from]` and each next item the pickler writes as a float (a number that is not
    * a safe integer, or -0), up to `to`; returns the index of the first item not written. Frames are
    * committed at the same opcode boundaries as one write at a time would (`FRAME_FULL`), checked once per
-   * batch: 1e6 floats in 10 ms instead of 15.
+   * batch: 1e6 floats in 10 ms instead of 16.
    */
   writeFloatRun(items: ArrayLike<unknown>, from: number, to: number): number {
     let i = from;
@@ -130,6 +130,7 @@ export class PickleOutput {
       const stop = i + batch;
       for (; i < stop; i++) {
         const value = items[i];
+        // The same test as in the encoder's #stepItems, written out: a shared helper measured 2-5 % slower.
         if (typeof value !== 'number' || (Number.isSafeInteger(value) && (value !== 0 || 1 / value > 0)))
           break;
         bytes[at] = Op.BINFLOAT;
