@@ -649,7 +649,8 @@ export class Pickler {
       let left = fLeft[sp]!;
       while (left > 0) {
         const item = items[idx];
-        // Numbers first and by hand: long runs of them are the commonest list there is.
+        // Numbers first and by hand: long runs of them are the commonest list there is. The float test is
+        // writeFloatRun's, written out (a shared helper measured 2-5 % slower).
         if (
           floatRuns &&
           typeof item === 'number' &&
