@@ -4,6 +4,7 @@
  * PyGlobal values, standard-library ones are rebuilt by stdlib-decode.ts, everything else is an inert
  * PyObject record. Every failure is an UnpicklingError carrying a code and the byte offset of the opcode.
  */
+import { readFloat64BE, readInt32LE, readUint16LE, readUint32LE } from './byte-read.js';
 import { mapPython2Name } from './compat-names.js';
 import { UnpicklingError, type UnpicklingErrorCode } from './errors.js';
 import { numpyRegistry } from './numpy.js';
@@ -468,7 +469,9 @@ export class Unpickler {
     const limits = this.#limits;
     const end = Math.min(data.length, start + limits.maxInputBytes);
     const overLimit = end < data.length;
-    const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+    // Made only when bigints or a run of numbers need it (see byte-read.ts).
+    let view: DataView | undefined;
+    const dataView = (): DataView => (view ??= new DataView(data.buffer, data.byteOffset, data.byteLength));
     const stack: unknown[] = [];
     const marks: number[] = [];
     // Closures read these through one object so the loop's `pos` stays an uncaptured local.
@@ -604,7 +607,7 @@ export class Unpickler {
     };
     /** The memo index the memo op of length `len` at `p` writes: -1 for MEMOIZE (the next free slot). */
     const memoOpIndex = (p: number, len: number): number =>
-      len === 2 ? data[p + 1]! : len === 5 ? view.getUint32(p + 1, true) : -1;
+      len === 2 ? data[p + 1]! : len === 5 ? readUint32LE(data, p + 1) : -1;
     /**
      * SHORT_BINBYTES at `pos` (payload of `n` bytes) that is the state of a datetime/date/time whose global
      * is on top of the stack, as `C state [memo] TUPLE1 [memo] REDUCE`: the value, built without the state
@@ -913,6 +916,7 @@ export class Unpickler {
       // The signed top (n % 8 bytes, or the top 64-bit word), then the lower 64-bit words shifted in: the top
       // carries the sign, so no asIntN is needed. 1e5 ints of 9–73 bytes: 30 ms, against 65 ms for 48-bit
       // number chunks and 42 ms for a hex string.
+      const view = dataView();
       let low = n - (n % 8);
       let v: bigint;
       const rem = n - low;
@@ -941,7 +945,7 @@ export class Unpickler {
     const numberRuns = !bigintsAlways && !wrapFloats;
     /** A valid FRAME at `q`: CPython's C unpickler only checks that the frame fits in the data. */
     const isValidFrame = (q: number): boolean =>
-      end - q >= 9 && view.getUint32(q + 5, true) === 0 && view.getUint32(q + 1, true) <= end - q - 9;
+      end - q >= 9 && readUint32LE(data, q + 5) === 0 && readUint32LE(data, q + 1) <= end - q - 9;
     /**
      * The count of BINFLOAT/BININT/BININT1/BININT2 opcodes (valid FRAMEs between them allowed) from `p` up to
      * an APPENDS, whose offset goes to `runEnd`; -1 if anything else comes first or the run is empty.
@@ -991,7 +995,7 @@ export class Unpickler {
         count += more;
         last = runEnd;
       }
-      appendNumbersFrom(target, data, view, p, last, count);
+      appendNumbersFrom(target, data, dataView(), p, last, count);
       return last + 1;
     };
     const checkDigits = (digits: number): void => {
@@ -1024,8 +1028,8 @@ export class Unpickler {
           case 0x95: {
             // FRAME: CPython's C unpickler only checks that the frame fits in the data.
             if (end - pos < 8) truncated();
-            const lo = view.getUint32(pos, true);
-            const hi = view.getUint32(pos + 4, true);
+            const lo = readUint32LE(data, pos);
+            const hi = readUint32LE(data, pos + 4);
             pos += 8;
             if (hi !== 0 || lo > end - pos) {
               if (overLimit && hi === 0 && lo <= data.length - pos) truncated();
@@ -1044,7 +1048,7 @@ export class Unpickler {
           // ---- ints
           case 0x4a: // BININT
             if (end - pos < 4) truncated();
-            stack.push(bigintsAlways ? BigInt(view.getInt32(pos, true)) : view.getInt32(pos, true));
+            stack.push(bigintsAlways ? BigInt(readInt32LE(data, pos)) : readInt32LE(data, pos));
             pos += 4;
             break;
           case 0x4b: // BININT1
@@ -1097,7 +1101,7 @@ export class Unpickler {
           case 0x8b: {
             // LONG4
             if (end - pos < 4) truncated();
-            const n = view.getInt32(pos, true);
+            const n = readInt32LE(data, pos);
             pos += 4;
             if (n < 0) fail('BAD_ARGUMENT', 'LONG pickle has negative byte count');
             if (end - pos < n) truncated();
@@ -1110,7 +1114,7 @@ export class Unpickler {
           case 0x47: // BINFLOAT
             if (end - pos < 8) truncated();
             {
-              const v = view.getFloat64(pos, false);
+              const v = readFloat64BE(data, pos);
               stack.push(wrapFloats ? new PyFloat(v) : v);
             }
             pos += 8;
@@ -1156,7 +1160,7 @@ export class Unpickler {
           case 0x58: {
             // BINUNICODE
             if (end - pos < 4) truncated();
-            const n = view.getUint32(pos, true);
+            const n = readUint32LE(data, pos);
             pos += 4;
             if (end - pos < n) truncated();
             checkString(n);
@@ -1167,7 +1171,7 @@ export class Unpickler {
           case 0x8d: {
             // BINUNICODE8
             if (end - pos < 8) truncated();
-            const n = this.#size8(view, pos, end, truncated);
+            const n = this.#size8(data, pos, end, truncated);
             pos += 8;
             if (end - pos < n) truncated();
             checkString(n);
@@ -1208,7 +1212,7 @@ export class Unpickler {
           case 0x42: {
             // BINBYTES
             if (end - pos < 4) truncated();
-            const n = view.getUint32(pos, true);
+            const n = readUint32LE(data, pos);
             pos += 4;
             if (end - pos < n) truncated();
             checkString(n);
@@ -1219,7 +1223,7 @@ export class Unpickler {
           case 0x8e: {
             // BINBYTES8
             if (end - pos < 8) truncated();
-            const n = this.#size8(view, pos, end, truncated);
+            const n = this.#size8(data, pos, end, truncated);
             pos += 8;
             if (end - pos < n) truncated();
             checkString(n);
@@ -1230,7 +1234,7 @@ export class Unpickler {
           case 0x96: {
             // BYTEARRAY8
             if (end - pos < 8) truncated();
-            const n = this.#size8(view, pos, end, truncated);
+            const n = this.#size8(data, pos, end, truncated);
             pos += 8;
             if (end - pos < n) truncated();
             checkString(n);
@@ -1261,7 +1265,7 @@ export class Unpickler {
           case 0x54: {
             // BINSTRING
             if (end - pos < 4) truncated();
-            const n = view.getInt32(pos, true);
+            const n = readInt32LE(data, pos);
             pos += 4;
             if (n < 0) fail('BAD_ARGUMENT', 'BINSTRING pickle has negative byte count');
             if (end - pos < n) truncated();
@@ -1488,7 +1492,7 @@ export class Unpickler {
             break;
           case 0x6a: // LONG_BINGET
             if (end - pos < 4) truncated();
-            stack.push(memoGet(view.getUint32(pos, true)));
+            stack.push(memoGet(readUint32LE(data, pos)));
             pos += 4;
             break;
           case 0x70: {
@@ -1510,7 +1514,7 @@ export class Unpickler {
           case 0x72: {
             // LONG_BINPUT
             if (end - pos < 4) truncated();
-            const idx = view.getUint32(pos, true);
+            const idx = readUint32LE(data, pos);
             pos += 4;
             memoPut(idx, top());
             break;
@@ -1551,7 +1555,7 @@ export class Unpickler {
             const size = op === 0x82 ? 1 : op === 0x83 ? 2 : 4;
             if (end - pos < size) truncated();
             const code =
-              size === 1 ? data[pos]! : size === 2 ? view.getUint16(pos, true) : view.getInt32(pos, true);
+              size === 1 ? data[pos]! : size === 2 ? readUint16LE(data, pos) : readInt32LE(data, pos);
             pos += size;
             if (code <= 0) fail('BAD_ARGUMENT', 'EXT specifies code <= 0');
             const entry = this.#extensions?.get(code);
@@ -1671,9 +1675,9 @@ export class Unpickler {
   }
 
   /** A uint64 length field; anything above 2^53 cannot fit in the data and is truncation. */
-  #size8(view: DataView, at: number, end: number, truncated: () => never): number {
-    const lo = view.getUint32(at, true);
-    const hi = view.getUint32(at + 4, true);
+  #size8(data: Uint8Array, at: number, end: number, truncated: () => never): number {
+    const lo = readUint32LE(data, at);
+    const hi = readUint32LE(data, at + 4);
     const n = hi * 2 ** 32 + lo;
     if (hi >= 0x200000 || n > end - at - 8) return truncated();
     return n;
