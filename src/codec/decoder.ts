@@ -154,6 +154,13 @@ const FULL_SCAN_BUDGET = 1 << 24;
 
 const CODE_NAMES: readonly string[] = OPCODE_BY_CODE.map((info) => info?.name ?? '');
 
+// What a runner's state holds between loads (see Unpickler.#makeRunner): empty, and never written to.
+const NO_BYTES = new Uint8Array(0);
+const NO_ITEMS: unknown[] = Object.freeze([]) as unknown as unknown[];
+const NO_MARKS: number[] = Object.freeze([]) as unknown as number[];
+const NO_STATE: LoadState = Object.freeze({ memo: NO_ITEMS, memoCount: 0, proto: 0, globals: undefined });
+const NO_ORIGINS = new Map<object, StdlibOrigin>();
+
 function opName(code: number): string {
   return CODE_NAMES[code] || `0x${code.toString(16).padStart(2, '0')}`;
 }
@@ -395,6 +402,9 @@ export class Unpickler {
   #origins = new Map<object, StdlibOrigin>();
   /** Memo entries BUILD may still search beyond MEMO_PATCH_WINDOW in this load. */
   #fullScanBudget = 0;
+  /** The decoding loop (see #makeRunner), and whether a load is running in it. */
+  #runner: ((input: Uint8Array, start: number) => LoadResult) | undefined;
+  #runnerBusy = false;
   #fullScans = 0;
 
   constructor(options: UnpicklerOptions = {}) {
@@ -466,28 +476,46 @@ export class Unpickler {
   }
 
   #run(data: Uint8Array, start: number): LoadResult {
+    // A load nested in another on this same unpickler (from a hook) gets a decoding loop of its own.
+    if (this.#runnerBusy) return this.#makeRunner()(data, start);
+    this.#runner ??= this.#makeRunner();
+    const runner = this.#runner;
+    this.#runnerBusy = true;
+    try {
+      return runner(data, start);
+    } finally {
+      this.#runnerBusy = false;
+    }
+  }
+
+  /**
+   * The decoding loop and its helpers, made once per unpickler: the helpers are closures over the state of
+   * the current load, which the returned function sets up at its start and lets go of at its end. Making
+   * the ~50 helpers for every load took about 100 ns, half the fixed cost of a small pickle.
+   */
+  #makeRunner(): (input: Uint8Array, start: number) => LoadResult {
     const limits = this.#limits;
-    const end = Math.min(data.length, start + limits.maxInputBytes);
-    const overLimit = end < data.length;
-    // Made only when bigints or a run of numbers need it (see byte-read.ts).
-    let view: DataView | undefined;
-    const dataView = (): DataView => (view ??= new DataView(data.buffer, data.byteOffset, data.byteLength));
-    const stack: unknown[] = [];
-    const marks: number[] = [];
-    // Closures read these through one object so the loop's `pos` stays an uncaptured local.
-    const cur = { op: 0, opPos: start, fence: 0 };
-    const state: LoadState = { memo: [], memoCount: 0, proto: 0, globals: undefined };
-    const memo = state.memo;
     const bigintsAlways = this.#bigintsAlways;
     const wrapFloats = this.#wrapFloats;
-    const dictMode = this.#forceAllMaps ? 'map' : this.#dictMode;
-    const trackDicts = dictMode === 'auto';
-    const forceMapSlots = this.#forceMapSlots.size > 0 ? this.#forceMapSlots : null;
     const maxDepth = limits.maxDepth;
     const maxItems = limits.maxContainerItems;
     const maxString = limits.maxStringBytes;
-    let pos = start;
-    let op = 0;
+    // The current load's state: set by the returned function, released when it returns.
+    let data: Uint8Array = NO_BYTES;
+    let end = 0;
+    let overLimit = false;
+    // Made only when bigints or a run of numbers need it (see byte-read.ts).
+    let view: DataView | undefined;
+    const dataView = (): DataView => (view ??= new DataView(data.buffer, data.byteOffset, data.byteLength));
+    let stack = NO_ITEMS;
+    let marks = NO_MARKS;
+    // The op being decoded and where it starts, and the stack length at the innermost MARK (0 without one).
+    const cur = { op: 0, opPos: 0, fence: 0 };
+    let state = NO_STATE;
+    let memo = NO_ITEMS;
+    let dictMode = this.#dictMode;
+    let trackDicts = false;
+    let forceMapSlots: Set<number> | null = null;
 
     const fail = (code: UnpicklingErrorCode, message: string, cause?: unknown): never =>
       this.#fail(code, `${opName(cur.op)}: ${message}`, cur.opPos, cause);
@@ -550,7 +578,7 @@ export class Unpickler {
       return new Uint8Array(data.subarray(from, from + n));
     };
     // Small pickles (messages) keep their short ASCII strings in a cache across loads; see decodeAsciiCached.
-    const cacheStrings = end - start <= CACHED_STRINGS_MAX_PICKLE;
+    let cacheStrings = false;
     const utf8 = (from: number, n: number): string => {
       if (cacheStrings && n <= RECENT_STRING_MAX_BYTES) {
         const cached = decodeAsciiCached(data, from, from + n);
@@ -614,9 +642,9 @@ export class Unpickler {
      * bytes and the argument tuple, with the memo given what the opcodes would have put there. Returns the
      * offset after REDUCE, or -1 (nothing done) for anything else.
      */
-    const temporalShortcut = (n: number): number => {
+    const temporalShortcut = (at: number, n: number): number => {
       if (forceMapSlots !== null || state.memoCount + 2 >= limits.maxMemoEntries) return -1;
-      let p = pos + n;
+      let p = at + n;
       const opA = memoOpAt(p);
       const idxA = memoOpIndex(p, opA);
       p += opA;
@@ -636,10 +664,10 @@ export class Unpickler {
         lastHandler = this.#handlers.get(callable);
       }
       if (lastUser || !lastHandler) return -1;
-      const value = temporalFromState(lastHandler, data, pos, n);
+      const value = temporalFromState(lastHandler, data, at, n);
       if (value === undefined) return -1;
       if (opA !== 0 || opB !== 0) {
-        const pending = new PendingState(pos, n, -1);
+        const pending = new PendingState(at, n, -1);
         if (opA !== 0) memoize(idxA, pending);
         if (opB !== 0) pending.tupleIndex = memoize(idxB, pending);
         pendingInMemo = true;
@@ -771,7 +799,7 @@ export class Unpickler {
     const ctx: ReconstructContext = {
       handlerFor: (c) => (c instanceof PyGlobal ? this.#handlers.get(c) : undefined),
     };
-    const origins = this.#origins;
+    let origins = NO_ORIGINS;
     const recordOrigin = (
       value: unknown,
       kind: PyObjectKind,
@@ -1006,672 +1034,723 @@ export class Unpickler {
         );
     };
 
-    try {
-      for (;;) {
-        cur.opPos = pos;
-        if (pos >= end) {
-          cur.op = 0x2e;
-          truncated();
-        }
-        op = data[pos++]!;
-        cur.op = op;
-        switch (op) {
-          // ---- protocol control
-          case 0x80: {
-            // PROTO
-            if (end - pos < 1) truncated();
-            const p = data[pos++]!;
-            if (p > HIGHEST_PROTOCOL) fail('UNSUPPORTED_PROTOCOL', `unsupported pickle protocol: ${p}`);
-            state.proto = p;
-            break;
+    return (input: Uint8Array, start: number): LoadResult => {
+      data = input;
+      end = Math.min(input.length, start + limits.maxInputBytes);
+      overLimit = end < input.length;
+      view = undefined;
+      stack = [];
+      marks = [];
+      cur.op = 0;
+      cur.opPos = start;
+      cur.fence = 0;
+      state = { memo: [], memoCount: 0, proto: 0, globals: undefined };
+      memo = state.memo;
+      dictMode = this.#forceAllMaps ? 'map' : this.#dictMode;
+      trackDicts = dictMode === 'auto';
+      forceMapSlots = this.#forceMapSlots.size > 0 ? this.#forceMapSlots : null;
+      cacheStrings = end - start <= CACHED_STRINGS_MAX_PICKLE;
+      origins = this.#origins;
+      made = undefined;
+      madeFloor = 0;
+      pendingInMemo = false;
+      plainDictWrites = 0;
+      plainDictSizes = undefined;
+      lastCallable = undefined;
+      lastUser = undefined;
+      lastHandler = undefined;
+      let pos = start;
+      let op = 0;
+      try {
+        for (;;) {
+          cur.opPos = pos;
+          if (pos >= end) {
+            cur.op = 0x2e;
+            truncated();
           }
-          case 0x95: {
-            // FRAME: CPython's C unpickler only checks that the frame fits in the data.
-            if (end - pos < 8) truncated();
-            const lo = readUint32LE(data, pos);
-            const hi = readUint32LE(data, pos + 4);
-            pos += 8;
-            if (hi !== 0 || lo > end - pos) {
-              if (overLimit && hi === 0 && lo <= data.length - pos) truncated();
-              fail(
-                'BAD_FRAME',
-                `frame of ${hi * 2 ** 32 + lo} bytes is longer than the remaining data (pickle data was truncated)`,
-              );
-            }
-            break;
-          }
-          case 0x2e: {
-            // STOP
-            const value = pop();
-            return { value, end: pos };
-          }
-          // ---- ints
-          case 0x4a: // BININT
-            if (end - pos < 4) truncated();
-            stack.push(bigintsAlways ? BigInt(readInt32LE(data, pos)) : readInt32LE(data, pos));
-            pos += 4;
-            break;
-          case 0x4b: // BININT1
-            if (end - pos < 1) truncated();
-            stack.push(bigintsAlways ? BigInt(data[pos++]!) : data[pos++]!);
-            break;
-          case 0x4d: // BININT2
-            if (end - pos < 2) truncated();
-            stack.push(
-              bigintsAlways ? BigInt(data[pos]! | (data[pos + 1]! << 8)) : data[pos]! | (data[pos + 1]! << 8),
-            );
-            pos += 2;
-            break;
-          case 0x49: {
-            // INT: C strtol with base 0, then int(text, 0); "01"/"00" are the protocol-0 booleans.
-            const le = lineEnd(pos, 1);
-            const text = decodeLatin1(data, pos, le);
-            pos = le + 1;
-            checkDigits(text.length);
-            if (text === '01' || text === '00') {
-              stack.push(text === '01');
+          op = data[pos++]!;
+          cur.op = op;
+          switch (op) {
+            // ---- protocol control
+            case 0x80: {
+              // PROTO
+              if (end - pos < 1) truncated();
+              const p = data[pos++]!;
+              if (p > HIGHEST_PROTOCOL) fail('UNSUPPORTED_PROTOCOL', `unsupported pickle protocol: ${p}`);
+              state.proto = p;
               break;
             }
-            const v = parseStrtol(text) ?? parsePyIntLiteral(text);
-            if (v === null) fail('BAD_ARGUMENT', `could not convert string to int: '${text}'`);
-            stack.push(bigToInt(v as bigint));
-            break;
-          }
-          case 0x4c: {
-            // LONG: decimal text with an optional trailing 'L'
-            const le = lineEnd(pos, 1);
-            let text = decodeLatin1(data, pos, le);
-            pos = le + 1;
-            checkDigits(text.length);
-            if (text.endsWith('L')) text = text.slice(0, -1);
-            const v = parsePyIntLiteral(text);
-            if (v === null) fail('BAD_ARGUMENT', `invalid literal for int() with base 0: '${text}'`);
-            stack.push(bigToInt(v as bigint));
-            break;
-          }
-          case 0x8a: {
-            // LONG1
-            if (end - pos < 1) truncated();
-            const n = data[pos++]!;
-            if (end - pos < n) truncated();
-            stack.push(readLong(pos, n));
-            pos += n;
-            break;
-          }
-          case 0x8b: {
-            // LONG4
-            if (end - pos < 4) truncated();
-            const n = readInt32LE(data, pos);
-            pos += 4;
-            if (n < 0) fail('BAD_ARGUMENT', 'LONG pickle has negative byte count');
-            if (end - pos < n) truncated();
-            checkDigits(n * LOG10_256);
-            stack.push(readLong(pos, n));
-            pos += n;
-            break;
-          }
-          // ---- floats
-          case 0x47: // BINFLOAT
-            if (end - pos < 8) truncated();
-            {
-              const v = readFloat64BE(data, pos);
-              stack.push(wrapFloats ? new PyFloat(v) : v);
+            case 0x95: {
+              // FRAME: CPython's C unpickler only checks that the frame fits in the data.
+              if (end - pos < 8) truncated();
+              const lo = readUint32LE(data, pos);
+              const hi = readUint32LE(data, pos + 4);
+              pos += 8;
+              if (hi !== 0 || lo > end - pos) {
+                if (overLimit && hi === 0 && lo <= data.length - pos) truncated();
+                fail(
+                  'BAD_FRAME',
+                  `frame of ${hi * 2 ** 32 + lo} bytes is longer than the remaining data (pickle data was truncated)`,
+                );
+              }
+              break;
             }
-            pos += 8;
-            break;
-          case 0x46: {
-            // FLOAT: repr text; 'inf'/'nan' allowed, overflow refused as CPython does
-            const le = lineEnd(pos, 1);
-            const text = decodeLatin1(data, pos, le);
-            pos = le + 1;
-            if (!PY_FLOAT.test(text)) fail('BAD_ARGUMENT', `could not convert string to float: '${text}'`);
-            const lower = text.toLowerCase();
-            let v: number;
-            if (lower.endsWith('nan')) v = Number.NaN;
-            else if (lower.endsWith('inf') || lower.endsWith('infinity'))
-              v = text[0] === '-' ? -Infinity : Infinity;
-            else {
-              v = Number(text);
-              if (!Number.isFinite(v)) fail('BAD_ARGUMENT', `value too large to convert to float: '${text}'`);
+            case 0x2e: {
+              // STOP
+              const value = pop();
+              return { value, end: pos };
             }
-            stack.push(float(v));
-            break;
-          }
-          // ---- constants
-          case 0x4e: // NONE
-            stack.push(null);
-            break;
-          case 0x88: // NEWTRUE
-            stack.push(true);
-            break;
-          case 0x89: // NEWFALSE
-            stack.push(false);
-            break;
-          // ---- str
-          case 0x8c: {
-            // SHORT_BINUNICODE
-            if (end - pos < 1) truncated();
-            const n = data[pos++]!;
-            if (end - pos < n) truncated();
-            stack.push(utf8(pos, n));
-            pos += n;
-            break;
-          }
-          case 0x58: {
-            // BINUNICODE
-            if (end - pos < 4) truncated();
-            const n = readUint32LE(data, pos);
-            pos += 4;
-            if (end - pos < n) truncated();
-            checkString(n);
-            stack.push(utf8(pos, n));
-            pos += n;
-            break;
-          }
-          case 0x8d: {
-            // BINUNICODE8
-            if (end - pos < 8) truncated();
-            const n = this.#size8(data, pos, end, truncated);
-            pos += 8;
-            if (end - pos < n) truncated();
-            checkString(n);
-            stack.push(utf8(pos, n));
-            pos += n;
-            break;
-          }
-          case 0x56: {
-            // UNICODE: raw-unicode-escape text line
-            const lineStart = pos;
-            const lineStop = lineEnd(pos, 0);
-            pos = lineStop + 1;
-            checkString(lineStop - lineStart);
-            try {
-              stack.push(decodeRawUnicodeEscape(data, lineStart, lineStop));
-            } catch (e) {
-              fail('BAD_ARGUMENT', `'rawunicodeescape' codec can't decode bytes: ${(e as Error).message}`, e);
-            }
-            break;
-          }
-          // ---- bytes
-          case 0x43: {
-            // SHORT_BINBYTES
-            if (end - pos < 1) truncated();
-            const n = data[pos++]!;
-            if (end - pos < n) truncated();
-            if (n <= 10 && stack.length > cur.fence) {
-              const next = temporalShortcut(n);
-              if (next >= 0) {
-                pos = next;
+            // ---- ints
+            case 0x4a: // BININT
+              if (end - pos < 4) truncated();
+              stack.push(bigintsAlways ? BigInt(readInt32LE(data, pos)) : readInt32LE(data, pos));
+              pos += 4;
+              break;
+            case 0x4b: // BININT1
+              if (end - pos < 1) truncated();
+              stack.push(bigintsAlways ? BigInt(data[pos++]!) : data[pos++]!);
+              break;
+            case 0x4d: // BININT2
+              if (end - pos < 2) truncated();
+              stack.push(
+                bigintsAlways
+                  ? BigInt(data[pos]! | (data[pos + 1]! << 8))
+                  : data[pos]! | (data[pos + 1]! << 8),
+              );
+              pos += 2;
+              break;
+            case 0x49: {
+              // INT: C strtol with base 0, then int(text, 0); "01"/"00" are the protocol-0 booleans.
+              const le = lineEnd(pos, 1);
+              const text = decodeLatin1(data, pos, le);
+              pos = le + 1;
+              checkDigits(text.length);
+              if (text === '01' || text === '00') {
+                stack.push(text === '01');
                 break;
               }
+              const v = parseStrtol(text) ?? parsePyIntLiteral(text);
+              if (v === null) fail('BAD_ARGUMENT', `could not convert string to int: '${text}'`);
+              stack.push(bigToInt(v as bigint));
+              break;
             }
-            stack.push(bytesAt(pos, n));
-            pos += n;
-            break;
-          }
-          case 0x42: {
-            // BINBYTES
-            if (end - pos < 4) truncated();
-            const n = readUint32LE(data, pos);
-            pos += 4;
-            if (end - pos < n) truncated();
-            checkString(n);
-            stack.push(bytesAt(pos, n));
-            pos += n;
-            break;
-          }
-          case 0x8e: {
-            // BINBYTES8
-            if (end - pos < 8) truncated();
-            const n = this.#size8(data, pos, end, truncated);
-            pos += 8;
-            if (end - pos < n) truncated();
-            checkString(n);
-            stack.push(bytesAt(pos, n));
-            pos += n;
-            break;
-          }
-          case 0x96: {
-            // BYTEARRAY8
-            if (end - pos < 8) truncated();
-            const n = this.#size8(data, pos, end, truncated);
-            pos += 8;
-            if (end - pos < n) truncated();
-            checkString(n);
-            stack.push(PyByteArray.fromBytes(data.subarray(pos, pos + n)));
-            pos += n;
-            break;
-          }
-          case 0x97: // NEXT_BUFFER
-            stack.push(nextBuffer());
-            break;
-          case 0x98: {
-            // READONLY_BUFFER
-            const b = top();
-            if (b instanceof PyPickleBuffer && !b.readonly)
-              stack[stack.length - 1] = new PyPickleBuffer(b.data, true);
-            break;
-          }
-          // ---- Python 2 str
-          case 0x55: {
-            // SHORT_BINSTRING
-            if (end - pos < 1) truncated();
-            const n = data[pos++]!;
-            if (end - pos < n) truncated();
-            stack.push(py2String(pos, n, null));
-            pos += n;
-            break;
-          }
-          case 0x54: {
-            // BINSTRING
-            if (end - pos < 4) truncated();
-            const n = readInt32LE(data, pos);
-            pos += 4;
-            if (n < 0) fail('BAD_ARGUMENT', 'BINSTRING pickle has negative byte count');
-            if (end - pos < n) truncated();
-            checkString(n);
-            stack.push(py2String(pos, n, null));
-            pos += n;
-            break;
-          }
-          case 0x53: {
-            // STRING: a quoted, backslash-escaped Python 2 str repr
-            const lineStart = pos;
-            const lineStop = lineEnd(pos, 0);
-            pos = lineStop + 1;
-            const len = lineStop - lineStart;
-            checkString(len);
-            const q = data[lineStart];
-            if (len < 2 || (q !== 0x27 && q !== 0x22) || data[lineStop - 1] !== q) {
-              fail('BAD_ARGUMENT', 'the STRING opcode argument must be quoted');
+            case 0x4c: {
+              // LONG: decimal text with an optional trailing 'L'
+              const le = lineEnd(pos, 1);
+              let text = decodeLatin1(data, pos, le);
+              pos = le + 1;
+              checkDigits(text.length);
+              if (text.endsWith('L')) text = text.slice(0, -1);
+              const v = parsePyIntLiteral(text);
+              if (v === null) fail('BAD_ARGUMENT', `invalid literal for int() with base 0: '${text}'`);
+              stack.push(bigToInt(v as bigint));
+              break;
             }
-            let raw: Uint8Array;
-            try {
-              raw = decodeStringEscape(data, lineStart + 1, lineStop - 1);
-            } catch (e) {
-              return fail('BAD_ARGUMENT', (e as Error).message, e);
+            case 0x8a: {
+              // LONG1
+              if (end - pos < 1) truncated();
+              const n = data[pos++]!;
+              if (end - pos < n) truncated();
+              stack.push(readLong(pos, n));
+              pos += n;
+              break;
             }
-            stack.push(py2String(0, raw.length, raw));
-            break;
-          }
-          // ---- containers
-          case 0x5d: // EMPTY_LIST
-            checkDepth();
-            stack.push(newList());
-            break;
-          case 0x7d: // EMPTY_DICT
-            checkDepth();
-            stack.push(newDict());
-            break;
-          case 0x8f: // EMPTY_SET
-            checkDepth();
-            stack.push(new Set());
-            break;
-          case 0x29: // EMPTY_TUPLE
-            stack.push(asTuple([]));
-            break;
-          case 0x28: // MARK
-            checkDepth();
-            if (numberRuns && stack.length > cur.fence) {
-              const next = appendNumberRun(pos);
-              if (next >= 0) {
-                pos = next;
-                break;
+            case 0x8b: {
+              // LONG4
+              if (end - pos < 4) truncated();
+              const n = readInt32LE(data, pos);
+              pos += 4;
+              if (n < 0) fail('BAD_ARGUMENT', 'LONG pickle has negative byte count');
+              if (end - pos < n) truncated();
+              checkDigits(n * LOG10_256);
+              stack.push(readLong(pos, n));
+              pos += n;
+              break;
+            }
+            // ---- floats
+            case 0x47: // BINFLOAT
+              if (end - pos < 8) truncated();
+              {
+                const v = readFloat64BE(data, pos);
+                stack.push(wrapFloats ? new PyFloat(v) : v);
               }
+              pos += 8;
+              break;
+            case 0x46: {
+              // FLOAT: repr text; 'inf'/'nan' allowed, overflow refused as CPython does
+              const le = lineEnd(pos, 1);
+              const text = decodeLatin1(data, pos, le);
+              pos = le + 1;
+              if (!PY_FLOAT.test(text)) fail('BAD_ARGUMENT', `could not convert string to float: '${text}'`);
+              const lower = text.toLowerCase();
+              let v: number;
+              if (lower.endsWith('nan')) v = Number.NaN;
+              else if (lower.endsWith('inf') || lower.endsWith('infinity'))
+                v = text[0] === '-' ? -Infinity : Infinity;
+              else {
+                v = Number(text);
+                if (!Number.isFinite(v))
+                  fail('BAD_ARGUMENT', `value too large to convert to float: '${text}'`);
+              }
+              stack.push(float(v));
+              break;
             }
-            marks.push(stack.length);
-            cur.fence = stack.length;
-            break;
-          case 0x85: {
-            // TUPLE1: an exact-size literal, where a copy loop would give a 17-slot backing store
-            if (stack.length - cur.fence < 1) underflow();
-            const a = stack.pop();
-            stack.push(asTuple([a]));
-            break;
-          }
-          case 0x86: {
-            // TUPLE2: an exact-size literal, where a copy loop would give a 17-slot backing store
-            if (stack.length - cur.fence < 2) underflow();
-            const b = stack.pop();
-            const a = stack.pop();
-            stack.push(asTuple([a, b]));
-            break;
-          }
-          case 0x87: {
-            // TUPLE3: an exact-size literal, where a copy loop would give a 17-slot backing store
-            if (stack.length - cur.fence < 3) underflow();
-            const c = stack.pop();
-            const b = stack.pop();
-            const a = stack.pop();
-            stack.push(asTuple([a, b, c]));
-            break;
-          }
-          case 0x74: {
-            // TUPLE
-            const m = popMark();
-            checkItems(stack.length - m);
-            stack.push(makeTuple(m));
-            break;
-          }
-          case 0x6c: {
-            // LIST
-            const m = popMark();
-            checkItems(stack.length - m);
-            const list = stackItems(m);
-            stack.length = m;
-            stack.push(list);
-            break;
-          }
-          case 0x64: {
-            // DICT
-            const m = popMark();
-            if ((stack.length - m) % 2 !== 0) fail('BAD_STACK', 'odd number of items for DICT');
-            checkItems((stack.length - m) / 2);
-            let dict: unknown = newDict();
-            stack.push(dict);
-            const slot = stack.length - 1;
-            for (let i = m; i < slot; i += 2) dict = setItem(dict, stack[i], stack[i + 1], slot);
-            stack.length = m;
-            stack.push(dict);
-            break;
-          }
-          case 0x91: {
-            // FROZENSET
-            const m = popMark();
-            checkItems(stack.length - m);
-            const fs = new PyFrozenSet(stackItems(m));
-            stack.length = m;
-            stack.push(fs);
-            break;
-          }
-          case 0x61: {
-            // APPEND
-            if (stack.length - cur.fence < 2) underflow();
-            const item = stack.pop();
-            appendItem(stack[stack.length - 1], item);
-            break;
-          }
-          case 0x65: {
-            // APPENDS
-            const m = popMark();
-            if (m <= cur.fence || m === 0) fail('BAD_STACK', 'unpickling stack underflow');
-            const target = stack[m - 1];
-            if (Array.isArray(target) && !(target instanceof PyTuple)) {
-              checkItems(target.length + stack.length - m);
-              if (typeof stack[m] === 'number' && allNumbers(stack, m)) appendNumbers(target, stack, m);
-              else appendValues(target, stack, m);
-            } else {
-              for (let i = m; i < stack.length; i++) appendItem(target, stack[i]);
+            // ---- constants
+            case 0x4e: // NONE
+              stack.push(null);
+              break;
+            case 0x88: // NEWTRUE
+              stack.push(true);
+              break;
+            case 0x89: // NEWFALSE
+              stack.push(false);
+              break;
+            // ---- str
+            case 0x8c: {
+              // SHORT_BINUNICODE
+              if (end - pos < 1) truncated();
+              const n = data[pos++]!;
+              if (end - pos < n) truncated();
+              stack.push(utf8(pos, n));
+              pos += n;
+              break;
             }
-            dropStackTo(m);
-            break;
-          }
-          case 0x73: {
-            // SETITEM
-            if (stack.length - cur.fence < 3) underflow();
-            const value = stack.pop();
-            const key = stack.pop();
-            const slot = stack.length - 1;
-            stack[slot] = setItem(stack[slot], key, value, slot);
-            break;
-          }
-          case 0x75: {
-            // SETITEMS
-            const m = popMark();
-            if (m <= cur.fence || m === 0) fail('BAD_STACK', 'unpickling stack underflow');
-            if ((stack.length - m) % 2 !== 0) fail('BAD_STACK', 'odd number of items for SETITEMS');
-            const slot = m - 1;
-            let target = stack[slot];
-            let i = m;
-            if (dictMode !== 'map' && isPlainDict(target)) {
-              // Fast path for str-keyed dicts: the type checks are done once per batch.
+            case 0x58: {
+              // BINUNICODE
+              if (end - pos < 4) truncated();
+              const n = readUint32LE(data, pos);
+              pos += 4;
+              if (end - pos < n) truncated();
+              checkString(n);
+              stack.push(utf8(pos, n));
+              pos += n;
+              break;
+            }
+            case 0x8d: {
+              // BINUNICODE8
+              if (end - pos < 8) truncated();
+              const n = this.#size8(data, pos, end, truncated);
+              pos += 8;
+              if (end - pos < n) truncated();
+              checkString(n);
+              stack.push(utf8(pos, n));
+              pos += n;
+              break;
+            }
+            case 0x56: {
+              // UNICODE: raw-unicode-escape text line
+              const lineStart = pos;
+              const lineStop = lineEnd(pos, 0);
+              pos = lineStop + 1;
+              checkString(lineStop - lineStart);
+              try {
+                stack.push(decodeRawUnicodeEscape(data, lineStart, lineStop));
+              } catch (e) {
+                fail(
+                  'BAD_ARGUMENT',
+                  `'rawunicodeescape' codec can't decode bytes: ${(e as Error).message}`,
+                  e,
+                );
+              }
+              break;
+            }
+            // ---- bytes
+            case 0x43: {
+              // SHORT_BINBYTES
+              if (end - pos < 1) truncated();
+              const n = data[pos++]!;
+              if (end - pos < n) truncated();
+              if (n <= 10 && stack.length > cur.fence) {
+                const next = temporalShortcut(pos, n);
+                if (next >= 0) {
+                  pos = next;
+                  break;
+                }
+              }
+              stack.push(bytesAt(pos, n));
+              pos += n;
+              break;
+            }
+            case 0x42: {
+              // BINBYTES
+              if (end - pos < 4) truncated();
+              const n = readUint32LE(data, pos);
+              pos += 4;
+              if (end - pos < n) truncated();
+              checkString(n);
+              stack.push(bytesAt(pos, n));
+              pos += n;
+              break;
+            }
+            case 0x8e: {
+              // BINBYTES8
+              if (end - pos < 8) truncated();
+              const n = this.#size8(data, pos, end, truncated);
+              pos += 8;
+              if (end - pos < n) truncated();
+              checkString(n);
+              stack.push(bytesAt(pos, n));
+              pos += n;
+              break;
+            }
+            case 0x96: {
+              // BYTEARRAY8
+              if (end - pos < 8) truncated();
+              const n = this.#size8(data, pos, end, truncated);
+              pos += 8;
+              if (end - pos < n) truncated();
+              checkString(n);
+              stack.push(PyByteArray.fromBytes(data.subarray(pos, pos + n)));
+              pos += n;
+              break;
+            }
+            case 0x97: // NEXT_BUFFER
+              stack.push(nextBuffer());
+              break;
+            case 0x98: {
+              // READONLY_BUFFER
+              const b = top();
+              if (b instanceof PyPickleBuffer && !b.readonly)
+                stack[stack.length - 1] = new PyPickleBuffer(b.data, true);
+              break;
+            }
+            // ---- Python 2 str
+            case 0x55: {
+              // SHORT_BINSTRING
+              if (end - pos < 1) truncated();
+              const n = data[pos++]!;
+              if (end - pos < n) truncated();
+              stack.push(py2String(pos, n, null));
+              pos += n;
+              break;
+            }
+            case 0x54: {
+              // BINSTRING
+              if (end - pos < 4) truncated();
+              const n = readInt32LE(data, pos);
+              pos += 4;
+              if (n < 0) fail('BAD_ARGUMENT', 'BINSTRING pickle has negative byte count');
+              if (end - pos < n) truncated();
+              checkString(n);
+              stack.push(py2String(pos, n, null));
+              pos += n;
+              break;
+            }
+            case 0x53: {
+              // STRING: a quoted, backslash-escaped Python 2 str repr
+              const lineStart = pos;
+              const lineStop = lineEnd(pos, 0);
+              pos = lineStop + 1;
+              const len = lineStop - lineStart;
+              checkString(len);
+              const q = data[lineStart];
+              if (len < 2 || (q !== 0x27 && q !== 0x22) || data[lineStop - 1] !== q) {
+                fail('BAD_ARGUMENT', 'the STRING opcode argument must be quoted');
+              }
+              let raw: Uint8Array;
+              try {
+                raw = decodeStringEscape(data, lineStart + 1, lineStop - 1);
+              } catch (e) {
+                return fail('BAD_ARGUMENT', (e as Error).message, e);
+              }
+              stack.push(py2String(0, raw.length, raw));
+              break;
+            }
+            // ---- containers
+            case 0x5d: // EMPTY_LIST
+              checkDepth();
+              stack.push(newList());
+              break;
+            case 0x7d: // EMPTY_DICT
+              checkDepth();
+              stack.push(newDict());
+              break;
+            case 0x8f: // EMPTY_SET
+              checkDepth();
+              stack.push(new Set());
+              break;
+            case 0x29: // EMPTY_TUPLE
+              stack.push(asTuple([]));
+              break;
+            case 0x28: // MARK
+              checkDepth();
+              if (numberRuns && stack.length > cur.fence) {
+                const next = appendNumberRun(pos);
+                if (next >= 0) {
+                  pos = next;
+                  break;
+                }
+              }
+              marks.push(stack.length);
+              cur.fence = stack.length;
+              break;
+            case 0x85: {
+              // TUPLE1: an exact-size literal, where a copy loop would give a 17-slot backing store
+              if (stack.length - cur.fence < 1) underflow();
+              const a = stack.pop();
+              stack.push(asTuple([a]));
+              break;
+            }
+            case 0x86: {
+              // TUPLE2: an exact-size literal, where a copy loop would give a 17-slot backing store
+              if (stack.length - cur.fence < 2) underflow();
+              const b = stack.pop();
+              const a = stack.pop();
+              stack.push(asTuple([a, b]));
+              break;
+            }
+            case 0x87: {
+              // TUPLE3: an exact-size literal, where a copy loop would give a 17-slot backing store
+              if (stack.length - cur.fence < 3) underflow();
+              const c = stack.pop();
+              const b = stack.pop();
+              const a = stack.pop();
+              stack.push(asTuple([a, b, c]));
+              break;
+            }
+            case 0x74: {
+              // TUPLE
+              const m = popMark();
+              checkItems(stack.length - m);
+              stack.push(makeTuple(m));
+              break;
+            }
+            case 0x6c: {
+              // LIST
+              const m = popMark();
+              checkItems(stack.length - m);
+              const list = stackItems(m);
+              stack.length = m;
+              stack.push(list);
+              break;
+            }
+            case 0x64: {
+              // DICT
+              const m = popMark();
+              if ((stack.length - m) % 2 !== 0) fail('BAD_STACK', 'odd number of items for DICT');
               checkItems((stack.length - m) / 2);
-              const obj = target;
-              for (; i < stack.length; i += 2) {
-                const key = stack[i];
-                if (typeof key !== 'string' || (dictMode === 'auto' && isArrayIndexKey(key))) break;
-                if (key === '__proto__') setObjectKey(obj, key, stack[i + 1]);
-                else obj[key] = stack[i + 1];
+              let dict: unknown = newDict();
+              stack.push(dict);
+              const slot = stack.length - 1;
+              for (let i = m; i < slot; i += 2) dict = setItem(dict, stack[i], stack[i + 1], slot);
+              stack.length = m;
+              stack.push(dict);
+              break;
+            }
+            case 0x91: {
+              // FROZENSET
+              const m = popMark();
+              checkItems(stack.length - m);
+              const fs = new PyFrozenSet(stackItems(m));
+              stack.length = m;
+              stack.push(fs);
+              break;
+            }
+            case 0x61: {
+              // APPEND
+              if (stack.length - cur.fence < 2) underflow();
+              const item = stack.pop();
+              appendItem(stack[stack.length - 1], item);
+              break;
+            }
+            case 0x65: {
+              // APPENDS
+              const m = popMark();
+              if (m <= cur.fence || m === 0) fail('BAD_STACK', 'unpickling stack underflow');
+              const target = stack[m - 1];
+              if (Array.isArray(target) && !(target instanceof PyTuple)) {
+                checkItems(target.length + stack.length - m);
+                if (typeof stack[m] === 'number' && allNumbers(stack, m)) appendNumbers(target, stack, m);
+                else appendValues(target, stack, m);
+              } else {
+                for (let i = m; i < stack.length; i++) appendItem(target, stack[i]);
               }
-              countPlainDictItems(obj, (i - m) / 2);
+              dropStackTo(m);
+              break;
             }
-            for (; i < stack.length; i += 2) target = setItem(target, stack[i], stack[i + 1], slot);
-            stack[slot] = target;
-            dropStackTo(m);
-            break;
-          }
-          case 0x90: {
-            // ADDITEMS
-            const m = popMark();
-            if (m <= cur.fence || m === 0) fail('BAD_STACK', 'unpickling stack underflow');
-            const target = stack[m - 1];
-            if (!(target instanceof Set) || target instanceof PyFrozenSet) {
-              fail('BAD_STACK', `ADDITEMS target must be a set, not ${describe(target)}`);
+            case 0x73: {
+              // SETITEM
+              if (stack.length - cur.fence < 3) underflow();
+              const value = stack.pop();
+              const key = stack.pop();
+              const slot = stack.length - 1;
+              stack[slot] = setItem(stack[slot], key, value, slot);
+              break;
             }
-            const set = target as Set<unknown>;
-            checkItems(set.size + stack.length - m);
-            for (let i = m; i < stack.length; i++) set.add(stack[i]);
-            stack.length = m;
-            break;
-          }
-          // ---- stack manipulation
-          case 0x30: {
-            // POP: pops a MARK when one is on top, as the C unpickler does
-            if (marks.length > 0 && marks[marks.length - 1] === stack.length) popMark();
-            else pop();
-            break;
-          }
-          case 0x31: {
-            // POP_MARK
-            const m = popMark();
-            stack.length = m;
-            break;
-          }
-          case 0x32: {
-            // DUP
-            const v = top();
-            if (trackDicts && isPlainDict(v)) this.#escapedDicts.set(v as object, -1);
-            stack.push(v);
-            break;
-          }
-          // ---- memo
-          case 0x67: {
-            // GET
-            const le = lineEnd(pos, 1);
-            const text = decodeLatin1(data, pos, le);
-            pos = le + 1;
-            const m = PY_INT_BASE10.exec(text);
-            if (!m) fail('BAD_ARGUMENT', `invalid literal for int() with base 10: '${text}'`);
-            const idx = Number(m![1]! + m![2]!.replace(/_/g, ''));
-            stack.push(memoGet(idx));
-            break;
-          }
-          case 0x68: // BINGET
-            if (end - pos < 1) truncated();
-            stack.push(memoGet(data[pos++]!));
-            break;
-          case 0x6a: // LONG_BINGET
-            if (end - pos < 4) truncated();
-            stack.push(memoGet(readUint32LE(data, pos)));
-            pos += 4;
-            break;
-          case 0x70: {
-            // PUT
-            const le = lineEnd(pos, 1);
-            const text = decodeLatin1(data, pos, le);
-            pos = le + 1;
-            const m = PY_INT_BASE10.exec(text);
-            if (!m) fail('BAD_ARGUMENT', `invalid literal for int() with base 10: '${text}'`);
-            const idx = Number(m![1]! + m![2]!.replace(/_/g, ''));
-            if (idx < 0) fail('BAD_ARGUMENT', 'negative PUT argument');
-            memoPut(idx, top());
-            break;
-          }
-          case 0x71: // BINPUT
-            if (end - pos < 1) truncated();
-            memoPut(data[pos++]!, top());
-            break;
-          case 0x72: {
-            // LONG_BINPUT
-            if (end - pos < 4) truncated();
-            const idx = readUint32LE(data, pos);
-            pos += 4;
-            memoPut(idx, top());
-            break;
-          }
-          case 0x94: // MEMOIZE: always a new slot at the end
-            if (stack.length <= cur.fence) underflow();
-            if (memo.length >= limits.maxMemoEntries || forceMapSlots !== null)
-              memoPut(memo.length, stack[stack.length - 1]);
-            else {
-              memo.push(stack[stack.length - 1]);
-              state.memoCount++;
+            case 0x75: {
+              // SETITEMS
+              const m = popMark();
+              if (m <= cur.fence || m === 0) fail('BAD_STACK', 'unpickling stack underflow');
+              if ((stack.length - m) % 2 !== 0) fail('BAD_STACK', 'odd number of items for SETITEMS');
+              const slot = m - 1;
+              let target = stack[slot];
+              let i = m;
+              if (dictMode !== 'map' && isPlainDict(target)) {
+                // Fast path for str-keyed dicts: the type checks are done once per batch.
+                checkItems((stack.length - m) / 2);
+                const obj = target;
+                for (; i < stack.length; i += 2) {
+                  const key = stack[i];
+                  if (typeof key !== 'string' || (dictMode === 'auto' && isArrayIndexKey(key))) break;
+                  if (key === '__proto__') setObjectKey(obj, key, stack[i + 1]);
+                  else obj[key] = stack[i + 1];
+                }
+                countPlainDictItems(obj, (i - m) / 2);
+              }
+              for (; i < stack.length; i += 2) target = setItem(target, stack[i], stack[i + 1], slot);
+              stack[slot] = target;
+              dropStackTo(m);
+              break;
             }
-            break;
-          // ---- globals and objects
-          case 0x63: {
-            // GLOBAL
-            const module = this.#utf8Line(data, pos, end, truncated, fail);
-            pos = module.next;
-            const name = this.#utf8Line(data, pos, end, truncated, fail);
-            pos = name.next;
-            stack.push(resolveGlobal(module.text, name.text));
-            break;
-          }
-          case 0x93: {
-            // STACK_GLOBAL
-            if (stack.length - cur.fence < 2) underflow();
-            const name = stack.pop();
-            const module = stack.pop();
-            if (typeof name !== 'string' || typeof module !== 'string')
-              fail('BAD_STACK', 'STACK_GLOBAL requires str');
-            stack.push(resolveGlobal(module as string, name as string));
-            break;
-          }
-          case 0x82:
-          case 0x83:
-          case 0x84: {
-            // EXT1 / EXT2 / EXT4
-            const size = op === 0x82 ? 1 : op === 0x83 ? 2 : 4;
-            if (end - pos < size) truncated();
-            const code =
-              size === 1 ? data[pos]! : size === 2 ? readUint16LE(data, pos) : readInt32LE(data, pos);
-            pos += size;
-            if (code <= 0) fail('BAD_ARGUMENT', 'EXT specifies code <= 0');
-            const entry = this.#extensions?.get(code);
-            if (!entry) fail('NOT_SUPPORTED', `unregistered extension code ${code}`);
-            stack.push(resolveGlobal(entry![0], entry![1]));
-            break;
-          }
-          case 0x52: {
-            // REDUCE
-            if (stack.length - cur.fence < 2) underflow();
-            const args = stack.pop();
-            const callable = stack.pop();
-            if (!isCallableLike(callable))
-              fail('BAD_STACK', `REDUCE callable must be callable, not ${describe(callable)}`);
-            if (!(args instanceof PyTuple))
-              fail('BAD_STACK', `REDUCE argument list must be a tuple, not ${describe(args)}`);
-            made = callGlobal('reduce', callable, args as PyTuple);
-            stack.push(made);
-            madeFloor = memo.length;
-            break;
-          }
-          case 0x81: {
-            // NEWOBJ
-            if (stack.length - cur.fence < 2) underflow();
-            const args = stack.pop();
-            const cls = stack.pop();
-            made = newObject('newobj', cls, args, undefined);
-            stack.push(made);
-            madeFloor = memo.length;
-            break;
-          }
-          case 0x92: {
-            // NEWOBJ_EX
-            if (stack.length - cur.fence < 3) underflow();
-            const kwargs = stack.pop();
-            const args = stack.pop();
-            const cls = stack.pop();
-            const kw = kwargsMap(kwargs);
-            made = newObject('newobj_ex', cls, args, kw);
-            stack.push(made);
-            madeFloor = memo.length;
-            break;
-          }
-          case 0x69: {
-            // INST: module\nname\n with the MARKed arguments
-            const module = this.#utf8Line(data, pos, end, truncated, fail);
-            pos = module.next;
-            const name = this.#utf8Line(data, pos, end, truncated, fail);
-            pos = name.next;
-            const m = popMark();
-            const args = makeTuple(m);
-            made = callGlobal('inst', resolveGlobal(module.text, name.text), args);
-            stack.push(made);
-            madeFloor = memo.length;
-            break;
-          }
-          case 0x6f: {
-            // OBJ: MARK cls args... OBJ
-            const m = popMark();
-            if (stack.length - m < 1) fail('BAD_STACK', 'unpickling stack underflow');
-            const cls = stack[m];
-            const args = makeTuple(m + 1);
-            stack.length = m;
-            if (!isCallableLike(cls)) fail('BAD_STACK', `OBJ class must be a type, not ${describe(cls)}`);
-            made = callGlobal('obj', cls, args);
-            stack.push(made);
-            madeFloor = memo.length;
-            break;
-          }
-          case 0x62: {
-            // BUILD
-            if (stack.length - cur.fence < 2) underflow();
-            const stateValue = stack.pop();
-            const slot = stack.length - 1;
-            const target = stack[slot];
-            stack[slot] = this.#build(
-              target,
-              stateValue,
-              memo,
-              target === made ? madeFloor : 0,
-              state.globals,
-              fail,
-            );
-            if (stack[slot] !== target) made = undefined;
-            break;
-          }
-          case 0x50: {
-            // PERSID
-            const lineStart = pos;
-            const lineStop = lineEnd(pos, 0);
-            pos = lineStop + 1;
-            for (let i = lineStart; i < lineStop; i++) {
-              if (data[i]! >= 0x80)
-                fail('BAD_ARGUMENT', 'persistent IDs in protocol 0 must be ASCII strings');
+            case 0x90: {
+              // ADDITEMS
+              const m = popMark();
+              if (m <= cur.fence || m === 0) fail('BAD_STACK', 'unpickling stack underflow');
+              const target = stack[m - 1];
+              if (!(target instanceof Set) || target instanceof PyFrozenSet) {
+                fail('BAD_STACK', `ADDITEMS target must be a set, not ${describe(target)}`);
+              }
+              const set = target as Set<unknown>;
+              checkItems(set.size + stack.length - m);
+              for (let i = m; i < stack.length; i++) set.add(stack[i]);
+              stack.length = m;
+              break;
             }
-            stack.push(persistent(decodeLatin1(data, lineStart, lineStop), true));
-            break;
+            // ---- stack manipulation
+            case 0x30: {
+              // POP: pops a MARK when one is on top, as the C unpickler does
+              if (marks.length > 0 && marks[marks.length - 1] === stack.length) popMark();
+              else pop();
+              break;
+            }
+            case 0x31: {
+              // POP_MARK
+              const m = popMark();
+              stack.length = m;
+              break;
+            }
+            case 0x32: {
+              // DUP
+              const v = top();
+              if (trackDicts && isPlainDict(v)) this.#escapedDicts.set(v as object, -1);
+              stack.push(v);
+              break;
+            }
+            // ---- memo
+            case 0x67: {
+              // GET
+              const le = lineEnd(pos, 1);
+              const text = decodeLatin1(data, pos, le);
+              pos = le + 1;
+              const m = PY_INT_BASE10.exec(text);
+              if (!m) fail('BAD_ARGUMENT', `invalid literal for int() with base 10: '${text}'`);
+              const idx = Number(m![1]! + m![2]!.replace(/_/g, ''));
+              stack.push(memoGet(idx));
+              break;
+            }
+            case 0x68: // BINGET
+              if (end - pos < 1) truncated();
+              stack.push(memoGet(data[pos++]!));
+              break;
+            case 0x6a: // LONG_BINGET
+              if (end - pos < 4) truncated();
+              stack.push(memoGet(readUint32LE(data, pos)));
+              pos += 4;
+              break;
+            case 0x70: {
+              // PUT
+              const le = lineEnd(pos, 1);
+              const text = decodeLatin1(data, pos, le);
+              pos = le + 1;
+              const m = PY_INT_BASE10.exec(text);
+              if (!m) fail('BAD_ARGUMENT', `invalid literal for int() with base 10: '${text}'`);
+              const idx = Number(m![1]! + m![2]!.replace(/_/g, ''));
+              if (idx < 0) fail('BAD_ARGUMENT', 'negative PUT argument');
+              memoPut(idx, top());
+              break;
+            }
+            case 0x71: // BINPUT
+              if (end - pos < 1) truncated();
+              memoPut(data[pos++]!, top());
+              break;
+            case 0x72: {
+              // LONG_BINPUT
+              if (end - pos < 4) truncated();
+              const idx = readUint32LE(data, pos);
+              pos += 4;
+              memoPut(idx, top());
+              break;
+            }
+            case 0x94: // MEMOIZE: always a new slot at the end
+              if (stack.length <= cur.fence) underflow();
+              if (memo.length >= limits.maxMemoEntries || forceMapSlots !== null)
+                memoPut(memo.length, stack[stack.length - 1]);
+              else {
+                memo.push(stack[stack.length - 1]);
+                state.memoCount++;
+              }
+              break;
+            // ---- globals and objects
+            case 0x63: {
+              // GLOBAL
+              const module = this.#utf8Line(data, pos, end, truncated, fail);
+              pos = module.next;
+              const name = this.#utf8Line(data, pos, end, truncated, fail);
+              pos = name.next;
+              stack.push(resolveGlobal(module.text, name.text));
+              break;
+            }
+            case 0x93: {
+              // STACK_GLOBAL
+              if (stack.length - cur.fence < 2) underflow();
+              const name = stack.pop();
+              const module = stack.pop();
+              if (typeof name !== 'string' || typeof module !== 'string')
+                fail('BAD_STACK', 'STACK_GLOBAL requires str');
+              stack.push(resolveGlobal(module as string, name as string));
+              break;
+            }
+            case 0x82:
+            case 0x83:
+            case 0x84: {
+              // EXT1 / EXT2 / EXT4
+              const size = op === 0x82 ? 1 : op === 0x83 ? 2 : 4;
+              if (end - pos < size) truncated();
+              const code =
+                size === 1 ? data[pos]! : size === 2 ? readUint16LE(data, pos) : readInt32LE(data, pos);
+              pos += size;
+              if (code <= 0) fail('BAD_ARGUMENT', 'EXT specifies code <= 0');
+              const entry = this.#extensions?.get(code);
+              if (!entry) fail('NOT_SUPPORTED', `unregistered extension code ${code}`);
+              stack.push(resolveGlobal(entry![0], entry![1]));
+              break;
+            }
+            case 0x52: {
+              // REDUCE
+              if (stack.length - cur.fence < 2) underflow();
+              const args = stack.pop();
+              const callable = stack.pop();
+              if (!isCallableLike(callable))
+                fail('BAD_STACK', `REDUCE callable must be callable, not ${describe(callable)}`);
+              if (!(args instanceof PyTuple))
+                fail('BAD_STACK', `REDUCE argument list must be a tuple, not ${describe(args)}`);
+              made = callGlobal('reduce', callable, args as PyTuple);
+              stack.push(made);
+              madeFloor = memo.length;
+              break;
+            }
+            case 0x81: {
+              // NEWOBJ
+              if (stack.length - cur.fence < 2) underflow();
+              const args = stack.pop();
+              const cls = stack.pop();
+              made = newObject('newobj', cls, args, undefined);
+              stack.push(made);
+              madeFloor = memo.length;
+              break;
+            }
+            case 0x92: {
+              // NEWOBJ_EX
+              if (stack.length - cur.fence < 3) underflow();
+              const kwargs = stack.pop();
+              const args = stack.pop();
+              const cls = stack.pop();
+              const kw = kwargsMap(kwargs);
+              made = newObject('newobj_ex', cls, args, kw);
+              stack.push(made);
+              madeFloor = memo.length;
+              break;
+            }
+            case 0x69: {
+              // INST: module\nname\n with the MARKed arguments
+              const module = this.#utf8Line(data, pos, end, truncated, fail);
+              pos = module.next;
+              const name = this.#utf8Line(data, pos, end, truncated, fail);
+              pos = name.next;
+              const m = popMark();
+              const args = makeTuple(m);
+              made = callGlobal('inst', resolveGlobal(module.text, name.text), args);
+              stack.push(made);
+              madeFloor = memo.length;
+              break;
+            }
+            case 0x6f: {
+              // OBJ: MARK cls args... OBJ
+              const m = popMark();
+              if (stack.length - m < 1) fail('BAD_STACK', 'unpickling stack underflow');
+              const cls = stack[m];
+              const args = makeTuple(m + 1);
+              stack.length = m;
+              if (!isCallableLike(cls)) fail('BAD_STACK', `OBJ class must be a type, not ${describe(cls)}`);
+              made = callGlobal('obj', cls, args);
+              stack.push(made);
+              madeFloor = memo.length;
+              break;
+            }
+            case 0x62: {
+              // BUILD
+              if (stack.length - cur.fence < 2) underflow();
+              const stateValue = stack.pop();
+              const slot = stack.length - 1;
+              const target = stack[slot];
+              stack[slot] = this.#build(
+                target,
+                stateValue,
+                memo,
+                target === made ? madeFloor : 0,
+                state.globals,
+                fail,
+              );
+              if (stack[slot] !== target) made = undefined;
+              break;
+            }
+            case 0x50: {
+              // PERSID
+              const lineStart = pos;
+              const lineStop = lineEnd(pos, 0);
+              pos = lineStop + 1;
+              for (let i = lineStart; i < lineStop; i++) {
+                if (data[i]! >= 0x80)
+                  fail('BAD_ARGUMENT', 'persistent IDs in protocol 0 must be ASCII strings');
+              }
+              stack.push(persistent(decodeLatin1(data, lineStart, lineStop), true));
+              break;
+            }
+            case 0x51: // BINPERSID
+              stack.push(persistent(pop(), false));
+              break;
+            default:
+              fail(
+                'UNKNOWN_OPCODE',
+                `invalid load key, '${String.fromCharCode(op)}' (0x${op.toString(16).padStart(2, '0')})`,
+              );
           }
-          case 0x51: // BINPERSID
-            stack.push(persistent(pop(), false));
-            break;
-          default:
-            fail(
-              'UNKNOWN_OPCODE',
-              `invalid load key, '${String.fromCharCode(op)}' (0x${op.toString(16).padStart(2, '0')})`,
-            );
         }
+      } catch (e) {
+        if (e instanceof UnpicklingError) throw e;
+        if (e instanceof ReconstructError || e instanceof TextDecodeFailure) {
+          throw new UnpicklingError('BAD_VALUE', `${opName(cur.op)}: ${e.message}`, cur.opPos, { cause: e });
+        }
+        const message = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+        throw new UnpicklingError('BAD_VALUE', `${opName(cur.op)} failed: ${message}`, cur.opPos, {
+          cause: e,
+        });
+      } finally {
+        // Nothing of this load stays reachable from the unpickler.
+        data = NO_BYTES;
+        view = undefined;
+        stack = NO_ITEMS;
+        marks = NO_MARKS;
+        state = NO_STATE;
+        memo = NO_ITEMS;
+        origins = NO_ORIGINS;
+        made = undefined;
+        plainDictSizes = undefined;
+        lastCallable = undefined;
+        lastUser = undefined;
+        lastHandler = undefined;
       }
-    } catch (e) {
-      if (e instanceof UnpicklingError) throw e;
-      if (e instanceof ReconstructError || e instanceof TextDecodeFailure) {
-        throw new UnpicklingError('BAD_VALUE', `${opName(cur.op)}: ${e.message}`, cur.opPos, { cause: e });
-      }
-      const message = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
-      throw new UnpicklingError('BAD_VALUE', `${opName(cur.op)} failed: ${message}`, cur.opPos, { cause: e });
-    }
+    };
   }
 
   /** A uint64 length field; anything above 2^53 cannot fit in the data and is truncation. */
