@@ -423,3 +423,30 @@ describe('CPython loads what dumps writes', () => {
     expect(Object.keys(results)).toHaveLength(cases.length);
   });
 });
+
+describe('the array dumps returns', () => {
+  // 65 bytes to 4 KiB come from Node's Buffer pool; under and over that, a fresh ArrayBuffer.
+  const sizes = [1, 60, 64, 65, 66, 200, 4000, 4095, 4096, 5000, 70_000];
+  const valueOfSize = (n: number) => new Uint8Array(Math.max(0, n - 30)).fill(7);
+
+  it('is a plain Uint8Array that no other result shares bytes with, at every size', () => {
+    const results = sizes.map((n) => dumps(valueOfSize(n)));
+    const copies = results.map((r) => Uint8Array.from(r));
+    results.forEach((r, i) => {
+      expect(Object.getPrototypeOf(r)).toBe(Uint8Array.prototype);
+      expect(r).toEqual(copies[i]);
+      r.fill(0xe0 + i);
+    });
+    // Each result still holds its own fill, and new results are intact: no two share a range of memory.
+    results.forEach((r, i) => expect(r.every((b) => b === 0xe0 + i)).toBe(true));
+    const again = sizes.map((n) => dumps(valueOfSize(n)));
+    for (let i = 0; i < sizes.length; i++) expect(again[i]).toEqual(copies[i]);
+  });
+
+  it('outside the pool range owns its whole ArrayBuffer', () => {
+    for (const r of [dumps(null), dumps(valueOfSize(70_000))]) {
+      expect(r.byteOffset).toBe(0);
+      expect(r.buffer.byteLength).toBe(r.length);
+    }
+  });
+});
