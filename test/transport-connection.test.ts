@@ -1,6 +1,7 @@
 /** Connection behaviour that needs no Python: crafted frames over a Node socket pair, argument checks, cancellation. */
 import type { Socket } from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { dumps, PyPickleBuffer } from '../src/codec/index.js';
 import { adoptAcceptedSocket } from '../src/transport/direct-read.js';
 import { encodeJoinedFrame, type FrameReader } from '../src/transport/framing.js';
 import {
@@ -329,6 +330,35 @@ describe('recv() with zeroCopyBytes', () => {
     for (let i = 0; i < 64; i++) void b.sendBytes(patterned(70_000, i));
     for (let i = 0; i < 64; i++) await a.recvBytes();
     expect(Buffer.compare(got, first)).toBe(0);
+  });
+});
+
+describe('recv() with unpicklerOptions', () => {
+  it('decodes every message on its own: limits per message, and a refused one spoils none after it', async () => {
+    const ends = await Pipe(true, { unpicklerOptions: { dicts: 'map', limits: { maxContainerItems: 3 } } });
+    open.push(...ends);
+    const [a, b] = ends;
+    for (const value of [[1, 2, 3], [1, 2, 3, 4], { k: 'v' }, [4, 5, 6]]) void b.send(value);
+    expect(await a.recv()).toEqual([1, 2, 3]);
+    await expect(a.recv()).rejects.toThrow(/maxContainerItems/);
+    expect(await a.recv()).toEqual(new Map([['k', 'v']]));
+    expect(await a.recv()).toEqual([4, 5, 6]);
+  });
+
+  it('reads out-of-band buffers from the start of `buffers` for each message, as loads() does', async () => {
+    const buffers = [Uint8Array.of(1, 2), Uint8Array.of(3)];
+    const ends = await Pipe(true, { unpicklerOptions: { buffers } });
+    open.push(...ends);
+    const [a, b] = ends;
+    const pickle = dumps([new PyPickleBuffer(Uint8Array.of(9, 9), true)], {
+      protocol: 5,
+      bufferCallback: () => false,
+    });
+    for (let i = 0; i < 3; i++) void b.sendBytes(pickle);
+    for (let i = 0; i < 3; i++) {
+      const [got] = (await a.recv()) as [PyPickleBuffer];
+      expect(Array.from(got.data)).toEqual([1, 2]);
+    }
   });
 });
 

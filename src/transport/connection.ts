@@ -6,7 +6,7 @@
  * payload → header (joined with the payload when small) → socket. Timeouts are in **seconds**, as in Python.
  */
 import type { Socket } from 'node:net';
-import { loads, type UnpicklerOptions } from '../codec/decoder.js';
+import { loads, Unpickler, type UnpicklerOptions } from '../codec/decoder.js';
 import { dumpsTransient, type PicklerOptions } from '../codec/encoder.js';
 import { DIRECT_READ_MINIMUM, directReadChannelOf } from './direct-read.js';
 import { BufferTooShort, ConnectionClosedError, EOFError, ProtocolError, TransportError } from './errors.js';
@@ -229,6 +229,11 @@ export class Connection implements AsyncIterable<unknown> {
   private readonly maxMessageLength: number;
   private readonly picklerOptions: PicklerOptions;
   private readonly unpicklerOptions: UnpicklerOptions | undefined;
+  /**
+   * recv()'s decoder for `unpicklerOptions`, made at the first message and then kept: making one costs more
+   * than decoding a small message.
+   */
+  private unpickler: Unpickler | undefined;
   private readonly readHighWaterMark: number;
   private handshakeLimit: number | undefined;
   private streamEnded = false;
@@ -333,7 +338,12 @@ export class Connection implements AsyncIterable<unknown> {
     this.checkReadable();
     const payload =
       this.takeQueuedMessage(undefined, options.signal) ?? (await this.receive(undefined, options.signal));
-    return loads(payload, this.unpicklerOptions);
+    const decodeOptions = this.unpicklerOptions;
+    // `buffers` is an iterator that each decode starts afresh, as loads() does.
+    if (decodeOptions === undefined || decodeOptions.buffers !== undefined)
+      return loads(payload, decodeOptions);
+    this.unpickler ??= new Unpickler(decodeOptions);
+    return this.unpickler.load(payload, 0).value;
   }
 
   /**
