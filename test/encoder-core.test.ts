@@ -438,7 +438,7 @@ describe('the array dumps returns', () => {
       r.fill(0xe0 + i);
     });
     // Each result still holds its own fill, and new results are intact: no two share a range of memory.
-    results.forEach((r, i) => expect(r.every((b) => b === 0xe0 + i)).toBe(true));
+    for (let i = 0; i < results.length; i++) expect(results[i]!.every((b) => b === 0xe0 + i)).toBe(true);
     const again = sizes.map((n) => dumps(valueOfSize(n)));
     for (let i = 0; i < sizes.length; i++) expect(again[i]).toEqual(copies[i]);
   });
