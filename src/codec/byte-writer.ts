@@ -67,7 +67,7 @@ export class PickleOutput {
     this.pos = 0;
     this.framing = false;
     this.frameStart = -1;
-    this.#chunks = [];
+    if (this.#chunks.length > 0) this.#chunks = [];
     this.#chunkedLength = 0;
   }
 
