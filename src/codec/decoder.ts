@@ -248,7 +248,7 @@ function appendNumbersFrom(
       target[at++] = data[q + 1]!;
       q += 2;
     } else if (c === 0x4d) {
-      target[at++] = data[q + 1]! | (data[q + 2]! << 8);
+      target[at++] = readUint16LE(data, q + 1);
       q += 3;
     } else if (c === 0x4a) {
       target[at++] = view.getInt32(q + 1, true);
@@ -1112,11 +1112,7 @@ export class Unpickler {
               break;
             case 0x4d: // BININT2
               if (end - pos < 2) truncated();
-              stack.push(
-                bigintsAlways
-                  ? BigInt(data[pos]! | (data[pos + 1]! << 8))
-                  : data[pos]! | (data[pos + 1]! << 8),
-              );
+              stack.push(bigintsAlways ? BigInt(readUint16LE(data, pos)) : readUint16LE(data, pos));
               pos += 2;
               break;
             case 0x49: {
