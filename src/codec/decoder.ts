@@ -561,6 +561,17 @@ export class Unpickler {
       if (n > maxString)
         fail('LIMIT_EXCEEDED', `payload of ${n} bytes exceeds maxStringBytes (${maxString})`);
     };
+    /**
+     * The length in the `width`-byte length field at `at`, once the field and the payload after it are known
+     * to be in the data and the payload within maxStringBytes.
+     */
+    const payloadLength = (at: number, width: 4 | 8): number => {
+      if (end - at < width) truncated();
+      const n = width === 4 ? readUint32LE(data, at) : this.#size8(data, at, end, truncated);
+      if (end - at - width < n) truncated();
+      checkString(n);
+      return n;
+    };
     const int = (n: number): number | bigint => (bigintsAlways ? BigInt(n) : n);
     const bigToInt = (v: bigint): number | bigint =>
       !bigintsAlways && v >= MIN_SAFE_BIG && v <= MAX_SAFE_BIG ? Number(v) : v;
@@ -1213,22 +1224,16 @@ export class Unpickler {
             }
             case 0x58: {
               // BINUNICODE
-              if (end - pos < 4) truncated();
-              const n = readUint32LE(data, pos);
+              const n = payloadLength(pos, 4);
               pos += 4;
-              if (end - pos < n) truncated();
-              checkString(n);
               stack.push(utf8(pos, n));
               pos += n;
               break;
             }
             case 0x8d: {
               // BINUNICODE8
-              if (end - pos < 8) truncated();
-              const n = this.#size8(data, pos, end, truncated);
+              const n = payloadLength(pos, 8);
               pos += 8;
-              if (end - pos < n) truncated();
-              checkString(n);
               stack.push(utf8(pos, n));
               pos += n;
               break;
@@ -1269,33 +1274,24 @@ export class Unpickler {
             }
             case 0x42: {
               // BINBYTES
-              if (end - pos < 4) truncated();
-              const n = readUint32LE(data, pos);
+              const n = payloadLength(pos, 4);
               pos += 4;
-              if (end - pos < n) truncated();
-              checkString(n);
               stack.push(bytesAt(pos, n));
               pos += n;
               break;
             }
             case 0x8e: {
               // BINBYTES8
-              if (end - pos < 8) truncated();
-              const n = this.#size8(data, pos, end, truncated);
+              const n = payloadLength(pos, 8);
               pos += 8;
-              if (end - pos < n) truncated();
-              checkString(n);
               stack.push(bytesAt(pos, n));
               pos += n;
               break;
             }
             case 0x96: {
               // BYTEARRAY8
-              if (end - pos < 8) truncated();
-              const n = this.#size8(data, pos, end, truncated);
+              const n = payloadLength(pos, 8);
               pos += 8;
-              if (end - pos < n) truncated();
-              checkString(n);
               stack.push(PyByteArray.fromBytes(data.subarray(pos, pos + n)));
               pos += n;
               break;
