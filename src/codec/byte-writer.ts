@@ -3,6 +3,7 @@
  * CPython's C pickler does it (`_Pickler_Write`, `_Pickler_CommitFrame`, `_Pickler_OpcodeBoundary`).
  * Pure: no I/O, no `node:` imports.
  */
+import { isPickledAsFloat } from './number-kind.js';
 import { Op } from './opcodes.js';
 
 /** `String.prototype.charCodeAt` for `writeLatin1` (see text-encode.ts's copy for why). */
@@ -141,9 +142,7 @@ export class PickleOutput {
       const stop = i + batch;
       for (; i < stop; i++) {
         const value = items[i];
-        // The same test as in the encoder's #stepItems, written out: a shared helper measured 2-5 % slower.
-        if (typeof value !== 'number' || (Number.isSafeInteger(value) && (value !== 0 || 1 / value > 0)))
-          break;
+        if (typeof value !== 'number' || !isPickledAsFloat(value)) break;
         bytes[at] = Op.BINFLOAT;
         view.setFloat64(at + 1, value, false);
         at += 9;
