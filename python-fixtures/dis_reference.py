@@ -213,6 +213,8 @@ HANDMADE = [
     ("float_spellings", b"(F1.\nF-inf\nFnan\nF1_0.5\nF 2.5e-3\nFInfinity\nF.5\nt."),
     ("unicode_escapes", b"V\\u20ac\\U0001f600\\\\u0041\\x\\\\\\u0042\n."),
     ("proto6", b"\x80\x06N."),
+    # MEMOIZE writes at the number of memo entries, not after the highest index a PUT wrote.
+    ("memoize_after_put_hole", b"\x80\x04]\x94(K\x07q\x05K\x08\x94h\x05h\x02e."),
     ("ext1_handmade", b"\x80\x02\x82\x01\x83\x00\x01\x84\xff\xff\xff\xff\x87."),
     ("pop_mark_via_pop", b"(0N."),
     ("pop_mark", b"(NN1N."),

@@ -627,9 +627,10 @@ export class Unpickler {
     };
     /** Memoizes `value` as MEMOIZE (index -1) or BINPUT/LONG_BINPUT `index` do. */
     const memoize = (index: number, value: unknown): number => {
-      if (index >= 0) {
-        memoPut(index, value);
-        return index;
+      if (index >= 0 || state.memoCount !== memo.length) {
+        const at = index >= 0 ? index : state.memoCount;
+        memoPut(at, value);
+        return at;
       }
       memo.push(value);
       state.memoCount++;
@@ -1573,10 +1574,16 @@ export class Unpickler {
               memoPut(idx, top());
               break;
             }
-            case 0x94: // MEMOIZE: always a new slot at the end
+            case 0x94: // MEMOIZE
               if (stack.length <= cur.fence) underflow();
-              if (memo.length >= limits.maxMemoEntries || forceMapSlots !== null)
-                memoPut(memo.length, stack[stack.length - 1]);
+              // CPython's index is the number of memo entries (memo_len), which is memo.length unless a PUT
+              // left holes; then it may even overwrite an entry, as CPython does.
+              if (
+                state.memoCount !== memo.length ||
+                memo.length >= limits.maxMemoEntries ||
+                forceMapSlots !== null
+              )
+                memoPut(state.memoCount, stack[stack.length - 1]);
               else {
                 memo.push(stack[stack.length - 1]);
                 state.memoCount++;
