@@ -7,6 +7,7 @@
 import { readFloat64BE, readInt32LE, readUint16LE, readUint32LE } from './byte-read.js';
 import { mapPython2Name } from './compat-names.js';
 import { UnpicklingError, type UnpicklingErrorCode } from './errors.js';
+import { unhashableType } from './hashable.js';
 import { numpyRegistry } from './numpy.js';
 import { HIGHEST_PROTOCOL, OPCODE_BY_CODE } from './opcodes.js';
 import { allowList, type ClassDecoder, type GlobalFilter, type Registry } from './registry.js';
@@ -715,8 +716,14 @@ export class Unpickler {
     const newDict = (): Record<string, unknown> | Map<unknown, unknown> =>
       dictMode === 'map' ? new Map() : new PlainObject();
     /** SETITEM semantics; returns the (possibly replaced) target. */
+    /** Refuses a dict key or set element Python could not hash, as CPython does. */
+    const refuseUnhashable = (value: unknown): void => {
+      const type = typeof value === 'object' ? unhashableType(value) : undefined;
+      if (type !== undefined) fail('UNHASHABLE', `unhashable type: '${type}'`);
+    };
     const setItem = (target: unknown, key: unknown, value: unknown, slot: number): unknown => {
       if (target instanceof Map) {
+        refuseUnhashable(key);
         if (target.size >= maxItems) checkItems(target.size + 1);
         target.set(key, value);
         return target;
@@ -727,6 +734,7 @@ export class Unpickler {
           countPlainDictItems(target, 1);
           return target;
         }
+        refuseUnhashable(key);
         if (dictMode === 'object')
           fail('BAD_VALUE', `dict key of type ${describe(key)} in dicts: 'object' mode`);
         const converted = this.#convertDict(target, memo, slot, stack);
@@ -1434,6 +1442,7 @@ export class Unpickler {
               // FROZENSET
               const m = popMark();
               checkItems(stack.length - m);
+              for (let i = m; i < stack.length; i++) refuseUnhashable(stack[i]);
               const fs = new PyFrozenSet(stackItems(m));
               stack.length = m;
               stack.push(fs);
@@ -1505,7 +1514,10 @@ export class Unpickler {
               }
               const set = target as Set<unknown>;
               checkItems(set.size + stack.length - m);
-              for (let i = m; i < stack.length; i++) set.add(stack[i]);
+              for (let i = m; i < stack.length; i++) {
+                refuseUnhashable(stack[i]);
+                set.add(stack[i]);
+              }
               stack.length = m;
               break;
             }
@@ -1728,7 +1740,8 @@ export class Unpickler {
       } catch (e) {
         if (e instanceof UnpicklingError) throw e;
         if (e instanceof ReconstructError || e instanceof TextDecodeFailure) {
-          throw new UnpicklingError('BAD_VALUE', `${opName(cur.op)}: ${e.message}`, cur.opPos, { cause: e });
+          const code = e instanceof ReconstructError ? e.code : 'BAD_VALUE';
+          throw new UnpicklingError(code, `${opName(cur.op)}: ${e.message}`, cur.opPos, { cause: e });
         }
         const message = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
         throw new UnpicklingError('BAD_VALUE', `${opName(cur.op)} failed: ${message}`, cur.opPos, {

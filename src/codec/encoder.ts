@@ -38,6 +38,7 @@
 import { FRAME_FULL, PickleOutput } from './byte-writer.js';
 import { mapPython3Name } from './compat-names.js';
 import { PicklingError } from './errors.js';
+import { unhashableType } from './hashable.js';
 import { isPickledAsFloat, isSafeInteger } from './number-kind.js';
 import { NDArray, NumpyDtype, NumpyScalar, numpyRegistry } from './numpy.js';
 import { DEFAULT_PROTOCOL, HIGHEST_PROTOCOL, Op } from './opcodes.js';
@@ -1464,25 +1465,29 @@ export class Pickler {
   }
 
   #saveSet(value: Set<unknown>): boolean {
+    const items = Array.from(value);
+    refuseUnhashable(items, 1, 'a set element');
     if (this.protocol < 4) {
-      const args = [new TransientList(Array.from(value))];
+      const args = [new TransientList(items)];
       return this.#saveReduction({ kind: 'reduce', callable: BUILTINS_SET, args }, value);
     }
     this.#out.writeByte(Op.EMPTY_SET);
     this.#memoPut(value);
     this.#containersMemoized++;
     if (value.size === 0) return false;
-    this.#push(FRAME_ITEMS, Array.from(value), undefined, value.size, MODE_SET, LABEL_SET);
+    this.#push(FRAME_ITEMS, items, undefined, value.size, MODE_SET, LABEL_SET);
     return true;
   }
 
   #saveFrozenSet(value: PyFrozenSet): boolean {
+    const items = Array.from(value);
+    refuseUnhashable(items, 1, 'a frozenset element');
     if (this.protocol < 4) {
-      const args = [new TransientList(Array.from(value))];
+      const args = [new TransientList(items)];
       return this.#saveReduction({ kind: 'reduce', callable: BUILTINS_FROZENSET, args }, value);
     }
     this.#out.writeByte(Op.MARK);
-    const sp = this.#push(FRAME_TUPLE, Array.from(value), value, value.size, TUPLE_FROZENSET, LABEL_SET);
+    const sp = this.#push(FRAME_TUPLE, items, value, value.size, TUPLE_FROZENSET, LABEL_SET);
     this.#enterTuple(sp, value);
     return true;
   }
@@ -1759,7 +1764,26 @@ function flattenEntries(
   } else {
     for (const [k, v] of entries as readonly (readonly [unknown, unknown])[]) flat.push(k, v);
   }
+  refuseUnhashable(flat, 2, 'a dict key');
   return flat;
+}
+
+/**
+ * Refuses, as Python would on load, an item Python cannot hash among `items[0]`, `items[step]`, ... (dict
+ * keys, set elements). Only objects need a look: numbers, strings, bigints, booleans and null all hash.
+ */
+function refuseUnhashable(items: readonly unknown[], step: number, what: string): void {
+  for (let i = 0; i < items.length; i += step) {
+    const item = items[i];
+    if (typeof item !== 'object' || item === null) continue;
+    const type = unhashableType(item);
+    if (type !== undefined) {
+      throw new PicklingError(
+        'UNHASHABLE',
+        `${what} is a ${type}, which Python cannot hash (use a PyTuple or PyFrozenSet instead)`,
+      );
+    }
+  }
 }
 
 /** Reused picklers, one per protocol, for calls without hooks: their buffers and memo tables stay warm. */

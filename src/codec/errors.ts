@@ -26,7 +26,12 @@ export type UnpicklingErrorCode =
   /** A configured limit was exceeded (input size, depth, memo, string length, bigint digits, container size). */
   | 'LIMIT_EXCEEDED'
   /** A registered constructor or a standard-library reconstructor rejected its arguments. */
-  | 'BAD_VALUE';
+  | 'BAD_VALUE'
+  /**
+   * A dict key or set element Python cannot hash (a list, dict, set, bytearray, or a tuple holding one):
+   * CPython refuses these with `TypeError: unhashable type`.
+   */
+  | 'UNHASHABLE';
 
 /** Raised by `loads` / `Unpickler` for any input it cannot decode. */
 export class UnpicklingError extends Error {
@@ -51,7 +56,12 @@ export type PicklingErrorCode =
   /** A bad option, such as an unknown protocol number. */
   | 'BAD_OPTION'
   /** A configured limit was exceeded. */
-  | 'LIMIT_EXCEEDED';
+  | 'LIMIT_EXCEEDED'
+  /**
+   * A Map key or Set element Python cannot hash (an array, object, Map, Set, or a tuple holding one): Python
+   * could not load the pickle. Use a `PyTuple` (`tuple(...)`) or a `PyFrozenSet` instead.
+   */
+  | 'UNHASHABLE';
 
 /** Raised by `dumps` / `Pickler`. `path` names the offending value, e.g. `value.a[3]`. */
 export class PicklingError extends Error {

@@ -4,6 +4,7 @@
  * typed values of values.ts, exactly as each is pickled at protocols 0–5 (and by Python 2, once fix_imports
  * has renamed `__builtin__`/`copy_reg`). Nothing is imported or executed: each entry is plain data handling.
  */
+import { unhashableType } from './hashable.js';
 import { encodeLatin1 } from './text-decode.js';
 import {
   PyArray,
@@ -32,6 +33,12 @@ import {
 /** A reconstructor refused its arguments; the decoder reports it as UnpicklingError BAD_VALUE. */
 export class ReconstructError extends Error {
   override readonly name = 'ReconstructError';
+  /** The code of the UnpicklingError the decoder raises for it. */
+  readonly code: 'BAD_VALUE' | 'UNHASHABLE';
+  constructor(message: string, code: 'BAD_VALUE' | 'UNHASHABLE' = 'BAD_VALUE') {
+    super(message);
+    this.code = code;
+  }
 }
 
 /** Marker a reconstructor returns to say "not a form I interpret": the decoder keeps a placeholder. */
@@ -124,6 +131,7 @@ function dictEntries(value: unknown, what: string): [unknown, unknown][] {
   const pairs: [unknown, unknown][] = [];
   for (const item of iterableItems(value, what)) {
     if (!Array.isArray(item) || item.length !== 2) fail(`${what} items must be pairs`);
+    refuseUnhashable(item[0]);
     pairs.push([item[0], item[1]]);
   }
   return pairs;
@@ -349,7 +357,15 @@ function newSet<T extends Set<unknown>>(
   what: string,
 ): T {
   if (args.length > 1) fail(`${what} expected at most 1 argument`);
-  return make(args.length === 0 ? [] : iterableItems(args[0], `${what}() argument`));
+  const items = args.length === 0 ? [] : iterableItems(args[0], `${what}() argument`);
+  for (const item of items) refuseUnhashable(item);
+  return make(items);
+}
+
+/** Refuses a dict key or set element Python could not hash, as CPython's `dict()` and `set()` do. */
+function refuseUnhashable(value: unknown): void {
+  const type = unhashableType(value);
+  if (type !== undefined) throw new ReconstructError(`unhashable type: '${type}'`, 'UNHASHABLE');
 }
 
 const setHandler: GlobalHandler = {

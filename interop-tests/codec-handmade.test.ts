@@ -1,0 +1,229 @@
+/**
+ * Hand-made pickles no pickler writes, decoded by mpwire and by every unpickler of every CPython that knows
+ * their opcodes: mpwire must give what CPython gives, or refuse what CPython refuses.
+ * - The memo: holes left by PUT, MEMOIZE after them, an index written twice. CPython's MEMOIZE writes at the
+ *   number of memo entries (`memo_len`), not after the highest index.
+ * - Hashing: dict keys and set elements Python cannot hash (lists, dicts, sets, tuples holding them), met by
+ *   SETITEM(S), ADDITEMS, FROZENSET and `set()`/`dict()` reductions, which CPython refuses.
+ */
+import { beforeAll, describe, expect, it } from 'vitest';
+import { loads, UnpicklingError } from '../src/codec/index.js';
+import { expectNoFailures } from './support/failures.js';
+import { describePythons, findPythons, type PythonInterpreter } from './support/pythons.js';
+import { runOnEach } from './support/run-python.js';
+import { bytesToHex, matchTagged, type Tagged } from './support/tagged.js';
+
+/** Bytes from opcode characters, byte values and strings (latin-1), in order. */
+function pickle(...parts: (string | number | readonly number[])[]): Uint8Array {
+  const out: number[] = [];
+  for (const part of parts) {
+    if (typeof part === 'number') out.push(part);
+    else if (typeof part === 'string') for (const ch of part) out.push(ch.charCodeAt(0));
+    else out.push(...part);
+  }
+  return Uint8Array.from(out);
+}
+
+const PROTO4 = [0x80, 4];
+const MEMOIZE = 0x94;
+const u32 = (n: number): number[] => [n & 0xff, (n >>> 8) & 0xff, (n >>> 16) & 0xff, n >>> 24];
+const shortUnicode = (text: string): string => `\x8c${String.fromCharCode(text.length)}${text}`;
+
+/** Each pickle, keyed by name; pickles that use protocol 4 opcodes are only given to CPython 3.4+. */
+const MEMO_CASES: Record<string, Uint8Array> = {
+  // [7, 8, 7, 8]: the list is entry 0, BINPUT 5 makes 2 entries, so MEMOIZE writes index 2.
+  memoize_after_put_hole: pickle(
+    PROTO4,
+    ']',
+    MEMOIZE,
+    '(K',
+    7,
+    'q',
+    5,
+    'K',
+    8,
+    MEMOIZE,
+    'h',
+    5,
+    'h',
+    2,
+    'e.',
+  ),
+  // MEMOIZE after BINPUT 1 writes index 1 again (one entry), twice: 3.
+  memoize_overwrites_entry: pickle(PROTO4, 'K', 1, 'q', 1, '0K', 2, MEMOIZE, '0K', 3, MEMOIZE, '0h', 1, '.'),
+  // The same, then index 0, which nothing wrote: refused.
+  memoize_leaves_index_0_empty: pickle(PROTO4, 'K', 1, 'q', 1, '0K', 2, MEMOIZE, '0h', 0, '.'),
+  // A list holding 9 and itself: LONG_BINPUT 1000, then the list MEMOIZEd at index 1.
+  memoize_after_far_long_binput: pickle(
+    PROTO4,
+    'K',
+    9,
+    'r',
+    u32(1000),
+    '0]',
+    MEMOIZE,
+    'j',
+    u32(1000),
+    'ah',
+    1,
+    'a.',
+  ),
+  // A text PUT, then MEMOIZE: (5, 6).
+  memoize_after_text_put: pickle(PROTO4, 'K', 5, 'p7\n0K', 6, MEMOIZE, '0(g7\nh', 1, 't.'),
+  // A date pickled after a hole, then every memo entry it made fetched back: the state bytes, the argument
+  // tuple and the date itself sit at indexes 4, 5 and 6.
+  date_after_put_hole: pickle(
+    PROTO4,
+    'K',
+    0,
+    'q',
+    7,
+    '0(',
+    shortUnicode('datetime'),
+    MEMOIZE,
+    shortUnicode('date'),
+    MEMOIZE,
+    0x93,
+    MEMOIZE,
+    'C',
+    4,
+    [0x07, 0xe9, 0x0c, 0x06],
+    MEMOIZE,
+    0x85,
+    MEMOIZE,
+    'R',
+    MEMOIZE,
+    'h',
+    4,
+    'h',
+    5,
+    'h',
+    6,
+    'h',
+    3,
+    'h',
+    7,
+    't.',
+  ),
+};
+
+const PROTO2 = [0x80, 2];
+const EMPTY_SET = 0x8f;
+const ADDITEMS = 0x90;
+const FROZENSET = 0x91;
+const TUPLE1 = 0x85;
+
+/** Dict keys and set elements; the protocol 2 ones run on Python 2.7 too. */
+const HASH_CASES_PROTO2: Record<string, Uint8Array> = {
+  dict_key_list: pickle(PROTO2, '}(]K', 1, 'u.'),
+  dict_key_dict: pickle(PROTO2, '}(}K', 1, 'u.'),
+  dict_key_tuple_holding_list: pickle(PROTO2, '}(]', TUPLE1, 'K', 1, 'u.'),
+  dict_key_tuple_of_tuples: pickle(PROTO2, '}((K', 1, 'K', 2, 't', TUPLE1, 'K', 1, 'u.'),
+  dict_key_list_setitem: pickle(PROTO2, '}]K', 1, 's.'),
+  dict_key_tuple_setitem: pickle(PROTO2, '}(K', 1, 'K', 2, 'tK', 3, 's.'),
+  ordereddict_key_list: pickle(PROTO2, 'ccollections\nOrderedDict\n)R(]K', 1, 'u.'),
+  set_reduce_of_lists: pickle(PROTO2, 'c__builtin__\nset\n]]a', TUPLE1, 'R.'),
+  set_reduce_of_tuples: pickle(PROTO2, 'c__builtin__\nset\n]((K', 1, 't(K', 2, 'te', TUPLE1, 'R.'),
+  dict_reduce_list_key: pickle(PROTO2, 'c__builtin__\ndict\n]](]K', 1, 'ea', TUPLE1, 'R.'),
+  dict_reduce_pairs: pickle(PROTO2, 'c__builtin__\ndict\n]](K', 1, 'K', 2, 'ea', TUPLE1, 'R.'),
+  dict_key_signaling_nan_decimal: pickle(
+    PROTO2,
+    '}(cdecimal\nDecimal\nX',
+    u32(4),
+    'sNaN',
+    TUPLE1,
+    'RK',
+    1,
+    'u.',
+  ),
+};
+
+const HASH_CASES_PROTO4: Record<string, Uint8Array> = {
+  set_element_list: pickle(PROTO4, EMPTY_SET, '(]', ADDITEMS, '.'),
+  set_element_set: pickle(PROTO4, EMPTY_SET, '(', EMPTY_SET, ADDITEMS, '.'),
+  set_element_frozenset: pickle(PROTO4, EMPTY_SET, '((', FROZENSET, ADDITEMS, '.'),
+  frozenset_element_dict: pickle(PROTO4, '(}', FROZENSET, '.'),
+  frozenset_element_tuple_holding_set: pickle(PROTO4, '(', EMPTY_SET, TUPLE1, FROZENSET, '.'),
+  frozenset_element_tuple: pickle(PROTO4, '(K', 1, TUPLE1, FROZENSET, '.'),
+};
+
+const CASES: Record<string, { data: Uint8Array; since: readonly [number, number] }> = Object.fromEntries([
+  ...Object.entries(MEMO_CASES).map(([id, data]) => [id, { data, since: [3, 4] as const }]),
+  ...Object.entries(HASH_CASES_PROTO2).map(([id, data]) => [id, { data, since: [2, 7] as const }]),
+  ...Object.entries(HASH_CASES_PROTO4).map(([id, data]) => [id, { data, since: [3, 4] as const }]),
+]);
+
+interface LoadDescribeReport {
+  python: string;
+  results: { id: string; loaders: Record<string, { description: Tagged } | { error: string }> }[];
+}
+
+const pythons = findPythons();
+let reports = new Map<string, LoadDescribeReport>();
+const runsOn = (python: PythonInterpreter, since: readonly [number, number]): boolean =>
+  python.version[0] > since[0] || (python.version[0] === since[0] && python.version[1] >= since[1]);
+
+beforeAll(async () => {
+  console.log(`hand-made pickles against: ${describePythons(pythons)}`);
+  reports = await runOnEach<LoadDescribeReport>(pythons, 'load_describe.py', (python) => ({
+    cases: Object.entries(CASES)
+      .filter(([, c]) => runsOn(python, c.since))
+      .map(([id, c]) => ({ id, pickle: bytesToHex(c.data) })),
+  }));
+}, 120_000);
+
+describe('hand-made pickles, against CPython', () => {
+  it.each(pythons.map((p) => [p.label] as const))('mpwire gives what CPython %s gives', (label) => {
+    const report = reports.get(label)!;
+    const failures: string[] = [];
+    let compared = 0;
+    for (const { id, loaders } of report.results) {
+      let value: unknown;
+      let thrown: unknown;
+      try {
+        value = loads(CASES[id]!.data);
+      } catch (error) {
+        thrown = error;
+      }
+      for (const [loader, outcome] of Object.entries(loaders)) {
+        compared++;
+        const where = `${id} (${loader})`;
+        if ('error' in outcome) {
+          if (!(thrown instanceof UnpicklingError))
+            failures.push(`${where}: CPython refused (${outcome.error}), mpwire did not`);
+        } else if (thrown !== undefined) {
+          failures.push(`${where}: mpwire threw ${String(thrown)}`);
+        } else {
+          const problem = matchTagged(value, outcome.description, {
+            floats: 'number',
+            py2str: 'latin1',
+            unorderedSets: true,
+          });
+          if (problem) failures.push(`${where}: ${problem}`);
+        }
+      }
+    }
+    expectNoFailures(failures);
+    const python = pythons.find((p) => p.label === label)!;
+    const expected = Object.values(CASES).filter((c) => runsOn(python, c.since)).length;
+    expect(report.results.length).toBe(expected);
+    expect(compared).toBe(2 * expected);
+  });
+
+  it('CPython refuses the pickles it should, so the refusals are checked', () => {
+    const refused = [
+      'memoize_leaves_index_0_empty',
+      'dict_key_list',
+      'set_element_list',
+      'frozenset_element_dict',
+    ];
+    for (const report of reports.values()) {
+      for (const id of refused) {
+        const outcome = report.results.find((r) => r.id === id);
+        if (outcome === undefined) continue; // a case this interpreter cannot read
+        for (const loader of Object.values(outcome.loaders))
+          expect(loader, `${id} on ${report.python}`).toHaveProperty('error');
+      }
+    }
+  });
+});

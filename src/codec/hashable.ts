@@ -1,0 +1,56 @@
+/**
+ * Which decoded values Python could not hash, so cannot be dict keys or set elements: CPython's unpickler
+ * refuses them (`TypeError: unhashable type: 'list'`) when SETITEM, ADDITEMS, FROZENSET or a `set()` /
+ * `dict()` reduction meets one, and so does mpwire. Values whose hashability depends on a class mpwire does
+ * not know (PyObject placeholders, user types) are allowed. Pure.
+ */
+import { NDArray } from './numpy.js';
+import {
+  PyArray,
+  PyByteArray,
+  PyCounter,
+  PyDecimal,
+  PyDefaultDict,
+  PyDeque,
+  PyFrozenSet,
+  PyOrderedDict,
+  PyTuple,
+} from './values.js';
+
+/** CPython's name for the type of `value` when Python cannot hash it, else undefined. */
+export function unhashableType(value: unknown): string | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  // Tuples hash their items: the first unhashable one decides. Tuples cannot hold themselves without a
+  // mutable container in between, which stops the walk.
+  if (value instanceof PyTuple) {
+    const pending: unknown[] = [value];
+    while (pending.length > 0) {
+      const tuple = pending.pop() as PyTuple;
+      for (const item of tuple) {
+        if (item instanceof PyTuple) pending.push(item);
+        else {
+          const name = unhashableType(item);
+          if (name !== undefined) return name;
+        }
+      }
+    }
+    return undefined;
+  }
+  if (value instanceof PyDeque) return 'collections.deque';
+  if (Array.isArray(value)) return 'list';
+  if (value instanceof Map) {
+    if (value instanceof PyOrderedDict) return 'collections.OrderedDict';
+    if (value instanceof PyCounter) return 'Counter';
+    if (value instanceof PyDefaultDict) return 'collections.defaultdict';
+    return 'dict';
+  }
+  if (value instanceof Set) return value instanceof PyFrozenSet ? undefined : 'set';
+  if (value instanceof PyByteArray) return 'bytearray';
+  if (value instanceof PyArray) return 'array.array';
+  if (value instanceof NDArray) return 'numpy.ndarray';
+  // Decimal('sNaN') refuses to hash (CPython: "Cannot hash a signaling NaN value").
+  if (value instanceof PyDecimal)
+    return /^[+-]?snan/i.test(value.value) ? 'decimal.Decimal (signaling NaN)' : undefined;
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null ? 'dict' : undefined;
+}

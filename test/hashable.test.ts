@@ -1,0 +1,154 @@
+import { describe, expect, it } from 'vitest';
+import { unhashableType } from '../src/codec/hashable.js';
+import {
+  dumps,
+  loads,
+  PicklingError,
+  PyArray,
+  PyByteArray,
+  PyCounter,
+  PyDecimal,
+  PyDeque,
+  PyFrozenSet,
+  PyGlobal,
+  PyObject,
+  PyOrderedDict,
+  type PyTuple,
+  tuple,
+  UnpicklingError,
+} from '../src/codec/index.js';
+
+describe('unhashableType', () => {
+  it('names the types Python cannot hash', () => {
+    expect(unhashableType([])).toBe('list');
+    expect(unhashableType({})).toBe('dict');
+    expect(unhashableType(Object.create(null))).toBe('dict');
+    expect(unhashableType(new Map())).toBe('dict');
+    expect(unhashableType(new PyOrderedDict())).toBe('collections.OrderedDict');
+    expect(unhashableType(new PyCounter())).toBe('Counter');
+    expect(unhashableType(new Set())).toBe('set');
+    expect(unhashableType(new PyByteArray(2))).toBe('bytearray');
+    expect(unhashableType(new PyArray('b', [1]))).toBe('array.array');
+    expect(unhashableType(new PyDeque())).toBe('collections.deque');
+    expect(unhashableType(new PyDecimal('sNaN'))).toBe('decimal.Decimal (signaling NaN)');
+    expect(unhashableType(new PyDecimal('-sNaN123'))).toBe('decimal.Decimal (signaling NaN)');
+  });
+
+  it('lets hashable values through, tuples when every item is', () => {
+    for (const value of [
+      1,
+      'a',
+      10n,
+      null,
+      true,
+      new Uint8Array(2),
+      new PyFrozenSet([1]),
+      new PyGlobal('m', 'n'),
+      new PyDecimal('NaN'),
+      new PyDecimal('1.5'),
+      tuple(1, tuple('a', tuple())),
+      new PyObject('reduce', new PyGlobal('m', 'C'), tuple(), undefined),
+    ]) {
+      expect(unhashableType(value), String(value)).toBeUndefined();
+    }
+    expect(unhashableType(tuple(1, tuple(2, [3])))).toBe('list');
+    expect(unhashableType(tuple(tuple(new Set())))).toBe('set');
+  });
+
+  it('walks deeply nested tuples without recursion', () => {
+    let t: PyTuple = tuple([]);
+    for (let i = 0; i < 100_000; i++) t = tuple(t);
+    expect(unhashableType(t)).toBe('list');
+  });
+});
+
+describe('loads refuses unhashable dict keys and set elements, as CPython does', () => {
+  const cases: [string, string, string][] = [
+    ['SETITEMS', '80027d285d4b01752e', 'list'],
+    ['SETITEM', '80027d5d4b01732e', 'list'],
+    ['ADDITEMS', '80048f285d902e', 'list'],
+    ['FROZENSET', '8004287d912e', 'dict'],
+    ['SETITEMS', '80027d285d85854b01752e', 'list'],
+  ];
+  it.each(cases)('%s (%s)', (op, hex, type) => {
+    const data = Uint8Array.from(Buffer.from(hex, 'hex'));
+    let error: unknown;
+    try {
+      loads(data);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(UnpicklingError);
+    expect((error as UnpicklingError).code).toBe('UNHASHABLE');
+    expect((error as UnpicklingError).message).toContain(`${op}: unhashable type: '${type}'`);
+  });
+
+  it('refuses them in dicts: map mode too, and in set() and dict() reductions', () => {
+    const map = Uint8Array.from(Buffer.from('80027d285d4b01752e', 'hex'));
+    expect(() => loads(map, { dicts: 'map' })).toThrow(/unhashable type: 'list'/);
+    // set([[]]) as protocol 2 writes it: builtins.set REDUCE'd on a list holding a list.
+    const setOfLists = Uint8Array.from(
+      Buffer.from('8002635f5f6275696c74696e5f5f0a7365740a5d5d6185522e', 'hex'),
+    );
+    expect(() => loads(setOfLists)).toThrow(expect.objectContaining({ code: 'UNHASHABLE' }));
+  });
+
+  it('keeps tuple keys and frozenset elements (pickles by CPython)', () => {
+    const dict = loads(
+      Uint8Array.from(Buffer.from('80027d7100284b014b028671014b034b048571025801000000787103752e', 'hex')),
+    );
+    expect(dict).toEqual(
+      new Map<unknown, unknown>([
+        [tuple(1, 2), 3],
+        [tuple(4), 'x'],
+      ]),
+    );
+    const frozen = loads(
+      Uint8Array.from(Buffer.from('8004951000000000000000284b0185944b024b038594869491942e', 'hex')),
+    );
+    expect(frozen).toEqual(new PyFrozenSet([tuple(1), tuple(2, tuple(3))]));
+  });
+});
+
+describe('dumps refuses Map keys and Set elements Python could not hash', () => {
+  const refused: [string, unknown, string][] = [
+    [
+      'an array key',
+      new Map([[[1], 2]]),
+      'a dict key is a list, which Python cannot hash (use a PyTuple or PyFrozenSet instead) at value',
+    ],
+    [
+      'an object key, nested',
+      { a: new Map([[{}, 1]]) },
+      'a dict key is a dict, which Python cannot hash (use a PyTuple or PyFrozenSet instead) at value.a',
+    ],
+    ['a tuple key holding an array', new Map([[tuple(1, [2]), 1]]), 'a dict key is a list'],
+    [
+      'a Set element',
+      [new Set([new Set()])],
+      'a set element is a set, which Python cannot hash (use a PyTuple or PyFrozenSet instead) at value[0]',
+    ],
+    ['a frozenset element', new PyFrozenSet([new Map()]), 'a frozenset element is a dict'],
+  ];
+  it.each(refused)('%s', (_what, value, message) => {
+    for (const protocol of [0, 2, 4, 5]) {
+      let error: unknown;
+      try {
+        dumps(value, { protocol });
+      } catch (e) {
+        error = e;
+      }
+      expect(error, `protocol ${protocol}`).toBeInstanceOf(PicklingError);
+      expect((error as PicklingError).code).toBe('UNHASHABLE');
+      expect((error as PicklingError).message).toContain(message);
+    }
+  });
+
+  it('writes hashable keys and elements, tuples and frozensets included', () => {
+    const value = new Map<unknown, unknown>([
+      [tuple(1, tuple('a')), new Set([tuple(2), new PyFrozenSet([3])])],
+      [new PyGlobal('m', 'n'), null],
+    ]);
+    expect(loads(dumps(value))).toEqual(value);
+  });
+});
