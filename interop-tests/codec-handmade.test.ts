@@ -5,6 +5,8 @@
  *   number of memo entries (`memo_len`), not after the highest index.
  * - Hashing: dict keys and set elements Python cannot hash (lists, dicts, sets, tuples holding them), met by
  *   SETITEM(S), ADDITEMS, FROZENSET and `set()`/`dict()` reductions, which CPython refuses.
+ * - Standard-library reductions with arguments CPython's pickler never writes (timedelta's seven fields,
+ *   Decimal from any spelling, float or tuple, `_codecs.encode` and `bytes()` checks, and more).
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loads, UnpicklingError } from '../src/codec/index.js';
@@ -147,10 +149,97 @@ const HASH_CASES_PROTO4: Record<string, Uint8Array> = {
   frozenset_element_tuple: pickle(PROTO4, '(K', 1, TUPLE1, FROZENSET, '.'),
 };
 
+/** A BINUNICODE argument. */
+const text = (value: string): (string | number[])[] => {
+  const utf8 = [...Buffer.from(value, 'utf8')];
+  return ['X', u32(utf8.length), utf8];
+};
+/** `module.name(*args)` at protocol 2: GLOBAL, the arguments in a MARK...TUPLE, REDUCE. */
+const call = (module: string, name: string, ...args: (string | number | readonly number[])[]) =>
+  pickle(PROTO2, `c${module}\n${name}\n(`, ...args, 'tR.');
+
+/**
+ * Standard-library values from arguments CPython's pickler never writes: what CPython 3.7+ builds or
+ * refuses (3.6 wanted timezone offsets in whole minutes; CPython 3.6 underscores are in Decimal strings).
+ */
+const STDLIB_CASES: Record<string, Uint8Array> = {
+  timedelta_seven_args: call('datetime', 'timedelta', 'K', 1, 'K', 2, 'K', 3, 'K', 4, 'K', 5, 'K', 6, 'K', 7),
+  timedelta_negative_microseconds: call('datetime', 'timedelta', 'K', 0, 'K', 0, 'J', u32(-100)),
+  timedelta_eight_args: call(
+    'datetime',
+    'timedelta',
+    'K',
+    1,
+    'K',
+    1,
+    'K',
+    1,
+    'K',
+    1,
+    'K',
+    1,
+    'K',
+    1,
+    'K',
+    1,
+    'K',
+    1,
+  ),
+  timezone_microsecond_offset: pickle(
+    PROTO2,
+    'cdatetime\ntimezone\n(cdatetime\ntimedelta\n(K',
+    0,
+    'K',
+    0,
+    'M',
+    [0x58, 0x4d],
+    'tRtR.',
+  ),
+  decimal_spelling: call('decimal', 'Decimal', ...text(' 00012.3400 ')),
+  decimal_exponent: call('decimal', 'Decimal', ...text('100e-2')),
+  decimal_small: call('decimal', 'Decimal', ...text('0.0000001')),
+  decimal_nan_payload: call('decimal', 'Decimal', ...text('-sNaN0012')),
+  decimal_infinity: call('decimal', 'Decimal', ...text('-inf')),
+  decimal_syntax_error: call('decimal', 'Decimal', ...text('1.2.3')),
+  decimal_from_float: call('decimal', 'Decimal', 'G', [0x3f, 0xb9, 0x99, 0x99, 0x99, 0x99, 0x99, 0x9a]),
+  decimal_from_tuple: call('decimal', 'Decimal', '(K', 0, '(K', 1, 'K', 2, 'tJ', u32(-1), 't'),
+  decimal_tuple_bad_sign: call('decimal', 'Decimal', '(K', 2, '(K', 1, 'tK', 0, 't'),
+  decimal_tuple_too_short: call('decimal', 'Decimal', ...text('NaN'), 0x85),
+  decimal_bad_context: call('decimal', 'Decimal', ...text('1'), 'K', 5),
+  decimal_from_list: call('decimal', 'Decimal', ']'),
+  codecs_latin1: call('_codecs', 'encode', ...text('\u00e9t\u00e9'), ...text('latin1')),
+  codecs_ascii: call('_codecs', 'encode', ...text('abc'), ...text('ascii')),
+  codecs_ascii_refused: call('_codecs', 'encode', ...text('\u00e9'), ...text('ascii')),
+  codecs_encoding_not_str: call('_codecs', 'encode', ...text('a'), 'K', 5),
+  codecs_obj_not_str: call('_codecs', 'encode', 'K', 5, ...text('latin1')),
+  codecs_nul_in_encoding: call('_codecs', 'encode', ...text('a'), ...text('\0')),
+  bytes_str_without_encoding: call('__builtin__', 'bytes', ...text('a')),
+  bytes_encoding_without_str: call('__builtin__', 'bytes', ']', ...text('latin1')),
+  defaultdict_none_factory: call('collections', 'defaultdict', 'N'),
+  defaultdict_tuple_factory: call('collections', 'defaultdict', ')'),
+  array_u_from_chars: call('array', 'array', ...text('u'), '](', ...text('a'), ...text('b'), 'e'),
+  array_u_from_ints: call('array', 'array', ...text('u'), ']K', 1, 'a'),
+  reconstructor_of_a_tuple: call('copy_reg', '_reconstructor', ')c__builtin__\nobject\nN'),
+  time_with_a_class_as_tzinfo: pickle(
+    PROTO2,
+    'cdatetime\ntime\n(C',
+    6,
+    [12, 30, 15, 0, 0, 0xfa],
+    'cdatetime\ntimezone\ntR.',
+  ),
+};
+
+/** UUID.__setstate__, which reads state['int'], came with 3.8's __slots__; 3.7 set any state as __dict__. */
+const UUID_CASES: Record<string, Uint8Array> = {
+  uuid_state_without_int: pickle(PROTO2, 'cuuid\nUUID\n)', 0x81, '}', ...text('x'), 'K', 1, 'sb.'),
+};
+
 const CASES: Record<string, { data: Uint8Array; since: readonly [number, number] }> = Object.fromEntries([
   ...Object.entries(MEMO_CASES).map(([id, data]) => [id, { data, since: [3, 4] as const }]),
   ...Object.entries(HASH_CASES_PROTO2).map(([id, data]) => [id, { data, since: [2, 7] as const }]),
   ...Object.entries(HASH_CASES_PROTO4).map(([id, data]) => [id, { data, since: [3, 4] as const }]),
+  ...Object.entries(STDLIB_CASES).map(([id, data]) => [id, { data, since: [3, 7] as const }]),
+  ...Object.entries(UUID_CASES).map(([id, data]) => [id, { data, since: [3, 8] as const }]),
 ]);
 
 interface LoadDescribeReport {

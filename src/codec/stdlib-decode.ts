@@ -4,8 +4,10 @@
  * typed values of values.ts, exactly as each is pickled at protocols 0–5 (and by Python 2, once fix_imports
  * has renamed `__builtin__`/`copy_reg`). Nothing is imported or executed: each entry is plain data handling.
  */
+import { decimalFromFloat, decimalFromString, decimalFromTuple } from './decimal-text.js';
 import { unhashableType } from './hashable.js';
 import { encodeLatin1 } from './text-decode.js';
+import { encodeUtf8, isWellFormedText } from './text-encode.js';
 import {
   PyArray,
   PyByteArray,
@@ -150,7 +152,14 @@ function fold(bit: number): 0 | 1 {
 
 function checkTzinfo(value: unknown): unknown {
   if (value === undefined) return null;
-  if (value === null || value instanceof PyTimezone || value instanceof PyObject || value instanceof PyGlobal)
+  // A global may name a tzinfo instance, but not a standard-library class or function mpwire reads.
+  const knownCallable = value instanceof PyGlobal && STDLIB_HANDLERS.has(value.qualifiedName);
+  if (
+    value === null ||
+    value instanceof PyTimezone ||
+    value instanceof PyObject ||
+    (value instanceof PyGlobal && !knownCallable)
+  )
     return value;
   return fail(`bad tzinfo state arg: ${describe(value)}`);
 }
@@ -267,16 +276,33 @@ const timeHandler: GlobalHandler = {
 
 const MAX_TIMEDELTA_DAYS = 999_999_999;
 
+/** Microseconds in one unit of each positional argument of `timedelta(days, seconds, microseconds,
+ * milliseconds, minutes, hours, weeks)`. */
+const TIMEDELTA_UNITS = [
+  86_400_000_000n,
+  1_000_000n,
+  1n,
+  1_000n,
+  60_000_000n,
+  3_600_000_000n,
+  604_800_000_000n,
+];
+const DAY_US = 86_400_000_000n;
+
 const timedeltaHandler: GlobalHandler = {
   call(args) {
-    if (args.length > 3) fail('timedelta() takes at most 3 positional arguments');
-    const [d, s, us] = [0, 1, 2].map((i) =>
-      args[i] === undefined ? 0 : intArg(args[i], 'timedelta field'),
-    ) as [number, number, number];
-    const td = new PyTimedelta(d, s, us);
-    if (Math.abs(td.days) > MAX_TIMEDELTA_DAYS)
-      fail(`days=${td.days}; must have magnitude <= ${MAX_TIMEDELTA_DAYS}`);
-    return td;
+    if (args.length > 7) fail(`timedelta() takes at most 7 arguments (${args.length} given)`);
+    let total = 0n;
+    args.forEach((arg, i) => {
+      total += BigInt(intArg(arg, 'timedelta field')) * TIMEDELTA_UNITS[i]!;
+    });
+    // Floor division, as CPython normalises: days may be negative, seconds and microseconds never are.
+    let days = total / DAY_US;
+    if (total % DAY_US < 0n) days -= 1n;
+    const rest = total - days * DAY_US;
+    if (days > BigInt(MAX_TIMEDELTA_DAYS) || days < -BigInt(MAX_TIMEDELTA_DAYS))
+      fail(`days=${days}; must have magnitude <= ${MAX_TIMEDELTA_DAYS}`);
+    return new PyTimedelta(Number(days), Number(rest / 1_000_000n), Number(rest % 1_000_000n));
   },
 };
 
@@ -286,25 +312,52 @@ const timezoneHandler: GlobalHandler = {
     const offset = args[0];
     if (!(offset instanceof PyTimedelta))
       fail(`timezone() offset must be a timedelta, not ${describe(offset)}`);
-    if (offset.microseconds !== 0 || Math.abs(Number(offset.totalMicroseconds())) >= 86_400_000_000)
+    // Any offset strictly inside a day, to the microsecond (CPython 3.7+; 3.6 wanted whole minutes).
+    if (Math.abs(Number(offset.totalMicroseconds())) >= 86_400_000_000)
       fail('offset must be a timedelta strictly between -timedelta(hours=24) and timedelta(hours=24)');
     const name = args[1];
     if (name !== undefined && typeof name !== 'string')
       fail(`timezone() name must be a str, not ${describe(name)}`);
     // CPython returns the `timezone.utc` singleton for a zero offset without a name.
-    if (name === undefined && offset.days === 0 && offset.seconds === 0) return PyTimezone.utc;
+    if (name === undefined && offset.days === 0 && offset.seconds === 0 && offset.microseconds === 0)
+      return PyTimezone.utc;
     return new PyTimezone(offset, name ?? null);
   },
 };
 
+/** `decimal.Decimal(value[, context])`, kept as the canonical string CPython's `str()` gives. */
 const decimalHandler: GlobalHandler = {
   call(args) {
+    if (args.length > 2) fail(`function takes at most 2 arguments (${args.length} given)`);
+    const context = args[1];
+    if (
+      args.length === 2 &&
+      context !== null &&
+      !(context instanceof PyObject && context.module === 'decimal' && context.name === 'Context')
+    )
+      fail('optional argument must be a context');
     if (args.length === 0) return new PyDecimal('0');
     const v = args[0];
-    if (typeof v === 'string') return new PyDecimal(v);
-    if (typeof v === 'number' && Number.isInteger(v)) return new PyDecimal(String(v));
+    if (typeof v === 'string') {
+      const text = decimalFromString(v);
+      if (text === undefined) fail("[<class 'decimal.ConversionSyntax'>]");
+      return new PyDecimal(text);
+    }
+    // A Python int decodes to a number too, and an integral float has the same Decimal.
+    if (typeof v === 'number') return new PyDecimal(decimalFromFloat(v));
+    if (v instanceof PyFloat) return new PyDecimal(decimalFromFloat(v.value));
     if (typeof v === 'bigint') return new PyDecimal(v.toString());
-    return KEEP_PLACEHOLDER;
+    if (typeof v === 'boolean') return new PyDecimal(v ? '1' : '0');
+    if (v instanceof PyDecimal) return new PyDecimal(v.value);
+    if (Array.isArray(v)) {
+      try {
+        return new PyDecimal(decimalFromTuple(v));
+      } catch (e) {
+        return fail((e as Error).message);
+      }
+    }
+    if (v instanceof PyObject) return KEEP_PLACEHOLDER;
+    return fail(`conversion from ${describe(v)} to Decimal is not supported`);
   },
 };
 
@@ -316,6 +369,8 @@ const uuidHandler: GlobalHandler = {
   },
   build(_obj, state) {
     const entries = new Map(dictEntries(state, 'UUID state'));
+    // UUID.__setstate__ reads state['int'].
+    if (!entries.has('int')) fail("KeyError: 'int'");
     const n = entries.get('int');
     if (typeof n !== 'number' && typeof n !== 'bigint') return KEEP_PLACEHOLDER;
     const big = BigInt(n);
@@ -336,20 +391,64 @@ const uuidHandler: GlobalHandler = {
   },
 };
 
+/** The codecs `_codecs.encode` is read for, by normalised name: what CPython's pickles use, and ASCII. */
+const ENCODE_CODECS = new Map<string, 'latin_1' | 'utf_8' | 'ascii'>([
+  ['latin1', 'latin_1'],
+  ['iso88591', 'latin_1'],
+  ['l1', 'latin_1'],
+  ['utf8', 'utf_8'],
+  ['ascii', 'ascii'],
+  ['usascii', 'ascii'],
+]);
+
+/**
+ * `_codecs.encode(obj, encoding='utf-8', errors='strict')`, which Python 3 writes for bytes below protocol 3:
+ * the argument checks and the strict Latin-1, UTF-8 and ASCII encodings as CPython does them. Other codecs,
+ * and other error handlers on text that needs them, stay placeholders.
+ */
 const codecsEncodeHandler: GlobalHandler = {
   call(args) {
-    if (args.length !== 2 || typeof args[0] !== 'string' || typeof args[1] !== 'string')
-      return KEEP_PLACEHOLDER;
-    const enc = args[1].toLowerCase().replace(/[-_]/g, '');
-    if (enc === 'latin1' || enc === 'iso88591' || enc === 'l1') {
-      const bytes = encodeLatin1(args[0]);
-      if (!bytes) fail("'latin-1' codec can't encode the string");
-      return bytes;
+    if (args.length === 0) fail("encode() missing required argument 'obj' (pos 1)");
+    if (args.length > 3) fail(`encode() takes at most 3 arguments (${args.length} given)`);
+    const [obj, encoding = 'utf-8', errors = 'strict'] = args;
+    if (typeof encoding !== 'string')
+      fail(`encode() argument 'encoding' must be str, not ${describe(encoding)}`);
+    if (typeof errors !== 'string') fail(`encode() argument 'errors' must be str, not ${describe(errors)}`);
+    if (encoding.includes('\0') || errors.includes('\0')) fail('embedded null character');
+    const codec = ENCODE_CODECS.get(encoding.toLowerCase().replace(/[-_ ]/g, ''));
+    if (codec === undefined) return KEEP_PLACEHOLDER;
+    if (typeof obj !== 'string') {
+      fail(
+        `encoding with '${encoding}' codec failed (TypeError: ${codec}_encode() argument 1 must be str, not ${describe(obj)})`,
+      );
     }
-    if (enc === 'utf8') return new TextEncoder().encode(args[0]);
-    return KEEP_PLACEHOLDER;
+    let bytes: Uint8Array | null;
+    if (codec === 'utf_8') bytes = isWellFormedText(obj) ? encodeUtf8(obj) : null;
+    else {
+      bytes = encodeLatin1(obj);
+      if (codec === 'ascii' && bytes?.some((b) => b > 0x7f)) bytes = null;
+    }
+    if (bytes !== null) return bytes;
+    if (errors !== 'strict') return KEEP_PLACEHOLDER;
+    const name = codec === 'latin_1' ? 'latin-1' : codec === 'utf_8' ? 'utf-8' : 'ascii';
+    return fail(`'${name}' codec can't encode the string`);
   },
 };
+
+/**
+ * `bytes(source, encoding)` / `bytearray(source, encoding)`: CPython's argument checks, then the encoding;
+ * undefined for forms read elsewhere (one argument).
+ */
+function encodedSource(args: readonly unknown[], what: 'bytes' | 'bytearray'): Uint8Array | KeepPlaceholder {
+  const [source, encoding, errors] = args;
+  if (typeof encoding !== 'string')
+    fail(`${what}() argument 'encoding' must be str, not ${describe(encoding)}`);
+  if (errors !== undefined && typeof errors !== 'string')
+    fail(`${what}() argument 'errors' must be str, not ${describe(errors)}`);
+  if (typeof source !== 'string') fail('encoding without a string argument');
+  const bytes = codecsEncodeHandler.call!(args, NO_CONTEXT);
+  return bytes instanceof Uint8Array ? bytes : KEEP_PLACEHOLDER;
+}
 
 function newSet<T extends Set<unknown>>(
   args: readonly unknown[],
@@ -380,16 +479,16 @@ const frozensetHandler: GlobalHandler = {
 const bytearrayHandler: GlobalHandler = {
   call(args) {
     if (args.length === 0) return new PyByteArray(0);
+    if (args.length > 3) fail(`bytearray() takes at most 3 arguments (${args.length} given)`);
     const src = args[0];
-    if (src instanceof Uint8Array && args.length === 1) return PyByteArray.fromBytes(src);
-    if (typeof src === 'string' && typeof args[1] === 'string') {
+    if (args.length > 1) {
       // Python 3.7 writes bytearray(str, 'latin-1') below protocol 3.
-      const bytes = codecsEncodeHandler.call!([src, args[1]], NO_CONTEXT);
-      if (bytes instanceof Uint8Array) return PyByteArray.fromBytes(bytes);
-      return KEEP_PLACEHOLDER;
+      const bytes = encodedSource(args, 'bytearray');
+      return bytes instanceof Uint8Array ? PyByteArray.fromBytes(bytes) : bytes;
     }
-    if (Array.isArray(src) && args.length === 1)
-      return fillBytes(new PyByteArray(src.length), src, 'bytearray');
+    if (typeof src === 'string') fail('string argument without an encoding');
+    if (src instanceof Uint8Array) return PyByteArray.fromBytes(src);
+    if (Array.isArray(src)) return fillBytes(new PyByteArray(src.length), src, 'bytearray');
     return KEEP_PLACEHOLDER;
   },
 };
@@ -409,12 +508,12 @@ function fillBytes<T extends Uint8Array>(out: T, items: readonly unknown[], what
 const bytesHandler: GlobalHandler = {
   call(args) {
     if (args.length === 0) return new Uint8Array(0);
+    if (args.length > 3) fail(`bytes() takes at most 3 arguments (${args.length} given)`);
     const src = args[0];
-    if (args.length === 1 && src instanceof Uint8Array) return new Uint8Array(src);
-    if (args.length === 2 && typeof src === 'string' && typeof args[1] === 'string') {
-      return codecsEncodeHandler.call!([src, args[1]], NO_CONTEXT);
-    }
-    if (args.length === 1 && Array.isArray(src)) return fillBytes(new Uint8Array(src.length), src, 'bytes');
+    if (args.length > 1) return encodedSource(args, 'bytes');
+    if (typeof src === 'string') fail('string argument without an encoding');
+    if (src instanceof Uint8Array) return new Uint8Array(src);
+    if (Array.isArray(src)) return fillBytes(new Uint8Array(src.length), src, 'bytes');
     return KEEP_PLACEHOLDER;
   },
 };
@@ -503,9 +602,39 @@ const orderedDictHandler: GlobalHandler = {
 const defaultDictHandler: GlobalHandler = {
   call(args) {
     if (args.length > 2) return KEEP_PLACEHOLDER;
+    if (args.length > 0 && !mayBeCallable(args[0])) fail('first argument must be callable or None');
     return new PyDefaultDict(args[0] ?? null, args.length > 1 ? dictEntries(args[1], 'defaultdict()') : null);
   },
 };
+
+/**
+ * False for decoded values Python cannot call (data: numbers, strings, bytes, lists, tuples, dicts, sets and
+ * the standard-library values); true for None, globals and placeholders, which may name a callable.
+ */
+function mayBeCallable(value: unknown): boolean {
+  if (value === null || value instanceof PyGlobal || value instanceof PyObject) return true;
+  if (typeof value !== 'object') return false;
+  if (Array.isArray(value) || value instanceof Uint8Array || value instanceof Map || value instanceof Set)
+    return false;
+  const proto = Object.getPrototypeOf(value);
+  if (proto === Object.prototype || proto === null) return false;
+  // Registered user types and values.ts classes other than the above: Python data, not callables, except a
+  // user type mpwire cannot see into.
+  return !(
+    value instanceof PyFloat ||
+    value instanceof PyComplex ||
+    value instanceof PyDecimal ||
+    value instanceof PyTimedelta ||
+    value instanceof PyTimezone ||
+    value instanceof PyDate ||
+    value instanceof PyTime ||
+    value instanceof PyDatetime ||
+    value instanceof PyUUID ||
+    value instanceof PyRange ||
+    value instanceof PySlice ||
+    value instanceof PyArray
+  );
+}
 
 const counterHandler: GlobalHandler = {
   call(args) {
@@ -611,7 +740,13 @@ const arrayHandler: GlobalHandler = {
     if (typecode === 'u' || typecode === 'w') {
       if (typeof init === 'string') return new PyArray(typecode, init);
       if (init instanceof Uint8Array) return new PyArray(typecode, decodeUtf32(init, true));
-      if (Array.isArray(init)) return new PyArray(typecode, init.join(''));
+      if (Array.isArray(init)) {
+        for (const ch of init) {
+          if (typeof ch !== 'string' || ch.length === 0 || ch.length > 2 || [...ch].length !== 1)
+            fail('array item must be unicode character');
+        }
+        return new PyArray(typecode, init.join(''));
+      }
       return fail('array u/w initializer must be a str');
     }
     const item = NATIVE_ITEM[typecode]!;
@@ -644,6 +779,7 @@ const arrayReconstructorHandler: GlobalHandler = {
   call(args) {
     if (args.length !== 4) fail('_array_reconstructor() takes exactly 4 arguments');
     const [cls, tc, code, items] = args;
+    if (!mayBeCallable(cls)) fail(`first argument must be a type object, not ${describe(cls)}`);
     if (!(cls instanceof PyGlobal) || cls.module !== 'array' || cls.name !== 'array') return KEEP_PLACEHOLDER;
     const typecode = checkTypecode(tc);
     const mformat = intArg(code, 'mformat_code');
@@ -679,6 +815,7 @@ const reconstructorHandler: GlobalHandler = {
   call(args, ctx) {
     if (args.length !== 3) fail('_reconstructor() takes exactly 3 arguments');
     const [cls, base, state] = args;
+    if (!mayBeCallable(cls)) fail(`object.__new__(X): X is not a type object (${describe(cls)})`);
     if (base instanceof PyGlobal && base.module === 'builtins' && base.name === 'object' && state === null) {
       const handler = ctx.handlerFor(cls);
       if (handler?.construct) return handler.construct(cls as PyGlobal, [], undefined);
@@ -691,6 +828,8 @@ const reconstructorHandler: GlobalHandler = {
 const newobjHandler: GlobalHandler = {
   call(args, ctx) {
     if (args.length < 1) fail('__newobj__() needs a class');
+    const cls = args[0];
+    if (!mayBeCallable(cls)) fail(`${describe(cls)}.__new__(X): X is not a type object (${describe(cls)})`);
     const handler = ctx.handlerFor(args[0]);
     return handler?.construct
       ? handler.construct(args[0] as PyGlobal, args.slice(1), undefined)
