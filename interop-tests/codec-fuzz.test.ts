@@ -7,6 +7,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { type ArgumentKind, loads, OPCODE_BY_CODE, OPCODES, UnpicklingError } from '../src/codec/index.js';
 import type { CorpusDocument } from './support/corpus.js';
 import { expectNoFailures } from './support/failures.js';
+import { prng } from './support/prng.js';
 import { findPythons } from './support/pythons.js';
 import { runFixture } from './support/run-python.js';
 import { bytesToHex, hexToBytes } from './support/tagged.js';
@@ -14,16 +15,6 @@ import { bytesToHex, hexToBytes } from './support/tagged.js';
 const MUTATIONS = 20_000;
 const seed = Number(process.env.MPWIRE_FUZZ_SEED ?? 1_234_567);
 const bases: Uint8Array[] = [];
-
-/** mulberry32: small, seedable, good enough to pick mutations. */
-function prng(state: number): () => number {
-  return () => {
-    state = (state + 0x6d2b79f5) | 0;
-    let t = Math.imul(state ^ (state >>> 15), 1 | state);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Width of the length prefix of each length-carrying argument kind (FRAME's uint8 is a length too). */
 const LENGTH_WIDTH: Partial<Record<ArgumentKind, number>> = {
