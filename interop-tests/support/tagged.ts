@@ -605,9 +605,15 @@ class Matcher {
           return;
         }
         if (typeof arr.items === 'string') this.#fail(`${path}.items`, 'numbers', arr.items);
-        // Array items are plain numbers whichever `floats` option was used.
+        // Array items are plain numbers whichever `floats` option was used, and bigints for 'q' and 'Q'.
+        let items = arr.items;
+        if (a === 'q' || a === 'Q') {
+          const notBig = items.findIndex((x) => typeof x !== 'bigint');
+          if (notBig >= 0) this.#fail(`${path}.items[${notBig}]`, 'a bigint', items[notBig]);
+          items = items.map((x) => (Number.isSafeInteger(Number(x)) ? Number(x) : x));
+        }
         const plain = new Matcher({ ...this.options, floats: 'number' });
-        plain.#items(arr.items, b as Tagged[], `${path}.items`);
+        plain.#items(items, b as Tagged[], `${path}.items`);
         return;
       }
       case 'global':

@@ -818,6 +818,18 @@ export class Unpickler {
     };
     const ctx: ReconstructContext = {
       handlerFor: (c) => (c instanceof PyGlobal ? this.#handlers.get(c) : undefined),
+      makeDict: (entries) => {
+        const plain =
+          dictMode !== 'map' &&
+          entries.every(([k]) => typeof k === 'string' && (dictMode === 'object' || !isArrayIndexKey(k)));
+        if (plain) {
+          const obj = new PlainObject();
+          for (const [k, v] of entries) setObjectKey(obj, k as string, v);
+          return obj;
+        }
+        if (dictMode === 'object') fail('BAD_VALUE', "a dict key that is not a str in dicts: 'object' mode");
+        return new Map(entries);
+      },
     };
     let origins = NO_ORIGINS;
     const recordOrigin = (

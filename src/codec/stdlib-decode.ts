@@ -51,6 +51,8 @@ export type KeepPlaceholder = typeof KEEP_PLACEHOLDER;
 export interface ReconstructContext {
   /** Handler for a callable value, when it is a global with one. */
   handlerFor(callable: unknown): GlobalHandler | undefined;
+  /** A decoded dict of these entries, plain object or Map by the `dicts` option, as the opcodes make them. */
+  makeDict(entries: [unknown, unknown][]): unknown;
 }
 
 /** How one standard-library global is interpreted. Every method is optional. */
@@ -488,10 +490,21 @@ const bytearrayHandler: GlobalHandler = {
     }
     if (typeof src === 'string') fail('string argument without an encoding');
     if (src instanceof Uint8Array) return PyByteArray.fromBytes(src);
-    if (Array.isArray(src)) return fillBytes(new PyByteArray(src.length), src, 'bytearray');
+    const items = intIterable(src);
+    if (items !== undefined) return fillBytes(new PyByteArray(items.length), items, 'bytearray');
     return KEEP_PLACEHOLDER;
   },
 };
+
+/** The items `bytes(x)` iterates: a list, tuple, set or frozenset, or a dict's keys; undefined otherwise. */
+function intIterable(value: unknown): readonly unknown[] | undefined {
+  if (Array.isArray(value)) return value;
+  if (value instanceof Set) return [...value];
+  if (value instanceof Map) return [...value.keys()];
+  if (value !== null && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype)
+    return Object.keys(value);
+  return undefined;
+}
 
 /** `bytes(list)` / `bytearray(list)`: each item an int in range(0, 256), refused in CPython's words. */
 function fillBytes<T extends Uint8Array>(out: T, items: readonly unknown[], what: 'bytes' | 'bytearray'): T {
@@ -513,7 +526,8 @@ const bytesHandler: GlobalHandler = {
     if (args.length > 1) return encodedSource(args, 'bytes');
     if (typeof src === 'string') fail('string argument without an encoding');
     if (src instanceof Uint8Array) return new Uint8Array(src);
-    if (Array.isArray(src)) return fillBytes(new Uint8Array(src.length), src, 'bytes');
+    const items = intIterable(src);
+    if (items !== undefined) return fillBytes(new Uint8Array(items.length), items, 'bytes');
     return KEEP_PLACEHOLDER;
   },
 };
@@ -585,9 +599,9 @@ const tupleHandler: GlobalHandler = {
         : fail('tuple expected at most 1 argument'),
 };
 const dictHandler: GlobalHandler = {
-  call(args) {
-    if (args.length > 1) fail('dict expected at most 1 argument');
-    return new Map(args.length === 0 ? [] : dictEntries(args[0], 'dict()'));
+  call(args, ctx) {
+    if (args.length > 1) fail(`dict expected at most 1 argument, got ${args.length}`);
+    return ctx.makeDict(args.length === 0 ? [] : dictEntries(args[0], 'dict()'));
   },
 };
 
@@ -816,6 +830,7 @@ const reconstructorHandler: GlobalHandler = {
     if (args.length !== 3) fail('_reconstructor() takes exactly 3 arguments');
     const [cls, base, state] = args;
     if (!mayBeCallable(cls)) fail(`object.__new__(X): X is not a type object (${describe(cls)})`);
+    if (!mayBeCallable(base)) fail(`_reconstructor() base must be a type, not ${describe(base)}`);
     if (base instanceof PyGlobal && base.module === 'builtins' && base.name === 'object' && state === null) {
       const handler = ctx.handlerFor(cls);
       if (handler?.construct) return handler.construct(cls as PyGlobal, [], undefined);
@@ -837,7 +852,10 @@ const newobjHandler: GlobalHandler = {
   },
 };
 
-const NO_CONTEXT: ReconstructContext = { handlerFor: () => undefined };
+const NO_CONTEXT: ReconstructContext = {
+  handlerFor: () => undefined,
+  makeDict: (entries) => new Map(entries),
+};
 
 /** The standard-library globals mpwire interprets, by Python 3 `module.name` (after fix_imports). */
 export const STDLIB_HANDLERS: ReadonlyMap<string, GlobalHandler> = new Map<string, GlobalHandler>([
