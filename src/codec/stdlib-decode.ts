@@ -393,15 +393,36 @@ const uuidHandler: GlobalHandler = {
   },
 };
 
-/** The codecs `_codecs.encode` is read for, by normalised name: what CPython's pickles use, and ASCII. */
+/**
+ * The codecs `_codecs.encode` is read for (what CPython's pickles use, and ASCII), under every name Python's
+ * `encodings.aliases` gives them, normalised as `encodings.normalize_encoding` does.
+ */
 const ENCODE_CODECS = new Map<string, 'latin_1' | 'utf_8' | 'ascii'>([
-  ['latin1', 'latin_1'],
-  ['iso88591', 'latin_1'],
-  ['l1', 'latin_1'],
-  ['utf8', 'utf_8'],
-  ['ascii', 'ascii'],
-  ['usascii', 'ascii'],
+  ...['8859', 'cp819', 'csisolatin1', 'ibm819', 'iso8859', 'iso8859_1', 'iso_8859_1', 'iso_8859_1_1987']
+    .concat(['iso_ir_100', 'l1', 'latin', 'latin1', 'latin_1'])
+    .map((name) => [name, 'latin_1'] as const),
+  ...['cp65001', 'u8', 'utf', 'utf8', 'utf8_ucs2', 'utf8_ucs4', 'utf_8'].map(
+    (name) => [name, 'utf_8'] as const,
+  ),
+  ...['646', 'ansi_x3.4_1968', 'ansi_x3.4_1986', 'ansi_x3_4_1968', 'ascii', 'cp367', 'csascii', 'ibm367']
+    .concat(['iso646_us', 'iso_646.irv_1991', 'iso_ir_6', 'us', 'us_ascii'])
+    .map((name) => [name, 'ascii'] as const),
 ]);
+
+/** The codec an encoding name finds, as `codecs.lookup` normalises it; undefined for any other codec. */
+function encodeCodec(encoding: string): 'latin_1' | 'utf_8' | 'ascii' | undefined {
+  // encodings.normalize_encoding: runs of punctuation become one '_', non-ASCII letters and digits drop out.
+  let name = '';
+  let punct = false;
+  for (const ch of encoding.toLowerCase()) {
+    if (/^[\p{L}\p{N}.]$/u.test(ch)) {
+      if (punct && name !== '') name += '_';
+      if (ch.charCodeAt(0) < 0x80) name += ch;
+      punct = false;
+    } else punct = true;
+  }
+  return ENCODE_CODECS.get(name) ?? ENCODE_CODECS.get(name.replace(/\./g, '_'));
+}
 
 /**
  * `_codecs.encode(obj, encoding='utf-8', errors='strict')`, which Python 3 writes for bytes below protocol 3:
@@ -417,7 +438,7 @@ const codecsEncodeHandler: GlobalHandler = {
       fail(`encode() argument 'encoding' must be str, not ${describe(encoding)}`);
     if (typeof errors !== 'string') fail(`encode() argument 'errors' must be str, not ${describe(errors)}`);
     if (encoding.includes('\0') || errors.includes('\0')) fail('embedded null character');
-    const codec = ENCODE_CODECS.get(encoding.toLowerCase().replace(/[-_ ]/g, ''));
+    const codec = encodeCodec(encoding);
     if (codec === undefined) return KEEP_PLACEHOLDER;
     if (typeof obj !== 'string') {
       fail(
@@ -492,9 +513,21 @@ const bytearrayHandler: GlobalHandler = {
     if (src instanceof Uint8Array) return PyByteArray.fromBytes(src);
     const items = intIterable(src);
     if (items !== undefined) return fillBytes(new PyByteArray(items.length), items, 'bytearray');
+    refuseBytesSource(src, 'bytearray');
     return KEEP_PLACEHOLDER;
   },
 };
+
+/** Refuses None and floats as the one argument of `bytes()` / `bytearray()`, in CPython's words. */
+function refuseBytesSource(value: unknown, what: 'bytes' | 'bytearray'): void {
+  const type =
+    value === null
+      ? 'NoneType'
+      : value instanceof PyFloat || (typeof value === 'number' && !Number.isInteger(value))
+        ? 'float'
+        : undefined;
+  if (type !== undefined) fail(`cannot convert '${type}' object to ${what}`);
+}
 
 /** The items `bytes(x)` iterates: a list, tuple, set or frozenset, or a dict's keys; undefined otherwise. */
 function intIterable(value: unknown): readonly unknown[] | undefined {
@@ -528,6 +561,7 @@ const bytesHandler: GlobalHandler = {
     if (src instanceof Uint8Array) return new Uint8Array(src);
     const items = intIterable(src);
     if (items !== undefined) return fillBytes(new Uint8Array(items.length), items, 'bytes');
+    refuseBytesSource(src, 'bytes');
     return KEEP_PLACEHOLDER;
   },
 };
@@ -788,6 +822,31 @@ const arrayHandler: GlobalHandler = {
   },
 };
 
+/** The machine format code of each integer type code on a little-endian LP64 machine (arraymodule.c). */
+const NATIVE_MFORMAT: Readonly<Record<string, number>> = {
+  b: 1,
+  B: 0,
+  h: 4,
+  H: 2,
+  i: 8,
+  I: 6,
+  l: 12,
+  L: 10,
+  q: 12,
+  Q: 10,
+};
+/** The type code `_array_reconstructor` gives integers of a size and signedness: the last match in its table. */
+const INT_TYPECODES: Readonly<Record<string, string>> = {
+  '1s': 'b',
+  '1u': 'B',
+  '2s': 'h',
+  '2u': 'H',
+  '4s': 'i',
+  '4u': 'I',
+  '8s': 'q',
+  '8u': 'Q',
+};
+
 /** array._array_reconstructor(arraytype, typecode, mformat_code, items): machine format codes from arraymodule.c. */
 const arrayReconstructorHandler: GlobalHandler = {
   call(args) {
@@ -799,7 +858,8 @@ const arrayReconstructorHandler: GlobalHandler = {
     const mformat = intArg(code, 'mformat_code');
     if (!(items instanceof Uint8Array)) fail('fourth argument should be bytes');
     if (mformat >= 18 && mformat <= 21) {
-      if (typecode !== 'u' && typecode !== 'w') fail('machine format does not match the typecode');
+      if (typecode !== 'u' && typecode !== 'w')
+        fail(`cannot use a str to initialize an array with typecode '${typecode}'`);
       const le = mformat % 2 === 0;
       return new PyArray(typecode, mformat <= 19 ? decodeUtf16(items, le) : decodeUtf32(items, le));
     }
@@ -819,8 +879,17 @@ const arrayReconstructorHandler: GlobalHandler = {
       signed = true;
       isFloat = true;
     }
-    if (typecode === 'u' || typecode === 'w') fail('machine format does not match the typecode');
-    return new PyArray(typecode, readArrayItems(typecode, items, size, signed, isFloat, le));
+    if (isFloat) {
+      // The items become floats and then array(typecode, floats).
+      if (typecode === 'u' || typecode === 'w') fail('array item must be unicode character');
+      if (typecode !== 'f' && typecode !== 'd') fail("'float' object cannot be interpreted as an integer");
+      return new PyArray(typecode, readArrayItems(typecode, items, size, signed, true, le));
+    }
+    // Integers in the typecode's own format (on a little-endian LP64 machine) keep it; in any other, CPython
+    // picks the integer type code of the items' size and signedness, whatever was asked.
+    const ownFormat = NATIVE_MFORMAT[typecode] === mformat;
+    const intTypecode = ownFormat ? typecode : INT_TYPECODES[`${size}${signed ? 's' : 'u'}`]!;
+    return new PyArray(intTypecode, readArrayItems(intTypecode, items, size, signed, false, le));
   },
 };
 
