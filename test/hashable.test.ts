@@ -13,7 +13,7 @@ import {
   PyGlobal,
   PyObject,
   PyOrderedDict,
-  type PyTuple,
+  PyTuple,
   tuple,
   UnpicklingError,
 } from '../src/codec/index.js';
@@ -150,5 +150,19 @@ describe('dumps refuses Map keys and Set elements Python could not hash', () => 
       [new PyGlobal('m', 'n'), null],
     ]);
     expect(loads(dumps(value))).toEqual(value);
+  });
+});
+
+describe('unhashableType on shared tuples', () => {
+  it('looks at each tuple once: a dict keyed by 60 levels of (t, t) loads (2^60 visits would hang)', () => {
+    // t0 = (1,) is memo 0; t(i+1) = (ti, ti) is memo i+1, each popped once memoized; then {t60: 0}.
+    let body = 'K\x01\x85\x940';
+    for (let i = 0; i < 60; i++) body += `h${String.fromCharCode(i)}h${String.fromCharCode(i)}\x86\x940`;
+    const text = `\x80\x04}(${body}h${String.fromCharCode(60)}K\x00u.`;
+    const value = loads(Uint8Array.from(text, (ch) => ch.charCodeAt(0))) as Map<unknown, unknown>;
+    expect(value.size).toBe(1);
+    let depth = 0;
+    for (let t = [...value.keys()][0]; t instanceof PyTuple; t = t[0]) depth++;
+    expect(depth).toBe(61);
   });
 });

@@ -20,15 +20,22 @@ import {
 /** CPython's name for the type of `value` when Python cannot hash it, else undefined. */
 export function unhashableType(value: unknown): string | undefined {
   if (typeof value !== 'object' || value === null) return undefined;
-  // Tuples hash their items: the first unhashable one decides. Tuples cannot hold themselves without a
-  // mutable container in between, which stops the walk.
+  // Tuples hash their items: the first unhashable one decides. Each tuple is looked at once, so tuples that
+  // share tuples (60 levels of (t, t) from a few bytes of pickle) cost their number, not 2^60.
   if (value instanceof PyTuple) {
-    const pending: unknown[] = [value];
-    while (pending.length > 0) {
-      const tuple = pending.pop() as PyTuple;
+    // The common key, a tuple of scalars, allocates nothing; nested tuples are tracked as they come.
+    let pending: PyTuple[] | undefined;
+    let seen: Set<PyTuple> | undefined;
+    for (let tuple: PyTuple | undefined = value; tuple !== undefined; tuple = pending?.pop()) {
       for (const item of tuple) {
-        if (item instanceof PyTuple) pending.push(item);
-        else {
+        if (item instanceof PyTuple) {
+          seen ??= new Set([value]);
+          if (!seen.has(item)) {
+            seen.add(item);
+            pending ??= [];
+            pending.push(item);
+          }
+        } else if (typeof item === 'object' && item !== null) {
           const name = unhashableType(item);
           if (name !== undefined) return name;
         }
