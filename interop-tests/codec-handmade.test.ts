@@ -264,6 +264,32 @@ const STDLIB_CASES: Record<string, Uint8Array> = {
     8,
     [0x41, 0, 0, 0, 0x42, 0, 0, 0],
   ),
+  bytes_negative_count: call('__builtin__', 'bytes', 'J', u32(-1)),
+  bytes_huge_count: call('__builtin__', 'bytes', 0x8a, 9, [0, 0, 0, 0, 0, 0, 0, 0, 1]),
+  uuid_from_hex: call('uuid', 'UUID', ...text('{12345678-1234-5678-1234-567812345678}')),
+  uuid_from_bad_hex: call('uuid', 'UUID', ...text('1E+100')),
+  timedelta_wide_microseconds: call(
+    'datetime',
+    'timedelta',
+    'K',
+    0,
+    'K',
+    0,
+    0x8a,
+    8,
+    [0, 0, 0x64, 0xa7, 0xb3, 0xb6, 0xe0, 0x0d],
+  ),
+  array_item_over_its_type: call('array', 'array', ...text('B'), ']M', [0x2c, 0x01], 'a'),
+  array_item_over_q: call('array', 'array', ...text('q'), ']', 0x8a, 9, [0, 0, 0, 0, 0, 0, 0, 0x80, 0], 'a'),
+  codecs_surrogate_in_errors: call(
+    '_codecs',
+    'encode',
+    ...text('a'),
+    ...text('latin1'),
+    'X',
+    u32(3),
+    [0xed, 0xbf, 0xbf],
+  ),
   defaultdict_none_factory: call('collections', 'defaultdict', 'N'),
   defaultdict_tuple_factory: call('collections', 'defaultdict', ')'),
   array_u_from_chars: call('array', 'array', ...text('u'), '](', ...text('a'), ...text('b'), 'e'),
@@ -278,6 +304,12 @@ const STDLIB_CASES: Record<string, Uint8Array> = {
   ),
 };
 
+/** A Python 2 module name in a protocol 3 pickle: CPython maps names only below protocol 3. */
+const PY2_NAME_CASES: Record<string, Uint8Array> = {
+  python2_module_at_protocol_3: pickle([0x80, 3], 'c__builtin__\nset\n)R.'),
+  python2_module_at_protocol_2: pickle(PROTO2, 'c__builtin__\nset\n)R.'),
+};
+
 /** UUID.__setstate__, which reads state['int'], came with 3.8's __slots__; 3.7 set any state as __dict__. */
 const UUID_CASES: Record<string, Uint8Array> = {
   uuid_state_without_int: pickle(PROTO2, 'cuuid\nUUID\n)', 0x81, '}', ...text('x'), 'K', 1, 'sb.'),
@@ -289,6 +321,7 @@ const CASES: Record<string, { data: Uint8Array; since: readonly [number, number]
   ...Object.entries(HASH_CASES_PROTO4).map(([id, data]) => [id, { data, since: [3, 4] as const }]),
   ...Object.entries(STDLIB_CASES).map(([id, data]) => [id, { data, since: [3, 7] as const }]),
   ...Object.entries(UUID_CASES).map(([id, data]) => [id, { data, since: [3, 8] as const }]),
+  ...Object.entries(PY2_NAME_CASES).map(([id, data]) => [id, { data, since: [3, 0] as const }]),
 ]);
 
 interface LoadDescribeReport {

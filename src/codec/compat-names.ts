@@ -322,6 +322,19 @@ export const REVERSE_NAME_MAPPING: ReadonlyMap<string, readonly [string, string]
   ['xmlrpc.server.XMLRPCDocGenerator', ['DocXMLRPCServer', 'XMLRPCDocGenerator']],
 ]);
 
+/**
+ * Python 2 modules Python 3 has no module of that name for (the IMPORT_MAPPING keys but `_elementtree`, `dbm`
+ * and `test.test_support`, plus the modules only NAME_MAPPING renames): a pickle of protocol 3 or more, which
+ * `find_class` does not map, cannot name them.
+ */
+export const PYTHON2_ONLY_MODULES: ReadonlySet<string> = new Set([
+  ...[...IMPORT_MAPPING.keys()].filter(
+    (m) => m !== '_elementtree' && m !== 'dbm' && m !== 'test.test_support',
+  ),
+  'exceptions',
+  'multiprocessing.forking',
+]);
+
 /** The Python 3 (module, name) for a Python 2 global, as `Unpickler.find_class` maps it with fix_imports. */
 export function mapPython2Name(module: string, name: string): readonly [string, string] {
   const pair = NAME_MAPPING.get(`${module}.${name}`);

@@ -5,7 +5,7 @@
  * PyObject record. Every failure is an UnpicklingError carrying a code and the byte offset of the opcode.
  */
 import { readFloat64BE, readInt32LE, readUint16LE, readUint32LE } from './byte-read.js';
-import { mapPython2Name } from './compat-names.js';
+import { mapPython2Name, PYTHON2_ONLY_MODULES } from './compat-names.js';
 import { UnpicklingError, type UnpicklingErrorCode } from './errors.js';
 import { unhashableType } from './hashable.js';
 import { numpyRegistry } from './numpy.js';
@@ -791,6 +791,9 @@ export class Unpickler {
     };
     const resolveGlobal = (module: string, name: string): PyGlobal => {
       if (state.proto < 3 && this.#fixImports) [module, name] = mapPython2Name(module, name);
+      // From protocol 3 CPython maps no names, so it cannot import a module only Python 2 has.
+      else if (this.#fixImports && PYTHON2_ONLY_MODULES.has(module))
+        fail('BAD_VALUE', `No module named '${module}' (a Python 2 name, mapped only below protocol 3)`);
       const key = `${module}\n${name}`;
       const known = state.globals?.get(key);
       if (known) return known;

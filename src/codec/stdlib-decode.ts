@@ -296,7 +296,7 @@ const timedeltaHandler: GlobalHandler = {
     if (args.length > 7) fail(`timedelta() takes at most 7 arguments (${args.length} given)`);
     let total = 0n;
     args.forEach((arg, i) => {
-      total += BigInt(intArg(arg, 'timedelta field')) * TIMEDELTA_UNITS[i]!;
+      total += BigInt(pyIntArg(arg, 'timedelta field')) * TIMEDELTA_UNITS[i]!;
     });
     // Floor division, as CPython normalises: days may be negative, seconds and microseconds never are.
     let days = total / DAY_US;
@@ -365,6 +365,19 @@ const decimalHandler: GlobalHandler = {
 
 /** uuid.UUID is written as NEWOBJ () (or `_reconstructor`) followed by BUILD {'int': n, 'is_safe': ...}. */
 const uuidHandler: GlobalHandler = {
+  /** `UUID(hex)`, as a hand-written reduction might call it; other argument forms stay placeholders. */
+  call(args) {
+    const hex = args[0];
+    if (args.length !== 1 || typeof hex !== 'string') return KEEP_PLACEHOLDER;
+    const digits = hex
+      .replace('urn:', '')
+      .replace('uuid:', '')
+      .replace(/^[{}]+|[{}]+$/g, '')
+      .replace(/-/g, '');
+    if (digits.length !== 32) fail('badly formed hexadecimal UUID string');
+    if (!/^[0-9a-fA-F]{32}$/.test(digits)) fail(`invalid literal for int() with base 16: '${digits}'`);
+    return new PyUUID(digits.toLowerCase(), undefined);
+  },
   construct(cls, args, kwargs) {
     if (args.length !== 0 || kwargs?.size) return KEEP_PLACEHOLDER;
     return new PyObject('newobj', cls, PyTuple.fromItems([]));
@@ -438,6 +451,9 @@ const codecsEncodeHandler: GlobalHandler = {
       fail(`encode() argument 'encoding' must be str, not ${describe(encoding)}`);
     if (typeof errors !== 'string') fail(`encode() argument 'errors' must be str, not ${describe(errors)}`);
     if (encoding.includes('\0') || errors.includes('\0')) fail('embedded null character');
+    // CPython hands both names to C as UTF-8, which a lone surrogate cannot be.
+    if (!isWellFormedText(encoding) || !isWellFormedText(errors))
+      fail("'utf-8' codec can't encode a lone surrogate: surrogates not allowed");
     const codec = encodeCodec(encoding);
     if (codec === undefined) return KEEP_PLACEHOLDER;
     if (typeof obj !== 'string') {
@@ -504,6 +520,7 @@ const bytearrayHandler: GlobalHandler = {
     if (args.length === 0) return new PyByteArray(0);
     if (args.length > 3) fail(`bytearray() takes at most 3 arguments (${args.length} given)`);
     const src = args[0];
+    refuseByteCount(src);
     if (args.length > 1) {
       // Python 3.7 writes bytearray(str, 'latin-1') below protocol 3.
       const bytes = encodedSource(args, 'bytearray');
@@ -518,14 +535,29 @@ const bytearrayHandler: GlobalHandler = {
   },
 };
 
-/** Refuses None and floats as the one argument of `bytes()` / `bytearray()`, in CPython's words. */
+/**
+ * `bytes(n)` / `bytearray(n)` make n zero bytes: CPython refuses a negative or oversized n, and mpwire
+ * keeps the call as a placeholder otherwise, rather than allocate what a few bytes of pickle ask for.
+ */
+function refuseByteCount(value: unknown): void {
+  if (typeof value !== 'number' && typeof value !== 'bigint') return;
+  if (value < 0) fail('negative count');
+  if (BigInt(value) > 0x7fff_ffff_ffff_ffffn) fail("cannot fit 'int' into an index-sized integer");
+}
+
+/**
+ * Refuses None, floats and globals (classes and functions, which hold no bytes) as the one argument of
+ * `bytes()` / `bytearray()`, in CPython's words.
+ */
 function refuseBytesSource(value: unknown, what: 'bytes' | 'bytearray'): void {
   const type =
     value === null
       ? 'NoneType'
       : value instanceof PyFloat || (typeof value === 'number' && !Number.isInteger(value))
         ? 'float'
-        : undefined;
+        : value instanceof PyGlobal
+          ? value.qualifiedName
+          : undefined;
   if (type !== undefined) fail(`cannot convert '${type}' object to ${what}`);
 }
 
@@ -557,6 +589,7 @@ const bytesHandler: GlobalHandler = {
     if (args.length > 3) fail(`bytes() takes at most 3 arguments (${args.length} given)`);
     const src = args[0];
     if (args.length > 1) return encodedSource(args, 'bytes');
+    refuseByteCount(src);
     if (typeof src === 'string') fail('string argument without an encoding');
     if (src instanceof Uint8Array) return new Uint8Array(src);
     const items = intIterable(src);
@@ -812,11 +845,19 @@ const arrayHandler: GlobalHandler = {
         readArrayItems(typecode, bytes, item.size, item.signed, !!item.float, true),
       );
     }
+    const wide = typecode === 'q' || typecode === 'Q';
     const items = iterableItems(init, 'array initializer').map((v) => {
       if (item.float) return floatArg(v, 'array item');
-      if (typeof v === 'bigint') return typecode === 'q' || typecode === 'Q' ? v : v;
-      const n = intArg(v, 'array item');
-      return typecode === 'q' || typecode === 'Q' ? BigInt(n) : n;
+      const n = pyIntArg(v, 'array item');
+      // CPython stores each item as its C type and refuses what does not fit (OverflowError).
+      const big = BigInt(n);
+      const bits = BigInt(8 * item.size);
+      const [min, max] = item.signed
+        ? [-(1n << (bits - 1n)), (1n << (bits - 1n)) - 1n]
+        : [0n, (1n << bits) - 1n];
+      if (big < min || big > max)
+        fail(`array item ${big} does not fit typecode '${typecode}' (${min}..${max})`);
+      return wide ? big : Number(big);
     });
     return new PyArray(typecode, items);
   },
