@@ -183,6 +183,8 @@ function knownDifference(
     return 'stdlib placeholder';
   // An unknown codec name and one mpwire does not implement both leave a placeholder.
   if (cpythonError?.startsWith('LookupError: unknown encoding')) return 'unknown codec';
+  if (/^Unicode(En|De)codeError: /.test(cpythonError ?? '') && holdsCodecsPlaceholder(value))
+    return 'unknown codec';
   return undefined;
 }
 
@@ -200,6 +202,12 @@ function refusedByDesign(error: UnpicklingError): string | undefined {
   // integral float decodes to a number, so only a fractional one is refused).
   if (/timedelta field must be an int, not float/.test(error.message)) return 'float timedelta field';
   return undefined;
+}
+
+/** Whether `value` is, or holds at its top, a `_codecs.encode` call mpwire left as a placeholder. */
+function holdsCodecsPlaceholder(value: unknown): boolean {
+  const items = value instanceof PyObject ? [value] : Array.isArray(value) ? value : [];
+  return items.some((v) => v instanceof PyObject && v.module === '_codecs');
 }
 
 /** Whether a pickle names one of the corpus's user classes (whose methods mpwire never runs). */

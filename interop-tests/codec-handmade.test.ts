@@ -147,6 +147,9 @@ const HASH_CASES_PROTO4: Record<string, Uint8Array> = {
   frozenset_element_dict: pickle(PROTO4, '(}', FROZENSET, '.'),
   frozenset_element_tuple_holding_set: pickle(PROTO4, '(', EMPTY_SET, TUPLE1, FROZENSET, '.'),
   frozenset_element_tuple: pickle(PROTO4, '(K', 1, TUPLE1, FROZENSET, '.'),
+  set_element_negative_zero: pickle(PROTO4, EMPTY_SET, '(G', [0x80, 0, 0, 0, 0, 0, 0, 0], ADDITEMS, '.'),
+  dict_key_negative_zero: pickle(PROTO4, '}G', [0x80, 0, 0, 0, 0, 0, 0, 0], 'K', 1, 's.'),
+  frozenset_element_negative_zero: pickle(PROTO4, '(G', [0x80, 0, 0, 0, 0, 0, 0, 0], FROZENSET, '.'),
 };
 
 /** A BINUNICODE argument. */

@@ -9,6 +9,7 @@ import {
   PyCounter,
   PyDecimal,
   PyDeque,
+  PyFloat,
   PyFrozenSet,
   PyGlobal,
   PyObject,
@@ -164,5 +165,27 @@ describe('unhashableType on shared tuples', () => {
     let depth = 0;
     for (let t = [...value.keys()][0]; t instanceof PyTuple; t = t[0]) depth++;
     expect(depth).toBe(61);
+  });
+});
+
+describe('-0.0 as a set element or dict key', () => {
+  it('decodes to PyFloat(-0), which Sets and Maps keep apart from +0, and re-encodes as -0.0', () => {
+    // {-0.0, 1.5} and {-0.0: 'a'} as CPython 3.11 pickles them.
+    for (const hex of [
+      '80049517000000000000008f9428478000000000000000473ff8000000000000902e',
+      '80049511000000000000007d944780000000000000008c016194732e',
+    ]) {
+      const data = Uint8Array.from(Buffer.from(hex, 'hex'));
+      const value = loads(data) as Set<unknown> | Map<unknown, unknown>;
+      const [first] = [...value.keys()];
+      expect(first).toBeInstanceOf(PyFloat);
+      expect(Object.is((first as PyFloat).value, -0)).toBe(true);
+      expect(Buffer.from(dumps(value)).toString('hex')).toBe(hex);
+    }
+  });
+
+  it('leaves +0 and other numbers as they are', () => {
+    const value = loads(dumps(new Set([0, 1.5, -2]))) as Set<unknown>;
+    expect([...value]).toEqual([0, 1.5, -2]);
   });
 });

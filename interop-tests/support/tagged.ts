@@ -472,6 +472,9 @@ class Matcher {
     if (this.options.floats === 'wrapped') {
       if (!(actual instanceof PyFloat)) this.#fail(path, `PyFloat ${text}`, actual);
       value = actual.value;
+    } else if (actual instanceof PyFloat && Object.is(actual.value, -0)) {
+      // -0.0 as a set element or dict key is PyFloat(-0): Sets and Maps would make it +0.
+      value = actual.value;
     }
     if (typeof value !== 'number' || !Object.is(value, expected)) this.#fail(path, `float ${text}`, actual);
   }

@@ -12,12 +12,17 @@ interface DecimalParts {
   exponent: bigint | 'Infinity' | 'NaN' | 'sNaN';
 }
 
+/** Whitespace at either end as Python's `str.strip()` sees it (`str.isspace`), which is not JavaScript's. */
+const PY_SPACE_AT_ENDS =
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: \x1c-\x1f and \x85 are whitespace to Python
+  /^[\t\n\v\f\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+|[\t\n\v\f\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+$/g;
+
 const NUMERIC = /^([+-])?(?:(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?|(inf|infinity)|(s?nan)(\d*))$/i;
 
 /** The canonical string of `Decimal(text)`, or undefined where CPython raises InvalidOperation (ConversionSyntax). */
 export function decimalFromString(text: string): string | undefined {
   // CPython strips surrounding whitespace, drops underscores and reads any Unicode decimal digit.
-  const ascii = asciiDigits(text.trim().replace(/_/g, ''));
+  const ascii = asciiDigits(text.replace(PY_SPACE_AT_ENDS, '').replace(/_/g, ''));
   const m = ascii === undefined ? null : NUMERIC.exec(ascii);
   if (m === null) return undefined;
   const negative = m[1] === '-';

@@ -7,7 +7,7 @@
 import { readFloat64BE, readInt32LE, readUint16LE, readUint32LE } from './byte-read.js';
 import { mapPython2Name, PYTHON2_ONLY_MODULES } from './compat-names.js';
 import { UnpicklingError, type UnpicklingErrorCode } from './errors.js';
-import { unhashableType } from './hashable.js';
+import { asKey, unhashableType } from './hashable.js';
 import { numpyRegistry } from './numpy.js';
 import { HIGHEST_PROTOCOL, OPCODE_BY_CODE } from './opcodes.js';
 import { allowList, type ClassDecoder, type GlobalFilter, type Registry } from './registry.js';
@@ -725,7 +725,7 @@ export class Unpickler {
       if (target instanceof Map) {
         refuseUnhashable(key);
         if (target.size >= maxItems) checkItems(target.size + 1);
-        target.set(key, value);
+        target.set(asKey(key), value);
         return target;
       }
       if (isPlainDict(target)) {
@@ -738,7 +738,7 @@ export class Unpickler {
         if (dictMode === 'object')
           fail('BAD_VALUE', `dict key of type ${describe(key)} in dicts: 'object' mode`);
         const converted = this.#convertDict(target, memo, slot, stack);
-        converted.set(key, value);
+        converted.set(asKey(key), value);
         return converted;
       }
       if (target instanceof PyObject) {
@@ -831,7 +831,7 @@ export class Unpickler {
           return obj;
         }
         if (dictMode === 'object') fail('BAD_VALUE', "a dict key that is not a str in dicts: 'object' mode");
-        return new Map(entries);
+        return new Map(entries.map(([k, v]) => [asKey(k), v]));
       },
     };
     let origins = NO_ORIGINS;
@@ -1458,7 +1458,7 @@ export class Unpickler {
               const m = popMark();
               checkItems(stack.length - m);
               for (let i = m; i < stack.length; i++) refuseUnhashable(stack[i]);
-              const fs = new PyFrozenSet(stackItems(m));
+              const fs = new PyFrozenSet(stackItems(m).map(asKey));
               stack.length = m;
               stack.push(fs);
               break;
@@ -1531,7 +1531,7 @@ export class Unpickler {
               checkItems(set.size + stack.length - m);
               for (let i = m; i < stack.length; i++) {
                 refuseUnhashable(stack[i]);
-                set.add(stack[i]);
+                set.add(asKey(stack[i]));
               }
               stack.length = m;
               break;

@@ -12,6 +12,7 @@ import {
   PyDecimal,
   PyDefaultDict,
   PyDeque,
+  PyFloat,
   PyFrozenSet,
   PyOrderedDict,
   PyTuple,
@@ -60,4 +61,12 @@ export function unhashableType(value: unknown): string | undefined {
     return /^[+-]?snan/i.test(value.value) ? 'decimal.Decimal (signaling NaN)' : undefined;
   const proto = Object.getPrototypeOf(value);
   return proto === Object.prototype || proto === null ? 'dict' : undefined;
+}
+
+/**
+ * `value` as a Set element or Map key: JavaScript's Sets and Maps store -0 as +0, which would turn a Python
+ * -0.0 into the int 0, so -0 goes in as `PyFloat(-0)` (which re-encodes to -0.0). Anything else is itself.
+ */
+export function asKey(value: unknown): unknown {
+  return value === 0 && 1 / (value as number) < 0 ? new PyFloat(-0) : value;
 }

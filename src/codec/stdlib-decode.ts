@@ -5,7 +5,7 @@
  * has renamed `__builtin__`/`copy_reg`). Nothing is imported or executed: each entry is plain data handling.
  */
 import { decimalFromFloat, decimalFromString, decimalFromTuple } from './decimal-text.js';
-import { unhashableType } from './hashable.js';
+import { asKey, unhashableType } from './hashable.js';
 import { encodeLatin1 } from './text-decode.js';
 import { encodeUtf8, isWellFormedText } from './text-encode.js';
 import {
@@ -136,7 +136,7 @@ function dictEntries(value: unknown, what: string): [unknown, unknown][] {
   for (const item of iterableItems(value, what)) {
     if (!Array.isArray(item) || item.length !== 2) fail(`${what} items must be pairs`);
     refuseUnhashable(item[0]);
-    pairs.push([item[0], item[1]]);
+    pairs.push([asKey(item[0]), item[1]]);
   }
   return pairs;
 }
@@ -497,7 +497,7 @@ function newSet<T extends Set<unknown>>(
   if (args.length > 1) fail(`${what} expected at most 1 argument`);
   const items = args.length === 0 ? [] : iterableItems(args[0], `${what}() argument`);
   for (const item of items) refuseUnhashable(item);
-  return make(items);
+  return make(items.map(asKey));
 }
 
 /** Refuses a dict key or set element Python could not hash, as CPython's `dict()` and `set()` do. */
