@@ -160,10 +160,23 @@ const text = (value: string): (string | number[])[] => {
 /** `module.name(*args)` at protocol 2: GLOBAL, the arguments in a MARK...TUPLE, REDUCE. */
 const call = (module: string, name: string, ...args: (string | number | readonly number[])[]) =>
   pickle(PROTO2, `c${module}\n${name}\n(`, ...args, 'tR.');
+/** `array._array_reconstructor(array, typecode, mformat, machine bytes)`. */
+const reconstructArray = (typecode: string, mformat: number, bytes: number[]) =>
+  call(
+    'array',
+    '_array_reconstructor',
+    'carray\narray\n',
+    ...text(typecode),
+    'K',
+    mformat,
+    'C',
+    bytes.length,
+    bytes,
+  );
 
 /**
  * Standard-library values from arguments CPython's pickler never writes: what CPython 3.7+ builds or
- * refuses (3.6 wanted timezone offsets in whole minutes; CPython 3.6 underscores are in Decimal strings).
+ * refuses (3.6 wanted timezone offsets in whole minutes).
  */
 const STDLIB_CASES: Record<string, Uint8Array> = {
   timedelta_seven_args: call('datetime', 'timedelta', 'K', 1, 'K', 2, 'K', 3, 'K', 4, 'K', 5, 'K', 6, 'K', 7),
@@ -223,76 +236,10 @@ const STDLIB_CASES: Record<string, Uint8Array> = {
   dict_call_with_str_keys: call('__builtin__', 'dict', '](', ...text('a'), 'K', 1, 'ta'),
   dict_call_with_two_args: call('__builtin__', 'dict', '}}'),
   reconstructor_with_a_tuple_base: call('copy_reg', '_reconstructor', 'c__builtin__\nobject\n)N'),
-  array_reconstructor_int_format: call(
-    'array',
-    '_array_reconstructor',
-    'carray\narray\n',
-    ...text('u'),
-    'K',
-    9,
-    'C',
-    8,
-    [0, 0, 0, 1, 0xff, 0xff, 0xff, 0xfe],
-  ),
-  array_reconstructor_own_format: call(
-    'array',
-    '_array_reconstructor',
-    'carray\narray\n',
-    ...text('l'),
-    'K',
-    12,
-    'C',
-    8,
-    [1, 0, 0, 0, 0, 0, 0, 0],
-  ),
-  array_reconstructor_float_format_for_ints: call(
-    'array',
-    '_array_reconstructor',
-    'carray\narray\n',
-    ...text('i'),
-    'K',
-    14,
-    'C',
-    4,
-    [0, 0, 0x80, 0x3f],
-  ),
-  array_reconstructor_text_format_for_ints: call(
-    'array',
-    '_array_reconstructor',
-    'carray\narray\n',
-    ...text('i'),
-    'K',
-    20,
-    'C',
-    8,
-    [0x41, 0, 0, 0, 0x42, 0, 0, 0],
-  ),
-  bytes_negative_count: call('__builtin__', 'bytes', 'J', u32(-1)),
-  bytes_huge_count: call('__builtin__', 'bytes', 0x8a, 9, [0, 0, 0, 0, 0, 0, 0, 0, 1]),
-  uuid_from_hex: call('uuid', 'UUID', ...text('{12345678-1234-5678-1234-567812345678}')),
-  uuid_from_bad_hex: call('uuid', 'UUID', ...text('1E+100')),
-  timedelta_wide_microseconds: call(
-    'datetime',
-    'timedelta',
-    'K',
-    0,
-    'K',
-    0,
-    0x8a,
-    8,
-    [0, 0, 0x64, 0xa7, 0xb3, 0xb6, 0xe0, 0x0d],
-  ),
-  array_item_over_its_type: call('array', 'array', ...text('B'), ']M', [0x2c, 0x01], 'a'),
-  array_item_over_q: call('array', 'array', ...text('q'), ']', 0x8a, 9, [0, 0, 0, 0, 0, 0, 0, 0x80, 0], 'a'),
-  codecs_surrogate_in_errors: call(
-    '_codecs',
-    'encode',
-    ...text('a'),
-    ...text('latin1'),
-    'X',
-    u32(3),
-    [0xed, 0xbf, 0xbf],
-  ),
+  array_reconstructor_int_format: reconstructArray('u', 9, [0, 0, 0, 1, 0xff, 0xff, 0xff, 0xfe]),
+  array_reconstructor_own_format: reconstructArray('l', 12, [1, 0, 0, 0, 0, 0, 0, 0]),
+  array_reconstructor_float_format_for_ints: reconstructArray('i', 14, [0, 0, 0x80, 0x3f]),
+  array_reconstructor_text_format_for_ints: reconstructArray('i', 20, [0x41, 0, 0, 0, 0x42, 0, 0, 0]),
   defaultdict_none_factory: call('collections', 'defaultdict', 'N'),
   defaultdict_tuple_factory: call('collections', 'defaultdict', ')'),
   array_u_from_chars: call('array', 'array', ...text('u'), '](', ...text('a'), ...text('b'), 'e'),

@@ -7,7 +7,7 @@
 import { readFloat64BE, readInt32LE, readUint16LE, readUint32LE } from './byte-read.js';
 import { mapPython2Name, PYTHON2_ONLY_MODULES } from './compat-names.js';
 import { UnpicklingError, type UnpicklingErrorCode } from './errors.js';
-import { asKey, unhashableType } from './hashable.js';
+import { asKey } from './hashable.js';
 import { numpyRegistry } from './numpy.js';
 import { HIGHEST_PROTOCOL, OPCODE_BY_CODE } from './opcodes.js';
 import { allowList, type ClassDecoder, type GlobalFilter, type Registry } from './registry.js';
@@ -715,17 +715,15 @@ export class Unpickler {
     };
     const newDict = (): Record<string, unknown> | Map<unknown, unknown> =>
       dictMode === 'map' ? new Map() : new PlainObject();
+    /** A dict key or set element (asKey), refused as CPython refuses what Python cannot hash. */
+    const refuseUnhashable = (type: string): never => fail('UNHASHABLE', `unhashable type: '${type}'`);
+    const keyOf = (value: unknown): unknown => asKey(value, refuseUnhashable);
     /** SETITEM semantics; returns the (possibly replaced) target. */
-    /** Refuses a dict key or set element Python could not hash, as CPython does. */
-    const refuseUnhashable = (value: unknown): void => {
-      const type = typeof value === 'object' ? unhashableType(value) : undefined;
-      if (type !== undefined) fail('UNHASHABLE', `unhashable type: '${type}'`);
-    };
     const setItem = (target: unknown, key: unknown, value: unknown, slot: number): unknown => {
       if (target instanceof Map) {
-        refuseUnhashable(key);
+        const k = keyOf(key);
         if (target.size >= maxItems) checkItems(target.size + 1);
-        target.set(asKey(key), value);
+        target.set(k, value);
         return target;
       }
       if (isPlainDict(target)) {
@@ -734,11 +732,11 @@ export class Unpickler {
           countPlainDictItems(target, 1);
           return target;
         }
-        refuseUnhashable(key);
+        const k = keyOf(key);
         if (dictMode === 'object')
           fail('BAD_VALUE', `dict key of type ${describe(key)} in dicts: 'object' mode`);
         const converted = this.#convertDict(target, memo, slot, stack);
-        converted.set(asKey(key), value);
+        converted.set(k, value);
         return converted;
       }
       if (target instanceof PyObject) {
@@ -831,7 +829,7 @@ export class Unpickler {
           return obj;
         }
         if (dictMode === 'object') fail('BAD_VALUE', "a dict key that is not a str in dicts: 'object' mode");
-        return new Map(entries.map(([k, v]) => [asKey(k), v]));
+        return new Map(entries);
       },
     };
     let origins = NO_ORIGINS;
@@ -1457,8 +1455,7 @@ export class Unpickler {
               // FROZENSET
               const m = popMark();
               checkItems(stack.length - m);
-              for (let i = m; i < stack.length; i++) refuseUnhashable(stack[i]);
-              const fs = new PyFrozenSet(stackItems(m).map(asKey));
+              const fs = new PyFrozenSet(stackItems(m).map(keyOf));
               stack.length = m;
               stack.push(fs);
               break;
@@ -1530,8 +1527,7 @@ export class Unpickler {
               const set = target as Set<unknown>;
               checkItems(set.size + stack.length - m);
               for (let i = m; i < stack.length; i++) {
-                refuseUnhashable(stack[i]);
-                set.add(asKey(stack[i]));
+                set.add(keyOf(stack[i]));
               }
               stack.length = m;
               break;

@@ -64,9 +64,15 @@ export function unhashableType(value: unknown): string | undefined {
 }
 
 /**
- * `value` as a Set element or Map key: JavaScript's Sets and Maps store -0 as +0, which would turn a Python
- * -0.0 into the int 0, so -0 goes in as `PyFloat(-0)` (which re-encodes to -0.0). Anything else is itself.
+ * `value` as a dict key or set element, as every decoding path inserts one into a Map or Set: what Python
+ * cannot hash goes to `refuse` (which throws), and -0 becomes `PyFloat(-0)`, since JavaScript's Sets and Maps
+ * store -0 as +0, which would turn a Python -0.0 into the int 0 (`PyFloat(-0)` re-encodes to -0.0).
  */
-export function asKey(value: unknown): unknown {
+export function asKey(value: unknown, refuse: (type: string) => never): unknown {
+  if (typeof value === 'object' && value !== null) {
+    const type = unhashableType(value);
+    if (type !== undefined) refuse(type);
+    return value;
+  }
   return value === 0 && 1 / (value as number) < 0 ? new PyFloat(-0) : value;
 }

@@ -5,7 +5,7 @@
  * has renamed `__builtin__`/`copy_reg`). Nothing is imported or executed: each entry is plain data handling.
  */
 import { decimalFromFloat, decimalFromString, decimalFromTuple } from './decimal-text.js';
-import { asKey, unhashableType } from './hashable.js';
+import { asKey } from './hashable.js';
 import { encodeLatin1 } from './text-decode.js';
 import { encodeUtf8, isWellFormedText } from './text-encode.js';
 import {
@@ -51,7 +51,10 @@ export type KeepPlaceholder = typeof KEEP_PLACEHOLDER;
 export interface ReconstructContext {
   /** Handler for a callable value, when it is a global with one. */
   handlerFor(callable: unknown): GlobalHandler | undefined;
-  /** A decoded dict of these entries, plain object or Map by the `dicts` option, as the opcodes make them. */
+  /**
+   * A decoded dict of these entries, plain object or Map by the `dicts` option, as the opcodes make them. The
+   * keys are already keys (asKey), as `dictEntries` gives them.
+   */
   makeDict(entries: [unknown, unknown][]): unknown;
 }
 
@@ -135,8 +138,7 @@ function dictEntries(value: unknown, what: string): [unknown, unknown][] {
   const pairs: [unknown, unknown][] = [];
   for (const item of iterableItems(value, what)) {
     if (!Array.isArray(item) || item.length !== 2) fail(`${what} items must be pairs`);
-    refuseUnhashable(item[0]);
-    pairs.push([asKey(item[0]), item[1]]);
+    pairs.push([keyOf(item[0]), item[1]]);
   }
   return pairs;
 }
@@ -496,14 +498,17 @@ function newSet<T extends Set<unknown>>(
 ): T {
   if (args.length > 1) fail(`${what} expected at most 1 argument`);
   const items = args.length === 0 ? [] : iterableItems(args[0], `${what}() argument`);
-  for (const item of items) refuseUnhashable(item);
-  return make(items.map(asKey));
+  return make(items.map(keyOf));
 }
 
-/** Refuses a dict key or set element Python could not hash, as CPython's `dict()` and `set()` do. */
-function refuseUnhashable(value: unknown): void {
-  const type = unhashableType(value);
-  if (type !== undefined) throw new ReconstructError(`unhashable type: '${type}'`, 'UNHASHABLE');
+/** Refuses a dict key or set element as CPython's `dict()` and `set()` refuse what Python cannot hash. */
+function refuseUnhashable(type: string): never {
+  throw new ReconstructError(`unhashable type: '${type}'`, 'UNHASHABLE');
+}
+
+/** A dict key or set element, as asKey makes it. */
+function keyOf(value: unknown): unknown {
+  return asKey(value, refuseUnhashable);
 }
 
 const setHandler: GlobalHandler = {
