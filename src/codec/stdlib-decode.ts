@@ -103,6 +103,7 @@ export function describe(value: unknown): string {
   if (value === undefined) return 'nothing';
   if (typeof value === 'string') return 'str';
   if (typeof value === 'number') return Number.isInteger(value) ? 'int' : 'float';
+  if (value instanceof PyFloat) return 'float';
   if (typeof value === 'bigint') return 'int';
   if (typeof value === 'boolean') return 'bool';
   if (value instanceof PyTuple) return 'tuple';
@@ -298,7 +299,9 @@ const timedeltaHandler: GlobalHandler = {
     if (args.length > 7) fail(`timedelta() takes at most 7 arguments (${args.length} given)`);
     let total = 0n;
     args.forEach((arg, i) => {
-      total += BigInt(pyIntArg(arg, 'timedelta field')) * TIMEDELTA_UNITS[i]!;
+      // timedelta takes floats too; an integral one (a PyFloat with floats: 'wrapped') counts as its int.
+      const field = arg instanceof PyFloat && Number.isInteger(arg.value) ? arg.value : arg;
+      total += BigInt(pyIntArg(field, 'timedelta field')) * TIMEDELTA_UNITS[i]!;
     });
     // Floor division, as CPython normalises: days may be negative, seconds and microseconds never are.
     let days = total / DAY_US;
