@@ -6,7 +6,7 @@
  */
 import { decimalFromFloat, decimalFromString, decimalFromTuple } from './decimal-text.js';
 import { asKey } from './hashable.js';
-import { encodeLatin1 } from './text-decode.js';
+import { type BuiltinCodec, encodeLatin1, pythonCodecName } from './text-decode.js';
 import { encodeUtf8, isWellFormedText } from './text-encode.js';
 import {
   PyArray,
@@ -412,41 +412,17 @@ const uuidHandler: GlobalHandler = {
 };
 
 /**
- * The codecs `_codecs.encode` is read for (what CPython's pickles use, and ASCII), under every name Python's
- * `encodings.aliases` gives them, normalised as `encodings.normalize_encoding` does.
- */
-const ENCODE_CODECS = new Map<string, 'latin_1' | 'utf_8' | 'ascii'>([
-  ...['8859', 'cp819', 'csisolatin1', 'ibm819', 'iso8859', 'iso8859_1', 'iso_8859_1', 'iso_8859_1_1987']
-    .concat(['iso_ir_100', 'l1', 'latin', 'latin1', 'latin_1'])
-    .map((name) => [name, 'latin_1'] as const),
-  ...['cp65001', 'u8', 'utf', 'utf8', 'utf8_ucs2', 'utf8_ucs4', 'utf_8'].map(
-    (name) => [name, 'utf_8'] as const,
-  ),
-  ...['646', 'ansi_x3.4_1968', 'ansi_x3.4_1986', 'ansi_x3_4_1968', 'ascii', 'cp367', 'csascii', 'ibm367']
-    .concat(['iso646_us', 'iso_646.irv_1991', 'iso_ir_6', 'us', 'us_ascii'])
-    .map((name) => [name, 'ascii'] as const),
-]);
-
-/** The codec an encoding name finds, as `codecs.lookup` normalises it; undefined for any other codec. */
-function encodeCodec(encoding: string): 'latin_1' | 'utf_8' | 'ascii' | undefined {
-  // encodings.normalize_encoding: runs of punctuation become one '_', non-ASCII letters and digits drop out.
-  let name = '';
-  let punct = false;
-  for (const ch of encoding.toLowerCase()) {
-    if (/^[\p{L}\p{N}.]$/u.test(ch)) {
-      if (punct && name !== '') name += '_';
-      if (ch.charCodeAt(0) < 0x80) name += ch;
-      punct = false;
-    } else punct = true;
-  }
-  return ENCODE_CODECS.get(name) ?? ENCODE_CODECS.get(name.replace(/\./g, '_'));
-}
-
-/**
  * `_codecs.encode(obj, encoding='utf-8', errors='strict')`, which Python 3 writes for bytes below protocol 3:
  * the argument checks and the strict Latin-1, UTF-8 and ASCII encodings as CPython does them. Other codecs,
  * and other error handlers on text that needs them, stay placeholders.
  */
+/** The name of each codec's C function, as CPython's errors give it. */
+const CODEC_FUNCTION: Readonly<Record<BuiltinCodec, string>> = {
+  ascii: 'ascii',
+  latin1: 'latin_1',
+  'utf-8': 'utf_8',
+};
+
 const codecsEncodeHandler: GlobalHandler = {
   call(args) {
     if (args.length === 0) fail("encode() missing required argument 'obj' (pos 1)");
@@ -459,23 +435,22 @@ const codecsEncodeHandler: GlobalHandler = {
     // CPython hands both names to C as UTF-8, which a lone surrogate cannot be.
     if (!isWellFormedText(encoding) || !isWellFormedText(errors))
       fail("'utf-8' codec can't encode a lone surrogate: surrogates not allowed");
-    const codec = encodeCodec(encoding);
+    const codec = pythonCodecName(encoding);
     if (codec === undefined) return KEEP_PLACEHOLDER;
     if (typeof obj !== 'string') {
       fail(
-        `encoding with '${encoding}' codec failed (TypeError: ${codec}_encode() argument 1 must be str, not ${describe(obj)})`,
+        `encoding with '${encoding}' codec failed (TypeError: ${CODEC_FUNCTION[codec]}_encode() argument 1 must be str, not ${describe(obj)})`,
       );
     }
     let bytes: Uint8Array | null;
-    if (codec === 'utf_8') bytes = isWellFormedText(obj) ? encodeUtf8(obj) : null;
+    if (codec === 'utf-8') bytes = isWellFormedText(obj) ? encodeUtf8(obj) : null;
     else {
       bytes = encodeLatin1(obj);
       if (codec === 'ascii' && bytes?.some((b) => b > 0x7f)) bytes = null;
     }
     if (bytes !== null) return bytes;
     if (errors !== 'strict') return KEEP_PLACEHOLDER;
-    const name = codec === 'latin_1' ? 'latin-1' : codec === 'utf_8' ? 'utf-8' : 'ascii';
-    return fail(`'${name}' codec can't encode the string`);
+    return fail(`'${codec === 'latin1' ? 'latin-1' : codec}' codec can't encode the string`);
   },
 };
 

@@ -454,7 +454,42 @@ export function decodeStringEscape(bytes: Uint8Array, start: number, end: number
 /** Normalised Python codec names the decoder implements itself (WHATWG labels differ for these). */
 export type BuiltinCodec = 'ascii' | 'latin1' | 'utf-8';
 
-/** Maps a Python codec name to the built-in codec it denotes, or undefined for other codecs. */
+/** Every name Python's `encodings.aliases` gives the built-in codecs, normalised as below. */
+const PYTHON_CODEC_NAMES = new Map<string, BuiltinCodec>([
+  ...['8859', 'cp819', 'csisolatin1', 'ibm819', 'iso8859', 'iso8859_1', 'iso_8859_1', 'iso_8859_1_1987']
+    .concat(['iso_ir_100', 'l1', 'latin', 'latin1', 'latin_1'])
+    .map((name) => [name, 'latin1'] as const),
+  ...['cp65001', 'u8', 'utf', 'utf8', 'utf8_ucs2', 'utf8_ucs4', 'utf_8'].map(
+    (name) => [name, 'utf-8'] as const,
+  ),
+  ...['646', 'ansi_x3.4_1968', 'ansi_x3.4_1986', 'ansi_x3_4_1968', 'ascii', 'cp367', 'csascii', 'ibm367']
+    .concat(['iso646_us', 'iso_646.irv_1991', 'iso_ir_6', 'us', 'us_ascii'])
+    .map((name) => [name, 'ascii'] as const),
+]);
+
+/**
+ * The built-in codec a name finds exactly as CPython's `codecs.lookup` finds it (`encodings.normalize_encoding`,
+ * then the aliases); undefined for any other codec. `_codecs.encode` reductions use it.
+ */
+export function pythonCodecName(encoding: string): BuiltinCodec | undefined {
+  // Runs of punctuation become one '_'; non-ASCII letters and digits drop out.
+  let name = '';
+  let punct = false;
+  for (const ch of encoding.toLowerCase()) {
+    if (/^[\p{L}\p{N}.]$/u.test(ch)) {
+      if (punct && name !== '') name += '_';
+      if (ch.charCodeAt(0) < 0x80) name += ch;
+      punct = false;
+    } else punct = true;
+  }
+  return PYTHON_CODEC_NAMES.get(name) ?? PYTHON_CODEC_NAMES.get(name.replace(/\./g, '_'));
+}
+
+/**
+ * Maps a Python codec name to the built-in codec it denotes, or undefined for other codecs: the `encoding`
+ * option's reading, looser than `pythonCodecName` (it also takes 'iso88591' and 'usascii', which CPython
+ * refuses) and narrower (other aliases, such as 'ibm819', go to TextDecoder).
+ */
 export function builtinCodecName(encoding: string): BuiltinCodec | undefined {
   const n = encoding.toLowerCase().replace(/[-_ ]/g, '');
   if (n === 'ascii' || n === 'usascii' || n === '646') return 'ascii';
