@@ -33,8 +33,24 @@ const CHUNK_CAPACITY = 1024 * 1024;
  * (which Node marks untransferable) in tens of nanoseconds, where V8 makes a fresh ArrayBuffer of more than
  * 64 bytes outside its heap at about 0.9 µs: more than pickling a small dict takes.
  */
-const nodeBuffer = (globalThis as { Buffer?: { allocUnsafe(size: number): Uint8Array } }).Buffer;
+const nodeBuffer = (
+  globalThis as {
+    Buffer?: { allocUnsafe(size: number): Uint8Array; allocUnsafeSlow(size: number): Uint8Array };
+  }
+).Buffer;
 const nodeAllocUnsafe = nodeBuffer && ((size: number): Uint8Array => nodeBuffer.allocUnsafe(size));
+/**
+ * A buffer whose bytes are all written before any is read: the result of a chunked pickle, and each grown
+ * buffer (read only below `pos`). Under Node it is not zero-filled first: V8's `new Uint8Array(n)` asks for
+ * zeroed memory, which for memory the allocator reuses is a pass over every byte before the copy or writes
+ * that fill it (1e6 floats pickle in 8.0 ms instead of 9.0 when no page faults intervene).
+ */
+const uninitialised = nodeBuffer
+  ? (size: number): Uint8Array => {
+      const b = nodeBuffer.allocUnsafeSlow(size);
+      return new Uint8Array(b.buffer, 0, size);
+    }
+  : (size: number): Uint8Array => new Uint8Array(size);
 /** Results of this many bytes come from Node's pool when it exists: over V8's on-heap size, under Node's. */
 const POOLED_RESULT_MIN = 65;
 const POOLED_RESULT_MAX = 4095;
@@ -262,7 +278,7 @@ export class PickleOutput {
       }
       return this.bytes.slice(0, n);
     }
-    const result = new Uint8Array(this.#chunkedLength + this.pos);
+    const result = uninitialised(this.#chunkedLength + this.pos);
     let at = 0;
     for (const chunk of this.#chunks) {
       result.set(chunk, at);
@@ -279,7 +295,7 @@ export class PickleOutput {
     const kept = chunking ? this.pos - finished : this.pos;
     let capacity = chunking ? CHUNK_CAPACITY : Math.max(this.bytes.length * 2, INITIAL_CAPACITY);
     while (capacity < kept + extra) capacity *= 2;
-    const grown = new Uint8Array(capacity);
+    const grown = uninitialised(capacity);
     if (chunking) {
       this.#chunks.push(this.bytes.subarray(0, finished));
       this.#chunkedLength += finished;
