@@ -103,7 +103,8 @@ function message() {
 }
 
 /**
- * name -> { build(api), protocol, description }. `api` is the loaded mpwire module (or null): the nested case
+ * name -> { build(api), protocol, description, bytesPayload? }. bytesPayload: the value is one bytes object,
+ * which decoders may return as a view into the input instead of a copy. `api` is the loaded mpwire module (or null): the nested case
  * uses its tuple type so the encoder writes tuples where Python has them; without it, arrays stand in.
  */
 export const CASES = {
@@ -111,7 +112,7 @@ export const CASES = {
   'records-p2': { build: records, protocol: 2, description: '1e5 small record dicts, protocol 2' },
   floats: { build: floats, protocol: 4, description: '1e6 floats in a list' },
   strdict: { build: strdict, protocol: 4, description: '1e5 str->int dict' },
-  bytes10m: { build: bytes10m, protocol: 4, description: '10 MiB bytes' },
+  bytes10m: { build: bytes10m, protocol: 4, description: '10 MiB bytes', bytesPayload: true },
   strings: { build: strings, protocol: 4, description: '3e5 mixed ASCII / non-ASCII strings' },
   nested: {
     build: (api) => nested(api?.tuple ? (a, b) => api.tuple(a, b) : (a, b) => [a, b]),

@@ -168,6 +168,11 @@ export async function runCodec(opts, log) {
         gcOff(),
         { id: 'pickleparser', fn: () => new Parser().parse(data) },
       ];
+      // pickleparser hands back bytes as a view into the input; mpwire does so with zeroCopyBytes, and that
+      // is the row it is compared with (a copy against a view would only measure the copy).
+      if (spec.bytesPayload && api.loads) {
+        decoders.push({ id: 'mpwire-zero-copy', fn: () => api.mod.loads(data, { zeroCopyBytes: true }) });
+      }
       if (opts.quick) {
         decoders.push({ id: 'jpickle', status: 'n/a', detail: 'not measured in --quick' });
       } else if (spec.protocol <= 3) {

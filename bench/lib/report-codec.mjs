@@ -28,15 +28,22 @@ export function judgeCodec(kind, rows) {
   out.stretch = { value: ratio, pass: ratio <= CODEC_TARGETS.stretchRatioToCPython };
   const pp = by.pickleparser;
   if (kind === 'decode' && pp && pp.status !== 'error' && Number.isFinite(pp.seconds)) {
-    const speedup = pp.seconds / mp.seconds;
-    out.vsPickleparser = { value: speedup, pass: speedup >= CODEC_TARGETS.speedupOverPickleparser };
+    // A view against a view: when pickleparser returned the input's own bytes, so does the row it meets.
+    const zc = by['mpwire-zero-copy'];
+    const versus = pp.note && zc?.status === 'ok' ? zc : mp;
+    const speedup = pp.seconds / versus.seconds;
+    out.vsPickleparser = {
+      value: speedup,
+      pass: speedup >= CODEC_TARGETS.speedupOverPickleparser,
+      versus: versus === zc ? `mpwire with zeroCopyBytes, ${fmtMs(zc.seconds)}` : null,
+    };
   }
   return out;
 }
 
 function verdict(j, fmt) {
   if (!j) return '—';
-  return `${fmt(j.value)} ${passMiss(j.pass)}`;
+  return `${fmt(j.value)} ${passMiss(j.pass)}${j.versus ? ` (vs ${j.versus})` : ''}`;
 }
 
 export function codecTables(codec) {
