@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { loads } from '../src/codec/decoder.js';
 import { dumps } from '../src/codec/encoder.js';
+import { loads } from '../src/codec/loads.js';
 import { PyGlobal, PyObject, PyTuple, tuple } from '../src/codec/values.js';
 import { ManagerClient, type ManagerConnection } from '../src/managers/client.js';
 import {

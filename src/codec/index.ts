@@ -5,6 +5,7 @@ export * from './decoder.js';
 export * from './dis.js';
 export { dumps, Pickler, type PicklerOptions } from './encoder.js';
 export * from './errors.js';
+export { loads } from './loads.js';
 export * from './numpy.js';
 export * from './opcodes.js';
 export * from './registry.js';

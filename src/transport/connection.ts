@@ -6,8 +6,9 @@
  * payload → header (joined with the payload when small) → socket. Timeouts are in **seconds**, as in Python.
  */
 import type { Socket } from 'node:net';
-import { loads, Unpickler, type UnpicklerOptions } from '../codec/decoder.js';
+import { Unpickler, type UnpicklerOptions } from '../codec/decoder.js';
 import { dumpsTransient, type PicklerOptions } from '../codec/encoder.js';
+import { loads } from '../codec/loads.js';
 import { DIRECT_READ_MINIMUM, directReadChannelOf } from './direct-read.js';
 import { BufferTooShort, ConnectionClosedError, EOFError, ProtocolError, TransportError } from './errors.js';
 import {

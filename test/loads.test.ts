@@ -1,0 +1,84 @@
+import { describe, expect, it } from 'vitest';
+import {
+  dumps,
+  loads,
+  PyFloat,
+  PyGlobal,
+  PyPickleBuffer,
+  Unpickler,
+  type UnpicklerOptions,
+  UnpicklingError,
+} from '../src/codec/index.js';
+
+const fromHex = (hex: string): Uint8Array => new Uint8Array(Buffer.from(hex, 'hex'));
+
+// loads keeps an Unpickler per set of plain options: each call must still decode exactly as a new
+// Unpickler with the same options would, whatever came before it.
+describe('loads with options', () => {
+  const pickle = dumps([1.5, 2, { a: 1, b: 'x' }, new Uint8Array([1, 2, 3])]);
+  const optionSets: UnpicklerOptions[] = [
+    {},
+    { floats: 'wrapped' },
+    { dicts: 'map' },
+    { dicts: 'object', floats: 'wrapped' },
+    { zeroCopyBytes: true },
+    { bigints: 'always' },
+    { floats: 'wrapped', zeroCopyBytes: true, dicts: 'map' },
+  ];
+
+  it('decodes as a new Unpickler with the same options, call after call, past the sets it keeps', () => {
+    for (let round = 0; round < 3; round++) {
+      for (const options of [...optionSets, ...optionSets.slice().reverse()]) {
+        const expected = new Unpickler(options).load(pickle).value;
+        // A literal each call, as callers write them: equal values, not the same object.
+        expect(loads(pickle, { ...options })).toEqual(expected);
+      }
+    }
+  });
+
+  it('tells the option sets apart', () => {
+    expect(loads(dumps(1.5), { floats: 'wrapped' })).toBeInstanceOf(PyFloat);
+    expect(loads(dumps(1.5), { floats: 'number' })).toBe(1.5);
+    expect(loads(dumps({ a: 1 }), { dicts: 'map' })).toBeInstanceOf(Map);
+    expect(loads(dumps({ a: 1 }), { dicts: 'object' })).not.toBeInstanceOf(Map);
+    const bytes = dumps(new Uint8Array(100_000));
+    expect((loads(bytes, { zeroCopyBytes: true }) as Uint8Array).buffer).toBe(bytes.buffer);
+    expect((loads(bytes, { zeroCopyBytes: false }) as Uint8Array).buffer).not.toBe(bytes.buffer);
+  });
+
+  it('goes on decoding after a pickle it refused', () => {
+    const options = { floats: 'wrapped' } as const;
+    // An EMPTY_LIST then a truncated BINFLOAT: refused mid-way, with state left behind.
+    expect(() => loads(fromHex('80045d9447'), options)).toThrow(UnpicklingError);
+    expect(loads(dumps([1.5, 'x']), options)).toEqual([new PyFloat(1.5), 'x']);
+  });
+
+  it('reads out-of-band buffers from the start on every call with the same options object', () => {
+    const data = new Uint8Array([7, 8, 9]);
+    const pickle = dumps(new PyPickleBuffer(data, false), { protocol: 5, bufferCallback: () => false });
+    const options = { buffers: [data] };
+    for (let call = 0; call < 3; call++) {
+      expect(Array.from((loads(pickle, options) as PyPickleBuffer).data)).toEqual([7, 8, 9]);
+    }
+  });
+
+  it('calls the given hooks on every call, not those of an earlier call', () => {
+    // pickle.Pickler with persistent_id returning each str: [pid 'a', pid 'b'], protocol 2.
+    const pickle = fromHex('80025d710028580100000061710151580100000062710251652e');
+    const seen: unknown[] = [];
+    const first = loads(pickle, {
+      persistentLoad: (pid) => {
+        seen.push(pid);
+        return `first:${pid}`;
+      },
+    });
+    const second = loads(pickle, { persistentLoad: (pid) => `second:${pid}` });
+    expect(first).toEqual(['first:a', 'first:b']);
+    expect(second).toEqual(['second:a', 'second:b']);
+    expect(seen).toEqual(['a', 'b']);
+    const global = fromHex('800263706f7369780a73797374656d0a71002e'); // os.system, as CPython pickles it
+    expect(loads(global)).toBeInstanceOf(PyGlobal);
+    expect(() => loads(global, { allowGlobals: [] })).toThrow(UnpicklingError);
+    expect(loads(global)).toBeInstanceOf(PyGlobal);
+  });
+});
