@@ -30,7 +30,9 @@ import {
   decodeStringEscape,
   decodeUtf8Surrogatepass,
   decodeWithCodec,
+  findTextCodec,
   RECENT_STRING_MAX_BYTES,
+  type TextCodec,
   TextDecodeFailure,
 } from './text-decode.js';
 import {
@@ -85,7 +87,12 @@ export interface UnpicklerOptions {
    * else Map; 'map' always Map; 'object' always plain objects and refuses non-str keys.
    */
   readonly dicts?: 'auto' | 'map' | 'object';
-  /** Codec for Python 2 `str` (STRING/BINSTRING/SHORT_BINSTRING): 'ASCII' default, 'latin1', 'utf-8', or 'bytes' for Uint8Array. */
+  /**
+   * Codec for Python 2 `str` (STRING/BINSTRING/SHORT_BINSTRING): 'ASCII' default, 'latin1', 'utf-8', one of
+   * CPython's single-byte codecs ('cp1252', 'iso8859_15', 'koi8_r', 'mac_roman'...), under any name CPython's
+   * `codecs.lookup` takes; or 'bytes' for Uint8Array. Other codecs (shift_jis, utf-16...) are refused when the
+   * first such str is met, as CPython looks the codec up only then.
+   */
   readonly encoding?: string;
   /** Error handler for `encoding`: 'strict' (default), 'replace', 'ignore', 'surrogateescape', 'backslashreplace'. */
   readonly errors?: DecodeErrorHandler;
@@ -367,6 +374,8 @@ export class Unpickler {
   readonly #dictMode: 'auto' | 'map' | 'object';
   readonly #py2Bytes: boolean;
   readonly #encoding: string;
+  /** The codec `#encoding` names, found at the first Python 2 str (CPython looks it up only then too). */
+  #textCodec: TextCodec | undefined;
   readonly #errors: DecodeErrorHandler;
   readonly #fixImports: boolean;
   readonly #zeroCopy: boolean;
@@ -931,7 +940,8 @@ export class Unpickler {
       const src = raw ?? data;
       const s = raw ? 0 : from;
       try {
-        return decodeWithCodec(src, s, s + n, this.#encoding, this.#errors);
+        this.#textCodec ??= findTextCodec(this.#encoding);
+        return decodeWithCodec(src, s, s + n, this.#textCodec, this.#errors);
       } catch (e) {
         return fail('BAD_ARGUMENT', e instanceof Error ? e.message : String(e), e);
       }

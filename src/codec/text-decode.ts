@@ -5,6 +5,9 @@
  * (Node's global Buffer is used for speed when present, with the same results without it).
  */
 
+import { type CharmapCodec, charmapCodec, decodeCharmap } from './charmap-decode.js';
+import { CODEC_ALIASES, CODEC_MODULES } from './python-codecs.js';
+
 /** A byte sequence that the named codec cannot decode. The decoder turns it into an UnpicklingError. */
 export class TextDecodeFailure extends Error {
   override readonly name = 'TextDecodeFailure';
@@ -217,7 +220,8 @@ export function decodeUtf8WithHandler(
   errors: DecodeErrorHandler,
   allowSurrogates = false,
 ): string | null {
-  const units = new Uint16Array(Math.max(end - start, 1) * 2);
+  // A byte gives at most two code units, or four ('\\xNN') under backslashreplace.
+  const units = new Uint16Array(Math.max(end - start, 1) * (errors === 'backslashreplace' ? 4 : 2));
   let n = 0;
   let i = start;
   while (i < end) {
@@ -451,28 +455,14 @@ export function decodeStringEscape(bytes: Uint8Array, start: number, end: number
   return out.slice(0, n);
 }
 
-/** Normalised Python codec names the decoder implements itself (WHATWG labels differ for these). */
+/** The codecs the decoder implements itself, by the name this library gives them. */
 export type BuiltinCodec = 'ascii' | 'latin1' | 'utf-8';
 
-/** Every name Python's `encodings.aliases` gives the built-in codecs, normalised as below. */
-const PYTHON_CODEC_NAMES = new Map<string, BuiltinCodec>([
-  ...['8859', 'cp819', 'csisolatin1', 'ibm819', 'iso8859', 'iso8859_1', 'iso_8859_1', 'iso_8859_1_1987']
-    .concat(['iso_ir_100', 'l1', 'latin', 'latin1', 'latin_1'])
-    .map((name) => [name, 'latin1'] as const),
-  ...['cp65001', 'u8', 'utf', 'utf8', 'utf8_ucs2', 'utf8_ucs4', 'utf_8'].map(
-    (name) => [name, 'utf-8'] as const,
-  ),
-  ...['646', 'ansi_x3.4_1968', 'ansi_x3.4_1986', 'ansi_x3_4_1968', 'ascii', 'cp367', 'csascii', 'ibm367']
-    .concat(['iso646_us', 'iso_646.irv_1991', 'iso_ir_6', 'us', 'us_ascii'])
-    .map((name) => [name, 'ascii'] as const),
-]);
-
 /**
- * The built-in codec a name finds exactly as CPython's `codecs.lookup` finds it (`encodings.normalize_encoding`,
- * then the aliases); undefined for any other codec. `_codecs.encode` reductions use it.
+ * A codec name as CPython's `codecs.lookup` reads it: lower-cased, then `encodings.normalize_encoding`
+ * (runs of punctuation become one '_'; non-ASCII letters and digits drop out).
  */
-export function pythonCodecName(encoding: string): BuiltinCodec | undefined {
-  // Runs of punctuation become one '_'; non-ASCII letters and digits drop out.
+function normalizeEncodingName(encoding: string): string {
   let name = '';
   let punct = false;
   for (const ch of encoding.toLowerCase()) {
@@ -482,57 +472,84 @@ export function pythonCodecName(encoding: string): BuiltinCodec | undefined {
       punct = false;
     } else punct = true;
   }
-  return PYTHON_CODEC_NAMES.get(name) ?? PYTHON_CODEC_NAMES.get(name.replace(/\./g, '_'));
+  return name;
 }
 
+/** The built-in codecs by their CodecInfo name. */
+const BUILTIN_CODECS = new Map<string, BuiltinCodec>([
+  ['ascii', 'ascii'],
+  ['iso8859-1', 'latin1'],
+  ['utf-8', 'utf-8'],
+]);
+
 /**
- * Maps a Python codec name to the built-in codec it denotes, or undefined for other codecs: the `encoding`
- * option's reading, looser than `pythonCodecName` (it also takes 'iso88591' and 'usascii', which CPython
- * refuses) and narrower (other aliases, such as 'ibm819', go to TextDecoder).
+ * The CodecInfo name of the codec a normalised name finds, as `encodings.search_function` finds it: an alias
+ * (tried again with dots as underscores), else a module of that name; undefined when neither is one of the
+ * codecs mpwire decodes.
  */
-export function builtinCodecName(encoding: string): BuiltinCodec | undefined {
-  const n = encoding.toLowerCase().replace(/[-_ ]/g, '');
-  if (n === 'ascii' || n === 'usascii' || n === '646') return 'ascii';
-  if (n === 'latin1' || n === 'latin' || n === 'iso88591' || n === 'l1' || n === '8859' || n === 'cp819')
-    return 'latin1';
-  if (n === 'utf8' || n === 'u8' || n === 'utf') return 'utf-8';
-  return undefined;
+function codecInfoName(name: string): string | undefined {
+  const alias = CODEC_ALIASES.get(name) ?? CODEC_ALIASES.get(name.replace(/\./g, '_'));
+  if (alias !== undefined) return alias;
+  return name.includes('.') ? undefined : CODEC_MODULES.get(name);
 }
 
 /**
- * Decodes a Python 2 `str` with a codec name and error handler, as `bytes.decode(encoding, errors)`.
- * Codecs other than ASCII, Latin-1 and UTF-8 go through TextDecoder ('strict' and 'replace' only).
- * @throws TextDecodeFailure when the bytes do not decode or the codec/handler is unavailable.
+ * The built-in codec a name finds exactly as CPython's `codecs.lookup` finds it (`encodings.normalize_encoding`,
+ * then the aliases); undefined for any other codec. `_codecs.encode` reductions use it.
+ */
+export function pythonCodecName(encoding: string): BuiltinCodec | undefined {
+  const name = codecInfoName(normalizeEncodingName(encoding));
+  return name === undefined ? undefined : BUILTIN_CODECS.get(name);
+}
+
+/** A codec Python 2 `str` values are decoded with: a built-in one, or one of CPython's single-byte codecs. */
+export type TextCodec = BuiltinCodec | CharmapCodec;
+
+/**
+ * The codec `encoding` names, found as CPython's `codecs.lookup` finds it, under every alias CPython knows.
+ * @throws TextDecodeFailure for a codec mpwire does not decode (multi-byte codecs such as shift_jis or
+ * utf-16, and names CPython does not know either).
+ */
+export function findTextCodec(encoding: string): TextCodec {
+  const name = codecInfoName(normalizeEncodingName(encoding));
+  const codec = name === undefined ? undefined : (BUILTIN_CODECS.get(name) ?? charmapCodec(name));
+  if (codec === undefined) {
+    throw new TextDecodeFailure(
+      `unsupported encoding '${encoding}': Python 2 str values decode with ASCII, Latin-1, UTF-8 or one of ` +
+        "CPython's single-byte codecs (cp1252, iso8859_15, koi8_r, mac_roman...); pass encoding: 'bytes' " +
+        'to receive them as bytes and decode them yourself',
+    );
+  }
+  return codec;
+}
+
+/**
+ * Decodes a Python 2 `str` with a codec and error handler, as `bytes.decode(encoding, errors)`.
+ * @throws TextDecodeFailure when the bytes do not decode.
  */
 export function decodeWithCodec(
   bytes: Uint8Array,
   start: number,
   end: number,
-  encoding: string,
+  codec: TextCodec,
   errors: DecodeErrorHandler,
 ): string {
-  const codec = builtinCodecName(encoding);
-  let result: string | null;
-  if (codec === 'ascii') result = decodeAscii(bytes, start, end, errors);
-  else if (codec === 'latin1') result = decodeLatin1(bytes, start, end);
-  else if (codec === 'utf-8') result = decodeUtf8WithHandler(bytes, start, end, errors, false);
-  else {
-    if (errors !== 'strict' && errors !== 'replace') {
-      throw new TextDecodeFailure(`errors='${errors}' is only supported for ascii, latin1 and utf-8`);
+  if (codec === 'latin1') return decodeLatin1(bytes, start, end);
+  if (typeof codec === 'object') {
+    const result = decodeCharmap(bytes, start, end, codec, errors);
+    if (typeof result === 'number') {
+      throw new TextDecodeFailure(
+        `'charmap' codec can't decode byte 0x${bytes[result]!.toString(16).padStart(2, '0')} in position ` +
+          `${result - start}: character maps to <undefined>`,
+      );
     }
-    let decoder: InstanceType<typeof TextDecoder>;
-    try {
-      decoder = new TextDecoder(encoding, { fatal: errors === 'strict', ignoreBOM: true });
-    } catch {
-      throw new TextDecodeFailure(`unknown encoding: ${encoding}`);
-    }
-    try {
-      result = decoder.decode(bytes.subarray(start, end));
-    } catch {
-      result = null;
-    }
+    return result;
   }
-  if (result === null) throw new TextDecodeFailure(`'${encoding}' codec can't decode the bytes`);
+  const result =
+    codec === 'ascii'
+      ? decodeAscii(bytes, start, end, errors)
+      : decodeUtf8WithHandler(bytes, start, end, errors, false);
+  if (result === null) throw new TextDecodeFailure(`'${codec}' codec can't decode the bytes`);
   return result;
 }
 
