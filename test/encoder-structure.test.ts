@@ -232,6 +232,49 @@ print(' '.join(pickle.dumps(v, p).hex() for p in range(6)))
     expect(toHex(pickler.dump(shared))).toBe(toHex(first));
   });
 
+  // The first 16 objects memoized are found by a scan, later ones through their slots; references, tuple
+  // cycles and dumps on one Pickler that cross that point must give CPython's bytes.
+  it('writes shared references and cycles across the first 16 memoized objects as CPython does', () => {
+    const script = [
+      'import io',
+      'def build():',
+      '    early = [[i] for i in range(20)]',
+      '    cyc = []',
+      '    t = (cyc, early[3])',
+      '    cyc.append(t)',
+      '    d = {"k": early[0]}',
+      '    return [early, early[15], early[16], early[2], t, d, [early[19], d, early[0]], cyc]',
+      'out = [pickle.dumps(build(), p).hex() for p in (2, 4)]',
+      'f = io.BytesIO()',
+      'pk = pickle.Pickler(f, 4)',
+      'a = [[i] for i in range(10)]',
+      'b = [[i] for i in range(10)]',
+      'pk.dump(a)',
+      'n = f.tell()',
+      'pk.dump([b, a[9], a[0], b[9]])',
+      'out += [f.getvalue()[:n].hex(), f.getvalue()[n:].hex()]',
+      "print(' '.join(out))",
+    ].join('\n');
+    const build = (): unknown[] => {
+      const early = Array.from({ length: 20 }, (_, i) => [i]);
+      const cyc: unknown[] = [];
+      const t = new PyTuple(cyc, early[3]);
+      cyc.push(t);
+      const d = { k: early[0] };
+      return [early, early[15], early[16], early[2], t, d, [early[19], d, early[0]], cyc];
+    };
+    const pickler = new Pickler({ protocol: 4 });
+    const a = Array.from({ length: 10 }, (_, i) => [i]);
+    const b = Array.from({ length: 10 }, (_, i) => [i]);
+    const ours = [
+      toHex(dumps(build(), { protocol: 2 })),
+      toHex(dumps(build(), { protocol: 4 })),
+      toHex(pickler.dump(a)),
+      toHex(pickler.dump([b, a[9], a[0], b[9]])),
+    ];
+    expect(ours.join(' ')).toBe(python(script, new Uint8Array()));
+  });
+
   it('forgets objects memoized by an earlier dumps() call, even when a new object takes their memo slot', () => {
     const inner = { a: 1 };
     const other = { b: 2 };
