@@ -10,13 +10,17 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loads, UnpicklingError } from '../src/codec/index.js';
 import { CHARMAP_TABLES } from '../src/codec/python-codecs.js';
-import { findTextCodec, type TextCodec } from '../src/codec/text-decode.js';
+import { type DecodeErrorHandler, findTextCodec, type TextCodec } from '../src/codec/text-decode.js';
 import { expectNoFailures } from './support/failures.js';
 import { describePythons, findPythons, type PythonInterpreter } from './support/pythons.js';
 import { runOnEach } from './support/run-python.js';
 import { bytesToHex } from './support/tagged.js';
 
-const HANDLERS = ['strict', 'replace', 'ignore', 'surrogateescape', 'backslashreplace'] as const;
+// Then handlers CPython consults only at an undecodable byte and fails there: surrogatepass (except for
+// UTF-8's encoded surrogates), encode-only ones, and a name that is no handler.
+const HANDLERS = ['strict', 'replace', 'ignore', 'surrogateescape', 'backslashreplace']
+  .concat(['surrogatepass', 'namereplace', 'xmlcharrefreplace', 'no-such-handler'])
+  .map((name) => name as DecodeErrorHandler);
 
 /** The name CPython's CodecInfo gives the codec mpwire found, or null when it decodes no such codec. */
 function ourCodecName(encoding: string): string | null {
@@ -163,6 +167,10 @@ describe(`text codecs of Python 2 str against CPython (${describePythons(pythons
       0x41, 0xe2, 0x82, 0x41, 0xed, 0xa0, 0x80, 0xf4, 0x90, 0x80, 0x80, 0xc0, 0x80, 0xff, 0xc3, 0xa9, 0xe2,
       0x82,
     ]);
+    // A lone high surrogate, a low one, a pair written as two 3-byte sequences, and 'é'.
+    const encodedSurrogates = Uint8Array.from([
+      0x41, 0xed, 0xa0, 0x80, 0x42, 0xed, 0xb0, 0x80, 0xed, 0xa0, 0xbd, 0xed, 0xb8, 0x80, 0xc3, 0xa9,
+    ]);
     const cases: { id: string; encoding: string; errors: string; data: Uint8Array }[] = [];
     const codecNames = ['ascii', 'latin-1', 'utf-8', ...CHARMAP_TABLES.keys()];
     for (const encoding of codecNames) {
@@ -170,6 +178,7 @@ describe(`text codecs of Python 2 str against CPython (${describePythons(pythons
         cases.push({ id: `${encoding} ${errors} all`, encoding, errors, data: allBytes });
         cases.push({ id: `${encoding} ${errors} empty`, encoding, errors, data: new Uint8Array(0) });
         cases.push({ id: `${encoding} ${errors} utf8`, encoding, errors, data: brokenUtf8 });
+        cases.push({ id: `${encoding} ${errors} surrogates`, encoding, errors, data: encodedSurrogates });
       }
     }
     let results: Map<string, { python: string; results: Record<string, { text?: string; error?: string }> }>;
@@ -188,7 +197,7 @@ describe(`text codecs of Python 2 str against CPython (${describePythons(pythons
             got = {
               text: loads(py2StrPickle(c.data), {
                 encoding: c.encoding,
-                errors: c.errors as (typeof HANDLERS)[number],
+                errors: c.errors as DecodeErrorHandler,
               }) as string,
             };
           } catch (e) {
@@ -200,7 +209,7 @@ describe(`text codecs of Python 2 str against CPython (${describePythons(pythons
         }
       }
       expectNoFailures(failures);
-      expect(cases.length).toBeGreaterThan(1000);
+      expect(cases.length).toBeGreaterThan(2500);
     });
   });
 });

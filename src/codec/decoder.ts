@@ -94,7 +94,11 @@ export interface UnpicklerOptions {
    * first such str is met, as CPython looks the codec up only then.
    */
   readonly encoding?: string;
-  /** Error handler for `encoding`: 'strict' (default), 'replace', 'ignore', 'surrogateescape', 'backslashreplace'. */
+  /**
+   * Error handler for `encoding`: 'strict' (default), 'replace', 'ignore', 'surrogateescape',
+   * 'backslashreplace', or 'surrogatepass' (UTF-8 only). As in CPython it is consulted only at an
+   * undecodable byte, where any other name fails.
+   */
   readonly errors?: DecodeErrorHandler;
   /** Map Python 2 global names to Python 3 ones in protocol 0–2 pickles (default true). */
   readonly fixImports?: boolean;

@@ -13,8 +13,21 @@ export class TextDecodeFailure extends Error {
   override readonly name = 'TextDecodeFailure';
 }
 
-/** How undecodable bytes are handled, as CPython's `errors=` argument. */
-export type DecodeErrorHandler = 'strict' | 'replace' | 'ignore' | 'surrogateescape' | 'backslashreplace';
+/**
+ * How undecodable bytes are handled, as CPython's `errors=` argument. 'surrogatepass' lets UTF-8 decode
+ * encoded surrogates (ED A0..BF xx) and fails otherwise, as in CPython.
+ */
+export type DecodeErrorHandler =
+  | 'strict'
+  | 'replace'
+  | 'ignore'
+  | 'surrogateescape'
+  | 'backslashreplace'
+  | 'surrogatepass';
+
+/** The handlers that put something in place of undecodable bytes; any other fails at the first one. */
+type ReplacingHandler = Exclude<DecodeErrorHandler, 'surrogatepass'>;
+const REPLACING_HANDLERS = new Set<string>(['replace', 'ignore', 'surrogateescape', 'backslashreplace']);
 
 const CHUNK = 0x1000;
 
@@ -535,10 +548,13 @@ export function decodeWithCodec(
   errors: DecodeErrorHandler,
 ): string {
   if (codec === 'latin1') return decodeLatin1(bytes, start, end);
+  // Like CPython, a handler is only consulted at an undecodable byte: any other name fails there.
+  const handler: ReplacingHandler = REPLACING_HANDLERS.has(errors) ? (errors as ReplacingHandler) : 'strict';
   if (typeof codec === 'object') {
-    const result = decodeCharmap(bytes, start, end, codec, errors);
+    const result = decodeCharmap(bytes, start, end, codec, handler);
     if (typeof result === 'number') {
-      throw new TextDecodeFailure(
+      throw decodeFailure(
+        errors,
         `'charmap' codec can't decode byte 0x${bytes[result]!.toString(16).padStart(2, '0')} in position ` +
           `${result - start}: character maps to <undefined>`,
       );
@@ -547,10 +563,19 @@ export function decodeWithCodec(
   }
   const result =
     codec === 'ascii'
-      ? decodeAscii(bytes, start, end, errors)
-      : decodeUtf8WithHandler(bytes, start, end, errors, false);
-  if (result === null) throw new TextDecodeFailure(`'${codec}' codec can't decode the bytes`);
+      ? decodeAscii(bytes, start, end, handler)
+      : decodeUtf8WithHandler(bytes, start, end, handler, errors === 'surrogatepass');
+  if (result === null) throw decodeFailure(errors, `'${codec}' codec can't decode the bytes`);
   return result;
+}
+
+/** The failure at an undecodable byte, as CPython reports it for this handler. */
+function decodeFailure(errors: string, codecMessage: string): TextDecodeFailure {
+  if (errors === 'strict' || errors === 'surrogatepass') return new TextDecodeFailure(codecMessage);
+  if (errors === 'namereplace' || errors === 'xmlcharrefreplace') {
+    return new TextDecodeFailure(`${codecMessage}, and errors='${errors}' only applies to encoding`);
+  }
+  return new TextDecodeFailure(`${codecMessage}, and '${errors}' is not an error handler name`);
 }
 
 /** Python `str.encode('latin-1')`: null when a code point is above U+00FF. */
