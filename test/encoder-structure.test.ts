@@ -243,7 +243,11 @@ print(' '.join(pickle.dumps(v, p).hex() for p in range(6)))
       '    t = (cyc, early[3])',
       '    cyc.append(t)',
       '    d = {"k": early[0]}',
-      '    return [early, early[15], early[16], early[2], t, d, [early[19], d, early[0]], cyc]',
+      // t2 is entered among the first 16 objects and memoized after them, through its own cycle.
+      '    c2 = []',
+      '    t2 = ([[i] for i in range(20)], c2)',
+      '    c2.append(t2)',
+      '    return [t2, early, early[15], early[16], early[2], t, d, [early[19], d, early[0]], cyc, t2]',
       'out = [pickle.dumps(build(), p).hex() for p in (2, 4)]',
       'f = io.BytesIO()',
       'pk = pickle.Pickler(f, 4)',
@@ -261,7 +265,13 @@ print(' '.join(pickle.dumps(v, p).hex() for p in range(6)))
       const t = new PyTuple(cyc, early[3]);
       cyc.push(t);
       const d = { k: early[0] };
-      return [early, early[15], early[16], early[2], t, d, [early[19], d, early[0]], cyc];
+      const c2: unknown[] = [];
+      const t2 = new PyTuple(
+        Array.from({ length: 20 }, (_, i) => [i]),
+        c2,
+      );
+      c2.push(t2);
+      return [t2, early, early[15], early[16], early[2], t, d, [early[19], d, early[0]], cyc, t2];
     };
     const pickler = new Pickler({ protocol: 4 });
     const a = Array.from({ length: 10 }, (_, i) => [i]);
