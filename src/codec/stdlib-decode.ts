@@ -411,11 +411,6 @@ const uuidHandler: GlobalHandler = {
   },
 };
 
-/**
- * `_codecs.encode(obj, encoding='utf-8', errors='strict')`, which Python 3 writes for bytes below protocol 3:
- * the argument checks and the strict Latin-1, UTF-8 and ASCII encodings as CPython does them. Other codecs,
- * and other error handlers on text that needs them, stay placeholders.
- */
 /** The name of each codec's C function, as CPython's errors give it. */
 const CODEC_FUNCTION: Readonly<Record<BuiltinCodec, string>> = {
   ascii: 'ascii',
@@ -423,6 +418,11 @@ const CODEC_FUNCTION: Readonly<Record<BuiltinCodec, string>> = {
   'utf-8': 'utf_8',
 };
 
+/**
+ * `_codecs.encode(obj, encoding='utf-8', errors='strict')`, which Python 3 writes for bytes below protocol 3:
+ * the argument checks and the strict Latin-1, UTF-8 and ASCII encodings as CPython does them. Other codecs,
+ * and other error handlers on text that needs them, stay placeholders.
+ */
 const codecsEncodeHandler: GlobalHandler = {
   call(args) {
     if (args.length === 0) fail("encode() missing required argument 'obj' (pos 1)");
