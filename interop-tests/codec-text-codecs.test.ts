@@ -16,8 +16,8 @@ import { describePythons, findPythons, type PythonInterpreter } from './support/
 import { runOnEach } from './support/run-python.js';
 import { bytesToHex } from './support/tagged.js';
 
-// Then handlers CPython consults only at an undecodable byte and fails there: surrogatepass (except for
-// UTF-8's encoded surrogates), encode-only ones, and a name that is no handler.
+// The handlers that replace undecodable bytes, then names CPython consults only at an undecodable byte and
+// fails there: surrogatepass (except on UTF-8's encoded surrogates), encode-only handlers, and no handler.
 const HANDLERS = ['strict', 'replace', 'ignore', 'surrogateescape', 'backslashreplace']
   .concat(['surrogatepass', 'namereplace', 'xmlcharrefreplace', 'no-such-handler'])
   .map((name) => name as DecodeErrorHandler);
