@@ -5,6 +5,7 @@ import {
   PyFloat,
   PyGlobal,
   PyPickleBuffer,
+  Registry,
   Unpickler,
   type UnpicklerOptions,
   UnpicklingError,
@@ -59,6 +60,36 @@ describe('loads with options', () => {
     const options = { buffers: [data] };
     for (let call = 0; call < 3; call++) {
       expect(Array.from((loads(pickle, options) as PyPickleBuffer).data)).toEqual([7, 8, 9]);
+    }
+  });
+
+  it('reads limits by value: a limits object changed between calls is honoured', () => {
+    const deep = dumps([[[[[[1]]]]]]);
+    const limits = { maxDepth: 3 };
+    expect(() => loads(deep, { limits })).toThrow(UnpicklingError);
+    limits.maxDepth = 100;
+    expect(loads(deep, { limits })).toEqual([[[[[[1]]]]]]);
+    expect(() => loads(deep, { limits: { maxDepth: 3 } })).toThrow(UnpicklingError);
+    expect(loads(deep, { limits: { maxDepth: 100 } })).toEqual([[[[[[1]]]]]]);
+  });
+
+  it('reads an allowGlobals array by its names, a registry by identity', () => {
+    const global = fromHex('800263706f7369780a73797374656d0a71002e'); // os.system, as CPython pickles it
+    const allowed: string[] = [];
+    expect(() => loads(global, { allowGlobals: allowed })).toThrow(UnpicklingError);
+    allowed.push('posix.system');
+    expect(loads(global, { allowGlobals: allowed })).toBeInstanceOf(PyGlobal);
+    expect(() => loads(global, { allowGlobals: ['os.getcwd'] })).toThrow(UnpicklingError);
+    const withClass = fromHex('80025d710063520a430a710129817102612e'); // [R.C()], as CPython pickles it
+    const first = new Registry().register({ module: 'R', name: 'C', decoder: { construct: () => 'first' } });
+    const second = new Registry().register({
+      module: 'R',
+      name: 'C',
+      decoder: { construct: () => 'second' },
+    });
+    for (let round = 0; round < 2; round++) {
+      expect(loads(withClass, { registry: first })).toEqual(['first']);
+      expect(loads(withClass, { registry: second })).toEqual(['second']);
     }
   });
 

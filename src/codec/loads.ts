@@ -1,15 +1,19 @@
 /**
  * `loads`: one pickle to one value, with the Unpicklers it makes kept for the next call. Making an Unpickler
  * costs more than decoding a small pickle (a 3-key dict: 1.5 µs against 0.6 µs), so calls without options
- * share one, and calls whose options are only plain values (the `floats`, `dicts`, `zeroCopyBytes`... of
- * an RPC loop) share one per set of values: 0.55 µs a call before this cache, 0.15 µs with it, for a 16-byte
- * bytes object.
+ * share one, and calls with the same options (the `floats`, `dicts`, `limits` or `registry` of an RPC loop)
+ * share one per set: a 16-byte bytes object with options took 0.55 µs a call before, 0.15 µs now.
  */
 
-import { Unpickler, type UnpicklerOptions } from './decoder.js';
+import {
+  DEFAULT_UNPICKLING_LIMITS,
+  Unpickler,
+  type UnpicklerOptions,
+  type UnpicklingLimits,
+} from './decoder.js';
 
-/** Options given as strings or booleans: equal values give Unpicklers that decode alike. */
-type PlainOption =
+/** Options compared by value: strings, booleans, and the numbers of `limits`. */
+type ValueOption =
   | 'bigints'
   | 'floats'
   | 'dicts'
@@ -17,31 +21,43 @@ type PlainOption =
   | 'errors'
   | 'fixImports'
   | 'zeroCopyBytes'
-  | 'numpy';
+  | 'numpy'
+  | 'limits';
 /**
- * Options holding objects or functions, never kept by the cache: it would hold on to the caller's objects
- * (a `persistentLoad` closure, a registry) after the call, and `buffers` is an iterator each call reads
- * from its start.
+ * Options compared by identity: objects the Unpickler consults on each use, so a kept one sees what the
+ * caller changes in them. `allowGlobals` is compared by identity when it is a function and by its names
+ * when it is an array (the Unpickler builds its filter from the names it was given).
  */
-type ObjectOption = 'registry' | 'allowGlobals' | 'extensions' | 'persistentLoad' | 'buffers' | 'limits';
-/** Fails to compile when an option is added to UnpicklerOptions without being sorted into one of the two. */
-const everyOptionSorted: [Exclude<keyof UnpicklerOptions, PlainOption | ObjectOption>] extends [never]
+type ObjectOption = 'registry' | 'extensions' | 'allowGlobals';
+/**
+ * Options never kept: `persistentLoad` is often a closure made per call, which the cache would keep alive,
+ * and `buffers` is an iterator each call reads from its start. A call with either gets a new Unpickler.
+ */
+type CallOption = 'persistentLoad' | 'buffers';
+/** Fails to compile when an option is added to UnpicklerOptions without being sorted into one of the three. */
+const everyOptionSorted: [Exclude<keyof UnpicklerOptions, ValueOption | ObjectOption | CallOption>] extends [
+  never,
+]
   ? true
   : never = true;
 void everyOptionSorted;
 
+type KeptOptions = Pick<UnpicklerOptions, ValueOption | ObjectOption>;
+
 interface KeptUnpickler {
-  readonly options: Readonly<Pick<UnpicklerOptions, PlainOption>>;
+  /** A copy of the options it was made with (`limits` and an `allowGlobals` array copied too). */
+  readonly options: Readonly<KeptOptions>;
   readonly unpickler: Unpickler;
   /** True while a load runs on it: a load nested in another (from a hook) gets an Unpickler of its own. */
   inUse: boolean;
 }
 
-/** Sets of plain options kept at once; the oldest makes way when a new set comes. */
+/** Sets of options kept at once; the oldest makes way when a new set comes. */
 const KEPT_MAX = 4;
 const kept: KeptUnpickler[] = [];
 let nextToReplace = 0;
 let shared: KeptUnpickler | undefined;
+const LIMIT_NAMES = Object.keys(DEFAULT_UNPICKLING_LIMITS) as (keyof UnpicklingLimits)[];
 
 /**
  * Decodes one pickle, as CPython's `pickle.loads`: bytes after STOP are ignored.
@@ -52,7 +68,7 @@ export function loads(data: Uint8Array, options?: UnpicklerOptions): unknown {
   if (options === undefined) {
     shared ??= { options: {}, unpickler: new Unpickler(), inUse: false };
     entry = shared;
-  } else if (hasOnlyPlainOptions(options)) {
+  } else if (isKeepable(options)) {
     entry = keptFor(options);
   }
   if (entry === undefined || entry.inUse) return new Unpickler(options).load(data, 0).value;
@@ -64,24 +80,23 @@ export function loads(data: Uint8Array, options?: UnpicklerOptions): unknown {
   }
 }
 
-function hasOnlyPlainOptions(options: UnpicklerOptions): boolean {
+function isKeepable(options: UnpicklerOptions): boolean {
+  const allow = options.allowGlobals;
   return (
-    options.registry === undefined &&
-    options.allowGlobals === undefined &&
-    options.extensions === undefined &&
     options.persistentLoad === undefined &&
     options.buffers === undefined &&
-    options.limits === undefined
+    (allow === undefined || typeof allow === 'function' || Array.isArray(allow))
   );
 }
 
-/** The kept Unpickler for these plain options, made and kept if there is none. */
+/** The kept Unpickler for these options, made and kept if there is none. */
 function keptFor(options: UnpicklerOptions): KeptUnpickler {
   for (let i = 0; i < kept.length; i++) {
     const entry = kept[i]!;
-    if (samePlainOptions(entry.options, options)) return entry;
+    if (sameOptions(entry.options, options)) return entry;
   }
-  const copy: Pick<UnpicklerOptions, PlainOption> = {
+  const allow = options.allowGlobals;
+  const copy: KeptOptions = {
     bigints: options.bigints,
     floats: options.floats,
     dicts: options.dicts,
@@ -90,6 +105,10 @@ function keptFor(options: UnpicklerOptions): KeptUnpickler {
     fixImports: options.fixImports,
     zeroCopyBytes: options.zeroCopyBytes,
     numpy: options.numpy,
+    limits: options.limits === undefined ? undefined : { ...options.limits },
+    registry: options.registry,
+    extensions: options.extensions,
+    allowGlobals: Array.isArray(allow) ? allow.slice() : allow,
   };
   const entry: KeptUnpickler = { options: copy, unpickler: new Unpickler(copy), inUse: false };
   if (kept.length < KEPT_MAX) kept.push(entry);
@@ -100,7 +119,7 @@ function keptFor(options: UnpicklerOptions): KeptUnpickler {
   return entry;
 }
 
-function samePlainOptions(a: Pick<UnpicklerOptions, PlainOption>, b: UnpicklerOptions): boolean {
+function sameOptions(a: KeptOptions, b: UnpicklerOptions): boolean {
   return (
     a.bigints === b.bigints &&
     a.floats === b.floats &&
@@ -109,6 +128,23 @@ function samePlainOptions(a: Pick<UnpicklerOptions, PlainOption>, b: UnpicklerOp
     a.errors === b.errors &&
     a.fixImports === b.fixImports &&
     a.zeroCopyBytes === b.zeroCopyBytes &&
-    a.numpy === b.numpy
+    a.numpy === b.numpy &&
+    a.registry === b.registry &&
+    a.extensions === b.extensions &&
+    sameLimits(a.limits, b.limits) &&
+    sameAllowed(a.allowGlobals, b.allowGlobals)
   );
+}
+
+function sameLimits(a: KeptOptions['limits'], b: KeptOptions['limits']): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  for (const name of LIMIT_NAMES) if (a[name] !== b[name]) return false;
+  return true;
+}
+
+function sameAllowed(a: KeptOptions['allowGlobals'], b: KeptOptions['allowGlobals']): boolean {
+  if (!Array.isArray(a) || !Array.isArray(b)) return a === b;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
