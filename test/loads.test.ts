@@ -112,4 +112,59 @@ describe('loads with options', () => {
     expect(() => loads(global, { allowGlobals: [] })).toThrow(UnpicklingError);
     expect(loads(global)).toBeInstanceOf(PyGlobal);
   });
+
+  describe('bad options', () => {
+    const bad: [string, unknown][] = [
+      ['dicts', { dicts: 'maps' }],
+      ['floats', { floats: true }],
+      ['bigints', { bigints: 'never' }],
+      ['encoding', { encoding: 5 }],
+      ['errors', { errors: null }],
+      ['zeroCopyBytes', { zeroCopyBytes: 'yes' }],
+      ['allowGlobals', { allowGlobals: 5 }],
+      ['registry', { registry: {} }],
+      ['persistentLoad', { persistentLoad: 'f' }],
+      ['limits', { limits: 5 }],
+      ['limit name', { limits: { maxdepth: 10 } }],
+      ['NaN limit', { limits: { maxDepth: Number.NaN } }],
+      ['negative limit', { limits: { maxDepth: -1 } }],
+      ['fractional limit', { limits: { maxStringBytes: 2.5 } }],
+      ['string limit', { limits: { maxDepth: '3' } }],
+    ];
+    it.each(bad)('refuses a bad %s with BAD_OPTION, from loads and from new Unpickler', (_, options) => {
+      const codeOf = (run: () => unknown): string | undefined => {
+        try {
+          run();
+        } catch (e) {
+          return e instanceof UnpicklingError ? e.code : String(e);
+        }
+        return undefined;
+      };
+      const opts = options as UnpicklerOptions;
+      expect(codeOf(() => new Unpickler(opts))).toBe('BAD_OPTION');
+      expect(codeOf(() => loads(dumps(1), opts))).toBe('BAD_OPTION');
+      // Also after a call with the same good values was kept.
+      expect(codeOf(() => loads(dumps(1), { limits: { maxDepth: 10 } }))).toBeUndefined();
+      expect(codeOf(() => loads(dumps(1), { limits: { maxDepth: 10, maxdepth: 1 } as never }))).toBe(
+        'BAD_OPTION',
+      );
+    });
+
+    it('keeps the default for a limit given as undefined, and takes Infinity', () => {
+      let deep: unknown = 1;
+      for (let i = 0; i < 100_001; i++) deep = [deep];
+      const pickle = dumps(deep);
+      const codeOf = (options?: UnpicklerOptions): string | undefined => {
+        try {
+          loads(pickle, options);
+        } catch (e) {
+          return e instanceof UnpicklingError ? e.code : String(e);
+        }
+        return undefined;
+      };
+      expect(codeOf()).toBe('LIMIT_EXCEEDED');
+      expect(codeOf({ limits: { maxDepth: undefined } })).toBe('LIMIT_EXCEEDED');
+      expect(codeOf({ limits: { maxDepth: Number.POSITIVE_INFINITY } })).toBeUndefined();
+    });
+  });
 });

@@ -1,7 +1,7 @@
 /** Connection behaviour that needs no Python: crafted frames over a Node socket pair, argument checks, cancellation. */
 import type { Socket } from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { dumps, PyPickleBuffer } from '../src/codec/index.js';
+import { dumps, loads, PyPickleBuffer } from '../src/codec/index.js';
 import { adoptAcceptedSocket } from '../src/transport/direct-read.js';
 import { encodeJoinedFrame, type FrameReader } from '../src/transport/framing.js';
 import {
@@ -343,6 +343,16 @@ describe('recv() with unpicklerOptions', () => {
     await expect(a.recv()).rejects.toThrow(/maxContainerItems/);
     expect(await a.recv()).toEqual(new Map([['k', 'v']]));
     expect(await a.recv()).toEqual([4, 5, 6]);
+  });
+
+  it('refuses bad options before taking a message, so the message is still there', async () => {
+    const ends = await Pipe(true, { unpicklerOptions: { dicts: 'maps' as 'map' } });
+    open.push(...ends);
+    const [a, b] = ends;
+    await b.send('kept');
+    await expect(a.recv()).rejects.toMatchObject({ code: 'BAD_OPTION' });
+    expect(await a.poll(5)).toBe(true);
+    expect(loads(await a.recvBytes())).toBe('kept');
   });
 
   it('reads out-of-band buffers from the start of `buffers` for each message, as loads() does', async () => {

@@ -36,6 +36,11 @@ import {
   TextDecodeFailure,
 } from './text-decode.js';
 import {
+  checkUnpicklerOptions,
+  DEFAULT_UNPICKLING_LIMITS,
+  type UnpicklingLimits,
+} from './unpickler-options.js';
+import {
   PyByteArray,
   PyCounter,
   PyFloat,
@@ -49,32 +54,7 @@ import {
   PyTuple,
 } from './values.js';
 
-/** Resource limits. Each guards memory or time against hostile input; all are checked before allocating. */
-export interface UnpicklingLimits {
-  /** Largest pickle accepted, in bytes (counted from the start offset to STOP). */
-  readonly maxInputBytes: number;
-  /** Most values waiting on the decoder's stack plus open MARKs when a container or MARK opens. */
-  readonly maxDepth: number;
-  /** Most memo entries (PUT/BINPUT/LONG_BINPUT/MEMOIZE), and the largest memo index + 1. */
-  readonly maxMemoEntries: number;
-  /** Longest str, bytes or bytearray payload, in bytes. */
-  readonly maxStringBytes: number;
-  /** Most decimal digits of an int (text INT/LONG digits; LONG1/LONG4 bytes × log10(256)). */
-  readonly maxBigIntDigits: number;
-  /** Most items in one list, tuple, dict, set or placeholder item list. */
-  readonly maxContainerItems: number;
-}
-
-/** The limits used when an option is not given. */
-export const DEFAULT_UNPICKLING_LIMITS: Readonly<UnpicklingLimits> = Object.freeze({
-  maxInputBytes: 256 * 1024 * 1024,
-  maxDepth: 100_000,
-  maxMemoEntries: 10_000_000,
-  maxStringBytes: 128 * 1024 * 1024,
-  // CPython refuses longer decimal int literals by default (sys.int_info.default_max_str_digits).
-  maxBigIntDigits: 4300 * 16,
-  maxContainerItems: 50_000_000,
-});
+export { DEFAULT_UNPICKLING_LIMITS, type UnpicklingLimits };
 
 /** Options of `loads` and `Unpickler`, named after CPython's `pickle.loads` arguments where they exist. */
 export interface UnpicklerOptions {
@@ -422,6 +402,7 @@ export class Unpickler {
   #fullScans = 0;
 
   constructor(options: UnpicklerOptions = {}) {
+    this.#limits = checkUnpicklerOptions(options);
     this.#bigintsAlways = options.bigints === 'always';
     this.#wrapFloats = options.floats === 'wrapped';
     this.#dictMode = options.dicts ?? 'auto';
@@ -437,10 +418,6 @@ export class Unpickler {
     this.#extensions = options.extensions;
     this.#persistentLoad = options.persistentLoad;
     this.#buffers = options.buffers?.[Symbol.iterator]();
-    this.#limits =
-      options.limits === undefined
-        ? DEFAULT_UNPICKLING_LIMITS
-        : { ...DEFAULT_UNPICKLING_LIMITS, ...options.limits };
   }
 
   /**

@@ -31,17 +31,22 @@ export type UnpicklingErrorCode =
    * A dict key or set element Python cannot hash (a list, dict, set, bytearray, or a tuple holding one):
    * CPython refuses these with `TypeError: unhashable type`.
    */
-  | 'UNHASHABLE';
+  | 'UNHASHABLE'
+  /** An option of `loads` or `Unpickler` that is misspelt, of the wrong type, or out of range. */
+  | 'BAD_OPTION';
 
 /** Raised by `loads` / `Unpickler` for any input it cannot decode. */
 export class UnpicklingError extends Error {
   override readonly name = 'UnpicklingError';
-  /** Byte offset of the opcode that failed (or of the end of the data when it was truncated). */
+  /**
+   * Byte offset of the opcode that failed (or of the end of the data when it was truncated); 0 for
+   * BAD_OPTION, which is about the options, not the data.
+   */
   readonly offset: number;
   readonly code: UnpicklingErrorCode;
 
   constructor(code: UnpicklingErrorCode, message: string, offset: number, options?: { cause?: unknown }) {
-    super(`${message} (at byte ${offset})`, options);
+    super(code === 'BAD_OPTION' ? message : `${message} (at byte ${offset})`, options);
     this.code = code;
     this.offset = offset;
   }
@@ -61,7 +66,9 @@ export type PicklingErrorCode =
    * A Map key or Set element Python cannot hash (an array, object, Map, Set, or a tuple holding one): Python
    * could not load the pickle. Use a `PyTuple` (`tuple(...)`) or a `PyFrozenSet` instead.
    */
-  | 'UNHASHABLE';
+  | 'UNHASHABLE'
+  /** An option of `loads` or `Unpickler` that is misspelt, of the wrong type, or out of range. */
+  | 'BAD_OPTION';
 
 /** Raised by `dumps` / `Pickler`. `path` names the offending value, e.g. `value.a[3]`. */
 export class PicklingError extends Error {

@@ -331,19 +331,21 @@ export class Connection implements AsyncIterable<unknown> {
 
   /**
    * Receives one message and unpickles it, as CPython's `recv` (no length limit other than `maxMessageLength`).
-   * A message that fails to unpickle is consumed, and the error is thrown.
+   * A message that fails to unpickle is consumed, and the error is thrown; bad `unpicklerOptions` are refused
+   * (BAD_OPTION) before any message is taken.
    * @throws EOFError, ProtocolError, UnpicklingError.
    */
   async recv(options: CallOptions = {}): Promise<unknown> {
     this.checkClosed();
     this.checkReadable();
+    const decodeOptions = this.unpicklerOptions;
+    // Made, and its options checked, before a message is taken, so a bad option loses none.
+    if (decodeOptions !== undefined) this.unpickler ??= new Unpickler(decodeOptions);
     const payload =
       this.takeQueuedMessage(undefined, options.signal) ?? (await this.receive(undefined, options.signal));
-    const decodeOptions = this.unpicklerOptions;
     // `buffers` is an iterator that each decode starts afresh, as loads() does.
-    if (decodeOptions === undefined || decodeOptions.buffers !== undefined)
+    if (this.unpickler === undefined || decodeOptions?.buffers !== undefined)
       return loads(payload, decodeOptions);
-    this.unpickler ??= new Unpickler(decodeOptions);
     return this.unpickler.load(payload, 0).value;
   }
 

@@ -1,0 +1,114 @@
+/**
+ * The checks an Unpickler makes on its options once, when it is made: a misspelt or mistyped option is a
+ * BAD_OPTION error at once, rather than a choice silently ignored (`dicts: 'maps'`) or a limit silently
+ * lifted (`limits: { maxDepth: NaN }`, `limits: { maxdepth: 10 }`). A limit given as undefined keeps its
+ * default.
+ */
+
+import type { UnpicklerOptions } from './decoder.js';
+import { UnpicklingError } from './errors.js';
+
+/** Resource limits. Each guards memory or time against hostile input; all are checked before allocating. */
+export interface UnpicklingLimits {
+  /** Largest pickle accepted, in bytes (counted from the start offset to STOP). */
+  readonly maxInputBytes: number;
+  /** Most values waiting on the decoder's stack plus open MARKs when a container or MARK opens. */
+  readonly maxDepth: number;
+  /** Most memo entries (PUT/BINPUT/LONG_BINPUT/MEMOIZE), and the largest memo index + 1. */
+  readonly maxMemoEntries: number;
+  /** Longest str, bytes or bytearray payload, in bytes. */
+  readonly maxStringBytes: number;
+  /** Most decimal digits of an int (text INT/LONG digits; LONG1/LONG4 bytes × log10(256)). */
+  readonly maxBigIntDigits: number;
+  /** Most items in one list, tuple, dict, set or placeholder item list. */
+  readonly maxContainerItems: number;
+}
+
+/** The limits used when an option is not given. */
+export const DEFAULT_UNPICKLING_LIMITS: Readonly<UnpicklingLimits> = Object.freeze({
+  maxInputBytes: 256 * 1024 * 1024,
+  maxDepth: 100_000,
+  maxMemoEntries: 10_000_000,
+  maxStringBytes: 128 * 1024 * 1024,
+  // CPython refuses longer decimal int literals by default (sys.int_info.default_max_str_digits).
+  maxBigIntDigits: 4300 * 16,
+  maxContainerItems: 50_000_000,
+});
+
+const CHOICES: Readonly<Record<string, readonly unknown[]>> = {
+  bigints: ['auto', 'always'],
+  floats: ['number', 'wrapped'],
+  dicts: ['auto', 'map', 'object'],
+};
+const FLAGS = ['fixImports', 'zeroCopyBytes', 'numpy'] as const;
+const FUNCTIONS = ['persistentLoad'] as const;
+
+function badOption(message: string): never {
+  throw new UnpicklingError('BAD_OPTION', message, 0);
+}
+
+function show(value: unknown): string {
+  return typeof value === 'string'
+    ? JSON.stringify(value)
+    : typeof value === 'bigint'
+      ? `${value}n`
+      : String(value);
+}
+
+/**
+ * Checks `options` and returns the limits they give (the defaults, with each limit given in its place).
+ * @throws UnpicklingError BAD_OPTION for an unknown choice, a value of the wrong type, or a bad limit.
+ */
+export function checkUnpicklerOptions(options: UnpicklerOptions): Readonly<UnpicklingLimits> {
+  for (const [name, allowed] of Object.entries(CHOICES)) {
+    const value = options[name as keyof UnpicklerOptions];
+    if (value !== undefined && !allowed.includes(value)) {
+      badOption(`${name} must be ${allowed.map(show).join(' or ')}, not ${show(value)}`);
+    }
+  }
+  for (const name of FLAGS) {
+    const value = options[name];
+    if (value !== undefined && typeof value !== 'boolean')
+      badOption(`${name} must be a boolean, not ${show(value)}`);
+  }
+  for (const name of FUNCTIONS) {
+    const value = options[name];
+    if (value !== undefined && typeof value !== 'function') badOption(`${name} must be a function`);
+  }
+  for (const name of ['encoding', 'errors'] as const) {
+    const value = options[name];
+    if (value !== undefined && typeof value !== 'string')
+      badOption(`${name} must be a string, not ${show(value)}`);
+  }
+  const allow = options.allowGlobals;
+  if (allow !== undefined && typeof allow !== 'function' && typeof allow?.[Symbol.iterator] !== 'function') {
+    badOption('allowGlobals must be a function or a list of "module.name" strings');
+  }
+  if (options.registry !== undefined && typeof options.registry?.decoderFor !== 'function') {
+    badOption('registry must be a Registry');
+  }
+  if (options.extensions !== undefined && typeof options.extensions?.get !== 'function') {
+    badOption('extensions must be a Map of code to [module, name]');
+  }
+  if (options.buffers !== undefined && typeof options.buffers?.[Symbol.iterator] !== 'function') {
+    badOption('buffers must be an iterable of buffers');
+  }
+  return checkedLimits(options.limits);
+}
+
+function checkedLimits(given: Partial<UnpicklingLimits> | undefined): Readonly<UnpicklingLimits> {
+  if (given === undefined) return DEFAULT_UNPICKLING_LIMITS;
+  if (typeof given !== 'object' || given === null) badOption('limits must be an object of limits');
+  const limits: Record<string, number> = { ...DEFAULT_UNPICKLING_LIMITS };
+  for (const [name, value] of Object.entries(given)) {
+    if (!Object.hasOwn(DEFAULT_UNPICKLING_LIMITS, name)) {
+      badOption(`unknown limit ${name}: the limits are ${Object.keys(DEFAULT_UNPICKLING_LIMITS).join(', ')}`);
+    }
+    if (value === undefined) continue;
+    if (typeof value !== 'number' || !(value >= 0) || !(Number.isInteger(value) || value === Infinity)) {
+      badOption(`limit ${name} must be a whole number from 0 up, or Infinity, not ${show(value)}`);
+    }
+    limits[name] = value;
+  }
+  return limits as unknown as UnpicklingLimits;
+}
