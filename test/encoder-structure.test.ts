@@ -9,6 +9,7 @@ import {
   dumps,
   loads,
   Pickler,
+  type PicklerOptions,
   PicklingError,
   PyDate,
   PyFrozenSet,
@@ -132,6 +133,18 @@ describe('errors', () => {
     expect(catchPicklingError(() => new Pickler({ protocol: 4, bufferCallback: () => true })).code).toBe(
       'BAD_OPTION',
     );
+    const wrongTypes: unknown[] = [
+      { fixImports: 'no' },
+      { memoizeStrings: 0 },
+      { numpy: 'yes' },
+      { persistentId: 'id' },
+      { protocol: 5, bufferCallback: true },
+      { registry: {} },
+      { extensions: 5 },
+    ];
+    for (const options of wrongTypes) {
+      expect(catchPicklingError(() => dumps(1, options as PicklerOptions)).code).toBe('BAD_OPTION');
+    }
   });
 
   it('rejects what the protocol cannot express', () => {

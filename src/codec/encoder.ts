@@ -218,6 +218,27 @@ function typeName(value: unknown): string {
 const FNV_OFFSET = 0x811c9dc5;
 const FNV_PRIME = 0x01000193;
 
+/** Refuses options of the wrong type, which would otherwise be ignored or fail in the middle of a dump. */
+function checkOptionTypes(options: PicklerOptions): void {
+  const bad = (message: string): never => {
+    throw new PicklingError('BAD_OPTION', message, '');
+  };
+  for (const name of ['fixImports', 'memoizeStrings', 'numpy'] as const) {
+    const value = options[name];
+    if (value !== undefined && typeof value !== 'boolean')
+      bad(`${name} must be a boolean, not ${String(value)}`);
+  }
+  for (const name of ['persistentId', 'bufferCallback'] as const) {
+    if (options[name] !== undefined && typeof options[name] !== 'function') bad(`${name} must be a function`);
+  }
+  if (options.registry !== undefined && typeof options.registry?.reducerFor !== 'function') {
+    bad('registry must be a Registry');
+  }
+  if (options.extensions !== undefined && typeof options.extensions?.[Symbol.iterator] !== 'function') {
+    bad('extensions must be a Map of "module.name" to code');
+  }
+}
+
 /** Entries a pickler's identity WeakMap takes before further ones go to a Map (see `#memoOverflow`). */
 const WEAK_MEMO_LIMIT = 1 << 19;
 /** Objects memoized by a linear list before the identity WeakMap takes them (see `#firstKeys`). */
@@ -475,6 +496,7 @@ export class Pickler {
     if (options.bufferCallback !== undefined && protocol < 5) {
       throw new PicklingError('BAD_OPTION', 'bufferCallback needs protocol 5', '');
     }
+    checkOptionTypes(options);
     this.protocol = protocol;
     this.#binary = protocol >= 1;
     this.#fixImports = options.fixImports ?? true;
@@ -1838,9 +1860,10 @@ function isHookFree(options: PicklerOptions): boolean {
     options.bufferCallback === undefined &&
     options.registry === undefined &&
     options.extensions === undefined &&
-    (options.fixImports ?? true) &&
-    (options.memoizeStrings ?? true) &&
-    (options.numpy ?? true)
+    // Exactly true or absent: any other value goes to a new Pickler, which refuses it if it is no boolean.
+    (options.fixImports ?? true) === true &&
+    (options.memoizeStrings ?? true) === true &&
+    (options.numpy ?? true) === true
   );
 }
 
