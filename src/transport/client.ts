@@ -10,7 +10,13 @@ import {
   validateFamily,
 } from './address.js';
 import { type Authkey, authkeyBytes } from './auth.js';
-import { type CallOptions, Connection, type ConnectionOptions, secondsToMilliseconds } from './connection.js';
+import {
+  type CallOptions,
+  Connection,
+  type ConnectionOptions,
+  checkConnectionOptions,
+  secondsToMilliseconds,
+} from './connection.js';
 import { DirectReadChannel, registerDirectRead } from './direct-read.js';
 import { authenticate, withDeadline } from './handshake.js';
 
@@ -83,6 +89,7 @@ export async function Client(address: Address, options: ClientOptions = {}): Pro
   const family = options.family ?? addressType(address);
   validateFamily(family);
   checkAddressShape(address, family);
+  checkConnectionOptions(options);
   const authkey =
     options.authkey === null || options.authkey === undefined ? undefined : authkeyBytes(options.authkey);
   options.signal?.throwIfAborted();

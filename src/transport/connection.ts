@@ -7,7 +7,7 @@
  */
 import type { Socket } from 'node:net';
 import { Unpickler, type UnpicklerOptions } from '../codec/decoder.js';
-import { dumpsTransient, type PicklerOptions } from '../codec/encoder.js';
+import { dumpsTransient, Pickler, type PicklerOptions } from '../codec/encoder.js';
 import { loads } from '../codec/loads.js';
 import { DIRECT_READ_MINIMUM, directReadChannelOf } from './direct-read.js';
 import { BufferTooShort, ConnectionClosedError, EOFError, ProtocolError, TransportError } from './errors.js';
@@ -45,6 +45,32 @@ export interface ConnectionOptions {
    * side buffer without bound. Default 8 MiB. A single message larger than this is still received whole.
    */
   readonly readHighWaterMark?: number;
+}
+
+/**
+ * Refuses connection options that would silently lift a limit or fail later: `maxMessageLength` and
+ * `readHighWaterMark` must be whole numbers (or Infinity) from 0 and 1 up, and the pickler and unpickler
+ * options must be ones a Pickler and an Unpickler accept. Called before any socket is made.
+ * @throws RangeError for a bad number; PicklingError or UnpicklingError BAD_OPTION for a bad codec option.
+ */
+export function checkConnectionOptions(options: ConnectionOptions): void {
+  const whole = (name: string, value: number | undefined, least: number): void => {
+    if (value === undefined) return;
+    if (typeof value !== 'number' || !(value >= least) || !(Number.isInteger(value) || value === Infinity)) {
+      throw new RangeError(
+        `${name} must be a whole number of bytes from ${least} up, or Infinity, not ${String(value)}`,
+      );
+    }
+  };
+  whole('maxMessageLength', options.maxMessageLength, 0);
+  whole('readHighWaterMark', options.readHighWaterMark, 1);
+  if (options.picklerOptions !== undefined || options.protocol !== undefined) {
+    new Pickler({
+      ...options.picklerOptions,
+      protocol: options.protocol ?? options.picklerOptions?.protocol,
+    });
+  }
+  if (options.unpicklerOptions !== undefined) new Unpickler(options.unpicklerOptions);
 }
 
 /** Per-call options: an `AbortSignal` that gives up waiting (nothing is lost; an unread message stays queued). */
@@ -285,6 +311,7 @@ export class Connection implements AsyncIterable<unknown> {
 
   /** Same as the constructor; reads better at call sites that adopt a socket. */
   static fromSocket(socket: Socket, modes?: ConnectionModes, options?: ConnectionOptions): Connection {
+    if (options !== undefined) checkConnectionOptions(options);
     return new Connection(socket, modes, options);
   }
 

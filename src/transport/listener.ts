@@ -19,6 +19,7 @@ import {
   type CallOptions,
   Connection,
   type ConnectionOptions,
+  checkConnectionOptions,
   type ReadinessHook,
   readinessHook,
   secondsToMilliseconds,
@@ -107,6 +108,7 @@ export class Listener implements AsyncIterable<Connection> {
     const family = options.family ?? (address === undefined ? defaultFamily : addressType(address));
     validateFamily(family);
     if (options.authkey !== null && options.authkey !== undefined) authkeyBytes(options.authkey);
+    checkConnectionOptions(options);
     let ownedDirectory: string | undefined;
     if (address === undefined) {
       const arbitrary = arbitraryAddress(family);

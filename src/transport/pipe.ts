@@ -8,7 +8,7 @@ import { rmSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
 import { arbitraryAddress } from './address.js';
 import { connectSocket } from './client.js';
-import { Connection, type ConnectionOptions } from './connection.js';
+import { Connection, type ConnectionOptions, checkConnectionOptions } from './connection.js';
 
 /**
  * Two connected ends, as CPython's `Pipe(duplex)`: with `duplex` both ends read and write; otherwise the
@@ -20,6 +20,7 @@ export async function Pipe(
   duplex = true,
   options: ConnectionOptions = {},
 ): Promise<[Connection, Connection]> {
+  checkConnectionOptions(options);
   const linux = process.platform === 'linux';
   const place = linux ? undefined : arbitraryAddress('AF_UNIX');
   const path = place
@@ -93,6 +94,14 @@ export function spawnWithPipe(
     ...spawnOptions
   } = options;
   if (!Number.isInteger(fd) || fd < 3) throw new RangeError(`fd must be an integer of at least 3, got ${fd}`);
+  const connectionOptions: ConnectionOptions = {
+    protocol,
+    picklerOptions,
+    unpicklerOptions,
+    maxMessageLength,
+    readHighWaterMark,
+  };
+  checkConnectionOptions(connectionOptions);
   const given: StdioOptions = spawnOptions.stdio ?? 'inherit';
   const slots: (string | number | null | undefined | object)[] = Array.isArray(given)
     ? [...given]
@@ -107,12 +116,5 @@ export function spawnWithPipe(
   const socket = child.stdio[fd] as Socket | null;
   if (!socket) throw new Error(`spawn did not create a socket at stdio slot ${fd}`);
   const modes = duplex ? {} : childEnd === 'writer' ? { writable: false } : { readable: false };
-  const connectionOptions: ConnectionOptions = {
-    protocol,
-    picklerOptions,
-    unpicklerOptions,
-    maxMessageLength,
-    readHighWaterMark,
-  };
   return { child, connection: new Connection(socket, modes, connectionOptions), fd };
 }
