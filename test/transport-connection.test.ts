@@ -345,6 +345,25 @@ describe('recv() with unpicklerOptions', () => {
     expect(await a.recv()).toEqual([4, 5, 6]);
   });
 
+  it('refuses offsets, sizes and lengths that are not whole numbers, and timeouts that are not numbers', async () => {
+    const ends = await Pipe(true);
+    open.push(...ends);
+    const [a, b] = ends;
+    const data = new Uint8Array(10);
+    for (const bad of [Number.NaN, 2.5, '1' as unknown as number]) {
+      await expect(b.sendBytes(data, bad)).rejects.toThrow(TypeError);
+      await expect(b.sendBytes(data, 0, bad)).rejects.toThrow(TypeError);
+      await expect(a.recvBytes(bad)).rejects.toThrow(TypeError);
+      await expect(a.recvBytesInto(new Uint8Array(20), bad)).rejects.toThrow(TypeError);
+    }
+    await expect(a.poll('1' as unknown as number)).rejects.toThrow(TypeError);
+    // Nothing was sent or taken: one message goes through whole, and Infinity means no limit.
+    await b.sendBytes(data, 2, 5);
+    expect(await a.poll(5)).toBe(true);
+    expect(Array.from(await a.recvBytes(Number.POSITIVE_INFINITY))).toEqual([0, 0, 0, 0, 0]);
+    expect(await a.poll(0)).toBe(false);
+  });
+
   it('refuses bad options before any socket is made', async () => {
     await expect(Pipe(true, { unpicklerOptions: { dicts: 'maps' as 'map' } })).rejects.toMatchObject({
       code: 'BAD_OPTION',

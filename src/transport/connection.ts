@@ -47,6 +47,11 @@ export interface ConnectionOptions {
   readonly readHighWaterMark?: number;
 }
 
+/** An offset, size or length argument must be a whole number, as Python's are ints (a float is a TypeError). */
+function checkInteger(name: string, value: number): void {
+  if (!Number.isSafeInteger(value)) throw new TypeError(`${name} must be an integer, not ${String(value)}`);
+}
+
 /**
  * Refuses connection options that would silently lift a limit or fail later: `maxMessageLength` and
  * `readHighWaterMark` must be whole numbers (or Infinity) from 0 and 1 up, and the pickler and unpickler
@@ -219,6 +224,8 @@ function abortReason(signal: AbortSignal): unknown {
 /** Seconds to milliseconds for `setTimeout`; `null`/`undefined` mean no timeout. */
 export function secondsToMilliseconds(seconds: number | null | undefined): number | undefined {
   if (seconds === null || seconds === undefined) return undefined;
+  if (typeof seconds !== 'number')
+    throw new TypeError(`timeout must be a number of seconds, not ${String(seconds)}`);
   if (Number.isNaN(seconds)) throw new RangeError('timeout must be a number of seconds, got NaN');
   return Math.max(0, seconds * 1000);
 }
@@ -388,6 +395,8 @@ export class Connection implements AsyncIterable<unknown> {
     // The usual argument needs no new view.
     const view = buffer instanceof Uint8Array ? buffer : bytesView(buffer);
     const n = view.byteLength;
+    checkInteger('offset', offset);
+    if (size !== undefined) checkInteger('size', size);
     if (offset < 0) throw new RangeError('offset is negative');
     if (n < offset) throw new RangeError('buffer length < offset');
     let length: number;
@@ -409,6 +418,8 @@ export class Connection implements AsyncIterable<unknown> {
   async recvBytes(maxlength?: number, options: CallOptions = {}): Promise<Uint8Array> {
     this.checkClosed();
     this.checkReadable();
+    if (maxlength !== undefined && maxlength !== Number.POSITIVE_INFINITY)
+      checkInteger('maxlength', maxlength);
     if (maxlength !== undefined && maxlength < 0) throw new RangeError('negative maxlength');
     return (
       this.takeQueuedMessage(maxlength, options.signal) ?? (await this.receive(maxlength, options.signal))
@@ -427,6 +438,7 @@ export class Connection implements AsyncIterable<unknown> {
     this.checkClosed();
     this.checkReadable();
     const target = bytesView(buffer);
+    checkInteger('offset', offset);
     if (offset < 0) throw new RangeError('negative offset');
     if (offset > target.byteLength) throw new RangeError('offset too large');
     const into = target.subarray(offset);
