@@ -383,6 +383,14 @@ describe('recv() with unpicklerOptions', () => {
       /maxMessageLength/,
     );
     await expect(Listener.listen(['127.0.0.1', 0], { readHighWaterMark: -5 })).rejects.toThrow(RangeError);
+    for (const backlog of [Number.NaN, -3, 2.5]) {
+      await expect(Listener.listen(['127.0.0.1', 0], { backlog })).rejects.toThrow(/backlog/);
+    }
+    await expect(Listener.listen(['127.0.0.1', 0], { handshakeTimeout: Number.NaN })).rejects.toThrow(
+      RangeError,
+    );
+    // A bad timeout is refused before the socket exists (its refused connection would be an unhandled error).
+    await expect(Client(['127.0.0.1', 1], { timeout: '1' as unknown as number })).rejects.toThrow(TypeError);
     const ends = await Pipe(true, { maxMessageLength: Number.POSITIVE_INFINITY, readHighWaterMark: 1 });
     open.push(...ends);
   });

@@ -92,6 +92,8 @@ export async function Client(address: Address, options: ClientOptions = {}): Pro
   checkConnectionOptions(options);
   const authkey =
     options.authkey === null || options.authkey === undefined ? undefined : authkeyBytes(options.authkey);
+  // Every argument is checked before the socket exists: a throw after it would leave its error unhandled.
+  const milliseconds = secondsToMilliseconds(options.timeout);
   options.signal?.throwIfAborted();
   const { socket, connected } = connectSocket(address, family);
   let connection: Connection | undefined;
@@ -101,7 +103,6 @@ export async function Client(address: Address, options: ClientOptions = {}): Pro
     if (authkey !== undefined) await authenticate(connection, authkey, 'client');
     return connection;
   })();
-  const milliseconds = secondsToMilliseconds(options.timeout);
   return withDeadline(work, milliseconds, options.signal, 'connecting and authenticating', () => {
     work.catch(() => undefined);
     if (connection) connection.close();

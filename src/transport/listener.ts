@@ -102,13 +102,19 @@ export class Listener implements AsyncIterable<Connection> {
   /**
    * Binds and listens. With no address, picks one as CPython's `arbitrary_address` (a fresh Unix socket
    * under a private `pymp-*` directory, or `['localhost', 0]` for `AF_INET`).
-   * @throws RangeError for `AF_PIPE` or a bad address; TypeError for a bad key; the socket's error (e.g. `EADDRINUSE`).
+   * @throws RangeError for `AF_PIPE`, a bad address, backlog or timeout; TypeError for a bad key; BAD_OPTION for
+   *   bad codec options; the socket's error (e.g. `EADDRINUSE`).
    */
   static async listen(address?: Address, options: ListenerOptions = {}): Promise<Listener> {
     const family = options.family ?? (address === undefined ? defaultFamily : addressType(address));
     validateFamily(family);
     if (options.authkey !== null && options.authkey !== undefined) authkeyBytes(options.authkey);
     checkConnectionOptions(options);
+    secondsToMilliseconds(options.handshakeTimeout);
+    const backlog = options.backlog;
+    if (backlog !== undefined && (!Number.isSafeInteger(backlog) || backlog < 0)) {
+      throw new RangeError(`backlog must be a whole number from 0 up, not ${String(backlog)}`);
+    }
     let ownedDirectory: string | undefined;
     if (address === undefined) {
       const arbitrary = arbitraryAddress(family);
