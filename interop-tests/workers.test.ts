@@ -4,6 +4,7 @@
  */
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { UnpicklingError } from '../src/codec/errors.js';
 import { tuple } from '../src/codec/values.js';
 import { TransportError } from '../src/transport/errors.js';
 import {
@@ -187,5 +188,25 @@ describe('spawnPython without a usable interpreter', () => {
   it('refuses a target that is not exactly one of module, script, code', async () => {
     const bad = { python: 'python3', module: 'a', code: 'b' } as unknown as Parameters<typeof spawnPython>[0];
     await expect(spawnPython(bad)).rejects.toThrow(/exactly one of/);
+  });
+});
+
+describe('spawnPython options', () => {
+  it('refuses bad options before starting a child', async () => {
+    // An interpreter that does not exist: a start attempt would be a PythonSpawnError.
+    const python = join(FIXTURES, 'no-such-python');
+    const bad: [Partial<SpawnPythonOptions>, new (...args: never[]) => Error][] = [
+      [{ exitTimeout: Number.NaN }, RangeError],
+      [{ killTimeout: '1' as unknown as number }, TypeError],
+      [{ stderrLimit: -1 }, RangeError],
+      [{ stderrLimit: 1.5 }, RangeError],
+      [{ maxMessageLength: Number.NaN }, RangeError],
+      [{ unpicklerOptions: { dicts: 'maps' as 'map' } }, UnpicklingError],
+    ];
+    for (const [options, type] of bad) {
+      const error = await rejection(spawnPython({ python, code: 'pass', ...options }));
+      expect(error).toBeInstanceOf(type);
+    }
+    expect(await rejection(spawnPython({ python, code: 'pass' }))).toBeInstanceOf(PythonSpawnError);
   });
 });

@@ -10,7 +10,7 @@
  * The child's exit surfaces as {@link PythonExitError} from whatever call on the connection it interrupts.
  */
 import type { ChildProcess, StdioOptions } from 'node:child_process';
-import type { Connection, ConnectionOptions } from '../transport/connection.js';
+import { type Connection, type ConnectionOptions, secondsToMilliseconds } from '../transport/connection.js';
 import { spawnWithPipe } from '../transport/pipe.js';
 import { type PythonExit, PythonSpawnError } from './errors.js';
 import { StderrTail } from './stderr-tail.js';
@@ -85,8 +85,8 @@ export class PythonWorker {
   constructor(child: ChildProcess, connection: Connection, stderr: StderrTail, options: SpawnPythonOptions) {
     this.process = child;
     this.#stderr = stderr;
-    this.#exitTimeoutMs = (options.exitTimeout ?? DEFAULT_EXIT_TIMEOUT_SECONDS) * 1000;
-    this.#killTimeoutMs = (options.killTimeout ?? DEFAULT_KILL_TIMEOUT_SECONDS) * 1000;
+    this.#exitTimeoutMs = secondsToMilliseconds(options.exitTimeout ?? DEFAULT_EXIT_TIMEOUT_SECONDS)!;
+    this.#killTimeoutMs = secondsToMilliseconds(options.killTimeout ?? DEFAULT_KILL_TIMEOUT_SECONDS)!;
     this.exited = new Promise<PythonExit>((resolve) => {
       child.once('exit', (code, signal) => {
         liveChildren.delete(child);
@@ -153,6 +153,13 @@ export class PythonWorker {
 export async function spawnPython(options: SpawnPythonOptions & PythonTarget): Promise<PythonWorker> {
   const python = options.python ?? 'python3';
   const targetArgs = pythonTargetArgs(options);
+  // Checked before the child exists, which a later throw would leave running.
+  secondsToMilliseconds(options.exitTimeout);
+  secondsToMilliseconds(options.killTimeout);
+  const limit = options.stderrLimit;
+  if (limit !== undefined && (!Number.isSafeInteger(limit) || limit < 0)) {
+    throw new RangeError(`stderrLimit must be a whole number of bytes from 0 up, not ${String(limit)}`);
+  }
   const stdio: StdioOptions = [options.stdin ?? 'ignore', options.stdout ?? 'inherit', 'pipe'];
   const env: Record<string, string | undefined> = { ...process.env, ...options.env };
   // Unbuffered output, so the stderr tail of a crashed child holds its last words.
