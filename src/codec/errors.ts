@@ -66,9 +66,7 @@ export type PicklingErrorCode =
    * A Map key or Set element Python cannot hash (an array, object, Map, Set, or a tuple holding one): Python
    * could not load the pickle. Use a `PyTuple` (`tuple(...)`) or a `PyFrozenSet` instead.
    */
-  | 'UNHASHABLE'
-  /** An option of `loads` or `Unpickler` that is misspelt, of the wrong type, or out of range. */
-  | 'BAD_OPTION';
+  | 'UNHASHABLE';
 
 /** Raised by `dumps` / `Pickler`. `path` names the offending value, e.g. `value.a[3]`. */
 export class PicklingError extends Error {
