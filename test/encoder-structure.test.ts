@@ -383,6 +383,47 @@ print(' '.join(pickle.dumps(v, p).hex() for p in range(6)))
     expect(toHex(ours)).toBe(python(script, new Uint8Array()));
   });
 
+  it('reports an error thrown by code of the caller as USER_CODE, with the path and the original as cause', () => {
+    const boom = new Error('boom');
+    const withGetter = {
+      a: [
+        1,
+        {
+          x: 1,
+          get b(): never {
+            throw boom;
+          },
+        },
+      ],
+    };
+    const fromGetter = catchPicklingError(() => dumps(withGetter));
+    expect([fromGetter.code, fromGetter.path, fromGetter.cause]).toEqual(['USER_CODE', 'value.a[1].b', boom]);
+    class Point {}
+    const registry = new Registry().register({
+      module: 'm',
+      name: 'Point',
+      type: Point,
+      reduce: () => {
+        throw boom;
+      },
+    });
+    const fromReducer = catchPicklingError(() => dumps({ p: [new Point()] }, { registry }));
+    expect([fromReducer.code, fromReducer.path, fromReducer.cause]).toEqual([
+      'USER_CODE',
+      'value.p[0]',
+      boom,
+    ]);
+    const fromHook = catchPicklingError(() =>
+      dumps([1, [2]], {
+        persistentId: (v) => {
+          if (v === 2) throw boom;
+          return undefined;
+        },
+      }),
+    );
+    expect([fromHook.code, fromHook.path, fromHook.cause]).toEqual(['USER_CODE', 'value[1][0]', boom]);
+  });
+
   it('lets a registry reducer take over a Map subclass', () => {
     class Bag extends Map<string, number> {}
     const registry = new Registry().register({

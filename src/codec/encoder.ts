@@ -736,7 +736,7 @@ export class Pickler {
             if (this.#save(key)) return;
           }
         }
-        const value = keys !== undefined ? source[keys[idx]!] : source[2 * idx + 1];
+        const value = keys !== undefined ? this.#readProperty(source, keys, idx, sp) : source[2 * idx + 1];
         if (leavesInline && this.#saveLeaf(value)) {
           fHalf[sp] = 0;
           idx++;
@@ -756,6 +756,20 @@ export class Pickler {
         this.#pop(sp);
         return;
       }
+    }
+  }
+
+  /**
+   * `source[keys[idx]]`, which runs a getter or a Proxy's trap when the object has one: if that throws, the
+   * frame is first brought to this key, so the error's path names it.
+   */
+  #readProperty(source: Record<string, unknown>, keys: readonly string[], idx: number, sp: number): unknown {
+    try {
+      return source[keys[idx]!];
+    } catch (error) {
+      this.#fIdx[sp] = idx + 1;
+      this.#fHalf[sp] = 0;
+      throw error;
     }
   }
 
@@ -1750,13 +1764,26 @@ export class Pickler {
 
   /** Adds the location of the failing value (from the frame stack) to a PicklingError. */
   #locate(error: unknown): unknown {
-    if (!(error instanceof PicklingError) || error.path !== 'value') return error;
-    let path = 'value';
-    for (let sp = 0; sp < this.#sp; sp++) path += this.#childSegment(sp);
+    if (!(error instanceof PicklingError)) {
+      // Only the caller's code throws anything else: say where, keep the error as the cause.
+      const what = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+      return new PicklingError('USER_CODE', `code run while pickling threw ${what}`, this.#path(), {
+        cause: error,
+      });
+    }
+    if (error.path !== 'value') return error;
+    const path = this.#path();
     const message = error.message.endsWith(' at value')
       ? error.message.slice(0, -' at value'.length)
       : error.message;
     return new PicklingError(error.code, message, path, { cause: error.cause });
+  }
+
+  /** Where the dump is in the value: `value` and the accessor of each open container's current item. */
+  #path(): string {
+    let path = 'value';
+    for (let sp = 0; sp < this.#sp; sp++) path += this.#childSegment(sp);
+    return path;
   }
 
   #childSegment(sp: number): string {

@@ -66,7 +66,12 @@ export type PicklingErrorCode =
    * A Map key or Set element Python cannot hash (an array, object, Map, Set, or a tuple holding one): Python
    * could not load the pickle. Use a `PyTuple` (`tuple(...)`) or a `PyFrozenSet` instead.
    */
-  | 'UNHASHABLE';
+  | 'UNHASHABLE'
+  /**
+   * Code of the caller's that the pickler ran (a getter, a reducer, `persistentId`, `bufferCallback`) threw:
+   * the error is the `cause`, and `path` says which value was being written.
+   */
+  | 'USER_CODE';
 
 /** Raised by `dumps` / `Pickler`. `path` names the offending value, e.g. `value.a[3]`. */
 export class PicklingError extends Error {
