@@ -16,11 +16,13 @@ import {
   DATETIME_STATE_GLOBALS,
   describe,
   type GlobalHandler,
+  isZoneInfoUnpickle,
   KEEP_PLACEHOLDER,
   type ReconstructContext,
   ReconstructError,
   STDLIB_HANDLERS,
   temporalFromState,
+  zoneInfoFromArgs,
 } from './stdlib-decode.js';
 import {
   type DecodeErrorHandler,
@@ -851,6 +853,10 @@ export class Unpickler {
     let lastHandler: GlobalHandler | undefined;
     const callGlobal = (kind: PyObjectKind, callable: unknown, args: PyTuple | unknown[]): unknown => {
       const argsTuple = args instanceof PyTuple ? args : (PyTuple.fromItems(args) as PyTuple);
+      if (callable instanceof PyObject && isZoneInfoUnpickle(callable)) {
+        const zone = zoneInfoFromArgs(argsTuple);
+        if (zone !== undefined) return zone;
+      }
       if (callable instanceof PyGlobal) {
         if (callable !== lastCallable) {
           lastCallable = callable;

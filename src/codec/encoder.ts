@@ -73,6 +73,7 @@ import {
   PyPickleBuffer,
   PyTimezone,
   PyTuple,
+  PyZoneInfo,
 } from './values.js';
 
 /** Options of `dumps` and `Pickler`. */
@@ -1157,6 +1158,10 @@ export class Pickler {
     if (value instanceof Set) return this.#saveSet(value);
     if (value instanceof PyTimezone && value !== PyTimezone.utc && isUtcEquivalent(value)) {
       return this.#saveObject(PyTimezone.utc);
+    }
+    // ZoneInfo(key) is one object per key in CPython: equal zones are written once, then fetched.
+    if (value instanceof PyZoneInfo && value.fromCache && value !== PyZoneInfo.of(value.key)) {
+      return this.#saveObject(PyZoneInfo.of(value.key));
     }
     const stdlib = reduceStdlibValue(value, this.protocol);
     if (stdlib !== undefined) return this.#saveReduction(stdlib, value);

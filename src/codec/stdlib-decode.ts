@@ -30,6 +30,7 @@ import {
   PyTimezone,
   PyTuple,
   PyUUID,
+  PyZoneInfo,
 } from './values.js';
 
 /** A reconstructor refused its arguments; the decoder reports it as UnpicklingError BAD_VALUE. */
@@ -162,6 +163,7 @@ function checkTzinfo(value: unknown): unknown {
   if (
     value === null ||
     value instanceof PyTimezone ||
+    value instanceof PyZoneInfo ||
     value instanceof PyObject ||
     (value instanceof PyGlobal && !knownCallable)
   )
@@ -951,6 +953,42 @@ const NO_CONTEXT: ReconstructContext = {
 };
 
 /** The standard-library globals mpwire interprets, by Python 3 `module.name` (after fix_imports). */
+/**
+ * True for the callable CPython writes for `ZoneInfo._unpickle`, a class method: `getattr(ZoneInfo,
+ * '_unpickle')`, as `builtins.getattr` (or Python 2's `__builtin__` name, read with fixImports off).
+ */
+export function isZoneInfoUnpickle(callable: PyObject): boolean {
+  const getter = callable.callable;
+  const [owner, name] = callable.args;
+  return (
+    callable.kind === 'reduce' &&
+    getter instanceof PyGlobal &&
+    getter.name === 'getattr' &&
+    (getter.module === 'builtins' || getter.module === '__builtin__') &&
+    callable.args.length === 2 &&
+    owner instanceof PyGlobal &&
+    owner.module === 'zoneinfo' &&
+    owner.name === 'ZoneInfo' &&
+    name === '_unpickle' &&
+    callable.kwargs === undefined &&
+    callable.state === undefined
+  );
+}
+
+/**
+ * `ZoneInfo._unpickle(key, from_cache)`: the cached zone of that key, or one of its own for `no_cache`.
+ * Undefined (a placeholder) for arguments CPython would refuse or look up differently: whether a key names
+ * a zone is the interpreter's time-zone data's to say, so any str key is taken.
+ */
+export function zoneInfoFromArgs(args: PyTuple): PyZoneInfo | undefined {
+  if (args.length !== 2) return undefined;
+  const [key, fromCache] = args;
+  if (typeof key !== 'string' || (fromCache !== 0 && fromCache !== 1 && typeof fromCache !== 'boolean')) {
+    return undefined;
+  }
+  return fromCache ? PyZoneInfo.of(key) : new PyZoneInfo(key, false);
+}
+
 export const STDLIB_HANDLERS: ReadonlyMap<string, GlobalHandler> = new Map<string, GlobalHandler>([
   ['builtins.set', setHandler],
   ['builtins.frozenset', frozensetHandler],

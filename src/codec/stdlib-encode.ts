@@ -17,6 +17,7 @@ import {
   PyDeque,
   PyFloat,
   PyGlobal,
+  PyObject,
   type PyObjectKind,
   PyOrderedDict,
   PyRange,
@@ -24,7 +25,9 @@ import {
   PyTime,
   PyTimedelta,
   PyTimezone,
+  PyTuple,
   PyUUID,
+  PyZoneInfo,
 } from './values.js';
 
 /** A str CPython creates anew while reducing (e.g. `str(Decimal)`): memoized, but never the same object. */
@@ -132,6 +135,8 @@ const COLLECTIONS_COUNTER = new PyGlobal('collections', 'Counter');
 const COLLECTIONS_DEQUE = new PyGlobal('collections', 'deque');
 const ARRAY_RECONSTRUCTOR = new PyGlobal('array', '_array_reconstructor');
 const ARRAY_ARRAY = new PyGlobal('array', 'array');
+const BUILTINS_GETATTR = new PyGlobal('builtins', 'getattr');
+const ZONEINFO_ZONEINFO = new PyGlobal('zoneinfo', 'ZoneInfo');
 const EMPTY_ARGS: readonly unknown[] = [];
 
 function reduce(callable: PyGlobal, args: readonly unknown[], extra?: Partial<Reduction>): Reduction {
@@ -298,6 +303,16 @@ export function reduceStdlibValue(value: object, protocol: number): Reduction | 
   }
   if (value instanceof PyTime) return timeReduction(value, protocol);
   if (value instanceof PyDecimal) return reduce(DECIMAL_DECIMAL, [freshString(value.value)]);
+  if (value instanceof PyZoneInfo) {
+    // ZoneInfo.__reduce__ gives (ZoneInfo._unpickle, (key, from_cache)); the class method is a new bound
+    // method each time, which pickles as getattr(ZoneInfo, '_unpickle'): a new object here too.
+    const unpickle = new PyObject(
+      'reduce',
+      BUILTINS_GETATTR,
+      PyTuple.fromItems([ZONEINFO_ZONEINFO, '_unpickle']),
+    );
+    return { kind: 'reduce', callable: unpickle, args: [value.key, value.fromCache ? 1 : 0] };
+  }
   if (value instanceof PyComplex) {
     return reduce(BUILTINS_COMPLEX, [new PyFloat(value.real), new PyFloat(value.imag)]);
   }

@@ -197,6 +197,83 @@ export class PyTimezone {
   ) {}
 }
 
+/**
+ * Python `zoneinfo.ZoneInfo` (3.9+): an IANA time zone by its key, such as `'Europe/Berlin'`. Zones made by
+ * `ZoneInfo(key)` are one object per key in CPython, and so are these: `PyZoneInfo.of(key)` gives the same
+ * instance each time, which is what `loads` returns. `fromCache: false` stands for `ZoneInfo.no_cache(key)`.
+ */
+export class PyZoneInfo {
+  static readonly #cached = new Map<string, PyZoneInfo>();
+
+  constructor(
+    readonly key: string,
+    readonly fromCache = true,
+  ) {}
+
+  /** The zone `ZoneInfo(key)` gives: one instance per key. */
+  static of(key: string): PyZoneInfo {
+    let zone = PyZoneInfo.#cached.get(key);
+    if (zone === undefined) {
+      zone = new PyZoneInfo(key);
+      PyZoneInfo.#cached.set(key, zone);
+    }
+    return zone;
+  }
+
+  /**
+   * The zone's UTC offset in milliseconds for a wall-clock time (given as if it were UTC), as CPython's
+   * `utcoffset()`: in a repeated hour `fold` 0 takes the earlier offset and 1 the later; in a skipped hour,
+   * the offsets before and after the transition. Offsets come from the runtime's time-zone data (Intl).
+   * @throws RangeError when the runtime does not know the key.
+   */
+  offsetAt(wallMs: number, fold: 0 | 1 = 0): number {
+    const before = zoneOffsetMs(this.key, wallMs - DAY_MS);
+    const after = zoneOffsetMs(this.key, wallMs + DAY_MS);
+    if (before === after) return before;
+    const beforeHolds = zoneOffsetMs(this.key, wallMs - before) === before;
+    const afterHolds = zoneOffsetMs(this.key, wallMs - after) === after;
+    // Both hold in a repeated hour, neither in a skipped one: then fold chooses, as PEP 495 has it.
+    if (beforeHolds === afterHolds) return fold === 0 ? before : after;
+    return beforeHolds ? before : after;
+  }
+}
+
+const DAY_MS = 86_400_000;
+const zoneFormats = new Map<string, Intl.DateTimeFormat>();
+
+/** The offset of the zone `key` at the instant `ms`, in whole seconds (as milliseconds). */
+function zoneOffsetMs(key: string, ms: number): number {
+  let format = zoneFormats.get(key);
+  if (format === undefined) {
+    try {
+      format = new Intl.DateTimeFormat('en-US', {
+        timeZone: key,
+        hourCycle: 'h23',
+        era: 'short',
+        year: 'numeric',
+        month: 'numeric',
+        day: 'numeric',
+        hour: 'numeric',
+        minute: 'numeric',
+        second: 'numeric',
+      });
+    } catch {
+      throw new RangeError(`unknown time zone ${JSON.stringify(key)}: the runtime's time-zone data lacks it`);
+    }
+    zoneFormats.set(key, format);
+  }
+  const field: Record<string, number> = {};
+  let bc = false;
+  for (const part of format.formatToParts(ms)) {
+    if (part.type === 'era') bc = part.value === 'BC' || part.value === 'B';
+    else if (part.type !== 'literal') field[part.type] = Number(part.value);
+  }
+  const wall = new Date(0);
+  wall.setUTCFullYear(bc ? 1 - field.year! : field.year!, field.month! - 1, field.day!);
+  wall.setUTCHours(field.hour!, field.minute!, field.second!, 0);
+  return wall.getTime() - Math.floor(ms / 1000) * 1000;
+}
+
 /** Python `datetime.date`. */
 export class PyDate {
   constructor(
@@ -248,20 +325,22 @@ export class PyDatetime {
 
   /**
    * The instant as a JavaScript Date (microseconds truncated to milliseconds). A naive datetime is read as
-   * UTC; an aware one needs a PyTimezone tzinfo.
+   * UTC; an aware one needs a PyTimezone tzinfo, or a PyZoneInfo, whose offset comes from the runtime's
+   * time-zone data (`fold` choosing in a repeated or skipped hour, as in CPython).
    */
   toDate(): Date {
-    let ms = Date.UTC(this.year, this.month - 1, this.day, this.hour, this.minute, this.second);
-    ms += Math.floor(this.microsecond / 1000);
+    const wall = new Date(0);
+    wall.setUTCFullYear(this.year, this.month - 1, this.day);
+    wall.setUTCHours(this.hour, this.minute, this.second, Math.floor(this.microsecond / 1000));
+    let ms = wall.getTime();
     if (this.tzinfo instanceof PyTimezone) {
       ms -= Number(this.tzinfo.offset.totalMicroseconds() / 1000n);
+    } else if (this.tzinfo instanceof PyZoneInfo) {
+      ms -= this.tzinfo.offsetAt(ms, this.fold);
     } else if (this.tzinfo !== null) {
-      throw new TypeError('toDate() needs a naive datetime or a fixed-offset datetime.timezone');
+      throw new TypeError('toDate() needs a naive datetime, a datetime.timezone or a zoneinfo.ZoneInfo');
     }
-    const d = new Date(0);
-    d.setTime(ms);
-    if (this.year < 100) d.setUTCFullYear(this.year);
-    return d;
+    return new Date(ms);
   }
 }
 
