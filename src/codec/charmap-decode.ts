@@ -5,6 +5,7 @@
  * every error handler, whatever the JavaScript runtime's TextDecoder knows.
  */
 
+import { codeUnitsToString, unitsPerByte, writeUndecodable } from './decode-units.js';
 import { CHARMAP_TABLES } from './python-codecs.js';
 
 /** A single-byte codec: its CodecInfo name and the UTF-16 code unit of each byte (0xfffe: undefined). */
@@ -34,52 +35,25 @@ export function charmapCodec(name: string): CharmapCodec | undefined {
 }
 
 /**
- * `bytes[start, end).decode(codec, errors)`, or the index of the byte that failed: a byte the codec leaves
- * undefined fails under 'strict', and under 'surrogateescape' when below 0x80 (it cannot be escaped), as in
- * CPython.
+ * `bytes[start, end).decode(codec, errors)`, or the index of the byte that failed (see `writeUndecodable`).
  */
 export function decodeCharmap(
   bytes: Uint8Array,
   start: number,
   end: number,
   codec: CharmapCodec,
-  errors: 'strict' | 'replace' | 'ignore' | 'surrogateescape' | 'backslashreplace',
+  errors: string,
 ): string | number {
   const table = codec.table;
-  const units = new Uint16Array(Math.max(end - start, 1) * (errors === 'backslashreplace' ? 4 : 1));
+  const units = new Uint16Array(Math.max(end - start, 1) * unitsPerByte(errors, 1));
   let n = 0;
   for (let i = start; i < end; i++) {
-    const b = bytes[i]!;
-    const unit = table[b]!;
-    if (unit !== UNDEFINED) {
-      units[n++] = unit;
-      continue;
-    }
-    switch (errors) {
-      case 'replace':
-        units[n++] = 0xfffd;
-        break;
-      case 'ignore':
-        break;
-      case 'surrogateescape':
-        if (b < 0x80) return i;
-        units[n++] = 0xdc00 | b;
-        break;
-      case 'backslashreplace':
-        units[n++] = 0x5c; // \x followed by two lowercase hex digits
-        units[n++] = 0x78;
-        units[n++] = HEX.charCodeAt(b >> 4);
-        units[n++] = HEX.charCodeAt(b & 15);
-        break;
-      default:
-        return i;
+    const unit = table[bytes[i]!]!;
+    if (unit !== UNDEFINED) units[n++] = unit;
+    else {
+      n = writeUndecodable(units, n, bytes, i, i + 1, errors);
+      if (n < 0) return i;
     }
   }
-  let out = '';
-  for (let i = 0; i < n; i += 0x1000) {
-    out += String.fromCharCode.apply(null, units.subarray(i, Math.min(i + 0x1000, n)) as unknown as number[]);
-  }
-  return out;
+  return codeUnitsToString(units, n);
 }
-
-const HEX = '0123456789abcdef';

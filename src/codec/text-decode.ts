@@ -6,53 +6,29 @@
  */
 
 import { type CharmapCodec, charmapCodec, decodeCharmap } from './charmap-decode.js';
+import {
+  CHAR_CODE_CHUNK,
+  codeUnitsToString,
+  type DecodeErrorHandler,
+  unitsPerByte,
+  writeUndecodable,
+} from './decode-units.js';
 import { CODEC_ALIASES, CODEC_MODULES } from './python-codecs.js';
+
+export type { DecodeErrorHandler };
 
 /** A byte sequence that the named codec cannot decode. The decoder turns it into an UnpicklingError. */
 export class TextDecodeFailure extends Error {
   override readonly name = 'TextDecodeFailure';
 }
 
-/**
- * How undecodable bytes are handled, as CPython's `errors=` argument. 'surrogatepass' lets UTF-8 decode
- * encoded surrogates (ED A0..BF xx) and fails otherwise, as in CPython.
- */
-export type DecodeErrorHandler =
-  | 'strict'
-  | 'replace'
-  | 'ignore'
-  | 'surrogateescape'
-  | 'backslashreplace'
-  | 'surrogatepass';
-
-/** The handlers that put something in place of undecodable bytes; any other fails at the first one. */
-type ReplacingHandler = Exclude<DecodeErrorHandler, 'surrogatepass'>;
-const REPLACING_HANDLERS = new Set<string>(['replace', 'ignore', 'surrogateescape', 'backslashreplace']);
-
-const CHUNK = 0x1000;
-
-/** Joins UTF-16 code units into a string without passing huge argument lists to fromCharCode. */
-function codeUnitsToString(units: number[] | Uint16Array, length: number): string {
-  if (length <= CHUNK) {
-    return String.fromCharCode.apply(
-      null,
-      (length === units.length ? units : units.slice(0, length)) as number[],
-    );
-  }
-  let out = '';
-  for (let i = 0; i < length; i += CHUNK) {
-    out += String.fromCharCode.apply(null, units.slice(i, Math.min(i + CHUNK, length)) as number[]);
-  }
-  return out;
-}
-
 /** Latin-1: every byte is the code point of the same value. */
 export function decodeLatin1(bytes: Uint8Array, start: number, end: number): string {
   let out = '';
-  for (let i = start; i < end; i += CHUNK) {
+  for (let i = start; i < end; i += CHAR_CODE_CHUNK) {
     out += String.fromCharCode.apply(
       null,
-      bytes.subarray(i, Math.min(i + CHUNK, end)) as unknown as number[],
+      bytes.subarray(i, Math.min(i + CHAR_CODE_CHUNK, end)) as unknown as number[],
     );
   }
   return out;
@@ -234,7 +210,7 @@ export function decodeUtf8WithHandler(
   allowSurrogates = false,
 ): string | null {
   // A byte gives at most two code units, or four ('\\xNN') under backslashreplace.
-  const units = new Uint16Array(Math.max(end - start, 1) * (errors === 'backslashreplace' ? 4 : 2));
+  const units = new Uint16Array(Math.max(end - start, 1) * unitsPerByte(errors, 2));
   let n = 0;
   let i = start;
   while (i < end) {
@@ -292,30 +268,14 @@ export function decodeUtf8WithHandler(
     }
     // bytes[i..j) is the maximal invalid subpart (at least one byte).
     if (j === i) j = i + 1;
-    switch (errors) {
-      case 'strict':
-        return null;
-      case 'replace':
-        units[n++] = 0xfffd;
-        break;
-      case 'ignore':
-        break;
-      case 'surrogateescape':
-        for (let k = i; k < j; k++) units[n++] = 0xdc00 | bytes[k]!;
-        break;
-      case 'backslashreplace':
-        for (let k = i; k < j; k++) {
-          const hex = `\\x${bytes[k]!.toString(16).padStart(2, '0')}`;
-          for (let c = 0; c < hex.length; c++) units[n++] = hex.charCodeAt(c);
-        }
-        break;
-    }
+    n = writeUndecodable(units, n, bytes, i, j, errors);
+    if (n < 0) return null;
     i = j;
   }
   return codeUnitsToString(units, n);
 }
 
-/** ASCII with an error handler: bytes >= 0x80 are errors. Returns null for 'strict' failures. */
+/** ASCII with an error handler: bytes >= 0x80 are errors. Returns null where the handler fails. */
 export function decodeAscii(
   bytes: Uint8Array,
   start: number,
@@ -325,16 +285,17 @@ export function decodeAscii(
   let i = start;
   while (i < end && bytes[i]! < 0x80) i++;
   if (i === end) return decodeLatin1(bytes, start, end);
-  if (errors === 'strict') return null;
-  let out = '';
+  const units = new Uint16Array((end - start) * unitsPerByte(errors, 1));
+  let n = 0;
   for (let k = start; k < end; k++) {
     const b = bytes[k]!;
-    if (b < 0x80) out += String.fromCharCode(b);
-    else if (errors === 'replace') out += '\ufffd';
-    else if (errors === 'surrogateescape') out += String.fromCharCode(0xdc00 | b);
-    else if (errors === 'backslashreplace') out += `\\x${b.toString(16).padStart(2, '0')}`;
+    if (b < 0x80) units[n++] = b;
+    else {
+      n = writeUndecodable(units, n, bytes, k, k + 1, errors);
+      if (n < 0) return null;
+    }
   }
-  return out;
+  return codeUnitsToString(units, n);
 }
 
 function hexValue(b: number): number {
@@ -548,10 +509,8 @@ export function decodeWithCodec(
   errors: DecodeErrorHandler,
 ): string {
   if (codec === 'latin1') return decodeLatin1(bytes, start, end);
-  // Like CPython, a handler is only consulted at an undecodable byte: any other name fails there.
-  const handler: ReplacingHandler = REPLACING_HANDLERS.has(errors) ? (errors as ReplacingHandler) : 'strict';
   if (typeof codec === 'object') {
-    const result = decodeCharmap(bytes, start, end, codec, handler);
+    const result = decodeCharmap(bytes, start, end, codec, errors);
     if (typeof result === 'number') {
       throw decodeFailure(
         errors,
@@ -563,8 +522,8 @@ export function decodeWithCodec(
   }
   const result =
     codec === 'ascii'
-      ? decodeAscii(bytes, start, end, handler)
-      : decodeUtf8WithHandler(bytes, start, end, handler, errors === 'surrogatepass');
+      ? decodeAscii(bytes, start, end, errors)
+      : decodeUtf8WithHandler(bytes, start, end, errors, errors === 'surrogatepass');
   if (result === null) throw decodeFailure(errors, `'${codec}' codec can't decode the bytes`);
   return result;
 }
