@@ -219,11 +219,21 @@ function typeName(value: unknown): string {
 const FNV_OFFSET = 0x811c9dc5;
 const FNV_PRIME = 0x01000193;
 
-/** Refuses options of the wrong type, which would otherwise be ignored or fail in the middle of a dump. */
-function checkOptionTypes(options: PicklerOptions): void {
+/**
+ * Checks what a Pickler checks when it is made, and returns the protocol: a bad protocol, bufferCallback
+ * below protocol 5, an option of the wrong type (which would otherwise be ignored or fail in the middle of a
+ * dump), or an extension code out of range.
+ * @throws PicklingError BAD_OPTION.
+ */
+export function checkPicklerOptions(options: PicklerOptions): number {
   const bad = (message: string): never => {
     throw new PicklingError('BAD_OPTION', message, '');
   };
+  const protocol = options.protocol ?? DEFAULT_PROTOCOL;
+  if (!Number.isInteger(protocol) || protocol < 0 || protocol > HIGHEST_PROTOCOL) {
+    bad(`pickle protocol must be an integer from 0 to 5, not ${protocol}`);
+  }
+  if (options.bufferCallback !== undefined && protocol < 5) bad('bufferCallback needs protocol 5');
   for (const name of ['fixImports', 'memoizeStrings', 'numpy'] as const) {
     const value = options[name];
     if (value !== undefined && typeof value !== 'boolean')
@@ -238,6 +248,12 @@ function checkOptionTypes(options: PicklerOptions): void {
   if (options.extensions !== undefined && typeof options.extensions?.[Symbol.iterator] !== 'function') {
     bad('extensions must be a Map of "module.name" to code');
   }
+  for (const [name, code] of options.extensions ?? []) {
+    if (!Number.isInteger(code) || code < 1 || code > 0x7fff_ffff) {
+      bad(`extension code for ${name} must be from 1 to 2**31-1, not ${code}`);
+    }
+  }
+  return protocol;
 }
 
 /** Entries a pickler's identity WeakMap takes before further ones go to a Map (see `#memoOverflow`). */
@@ -486,18 +502,7 @@ export class Pickler {
   #fSlot: number[] = [];
 
   constructor(options: PicklerOptions = {}) {
-    const protocol = options.protocol ?? DEFAULT_PROTOCOL;
-    if (!Number.isInteger(protocol) || protocol < 0 || protocol > HIGHEST_PROTOCOL) {
-      throw new PicklingError(
-        'BAD_OPTION',
-        `pickle protocol must be an integer from 0 to 5, not ${protocol}`,
-        '',
-      );
-    }
-    if (options.bufferCallback !== undefined && protocol < 5) {
-      throw new PicklingError('BAD_OPTION', 'bufferCallback needs protocol 5', '');
-    }
-    checkOptionTypes(options);
+    const protocol = checkPicklerOptions(options);
     this.protocol = protocol;
     this.#binary = protocol >= 1;
     this.#fixImports = options.fixImports ?? true;
@@ -506,15 +511,6 @@ export class Pickler {
     this.#bufferCallback = options.bufferCallback;
     this.#registry = options.registry;
     this.#numpy = options.numpy ?? true;
-    for (const [name, code] of options.extensions ?? []) {
-      if (!Number.isInteger(code) || code < 1 || code > 0x7fff_ffff) {
-        throw new PicklingError(
-          'BAD_OPTION',
-          `extension code for ${name} must be from 1 to 2**31-1, not ${code}`,
-          '',
-        );
-      }
-    }
     this.#extensions = options.extensions?.size ? options.extensions : undefined;
     this.#reduceContext = { protocol };
     this.#out.deferLargePayloads =

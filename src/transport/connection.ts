@@ -7,8 +7,9 @@
  */
 import type { Socket } from 'node:net';
 import { Unpickler, type UnpicklerOptions } from '../codec/decoder.js';
-import { dumpsTransient, Pickler, type PicklerOptions } from '../codec/encoder.js';
+import { checkPicklerOptions, dumpsTransient, type PicklerOptions } from '../codec/encoder.js';
 import { loads } from '../codec/loads.js';
+import { checkUnpicklerOptions } from '../codec/unpickler-options.js';
 import { DIRECT_READ_MINIMUM, directReadChannelOf } from './direct-read.js';
 import { BufferTooShort, ConnectionClosedError, EOFError, ProtocolError, TransportError } from './errors.js';
 import {
@@ -70,12 +71,12 @@ export function checkConnectionOptions(options: ConnectionOptions): void {
   whole('maxMessageLength', options.maxMessageLength, 0);
   whole('readHighWaterMark', options.readHighWaterMark, 1);
   if (options.picklerOptions !== undefined || options.protocol !== undefined) {
-    new Pickler({
+    checkPicklerOptions({
       ...options.picklerOptions,
       protocol: options.protocol ?? options.picklerOptions?.protocol,
     });
   }
-  if (options.unpicklerOptions !== undefined) new Unpickler(options.unpicklerOptions);
+  if (options.unpicklerOptions !== undefined) checkUnpicklerOptions(options.unpicklerOptions);
 }
 
 /** Per-call options: an `AbortSignal` that gives up waiting (nothing is lost; an unread message stays queued). */
