@@ -54,22 +54,31 @@ function checkInteger(name: string, value: number): void {
 }
 
 /**
+ * A count or size option, when given, must be a whole number from `least` up (or Infinity, when `unbounded`
+ * allows it): a NaN or a fraction would compare false everywhere and lift a limit without a word.
+ * @throws RangeError.
+ */
+export function checkWholeNumber(name: string, value: unknown, least: number, unbounded = false): void {
+  if (value === undefined) return;
+  if (
+    typeof value !== 'number' ||
+    !(value >= least) ||
+    !(Number.isSafeInteger(value) || (unbounded && value === Number.POSITIVE_INFINITY))
+  ) {
+    const range = `${unbounded ? 'a whole number or Infinity' : 'a whole number'} from ${least} up`;
+    throw new RangeError(`${name} must be ${range}, not ${String(value)}`);
+  }
+}
+
+/**
  * Refuses connection options that would silently lift a limit or fail later: `maxMessageLength` and
  * `readHighWaterMark` must be whole numbers (or Infinity) from 0 and 1 up, and the pickler and unpickler
  * options must be ones a Pickler and an Unpickler accept. Called before any socket is made.
  * @throws RangeError for a bad number; PicklingError or UnpicklingError BAD_OPTION for a bad codec option.
  */
 export function checkConnectionOptions(options: ConnectionOptions): void {
-  const whole = (name: string, value: number | undefined, least: number): void => {
-    if (value === undefined) return;
-    if (typeof value !== 'number' || !(value >= least) || !(Number.isInteger(value) || value === Infinity)) {
-      throw new RangeError(
-        `${name} must be a whole number of bytes from ${least} up, or Infinity, not ${String(value)}`,
-      );
-    }
-  };
-  whole('maxMessageLength', options.maxMessageLength, 0);
-  whole('readHighWaterMark', options.readHighWaterMark, 1);
+  checkWholeNumber('maxMessageLength', options.maxMessageLength, 0, true);
+  checkWholeNumber('readHighWaterMark', options.readHighWaterMark, 1, true);
   if (options.picklerOptions !== undefined || options.protocol !== undefined) {
     checkPicklerOptions({
       ...options.picklerOptions,
@@ -366,21 +375,20 @@ export class Connection implements AsyncIterable<unknown> {
 
   /**
    * Receives one message and unpickles it, as CPython's `recv` (no length limit other than `maxMessageLength`).
-   * A message that fails to unpickle is consumed, and the error is thrown; bad `unpicklerOptions` are refused
-   * (BAD_OPTION) before any message is taken.
+   * A message that fails to unpickle is consumed, and the error is thrown (the options themselves were
+   * checked when the connection was made).
    * @throws EOFError, ProtocolError, UnpicklingError.
    */
   async recv(options: CallOptions = {}): Promise<unknown> {
     this.checkClosed();
     this.checkReadable();
-    const decodeOptions = this.unpicklerOptions;
-    // Made, and its options checked, before a message is taken, so a bad option loses none.
-    if (decodeOptions !== undefined) this.unpickler ??= new Unpickler(decodeOptions);
     const payload =
       this.takeQueuedMessage(undefined, options.signal) ?? (await this.receive(undefined, options.signal));
+    const decodeOptions = this.unpicklerOptions;
     // `buffers` is an iterator that each decode starts afresh, as loads() does.
-    if (this.unpickler === undefined || decodeOptions?.buffers !== undefined)
+    if (decodeOptions === undefined || decodeOptions.buffers !== undefined)
       return loads(payload, decodeOptions);
+    this.unpickler ??= new Unpickler(decodeOptions);
     return this.unpickler.load(payload, 0).value;
   }
 

@@ -20,6 +20,7 @@ import {
   Connection,
   type ConnectionOptions,
   checkConnectionOptions,
+  checkWholeNumber,
   type ReadinessHook,
   readinessHook,
   secondsToMilliseconds,
@@ -111,10 +112,7 @@ export class Listener implements AsyncIterable<Connection> {
     if (options.authkey !== null && options.authkey !== undefined) authkeyBytes(options.authkey);
     checkConnectionOptions(options);
     secondsToMilliseconds(options.handshakeTimeout);
-    const backlog = options.backlog;
-    if (backlog !== undefined && (!Number.isSafeInteger(backlog) || backlog < 0)) {
-      throw new RangeError(`backlog must be a whole number from 0 up, not ${String(backlog)}`);
-    }
+    checkWholeNumber('backlog', options.backlog, 0);
     let ownedDirectory: string | undefined;
     if (address === undefined) {
       const arbitrary = arbitraryAddress(family);

@@ -10,7 +10,12 @@
  * The child's exit surfaces as {@link PythonExitError} from whatever call on the connection it interrupts.
  */
 import type { ChildProcess, StdioOptions } from 'node:child_process';
-import { type Connection, type ConnectionOptions, secondsToMilliseconds } from '../transport/connection.js';
+import {
+  type Connection,
+  type ConnectionOptions,
+  checkWholeNumber,
+  secondsToMilliseconds,
+} from '../transport/connection.js';
 import { spawnWithPipe } from '../transport/pipe.js';
 import { type PythonExit, PythonSpawnError } from './errors.js';
 import { StderrTail } from './stderr-tail.js';
@@ -156,10 +161,7 @@ export async function spawnPython(options: SpawnPythonOptions & PythonTarget): P
   // Checked before the child exists, which a later throw would leave running.
   secondsToMilliseconds(options.exitTimeout);
   secondsToMilliseconds(options.killTimeout);
-  const limit = options.stderrLimit;
-  if (limit !== undefined && (!Number.isSafeInteger(limit) || limit < 0)) {
-    throw new RangeError(`stderrLimit must be a whole number of bytes from 0 up, not ${String(limit)}`);
-  }
+  checkWholeNumber('stderrLimit', options.stderrLimit, 0);
   const stdio: StdioOptions = [options.stdin ?? 'ignore', options.stdout ?? 'inherit', 'pipe'];
   const env: Record<string, string | undefined> = { ...process.env, ...options.env };
   // Unbuffered output, so the stderr tail of a crashed child holds its last words.
