@@ -44,6 +44,7 @@ import { NDArray, NumpyDtype, NumpyScalar, numpyRegistry } from './numpy.js';
 import { DEFAULT_PROTOCOL, HIGHEST_PROTOCOL, Op } from './opcodes.js';
 import type { ReduceContext, Registry } from './registry.js';
 import {
+  BUILTINS_GETATTR,
   FreshString,
   globalNaming,
   isUtcEquivalent,
@@ -174,7 +175,6 @@ const LONG_CHUNKED_LIMIT = 2 ** 1000;
 
 const COPYREG_NEWOBJ = new PyGlobal('copyreg', '__newobj__');
 const COPYREG_NEWOBJ_EX = new PyGlobal('copyreg', '__newobj_ex__');
-const BUILTINS_GETATTR = new PyGlobal('builtins', 'getattr');
 const BUILTINS_BYTES = new PyGlobal('builtins', 'bytes');
 const BUILTINS_BYTEARRAY = new PyGlobal('builtins', 'bytearray');
 const BUILTINS_SET = new PyGlobal('builtins', 'set');

@@ -135,7 +135,8 @@ const COLLECTIONS_COUNTER = new PyGlobal('collections', 'Counter');
 const COLLECTIONS_DEQUE = new PyGlobal('collections', 'deque');
 const ARRAY_RECONSTRUCTOR = new PyGlobal('array', '_array_reconstructor');
 const ARRAY_ARRAY = new PyGlobal('array', 'array');
-const BUILTINS_GETATTR = new PyGlobal('builtins', 'getattr');
+/** `getattr`, which CPython writes for a bound method and, below protocol 4, for a nested class's name. */
+export const BUILTINS_GETATTR = new PyGlobal('builtins', 'getattr');
 const ZONEINFO_ZONEINFO = new PyGlobal('zoneinfo', 'ZoneInfo');
 const EMPTY_ARGS: readonly unknown[] = [];
 
