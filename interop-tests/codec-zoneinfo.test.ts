@@ -55,6 +55,7 @@ interface Result {
   pickles: Record<string, string>;
   shared: Record<string, string>;
   epoch_ms: Record<string, number>;
+  from_instant: { fields: number[]; fold: 0 | 1 };
 }
 
 const pythons = pythonsAtLeast(3, 9);
@@ -116,6 +117,26 @@ describe(`zoneinfo datetimes against CPython (${describePythons(pythons)})`, () 
     }
     expectNoFailures(failures);
     expect(checked).toBeGreaterThanOrEqual(CASES.length * 6);
+  });
+
+  it('gives the wall time and fold of an instant in a zone as astimezone does (PyDatetime.fromDate)', () => {
+    const failures: string[] = [];
+    for (const [label, output] of outputs) {
+      for (const result of output.results) {
+        const c = CASES.find((x) => x.id === result.id)!;
+        const instant = result.epoch_ms['5']!;
+        const d = PyDatetime.fromDate(new Date(instant), PyZoneInfo.of(c.key));
+        const got = [d.year, d.month, d.day, d.hour, d.minute, d.second, d.microsecond];
+        const want = result.from_instant;
+        if (got.join() !== want.fields.join() || d.fold !== want.fold) {
+          failures.push(
+            `${label} ${c.id}: ${got.join()} fold ${d.fold}, CPython ${want.fields.join()} fold ${want.fold}`,
+          );
+        }
+        if (d.toDate().getTime() !== instant) failures.push(`${label} ${c.id}: no round trip to the instant`);
+      }
+    }
+    expectNoFailures(failures);
   });
 
   it('reads the cached zone of a key as one object, as ZoneInfo(key) is in CPython', () => {

@@ -45,6 +45,17 @@ describe('values', () => {
     expect(dt.toDate().getTime()).toBe(date.getTime());
     const plus2 = new PyDatetime(2024, 2, 29, 14, 30, 15, 123000, new PyTimezone(new PyTimedelta(0, 7200)));
     expect(plus2.toDate().getTime()).toBe(date.getTime());
+    // In a fixed offset, as astimezone(timezone(timedelta(hours=-5, minutes=-30))) gives it.
+    const minus530 = new PyTimezone(new PyTimedelta(0, -(5 * 3600 + 30 * 60)));
+    const there = PyDatetime.fromDate(date, minus530);
+    expect([there.day, there.hour, there.minute, there.microsecond, there.tzinfo]).toEqual([
+      29,
+      7,
+      0,
+      123000,
+      minus530,
+    ]);
+    expect(there.toDate().getTime()).toBe(date.getTime());
   });
 
   it('uuid keeps hex and prints the canonical form', () => {

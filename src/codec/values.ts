@@ -309,17 +309,28 @@ export class PyDatetime {
     readonly fold: 0 | 1 = 0,
   ) {}
 
-  /** An aware UTC datetime for a JavaScript Date (millisecond precision, as Date has). */
-  static fromDate(date: Date): PyDatetime {
+  /**
+   * An aware datetime for a JavaScript Date (millisecond precision, as Date has): in UTC, or in `tz`, as
+   * Python's `astimezone(tz)` gives it. In a zone's repeated hour, the second occurrence has `fold` 1.
+   * @throws RangeError when a PyZoneInfo's key is unknown to the runtime's time-zone data.
+   */
+  static fromDate(date: Date, tz: PyTimezone | PyZoneInfo = PyTimezone.utc): PyDatetime {
+    const ms = date.getTime();
+    const offset =
+      tz instanceof PyZoneInfo ? zoneOffsetMs(tz.key, ms) : Number(tz.offset.totalMicroseconds() / 1000n);
+    const wall = new Date(ms + offset);
+    // Where the wall time is read with the other offset too, fold 0 names the earlier instant.
+    const fold = tz instanceof PyZoneInfo && tz.offsetAt(ms + offset, 0) !== offset ? 1 : 0;
     return new PyDatetime(
-      date.getUTCFullYear(),
-      date.getUTCMonth() + 1,
-      date.getUTCDate(),
-      date.getUTCHours(),
-      date.getUTCMinutes(),
-      date.getUTCSeconds(),
-      date.getUTCMilliseconds() * 1000,
-      PyTimezone.utc,
+      wall.getUTCFullYear(),
+      wall.getUTCMonth() + 1,
+      wall.getUTCDate(),
+      wall.getUTCHours(),
+      wall.getUTCMinutes(),
+      wall.getUTCSeconds(),
+      wall.getUTCMilliseconds() * 1000,
+      tz,
+      fold,
     );
   }
 
