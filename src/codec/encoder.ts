@@ -56,6 +56,7 @@ import {
   TransientList,
   TransientTuple,
 } from './stdlib-encode.js';
+import { FNV_OFFSET, StringMemo } from './string-memo.js';
 import {
   encodeRawUnicodeEscapeInto,
   encodeUtf8,
@@ -182,9 +183,6 @@ const BUILTINS_FROZENSET = new PyGlobal('builtins', 'frozenset');
 const CODECS_ENCODE = new PyGlobal('_codecs', 'encode');
 const NO_ITEMS: readonly unknown[] = [];
 
-/** `String.prototype.charCodeAt` for the memo's hashing loops (see text-encode.ts's copy for why). */
-const charCodeAt = String.prototype.charCodeAt;
-
 const IDENTIFIER = /^[A-Za-z_$][\w$]*$/;
 
 function describeKey(key: unknown): string | undefined {
@@ -213,11 +211,6 @@ function typeName(value: unknown): string {
   const ctor = (value as { constructor?: { name?: string } }).constructor;
   return ctor?.name ? `${ctor.name} instance` : 'object';
 }
-
-// FNV-1a, the string memo's hash: over every UTF-16 unit (sampling would let strings that differ only in
-// the middle all collide), seeded with the length.
-const FNV_OFFSET = 0x811c9dc5;
-const FNV_PRIME = 0x01000193;
 
 /**
  * Checks what a Pickler checks when it is made, and returns the protocol: a bad protocol, bufferCallback
@@ -260,155 +253,6 @@ export function checkPicklerOptions(options: PicklerOptions): number {
 const WEAK_MEMO_LIMIT = 1 << 19;
 /** Objects memoized by a linear list before the identity WeakMap takes them (see `#firstKeys`). */
 const FIRST_MEMO_MAX = 16;
-
-/** Slots of the string memo's recent-strings cache (a power of two). */
-const RECENT_SLOTS = 256;
-/** Table and recent-cache slots a string memo logs for a cheap `clear`. */
-const SLOT_LOG_SIZE = 64;
-/** Slots a string memo starts with. */
-const STRING_MEMO_INITIAL = 1 << 10;
-/**
- * A string memo up to this many slots (8 MiB) is emptied and kept by `clear`, so repeated large pickles do
- * not regrow it; a bigger one, or one the last pickle used less than 1/16 of, is dropped (memory).
- */
-const STRING_MEMO_RETAINED = 1 << 19;
-
-/**
- * Strings memoized by value: open addressing (linear probing, load <= 3/4) over typed arrays. Beats
- * `Map<string, number>` by about 2x on the hot path, where every string written is looked up and inserted.
- */
-class StringMemo {
-  /**
-   * A direct-mapped cache of strings written recently, in front of the table: dict keys and other repeated
-   * strings are found by one comparison (no hashing, no probe into a table far larger than the CPU cache).
-   * A string enters it when it is found in the table, from its second occurrence on: strings written once
-   * (names, ids) do not evict the repeated ones, nor pay a store into it (strings and records-p4 encode
-   * 3-5% faster than caching every string written).
-   */
-  #recentKeys: (string | undefined)[] = new Array<string | undefined>(RECENT_SLOTS).fill(undefined);
-  #recentIndexes = new Int32Array(RECENT_SLOTS);
-  /**
-   * The first SLOT_LOG_SIZE table slots and recent slots (below RECENT_SLOTS, so a byte each) filled since
-   * `clear`, so that clearing after a small pickle empties those few instead of the whole table (dumps of a
-   * 3-key dict: 2.8 µs before, 0.7 µs after).
-   */
-  #slotLog = new Int32Array(SLOT_LOG_SIZE);
-  #recentLog = new Uint8Array(SLOT_LOG_SIZE);
-  #recentCount = 0;
-  #keys: (string | undefined)[] = [];
-  /** Per slot: hash, then memo index + 1 (0 = empty), side by side so a miss reads one cache line. */
-  #meta = new Int32Array(0);
-  #mask = 0;
-  #size = 0;
-
-  constructor() {
-    this.#allocate(STRING_MEMO_INITIAL);
-  }
-
-  /** The memo's hash of `text` (`#saveShortString` computes the same while it encodes). */
-  static hash(text: string): number {
-    const length = text.length;
-    let hash = FNV_OFFSET ^ length;
-    for (let i = 0; i < length; i++) hash = Math.imul(hash ^ charCodeAt.call(text, i), FNV_PRIME);
-    return hash;
-  }
-
-  /** Where `text` sits in the recent-strings cache: its length and end characters, mixed. */
-  static recentSlot(text: string): number {
-    const length = text.length;
-    if (length === 0) return 0;
-    return (
-      (Math.imul(length, 31) + Math.imul(charCodeAt.call(text, 0), 7) + charCodeAt.call(text, length - 1)) &
-      (RECENT_SLOTS - 1)
-    );
-  }
-
-  /** The memo index of `text` if it is the string cached at `slot`, else -1. */
-  recent(text: string, slot: number): number {
-    return this.#recentKeys[slot] === text ? this.#recentIndexes[slot]! : -1;
-  }
-
-  /** Caches `text` (memoized under `index`) at `slot`. */
-  remember(text: string, slot: number, index: number): void {
-    this.#recentKeys[slot] = text;
-    this.#recentIndexes[slot] = index;
-    if (this.#recentCount < SLOT_LOG_SIZE) this.#recentLog[this.#recentCount] = slot;
-    this.#recentCount++;
-  }
-
-  /** The memo index of `text` if present; otherwise records it under `index` and returns -1 (one probe). */
-  lookupOrAdd(text: string, hash: number, index: number): number {
-    const meta = this.#meta;
-    const mask = this.#mask;
-    let slot = hash & mask;
-    for (;;) {
-      const stored = meta[2 * slot + 1]!;
-      if (stored === 0) break;
-      if (meta[2 * slot] === hash && this.#keys[slot] === text) return stored - 1;
-      slot = (slot + 1) & mask;
-    }
-    meta[2 * slot] = hash;
-    meta[2 * slot + 1] = index + 1;
-    this.#keys[slot] = text;
-    if (this.#size < SLOT_LOG_SIZE) this.#slotLog[this.#size] = slot;
-    if (4 * ++this.#size > 3 * mask) this.#grow();
-    return -1;
-  }
-
-  clear(): void {
-    const recent = this.#recentCount;
-    if (recent > SLOT_LOG_SIZE) this.#recentKeys.fill(undefined);
-    else for (let i = 0; i < recent; i++) this.#recentKeys[this.#recentLog[i]!] = undefined;
-    this.#recentCount = 0;
-    const size = this.#size;
-    const capacity = this.#keys.length;
-    if (capacity > STRING_MEMO_RETAINED || (capacity > STRING_MEMO_INITIAL && 16 * size < capacity)) {
-      this.#allocate(STRING_MEMO_INITIAL);
-    } else if (size > SLOT_LOG_SIZE) {
-      this.#keys.fill(undefined);
-      this.#meta.fill(0);
-      this.#size = 0;
-    } else if (size > 0) {
-      const meta = this.#meta;
-      for (let i = 0; i < size; i++) {
-        const slot = this.#slotLog[i]!;
-        this.#keys[slot] = undefined;
-        meta[2 * slot] = 0;
-        meta[2 * slot + 1] = 0;
-      }
-      this.#size = 0;
-    }
-  }
-
-  #allocate(capacity: number): void {
-    this.#keys = new Array<string | undefined>(capacity).fill(undefined);
-    this.#meta = new Int32Array(2 * capacity);
-    this.#mask = capacity - 1;
-    this.#size = 0;
-  }
-
-  /** Only ever runs past 3/4 of at least STRING_MEMO_INITIAL slots, so `#slotLog` is no longer in use. */
-  #grow(): void {
-    const keys = this.#keys;
-    const meta = this.#meta;
-    const size = this.#size;
-    this.#allocate(keys.length * 2);
-    const newKeys = this.#keys;
-    const newMeta = this.#meta;
-    const mask = this.#mask;
-    for (let i = 0; i < keys.length; i++) {
-      const stored = meta[2 * i + 1]!;
-      if (stored === 0) continue;
-      const hash = meta[2 * i]!;
-      let slot = hash & mask;
-      while (newMeta[2 * slot + 1] !== 0) slot = (slot + 1) & mask;
-      newMeta[2 * slot] = hash;
-      newMeta[2 * slot + 1] = stored;
-      newKeys[slot] = keys[i];
-    }
-    this.#size = size;
-  }
-}
 
 /** A pickler's `#dump`, for `dumpsTransient` (set by the class's static block). */
 let dumpToView: (pickler: Pickler, value: unknown, viewLimit: number) => Uint8Array;
