@@ -4,6 +4,7 @@ import {
   Client,
   type Connection,
   Listener,
+  Pipe,
   spawnWithPipe,
   TransportError,
   wait,
@@ -170,6 +171,26 @@ describe('wait()', () => {
       accepted.close();
     } finally {
       listener.close();
+    }
+  });
+
+  it('takes any iterable, and refuses what it cannot watch instead of calling it ready', async () => {
+    const [a, b] = await Pipe();
+    try {
+      await b.sendBytes(Uint8Array.of(1));
+      expect(await wait(new Set([a, b]), 10)).toEqual([a]);
+      // CPython also waits on file descriptors and objects with fileno(); a number used to come back ready.
+      for (const bad of [1, {}, null, 'conn']) {
+        await expect(wait([a, bad as unknown as Connection], 0)).rejects.toThrow(
+          /wait\(\) watches Connection, Listener and ChildProcess objects/,
+        );
+      }
+      await expect(wait(a as unknown as Connection[], 0)).rejects.toThrow(/iterable/);
+      // The timeout is checked even when something is ready at once.
+      await expect(wait([a], Number.NaN)).rejects.toThrow(RangeError);
+    } finally {
+      a.close();
+      b.close();
     }
   });
 

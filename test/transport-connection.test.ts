@@ -391,6 +391,12 @@ describe('recv() with unpicklerOptions', () => {
     );
     // A bad timeout is refused before the socket exists (its refused connection would be an unhandled error).
     await expect(Client(['127.0.0.1', 1], { timeout: '1' as unknown as number })).rejects.toThrow(TypeError);
+    // Options that are not an object were ignored (and null failed on a property read).
+    for (const bad of ['x', 5, null] as unknown as object[]) {
+      await expect(Pipe(true, bad)).rejects.toThrow(/options must be an object/);
+      await expect(Client(['127.0.0.1', 1], bad)).rejects.toThrow(/options must be an object/);
+      await expect(Listener.listen(['127.0.0.1', 0], bad)).rejects.toThrow(/options must be an object/);
+    }
     const ends = await Pipe(true, { maxMessageLength: Number.POSITIVE_INFINITY, readHighWaterMark: 1 });
     open.push(...ends);
   });

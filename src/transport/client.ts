@@ -86,10 +86,10 @@ export function connectSocket(
  *   the socket's error (e.g. `ECONNREFUSED`, no retry, as CPython 3); AuthenticationError; TransportError `TIMEOUT`.
  */
 export async function Client(address: Address, options: ClientOptions = {}): Promise<Connection> {
+  checkConnectionOptions(options);
   const family = options.family ?? addressType(address);
   validateFamily(family);
   checkAddressShape(address, family);
-  checkConnectionOptions(options);
   const authkey =
     options.authkey === null || options.authkey === undefined ? undefined : authkeyBytes(options.authkey);
   // Every argument is checked before the socket exists: a throw after it would leave its error unhandled.

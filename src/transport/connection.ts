@@ -77,6 +77,9 @@ export function checkWholeNumber(name: string, value: unknown, least: number, un
  * @throws RangeError for a bad number; PicklingError or UnpicklingError BAD_OPTION for a bad codec option.
  */
 export function checkConnectionOptions(options: ConnectionOptions): void {
+  if (typeof options !== 'object' || options === null) {
+    throw new TypeError(`options must be an object, not ${options === null ? 'null' : typeof options}`);
+  }
   checkWholeNumber('maxMessageLength', options.maxMessageLength, 0, true);
   checkWholeNumber('readHighWaterMark', options.readHighWaterMark, 1, true);
   if (options.picklerOptions !== undefined || options.protocol !== undefined) {

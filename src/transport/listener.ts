@@ -107,10 +107,10 @@ export class Listener implements AsyncIterable<Connection> {
    *   bad codec options; the socket's error (e.g. `EADDRINUSE`).
    */
   static async listen(address?: Address, options: ListenerOptions = {}): Promise<Listener> {
+    checkConnectionOptions(options);
     const family = options.family ?? (address === undefined ? defaultFamily : addressType(address));
     validateFamily(family);
     if (options.authkey !== null && options.authkey !== undefined) authkeyBytes(options.authkey);
-    checkConnectionOptions(options);
     secondsToMilliseconds(options.handshakeTimeout);
     checkWholeNumber('backlog', options.backlog, 0);
     let ownedDirectory: string | undefined;

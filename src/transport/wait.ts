@@ -24,29 +24,58 @@ function childHook(child: ChildProcess): ReadinessHook {
   };
 }
 
+function isChildProcess(object: unknown): object is ChildProcess {
+  const child = object as Partial<ChildProcess> | null;
+  return (
+    typeof child === 'object' &&
+    child !== null &&
+    typeof child.on === 'function' &&
+    typeof child.off === 'function' &&
+    'exitCode' in child &&
+    'signalCode' in child
+  );
+}
+
+function describe(object: unknown): string {
+  if (object === null) return 'null';
+  if (typeof object !== 'object') return typeof object;
+  return (object as { constructor?: { name?: string } }).constructor?.name || 'object';
+}
+
 function hookOf(object: Waitable): ReadinessHook {
   if (object instanceof Connection) {
     if (object.closed) throw new ConnectionClosedError();
     return object[readinessHook];
   }
   if (object instanceof Listener) return object[readinessHook];
-  return childHook(object);
+  if (isChildProcess(object)) return childHook(object);
+  // CPython also takes file descriptors and objects with fileno(); a Node process cannot watch those.
+  throw new TypeError(
+    `wait() watches Connection, Listener and ChildProcess objects, not ${describe(object)}`,
+  );
 }
 
 /**
- * The subset of `objects` that is ready, in input order; `[]` on timeout. Nothing is read.
- * @throws ConnectionClosedError for a closed connection (CPython fails on its closed handle too).
+ * The subset of `objects` (an array or any other iterable) that is ready, in input order; `[]` on timeout.
+ * Nothing is read.
+ * @throws ConnectionClosedError for a closed connection (CPython fails on its closed handle too); TypeError
+ *   for objects that are not iterable or hold something other than a Connection, Listener or ChildProcess,
+ *   and for a timeout that is not a number; RangeError for a NaN timeout.
  * @param timeout seconds; `undefined`/`null` wait forever, `0` or negative check once (as CPython).
  */
 export async function wait<T extends Waitable>(
-  objects: readonly T[],
+  objects: Iterable<T>,
   timeout: number | null = null,
   options: CallOptions = {},
 ): Promise<T[]> {
-  const hooks = objects.map(hookOf);
-  const readyNow = (): T[] => objects.filter((_, index) => hooks[index]!.ready());
-  const first = readyNow();
   const milliseconds = secondsToMilliseconds(timeout);
+  if (typeof (objects as Partial<Iterable<T>> | null)?.[Symbol.iterator] !== 'function') {
+    throw new TypeError(`wait() takes an iterable of objects to watch, not ${describe(objects)}`);
+  }
+  const watched = Array.from(objects);
+  const hooks = watched.map(hookOf);
+  const readyNow = (): T[] => watched.filter((_, index) => hooks[index]!.ready());
+  const first = readyNow();
   if (first.length > 0 || milliseconds === 0) return first;
   options.signal?.throwIfAborted();
   return new Promise<T[]>((resolve, reject) => {
