@@ -305,6 +305,21 @@ describe('ManagerClient (against an in-memory server)', () => {
     await client.close();
   });
 
+  it('refuses a NaN or non-number queue timeout before sending anything', async () => {
+    const server = new FakeManagerServer();
+    const client = new ManagerClient(address, { authkey: 'k', connect: server.connect });
+    const queue = await client.queue();
+    const logged = server.log.length;
+    await expect(queue.get({ timeout: Number.NaN })).rejects.toThrow(RangeError);
+    await expect(queue.put(1, { timeout: Number.NaN })).rejects.toThrow(/wait for ever/);
+    await expect(queue.get({ timeout: '5' as unknown as number })).rejects.toThrow(TypeError);
+    expect(server.log.length).toBe(logged);
+    // Negative timeouts go to the server, which raises its own ValueError, as Python's queue does.
+    await queue.put(3, { timeout: 2.5 });
+    expect(await queue.get({ timeout: 0 })).toBe(3);
+    await client.close();
+  });
+
   it('sends concurrent calls one at a time and keeps their order', async () => {
     const server = new FakeManagerServer();
     const client = new ManagerClient(address, { authkey: 'k', connect: server.connect });

@@ -150,21 +150,36 @@ export interface QueueWaitOptions extends ProxyCallOptions {
   readonly timeout?: number;
 }
 
+/**
+ * A queue call's timeout as Python takes it. NaN is refused here: the server's `queue.get(timeout=nan)`
+ * never returns (every comparison with NaN is false), tying up a server thread for good. A negative timeout
+ * goes on, so that the server raises its own ValueError.
+ */
+function queueTimeout(timeout: number | undefined): number | null {
+  if (timeout === undefined || timeout === null) return null;
+  if (typeof timeout !== 'number') {
+    throw new TypeError(`timeout must be a number of seconds, not ${typeof timeout}`);
+  }
+  if (Number.isNaN(timeout)) {
+    throw new RangeError(
+      "timeout must be a number of seconds, got NaN (the server's queue would wait for ever)",
+    );
+  }
+  return timeout;
+}
+
 /** A proxy for a `queue.Queue` (SyncManager's `Queue`/`JoinableQueue`, or a registered `get_queue`). */
 export class QueueProxy<T = unknown> extends ManagerProxy {
   /** `put(item, block, timeout)`. Rejects with `err.isQueueFull` when a bounded queue stays full. */
   async put(item: T, options: QueueWaitOptions = {}): Promise<void> {
-    await this.call('put', [item, options.block ?? true, options.timeout ?? null], undefined, options);
+    const timeout = queueTimeout(options.timeout);
+    await this.call('put', [item, options.block ?? true, timeout], undefined, options);
   }
 
   /** `get(block, timeout)`. Rejects with `err.isQueueEmpty` when nothing arrives in time. */
   async get(options: QueueWaitOptions = {}): Promise<T> {
-    return (await this.call(
-      'get',
-      [options.block ?? true, options.timeout ?? null],
-      undefined,
-      options,
-    )) as T;
+    const timeout = queueTimeout(options.timeout);
+    return (await this.call('get', [options.block ?? true, timeout], undefined, options)) as T;
   }
 
   /** `put_nowait(item)`. */
