@@ -202,11 +202,29 @@ describe('spawnPython options', () => {
       [{ stderrLimit: 1.5 }, RangeError],
       [{ maxMessageLength: Number.NaN }, RangeError],
       [{ unpicklerOptions: { dicts: 'maps' as 'map' } }, UnpicklingError],
+      // Node would spread a string into one argument per character, and take a number for a descriptor.
+      [{ args: 'a b' as unknown as string[] }, TypeError],
+      [{ pythonArgs: ['-X', 5 as unknown as string] }, TypeError],
+      [{ stdout: 5 as unknown as 'pipe' }, TypeError],
+      [{ stdin: 'file' as 'pipe' }, TypeError],
+      [{ env: 5 as unknown as Record<string, string> }, TypeError],
+      [{ cwd: 5 as unknown as string }, TypeError],
+      [{ python: '' }, TypeError],
     ];
     for (const [options, type] of bad) {
       const error = await rejection(spawnPython({ python, code: 'pass', ...options }));
       expect(error).toBeInstanceOf(type);
     }
     expect(await rejection(spawnPython({ python, code: 'pass' }))).toBeInstanceOf(PythonSpawnError);
+    expect(await rejection(spawnPython({ python, code: 5 as unknown as string }))).toBeInstanceOf(TypeError);
+    expect(await rejection(spawnPython(null as unknown as Parameters<typeof spawnPython>[0]))).toBeInstanceOf(
+      TypeError,
+    );
+  });
+
+  it('names a missing working directory, which Node reports as the interpreter missing', async () => {
+    const error = await rejection(spawnPython({ code: 'pass', cwd: join(FIXTURES, 'no-such-directory') }));
+    expect(error).toBeInstanceOf(PythonSpawnError);
+    expect((error as Error).message).toMatch(/working directory .*no-such-directory.* does not exist/);
   });
 });

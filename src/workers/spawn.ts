@@ -10,6 +10,7 @@
  * The child's exit surfaces as {@link PythonExitError} from whatever call on the connection it interrupts.
  */
 import type { ChildProcess, StdioOptions } from 'node:child_process';
+import { statSync } from 'node:fs';
 import {
   type Connection,
   type ConnectionOptions,
@@ -156,9 +157,15 @@ export class PythonWorker {
  * @throws PythonSpawnError when the interpreter cannot be started.
  */
 export async function spawnPython(options: SpawnPythonOptions & PythonTarget): Promise<PythonWorker> {
+  if (typeof options !== 'object' || options === null) {
+    throw new TypeError(
+      'spawnPython takes an object with one of `module`, `script` or `code`, and its options',
+    );
+  }
   const python = options.python ?? 'python3';
   const targetArgs = pythonTargetArgs(options);
   // Checked before the child exists, which a later throw would leave running.
+  checkSpawnShape(options);
   secondsToMilliseconds(options.exitTimeout);
   secondsToMilliseconds(options.killTimeout);
   checkWholeNumber('stderrLimit', options.stderrLimit, 0);
@@ -178,6 +185,12 @@ export async function spawnPython(options: SpawnPythonOptions & PythonTarget): P
     });
   } catch (error) {
     connection.close();
+    // Node reports a missing working directory as the interpreter's ENOENT.
+    if (options.cwd !== undefined && !isDirectory(options.cwd)) {
+      throw new PythonSpawnError(python, {
+        cause: new Error(`working directory ${JSON.stringify(options.cwd)} does not exist`, { cause: error }),
+      });
+    }
     throw new PythonSpawnError(python, { cause: error });
   }
   // Later errors (a failed kill) must not crash the parent; the exit is reported through `exited`.
@@ -201,9 +214,48 @@ function connectionOptions(options: SpawnPythonOptions): ConnectionOptions {
   return { protocol, picklerOptions, unpicklerOptions, maxMessageLength, readHighWaterMark };
 }
 
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+const STDIO_CHOICES: readonly unknown[] = ['ignore', 'inherit', 'pipe'];
+
+/**
+ * The options Node would otherwise take in a different sense or ignore: a string of arguments spread into
+ * one argument per character, a number for stdout taken as a file descriptor, an `env` that is not an object.
+ */
+function checkSpawnShape(options: SpawnPythonOptions): void {
+  if (options.python !== undefined && (typeof options.python !== 'string' || options.python === '')) {
+    throw new TypeError(`python must be an interpreter's path or command, not ${String(options.python)}`);
+  }
+  for (const name of ['args', 'pythonArgs'] as const) {
+    const list = options[name];
+    if (list !== undefined && (!Array.isArray(list) || list.some((arg) => typeof arg !== 'string'))) {
+      throw new TypeError(`${name} must be an array of strings`);
+    }
+  }
+  for (const name of ['stdin', 'stdout'] as const) {
+    if (options[name] !== undefined && !STDIO_CHOICES.includes(options[name])) {
+      throw new TypeError(`${name} must be 'ignore', 'inherit' or 'pipe', not ${String(options[name])}`);
+    }
+  }
+  if (options.env !== undefined && (typeof options.env !== 'object' || options.env === null)) {
+    throw new TypeError('env must be an object of variable names to strings (undefined removes one)');
+  }
+  if (options.cwd !== undefined && typeof options.cwd !== 'string') {
+    throw new TypeError('cwd must be a path');
+  }
+}
+
 function pythonTargetArgs(target: PythonTarget): string[] {
   const given = [target.module, target.script, target.code].filter((t) => t !== undefined).length;
   if (given !== 1) throw new TypeError('spawnPython needs exactly one of `module`, `script` or `code`');
+  const text = target.module ?? target.script ?? target.code;
+  if (typeof text !== 'string') throw new TypeError('`module`, `script` or `code` must be a string');
   if (target.module !== undefined) return ['-m', target.module];
   if (target.code !== undefined) return ['-c', target.code];
   return [target.script!];
