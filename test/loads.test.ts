@@ -168,3 +168,45 @@ describe('loads with options', () => {
     });
   });
 });
+
+describe('loads input', () => {
+  const value = { a: [1, 2.5, 'x'], b: null };
+  const pickle = dumps(value);
+
+  it('takes any bytes-like input, as Python takes bytes, bytearray or a memoryview', () => {
+    const padded = new Uint8Array(pickle.length + 8);
+    padded.set(pickle, 5);
+    const inputs: (ArrayBufferView | ArrayBuffer)[] = [
+      pickle,
+      pickle.slice().buffer,
+      new DataView(padded.buffer, 5, pickle.length),
+      new Int8Array(padded.buffer, 5, pickle.length),
+      Buffer.from(padded.buffer, 5, pickle.length),
+    ];
+    for (const input of inputs) {
+      expect(loads(input)).toEqual(value);
+      expect(new Unpickler().load(input).value).toEqual(value);
+    }
+    // A wider element type is read as its bytes, not element by element.
+    const aligned = new Uint8Array(pickle.length + (pickle.length & 1));
+    aligned.set(pickle);
+    expect(loads(new Uint16Array(aligned.buffer))).toEqual(value);
+  });
+
+  it('refuses what is not bytes with an UnpicklingError that says what it got', () => {
+    for (const [input, kind] of [
+      ['abc', 'string'],
+      [null, 'null'],
+      [[0x80, 0x04, 0x4e, 0x2e], 'Array'],
+      [{}, 'Object'],
+    ] as const) {
+      expect(() => loads(input as unknown as Uint8Array)).toThrow(
+        expect.objectContaining({
+          name: 'UnpicklingError',
+          code: 'BAD_ARGUMENT',
+          message: expect.stringContaining(`not ${kind}`),
+        }),
+      );
+    }
+  });
+});

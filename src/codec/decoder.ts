@@ -354,6 +354,24 @@ interface LoadState {
  * A reusable unpickler. `load(data, offset)` decodes one pickle starting at `offset` and reports where its
  * STOP ended, so back-to-back pickles in one buffer can be read in turn.
  */
+/**
+ * The bytes of any bytes-like input, as Python's `loads` takes bytes, bytearray or a memoryview: another
+ * typed array or a DataView is read as its bytes, an ArrayBuffer whole.
+ */
+function pickleBytes(input: unknown): Uint8Array {
+  if (ArrayBuffer.isView(input)) return new Uint8Array(input.buffer, input.byteOffset, input.byteLength);
+  if (input instanceof ArrayBuffer) return new Uint8Array(input);
+  if (typeof SharedArrayBuffer !== 'undefined' && input instanceof SharedArrayBuffer)
+    return new Uint8Array(input);
+  const kind =
+    input === null ? 'null' : typeof input === 'object' ? input.constructor?.name || 'object' : typeof input;
+  throw new UnpicklingError(
+    'BAD_ARGUMENT',
+    `pickle data must be bytes (a Uint8Array, another ArrayBufferView or an ArrayBuffer), not ${kind}`,
+    0,
+  );
+}
+
 export class Unpickler {
   readonly #bigintsAlways: boolean;
   readonly #wrapFloats: boolean;
@@ -427,10 +445,8 @@ export class Unpickler {
    * after STOP are not read.
    * @throws UnpicklingError for any malformed, truncated, refused or over-limit input.
    */
-  load(data: Uint8Array, offset = 0): LoadResult {
-    if (!(data instanceof Uint8Array)) {
-      throw new UnpicklingError('BAD_ARGUMENT', 'pickle data must be a Uint8Array', 0);
-    }
+  load(input: Uint8Array | ArrayBufferView | ArrayBuffer, offset = 0): LoadResult {
+    const data = input instanceof Uint8Array ? input : pickleBytes(input);
     if (!Number.isInteger(offset) || offset < 0 || offset > data.length) {
       throw new UnpicklingError('BAD_ARGUMENT', `offset ${offset} is outside the data`, 0);
     }

@@ -57,7 +57,7 @@ let shared: KeptUnpickler | undefined;
  * Decodes one pickle, as CPython's `pickle.loads`: bytes after STOP are ignored.
  * @throws UnpicklingError for any input it cannot decode.
  */
-export function loads(data: Uint8Array, options?: UnpicklerOptions): unknown {
+export function loads(data: Uint8Array | ArrayBufferView | ArrayBuffer, options?: UnpicklerOptions): unknown {
   let entry: KeptUnpickler | undefined;
   if (options === undefined) {
     shared ??= { options: {}, unpickler: new Unpickler(), inUse: false };
