@@ -380,6 +380,33 @@ function buildCases(): OracleCase[] {
       ],
     },
     {
+      // One Python str object per distinct string, as in data read from one source: CPython memoizes each once
+      // and refers back to it, the case the string memo's filter and table (grown several times) must match.
+      name: 'strings repeated at every distance, 30k items over 5k distinct',
+      python: [
+        "pool = ['k%d%s' % (j, '-\u00e9\u20ac' if j % 3 == 0 else '') for j in range(5000)]",
+        'v = [pool[(i * 7919) % 5000] for i in range(30000)]',
+      ].join('\n'),
+      value: () => {
+        const pool = Array.from({ length: 5000 }, (_, j) => `k${j}${j % 3 === 0 ? '-\u00e9\u20ac' : ''}`);
+        return Array.from({ length: 30000 }, (_, i) => pool[(i * 7919) % 5000]);
+      },
+    },
+    {
+      name: 'dict of distinct keys whose values repeat the keys',
+      python: [
+        "pool = ['key%05d' % j for j in range(20000)]",
+        'v = {pool[j]: pool[(j * 31) % 20000] for j in range(20000)}',
+      ].join('\n'),
+      value: () => {
+        const pool = Array.from({ length: 20000 }, (_, j) => `key${String(j).padStart(5, '0')}`);
+        const dict: Record<string, string> = {};
+        for (let j = 0; j < 20000; j++) dict[pool[j]!] = pool[(j * 31) % 20000]!;
+        return dict;
+      },
+      protocols: [2, 4],
+    },
+    {
       name: 'global nested name',
       python: 'Outer.Inner',
       value: () => new PyGlobal('__main__', 'Outer.Inner'),
