@@ -52,6 +52,37 @@ describe('StringMemo', () => {
     for (let i = 0; i < 300; i++) expect(memo.lookupOrAdd(`c${i}`, 42, -1)).toBe(i);
   });
 
+  it('moves to a Map when flooded with strings of one hash, and back to its table after clear', () => {
+    // Strings chosen for one hash would make every lookup walk all the others (quadratic time).
+    const memo = new StringMemo();
+    const total = 50_000;
+    for (let i = 0; i < total; i++) expect(memo.lookupOrAdd(`f${i}`, 7, i)).toBe(-1);
+    expect(memo.byMap).toBe(true);
+    for (let i = 0; i < total; i += 97) expect(memo.lookupOrAdd(`f${i}`, 7, -1)).toBe(i);
+    expect(memo.lookupOrAdd('new', 7, total)).toBe(-1);
+    expect(memo.lookupOrAdd('new', StringMemo.hash('new'), -1)).toBe(total);
+    memo.clear();
+    expect(memo.byMap).toBe(false);
+    expect(memo.lookupOrAdd('f1', 7, 3)).toBe(-1);
+    expect(memo.lookupOrAdd('f1', 7, -1)).toBe(3);
+    // A few strings sharing a hash, as chance may give, stay in the table.
+    for (let i = 0; i < 20; i++) memo.lookupOrAdd(`g${i}`, 9, 10 + i);
+    for (let i = 0; i < 20; i++) expect(memo.lookupOrAdd(`g${i}`, 9, -1)).toBe(10 + i);
+    expect(memo.byMap).toBe(false);
+  });
+
+  it('hashes with a basis of its own, so strings cannot be chosen for one hash in advance', () => {
+    // With FNV-1a's standard basis, 100k distinct strings of one hash take seconds to find (a search over
+    // 3-unit blocks). The basis is random to each process (equal to the standard one with odds of 2^-32).
+    const standard = (text: string) => {
+      let hash = 0x811c9dc5 ^ text.length;
+      for (let i = 0; i < text.length; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193);
+      return hash;
+    };
+    expect(StringMemo.hash('abc')).not.toBe(standard('abc'));
+    expect(StringMemo.hash('abc')).toBe(StringMemo.hash('abc'));
+  });
+
   it('forgets everything on clear, for memos of every size, and works again after', () => {
     for (const size of [0, 1, 63, 64, 65, 1000, 5000, 300_000]) {
       const memo = new StringMemo();

@@ -56,7 +56,7 @@ import {
   TransientList,
   TransientTuple,
 } from './stdlib-encode.js';
-import { FNV_OFFSET, StringMemo } from './string-memo.js';
+import { STRING_HASH_SEED, StringMemo } from './string-memo.js';
 import {
   encodeRawUnicodeEscapeInto,
   encodeUtf8,
@@ -1215,7 +1215,7 @@ export class Pickler {
     const at = out.reserve(header + 3 * length + 5);
     const bytes = out.bytes;
     const hashCell = this.#hashCell;
-    hashCell[0] = FNV_OFFSET ^ length;
+    hashCell[0] = STRING_HASH_SEED ^ length;
     const written = encodeUtf8Hashing(text, bytes, at + header, hashCell);
     if (byValue) {
       const memoIndex = this.#memoStrings.lookupOrAdd(text, hashCell[0]!, this.#memoSize);

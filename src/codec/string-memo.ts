@@ -5,9 +5,19 @@
 const charCodeAt = String.prototype.charCodeAt;
 
 // FNV-1a, the memo's hash: over every UTF-16 unit (sampling would let strings that differ only in the middle
-// all collide), seeded with the length. `encodeUtf8Hashing` computes the same while it encodes.
-export const FNV_OFFSET = 0x811c9dc5;
+// all collide), from a basis random to each process, mixed with the length. `encodeUtf8Hashing` computes the
+// same while it encodes. With the standard basis, anyone could compute 100k distinct strings of one hash in
+// seconds, and pickling them took quadratic time (8000 of them: 190 ms; 100k: about 30 s): a service that
+// pickles strings it was sent could be stalled. Without the basis such strings cannot be chosen, and a memo
+// that still meets a run of equal hashes moves to a Map (see `#find`).
+const FNV_OFFSET = 0x811c9dc5;
 const FNV_PRIME = 0x01000193;
+/** The basis of this process's string hashes; XOR the length in for a string's seed. */
+export const STRING_HASH_SEED = (FNV_OFFSET ^ Math.floor(Math.random() * 0x1_0000_0000)) | 0;
+/** Different strings of one hash met in one lookup before the memo moves to a Map (never by chance). */
+const EQUAL_HASHES_MAX = 32;
+/** Occupied slots one insertion may pass before the memo moves to a Map (only a flood of equal hashes). */
+const PROBE_MAX = 4096;
 
 /** Slots of the recent-strings cache (a power of two). */
 const RECENT_SLOTS = 256;
@@ -74,6 +84,8 @@ export class StringMemo {
   #tableMask = -1;
   /** Entries below this one are in the table; the rest are pending. */
   #indexed = 0;
+  /** Set once equal hashes flooded the table (see `#find`): from then until `clear`, the memo is this Map. */
+  #byMap: Map<string, number> | undefined;
 
   constructor() {
     this.#allocate(INITIAL_ENTRIES);
@@ -82,7 +94,7 @@ export class StringMemo {
   /** The memo's hash of `text`. */
   static hash(text: string): number {
     const length = text.length;
-    let hash = FNV_OFFSET ^ length;
+    let hash = STRING_HASH_SEED ^ length;
     for (let i = 0; i < length; i++) hash = Math.imul(hash ^ charCodeAt.call(text, i), FNV_PRIME);
     return hash;
   }
@@ -110,8 +122,14 @@ export class StringMemo {
     this.#recentCount++;
   }
 
+  /** True once a flood of equal hashes moved the memo to a Map, until `clear`. */
+  get byMap(): boolean {
+    return this.#byMap !== undefined;
+  }
+
   /** The memo index of `text` if present; otherwise records it under `index` and returns -1. */
   lookupOrAdd(text: string, hash: number, index: number): number {
+    if (this.#byMap !== undefined) return this.#lookupOrAddByMap(text, index);
     const filter = this.#filter;
     const bit1 = hash & this.#filterMask;
     const bit2 = Math.imul(hash, 0x9e3779b1) >>> this.#filterShift;
@@ -123,6 +141,7 @@ export class StringMemo {
     } else {
       const found = this.#find(text, hash);
       if (found >= 0) return found;
+      if (this.#byMap !== undefined) return this.#lookupOrAddByMap(text, index);
     }
     const count = this.#count;
     if (count === this.#keys.length) {
@@ -145,6 +164,11 @@ export class StringMemo {
     this.#recentCount = 0;
     const count = this.#count;
     const room = this.#keys.length;
+    if (this.#byMap !== undefined) {
+      this.#byMap = undefined;
+      this.#allocate(INITIAL_ENTRIES);
+      return;
+    }
     if (room > RETAINED_ENTRIES || (room > INITIAL_ENTRIES && 16 * count < room)) {
       this.#allocate(INITIAL_ENTRIES);
       return;
@@ -173,23 +197,49 @@ export class StringMemo {
     this.#indexed = 0;
   }
 
-  /** The memo index of `text`, after adding the pending entries to the table, or -1. */
+  /**
+   * The memo index of `text`, after adding the pending entries to the table, or -1. More than
+   * EQUAL_HASHES_MAX other strings of its hash (which chance does not give with a random basis, only a
+   * flood of strings chosen for one hash, each lookup of which would walk them all) move the memo to a Map.
+   */
   #find(text: string, hash: number): number {
-    if (this.#indexed < this.#count) this.#indexPending();
+    if (this.#indexed < this.#count && !this.#indexPending()) return this.#moveToMap(text);
     const table = this.#table;
     const mask = this.#tableMask;
     let slot = hash & mask;
+    let equalHashes = 0;
     for (;;) {
       const stored = table[slot]!;
       if (stored === 0) return -1;
-      if (this.#hashes[stored - 1] === hash && this.#keys[stored - 1] === text)
-        return this.#indexes[stored - 1]!;
+      if (this.#hashes[stored - 1] === hash) {
+        if (this.#keys[stored - 1] === text) return this.#indexes[stored - 1]!;
+        if (++equalHashes > EQUAL_HASHES_MAX) return this.#moveToMap(text);
+      }
       slot = (slot + 1) & mask;
     }
   }
 
-  /** Adds the entries not yet in the table (none of which equals another entry) to it. */
-  #indexPending(): void {
+  /** Moves every entry to `#byMap` and returns the memo index of `text`, or -1. */
+  #moveToMap(text: string): number {
+    const byMap = new Map<string, number>();
+    for (let i = 0; i < this.#count; i++) byMap.set(this.#keys[i]!, this.#indexes[i]!);
+    this.#byMap = byMap;
+    return byMap.get(text) ?? -1;
+  }
+
+  #lookupOrAddByMap(text: string, index: number): number {
+    const byMap = this.#byMap!;
+    const found = byMap.get(text);
+    if (found !== undefined) return found;
+    byMap.set(text, index);
+    return -1;
+  }
+
+  /**
+   * Adds the entries not yet in the table (none of which equals another entry) to it; false, leaving the
+   * rest out, if one passed PROBE_MAX occupied slots.
+   */
+  #indexPending(): boolean {
     const count = this.#count;
     let slots = this.#tableMask + 1;
     if (4 * count > 3 * slots) {
@@ -205,10 +255,18 @@ export class StringMemo {
     for (let i = this.#indexed; i < count; i++) {
       const hash = hashes[i]!;
       let slot = hash & mask;
-      while (table[slot] !== 0) slot = (slot + 1) & mask;
+      let probes = 0;
+      while (table[slot] !== 0) {
+        slot = (slot + 1) & mask;
+        if (++probes > PROBE_MAX) {
+          this.#indexed = i;
+          return false;
+        }
+      }
       table[slot] = i + 1;
     }
     this.#indexed = count;
+    return true;
   }
 
   #setFilterBits(hash: number): void {
