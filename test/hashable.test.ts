@@ -168,6 +168,41 @@ describe('unhashableType on shared tuples', () => {
   });
 });
 
+describe('unhashableType on a tuple used again and again', () => {
+  /** A tuple of `items` (memo 0), then `uses` SETITEMs keyed by it: a few bytes each, from the memo. */
+  function keyedByOneTuple(items: unknown[], uses: number): Uint8Array {
+    const parts = [0x80, 4, 0x28];
+    for (const item of items) parts.push(...(item === 'list' ? [0x5d] : [0x4b, (item as number) & 0xff]));
+    parts.push(0x74, 0x94, 0x30, 0x7d, 0x94, 0x28);
+    for (let i = 0; i < uses; i++) parts.push(0x68, 0, 0x4b, i & 0xff);
+    parts.push(0x75, 0x2e);
+    return Uint8Array.from(parts);
+  }
+
+  it('keeps the verdict of a large hashable tuple: the dict has one key, the last value', () => {
+    const items = Array.from({ length: 2000 }, (_, i) => i);
+    const value = loads(keyedByOneTuple(items, 500)) as Map<unknown, unknown>;
+    expect(value.size).toBe(1);
+    const [[key, last]] = [...value];
+    expect([...(key as PyTuple)]).toEqual(items.map((i) => i & 0xff));
+    expect(last).toBe(499 & 0xff);
+  });
+
+  it('refuses a large tuple holding a list every time, and judges tuples apart', () => {
+    const items: unknown[] = Array.from({ length: 2000 }, (_, i) => i);
+    items[1999] = 'list';
+    expect(() => loads(keyedByOneTuple(items, 3))).toThrow(expect.objectContaining({ code: 'UNHASHABLE' }));
+    const big = tuple(...Array.from({ length: 40 }, (_, i) => i));
+    expect(unhashableType(big)).toBeUndefined();
+    expect(unhashableType(big)).toBeUndefined();
+    const bad = tuple(...Array.from({ length: 40 }, (_, i) => i), []);
+    expect(unhashableType(bad)).toBe('list');
+    expect(unhashableType(bad)).toBe('list');
+    expect(unhashableType(tuple(big, bad))).toBe('list');
+    expect(unhashableType(tuple(big, big))).toBeUndefined();
+  });
+});
+
 describe('-0.0 as a set element or dict key', () => {
   it('decodes to PyFloat(-0), which Sets and Maps keep apart from +0, and re-encodes as -0.0', () => {
     // {-0.0, 1.5} and {-0.0: 'a'} as CPython 3.11 pickles them.

@@ -18,16 +18,29 @@ import {
   PyTuple,
 } from './values.js';
 
+/** Items a tuple's check must have looked at for its verdict to be kept in `HASHABLE_TUPLES`. */
+const KEEP_VERDICT_ITEMS = 16;
+/**
+ * Tuples of at least KEEP_VERDICT_ITEMS items (nested ones counted) found hashable. A tuple is frozen, so its
+ * verdict cannot change; without this, one large tuple in the memo used as a dict key again and again (a few
+ * bytes of pickle each time) was walked again each time: a 264 KB pickle with a 1e5-item tuple as the key of
+ * 16000 SETITEMS took 44 s to decode (CPython, which hashes the tuple each time, 2.6 s); now about 25 ms.
+ */
+const HASHABLE_TUPLES = new WeakSet<PyTuple>();
+
 /** CPython's name for the type of `value` when Python cannot hash it, else undefined. */
 export function unhashableType(value: unknown): string | undefined {
   if (typeof value !== 'object' || value === null) return undefined;
   // Tuples hash their items: the first unhashable one decides. Each tuple is looked at once, so tuples that
   // share tuples (60 levels of (t, t) from a few bytes of pickle) cost their number, not 2^60.
   if (value instanceof PyTuple) {
+    if (HASHABLE_TUPLES.has(value)) return undefined;
     // The common key, a tuple of scalars, allocates nothing; nested tuples are tracked as they come.
     let pending: PyTuple[] | undefined;
     let seen: Set<PyTuple> | undefined;
+    let looked = 0;
     for (let tuple: PyTuple | undefined = value; tuple !== undefined; tuple = pending?.pop()) {
+      looked += tuple.length;
       for (const item of tuple) {
         if (item instanceof PyTuple) {
           seen ??= new Set([value]);
@@ -42,6 +55,7 @@ export function unhashableType(value: unknown): string | undefined {
         }
       }
     }
+    if (looked >= KEEP_VERDICT_ITEMS) HASHABLE_TUPLES.add(value);
     return undefined;
   }
   if (value instanceof PyDeque) return 'collections.deque';
