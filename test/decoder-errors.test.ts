@@ -280,6 +280,50 @@ describe('hostile lengths and limits', () => {
     expectRefused('}(NNK\x01NK\x02NK\x03Nu.', 'LIMIT_EXCEEDED', { limits: { maxContainerItems: 3 } });
   });
 
+  it('refuses reconstructors copying one list from the memo over and over (maxCopiedItemsPerByte)', () => {
+    // A 20000-item list (memo 0) handed to `name` 300 times, a few bytes each: 6e6 items from 46 KB.
+    const amplified = (module: string, name: string, uses: number): Uint8Array => {
+      const text = (s: string) => [0x8c, s.length, ...Buffer.from(s)];
+      const parts = [0x80, 4, 0x28];
+      for (let i = 0; i < 20000; i++) parts.push(0x4b, i & 0xff);
+      parts.push(0x6c, 0x94, 0x30, ...text(module), ...text(name), 0x93, 0x94, 0x30, 0x5d, 0x94, 0x28);
+      for (let i = 0; i < uses; i++) parts.push(0x68, 1, 0x68, 0, 0x85, 0x52);
+      parts.push(0x65, 0x2e);
+      return Uint8Array.from(parts);
+    };
+    for (const [module, name] of [
+      ['builtins', 'set'],
+      ['builtins', 'tuple'],
+      ['builtins', 'bytes'],
+      ['collections', 'deque'],
+    ]) {
+      const e = refusal(amplified(module!, name!, 300));
+      expect(e.code).toBe('LIMIT_EXCEEDED');
+      expect(e.message).toMatch(/maxCopiedItemsPerByte \(4\)/);
+      // Within the allowance (1M items whatever the length), and past it with the limit raised.
+      expect((loads(amplified(module!, name!, 40)) as unknown[]).length).toBe(40);
+      const raised = loads(amplified(module!, name!, 300), { limits: { maxCopiedItemsPerByte: Infinity } });
+      expect((raised as unknown[]).length).toBe(300);
+    }
+    expect(DEFAULT_UNPICKLING_LIMITS.maxCopiedItemsPerByte).toBe(4);
+  });
+
+  it('lets reconstructors copy what a pickle CPython wrote holds, however large', () => {
+    // Protocol 2 writes a set as set([...]) and bytes as _codecs.encode(str, 'latin1'): one copy of each.
+    const items = Array.from({ length: 300_000 }, (_, i) => i);
+    const script =
+      'import pickle,sys,collections\n' +
+      'v=[set(range(300000)), bytes(range(256))*2000, collections.deque(range(300000)), frozenset(range(300000))]\n' +
+      'sys.stdout.write(pickle.dumps(v, 2).hex())';
+    const hex = execFileSync('python3', ['-c', script], { maxBuffer: 64 << 20 }).toString();
+    const data = Uint8Array.from(Buffer.from(hex, 'hex'));
+    const [set, payload, deque, frozen] = loads(data) as [Set<number>, Uint8Array, unknown[], Set<number>];
+    expect([...set]).toEqual(items);
+    expect(payload.length).toBe(512_000);
+    expect([...deque]).toEqual(items);
+    expect(frozen.size).toBe(300_000);
+  });
+
   it('random mutations of real pickles only ever raise UnpicklingError', () => {
     const hex = execFileSync('python3', [
       '-c',

@@ -38,6 +38,7 @@ import {
   TextDecodeFailure,
 } from './text-decode.js';
 import {
+  COPY_ALLOWANCE,
   checkUnpicklerOptions,
   DEFAULT_UNPICKLING_LIMITS,
   type UnpicklingLimits,
@@ -355,6 +356,19 @@ interface LoadState {
  * STOP ended, so back-to-back pickles in one buffer can be read in turn.
  */
 /**
+ * How many items a standard-library reconstructor could copy out of `arg`: the items of a list, tuple, set or
+ * dict, the bytes of a bytes-like, the characters of a str; 0 for anything else.
+ */
+function copyableItems(arg: unknown): number {
+  if (typeof arg === 'string') return arg.length;
+  if (typeof arg !== 'object' || arg === null) return 0;
+  if (Array.isArray(arg)) return arg.length;
+  if (arg instanceof Set || arg instanceof Map) return arg.size;
+  if (ArrayBuffer.isView(arg)) return arg.byteLength;
+  return 0;
+}
+
+/**
  * The bytes of any bytes-like input, as Python's `loads` takes bytes, bytearray or a memoryview: another
  * typed array or a DataView is read as its bytes, an ArrayBuffer whole.
  */
@@ -509,6 +523,8 @@ export class Unpickler {
     const maxDepth = limits.maxDepth;
     const maxItems = limits.maxContainerItems;
     const maxString = limits.maxStringBytes;
+    // Items the standard-library reconstructors may still copy in this load (see maxCopiedItemsPerByte).
+    let copyBudget = 0;
     // The current load's state: set by the returned function, released when it returns.
     let data: Uint8Array = NO_BYTES;
     let end = 0;
@@ -867,6 +883,20 @@ export class Unpickler {
     let lastCallable: PyGlobal | undefined;
     let lastUser: ClassDecoder | undefined;
     let lastHandler: GlobalHandler | undefined;
+    /** Charges what a standard-library reconstructor may copy from `args` against this load's budget. */
+    const chargeCopies = (args: PyTuple): void => {
+      for (const arg of args) {
+        const n = copyableItems(arg);
+        if (n === 0) continue;
+        copyBudget -= n;
+        if (copyBudget < 0) {
+          fail(
+            'LIMIT_EXCEEDED',
+            `standard-library reconstructors would copy more than maxCopiedItemsPerByte (${limits.maxCopiedItemsPerByte}) items per byte of pickle`,
+          );
+        }
+      }
+    };
     const callGlobal = (kind: PyObjectKind, callable: unknown, args: PyTuple | unknown[]): unknown => {
       const argsTuple = args instanceof PyTuple ? args : (PyTuple.fromItems(args) as PyTuple);
       if (callable instanceof PyObject && isZoneInfoUnpickle(callable)) {
@@ -883,6 +913,7 @@ export class Unpickler {
         if (user) return this.#construct(user, argsTuple, undefined);
         const handler = lastHandler;
         if (handler?.call) {
+          chargeCopies(argsTuple);
           const v = handler.call(argsTuple, ctx);
           if (v !== KEEP_PLACEHOLDER) return recordOrigin(v, kind, callable, argsTuple, undefined);
         }
@@ -912,6 +943,7 @@ export class Unpickler {
         if (user) return this.#construct(user, argsTuple, kwargs);
         const handler = this.#handlers.get(cls);
         if (handler?.construct) {
+          chargeCopies(argsTuple);
           const v = handler.construct(cls, argsTuple, kwargs);
           if (v !== KEEP_PLACEHOLDER) return recordOrigin(v, kind, cls, argsTuple, kwargs);
         }
@@ -1084,6 +1116,7 @@ export class Unpickler {
       data = input;
       end = Math.min(input.length, start + limits.maxInputBytes);
       overLimit = end < input.length;
+      copyBudget = COPY_ALLOWANCE + limits.maxCopiedItemsPerByte * (end - start);
       view = undefined;
       stack = [];
       marks = [];
