@@ -491,3 +491,105 @@ describe('identity memo past half a million containers', () => {
     expect(Buffer.from(a).equals(Buffer.from(b))).toBe(true);
   });
 });
+
+describe('dumps that bet no object comes twice', () => {
+  // Past its first 16 objects a dump logs objects instead of looking each up, and checks the log every 65536
+  // objects and at the end; an object met twice sends it back to the start with the memo. A persistentId
+  // hook keeps a pickler on the memo from the start: the bytes must be the same.
+  const withMemo = (value: unknown, protocol = 4) =>
+    new Pickler({ protocol, persistentId: () => undefined }).dump(value);
+  const records = (n: number) => Array.from({ length: n }, (_, i) => ({ id: i, tags: [i, 'x'] }));
+
+  it('writes the bytes of the memo path, with and without shared objects, at every protocol', () => {
+    const shared = { shared: true };
+    const early = records(5);
+    const cases: [string, unknown][] = [
+      ['no sharing', records(3000)],
+      ['one of the first 16 objects again at the end', [...early, ...records(3000), early[2]]],
+      ['an object shared within the speculative part', [...records(40), shared, ...records(40), shared]],
+      ['an object again past the first check', [shared, ...records(40_000), shared]],
+      [
+        'a cycle past the first 16 objects',
+        (() => {
+          const list: unknown[] = records(30);
+          list.push(list);
+          return list;
+        })(),
+      ],
+      [
+        'a tuple holding a list holding the tuple',
+        (() => {
+          const inner: unknown[] = records(20);
+          const t = tuple(1, inner);
+          inner.push(t);
+          return [t, t];
+        })(),
+      ],
+    ];
+    for (const [name, value] of cases) {
+      for (const protocol of [0, 2, 4, 5]) {
+        // A fresh pickler for each: one that met an object twice uses the memo for its next 16 dumps.
+        const bet = new Pickler({ protocol }).dump(value);
+        expect(toHex(bet), `${name} @${protocol}`).toBe(toHex(withMemo(value, protocol)));
+      }
+    }
+  });
+
+  it('goes back to the memo at once for a graph that shares everything (2^60 paths through 60 lists)', () => {
+    let node: unknown[] = [1];
+    for (let i = 0; i < 60; i++) node = [node, node, i];
+    const value = [...records(20), node];
+    expect(toHex(new Pickler({ protocol: 4 }).dump(value))).toBe(toHex(withMemo(value)));
+  });
+
+  it('keeps the memo of a Pickler across dump() calls after a dump that bet', () => {
+    const objects = records(100);
+    const pickler = new Pickler({ protocol: 4 });
+    const reference = new Pickler({ protocol: 4, persistentId: () => undefined });
+    expect(toHex(pickler.dump(objects))).toBe(toHex(reference.dump(objects)));
+    // The second dump refers back to the first one's objects.
+    expect(toHex(pickler.dump([objects[50], objects]))).toBe(toHex(reference.dump([objects[50], objects])));
+  });
+
+  it('reports an error as the memo path does', () => {
+    const value = [...records(30), { bad: Symbol('x') }];
+    const error = (() => {
+      try {
+        dumps(value);
+      } catch (e) {
+        return e as PicklingError;
+      }
+      throw new Error('dumped');
+    })();
+    expect(error).toBeInstanceOf(PicklingError);
+    expect(error.code).toBe('UNPICKLABLE');
+    expect(error.path).toBe('value[30].bad');
+  });
+
+  it('runs a getter again only when the dump starts again, and writes its value once', () => {
+    let calls = 0;
+    const shared = { n: 1 };
+    const withGetter = {
+      get value() {
+        calls++;
+        return 'v';
+      },
+    };
+    const value = [...records(20), withGetter, shared, shared];
+    // A fresh pickler: after a dump that met an object twice, the next 16 use the memo from the start.
+    const pickler = new Pickler({ protocol: 4 });
+    const bytes = pickler.dump(value);
+    expect(calls).toBe(2);
+    calls = 0;
+    expect(toHex(bytes)).toBe(toHex(withMemo(value)));
+    expect(calls).toBe(1);
+    pickler.clearMemo();
+    calls = 0;
+    pickler.dump(value);
+    expect(calls).toBe(1);
+    // Without sharing, once.
+    calls = 0;
+    new Pickler({ protocol: 4 }).dump([...records(20), withGetter]);
+    expect(calls).toBe(1);
+  });
+});
