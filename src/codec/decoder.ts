@@ -8,6 +8,7 @@ import { readFloat64BE, readInt32LE, readUint16LE, readUint32LE } from './byte-r
 import { mapPython2Name, PYTHON2_ONLY_MODULES } from './compat-names.js';
 import { UnpicklingError, type UnpicklingErrorCode } from './errors.js';
 import { asKey } from './hashable.js';
+import { kindOf } from './kind-of.js';
 import { numpyRegistry } from './numpy.js';
 import { HIGHEST_PROTOCOL, OPCODE_BY_CODE } from './opcodes.js';
 import { allowList, type ClassDecoder, type GlobalFilter, type Registry } from './registry.js';
@@ -352,10 +353,6 @@ interface LoadState {
 }
 
 /**
- * A reusable unpickler. `load(data, offset)` decodes one pickle starting at `offset` and reports where its
- * STOP ended, so back-to-back pickles in one buffer can be read in turn.
- */
-/**
  * How many items a standard-library reconstructor could copy out of `arg`: the items of a list, tuple, set or
  * dict, the bytes of a bytes-like, the characters of a str; 0 for anything else.
  */
@@ -377,15 +374,17 @@ function pickleBytes(input: unknown): Uint8Array {
   if (input instanceof ArrayBuffer) return new Uint8Array(input);
   if (typeof SharedArrayBuffer !== 'undefined' && input instanceof SharedArrayBuffer)
     return new Uint8Array(input);
-  const kind =
-    input === null ? 'null' : typeof input === 'object' ? input.constructor?.name || 'object' : typeof input;
   throw new UnpicklingError(
     'BAD_ARGUMENT',
-    `pickle data must be bytes (a Uint8Array, another ArrayBufferView or an ArrayBuffer), not ${kind}`,
+    `pickle data must be bytes (a Uint8Array, another ArrayBufferView or an ArrayBuffer), not ${kindOf(input)}`,
     0,
   );
 }
 
+/**
+ * A reusable unpickler. `load(data, offset)` decodes one pickle starting at `offset` and reports where its
+ * STOP ended, so back-to-back pickles in one buffer can be read in turn.
+ */
 export class Unpickler {
   readonly #bigintsAlways: boolean;
   readonly #wrapFloats: boolean;

@@ -1,5 +1,6 @@
 /** `wait()`: CPython's `multiprocessing.connection.wait` for connections, listeners and child processes. */
 import type { ChildProcess } from 'node:child_process';
+import { kindOf } from '../codec/kind-of.js';
 import {
   type CallOptions,
   Connection,
@@ -36,12 +37,6 @@ function isChildProcess(object: unknown): object is ChildProcess {
   );
 }
 
-function describe(object: unknown): string {
-  if (object === null) return 'null';
-  if (typeof object !== 'object') return typeof object;
-  return (object as { constructor?: { name?: string } }).constructor?.name || 'object';
-}
-
 function hookOf(object: Waitable): ReadinessHook {
   if (object instanceof Connection) {
     if (object.closed) throw new ConnectionClosedError();
@@ -50,9 +45,7 @@ function hookOf(object: Waitable): ReadinessHook {
   if (object instanceof Listener) return object[readinessHook];
   if (isChildProcess(object)) return childHook(object);
   // CPython also takes file descriptors and objects with fileno(); a Node process cannot watch those.
-  throw new TypeError(
-    `wait() watches Connection, Listener and ChildProcess objects, not ${describe(object)}`,
-  );
+  throw new TypeError(`wait() watches Connection, Listener and ChildProcess objects, not ${kindOf(object)}`);
 }
 
 /**
@@ -70,7 +63,7 @@ export async function wait<T extends Waitable>(
 ): Promise<T[]> {
   const milliseconds = secondsToMilliseconds(timeout);
   if (typeof (objects as Partial<Iterable<T>> | null)?.[Symbol.iterator] !== 'function') {
-    throw new TypeError(`wait() takes an iterable of objects to watch, not ${describe(objects)}`);
+    throw new TypeError(`wait() takes an iterable of objects to watch, not ${kindOf(objects)}`);
   }
   const watched = Array.from(objects);
   const hooks = watched.map(hookOf);
