@@ -2,6 +2,7 @@
  * Proxies: TypeScript handles on objects that live in a manager server. Each owns exactly one server-side
  * reference, as a Python proxy does once its constructor's incref and the creator's decref have cancelled out.
  */
+import { secondsToMilliseconds } from '../transport/connection.js';
 import { ManagerClosedError } from './errors.js';
 import type { PythonKwargs } from './messages.js';
 import type { ManagerToken } from './token.js';
@@ -157,14 +158,13 @@ export interface QueueWaitOptions extends ProxyCallOptions {
  */
 function queueTimeout(timeout: number | undefined): number | null {
   if (timeout === undefined || timeout === null) return null;
-  if (typeof timeout !== 'number') {
-    throw new TypeError(`timeout must be a number of seconds, not ${typeof timeout}`);
-  }
   if (Number.isNaN(timeout)) {
     throw new RangeError(
       "timeout must be a number of seconds, got NaN (the server's queue would wait for ever)",
     );
   }
+  // Anything but a number: a TypeError, as for every timeout.
+  secondsToMilliseconds(timeout);
   return timeout;
 }
 
