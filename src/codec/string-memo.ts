@@ -131,8 +131,8 @@ export class StringMemo {
   lookupOrAdd(text: string, hash: number, index: number): number {
     if (this.#byMap !== undefined) return this.#lookupOrAddByMap(text, index);
     const filter = this.#filter;
-    const bit1 = hash & this.#filterMask;
-    const bit2 = Math.imul(hash, 0x9e3779b1) >>> this.#filterShift;
+    const bit1 = this.#firstBit(hash);
+    const bit2 = this.#secondBit(hash);
     const mask1 = 1 << (bit1 & 31);
     const mask2 = 1 << (bit2 & 31);
     if ((filter[bit1 >>> 5]! & mask1) === 0 || (filter[bit2 >>> 5]! & mask2) === 0) {
@@ -184,8 +184,8 @@ export class StringMemo {
       const mask = this.#tableMask;
       for (let i = 0; i < count; i++) {
         const hash = this.#hashes[i]!;
-        filter[(hash & this.#filterMask) >>> 5] = 0;
-        filter[(Math.imul(hash, 0x9e3779b1) >>> this.#filterShift) >>> 5] = 0;
+        filter[this.#firstBit(hash) >>> 5] = 0;
+        filter[this.#secondBit(hash) >>> 5] = 0;
         this.#keys[i] = undefined;
         if (i >= this.#indexed) continue;
         let slot = hash & mask;
@@ -269,9 +269,18 @@ export class StringMemo {
     return true;
   }
 
+  /** The filter bits of a hash: its low bits, and the top bits of its Fibonacci product. */
+  #firstBit(hash: number): number {
+    return hash & this.#filterMask;
+  }
+
+  #secondBit(hash: number): number {
+    return Math.imul(hash, 0x9e3779b1) >>> this.#filterShift;
+  }
+
   #setFilterBits(hash: number): void {
-    const bit1 = hash & this.#filterMask;
-    const bit2 = Math.imul(hash, 0x9e3779b1) >>> this.#filterShift;
+    const bit1 = this.#firstBit(hash);
+    const bit2 = this.#secondBit(hash);
     this.#filter[bit1 >>> 5]! |= 1 << (bit1 & 31);
     this.#filter[bit2 >>> 5]! |= 1 << (bit2 & 31);
   }
