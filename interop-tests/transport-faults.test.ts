@@ -192,6 +192,36 @@ describe('after the handshake', () => {
     }
   });
 
+  it('a length header no buffer can hold fails the receive, and the Listener and the connection live on', async () => {
+    // The fixture takes keys in hex: '6b' is 'k'.
+    const listener = await Listener.listen(freshAddress('AF_INET'), { authkey: 'k' });
+    try {
+      const [client, accepted] = await Promise.all([
+        peer.call<{ conn: string }>('client', { address: listener.address, authkey: '6b' }),
+        listener.accept(),
+      ]);
+      // A 2^40-byte message, announced with CPython's own 64-bit escape.
+      await peer.call('send_raw', { conn: client.conn, hex: 'ffffffff0000010000000000' });
+      await expect(accepted.recvBytes()).rejects.toMatchObject({
+        name: 'ProtocolError',
+        code: 'MESSAGE_TOO_LARGE',
+      });
+      await accepted.sendBytes(Uint8Array.of(1, 2, 3));
+      expect(await peer.call('recv_bytes', { conn: client.conn })).toMatchObject({ hex: '010203' });
+      // The Listener still serves other clients.
+      const [other, next] = await Promise.all([
+        peer.call<{ conn: string }>('client', { address: listener.address, authkey: '6b' }),
+        listener.accept(),
+      ]);
+      await peer.call('send_bytes', { conn: other.conn, data: { hex: '0a0b' } });
+      expect(hex(await next.recvBytes())).toBe('0a0b');
+      for (const conn of [accepted, next]) conn.close();
+      for (const conn of [client, other]) await peer.call('close', { handle: conn.conn });
+    } finally {
+      listener.close();
+    }
+  });
+
   it('a peer killed mid-message gives "got end of file during message", not EOF', async () => {
     const victim = await PythonPeer.start(newest);
     const pair = await connectPair(victim, { family: 'AF_UNIX', pythonListens: false });

@@ -46,6 +46,49 @@ describe('crafted frames', () => {
     expect([b.readable, b.writable]).toEqual([false, true]);
   });
 
+  it('a length no buffer can hold is MESSAGE_TOO_LARGE for every later receive, at both ends of a pipe', async () => {
+    // 2^40 and 2^63 bytes: Node's Buffer refuses the first, no JavaScript buffer can be the second. A peer
+    // sending either used to make the socket's read callback throw, which ended the whole process.
+    for (const header of ['ffffffff 0000010000000000', 'ffffffff 8000000000000000']) {
+      for (const receiverIndex of [0, 1]) {
+        const ends = await pair();
+        const receiver = ends[receiverIndex]!;
+        const sender = ends[1 - receiverIndex]!;
+        rawSocket(sender).write(fromHex(`00000002 6869 ${header} 00`));
+        expect(Buffer.from(await receiver.recvBytes()).toString()).toBe('hi');
+        const error = await receiver.recvBytes().catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(ProtocolError);
+        expect(error).toMatchObject({ code: 'MESSAGE_TOO_LARGE' });
+        const announced = BigInt(`0x${header.slice(9)}`);
+        expect((error as Error).message).toContain(`a message of ${announced} bytes`);
+        expect((error as Error).cause).toBeInstanceOf(RangeError);
+        await expect(receiver.recv()).rejects.toMatchObject({ code: 'MESSAGE_TOO_LARGE' });
+        expect(await receiver.poll()).toBe(true);
+        // The other direction still works.
+        await receiver.sendBytes(Buffer.from('still here'));
+        expect(Buffer.from(await sender.recvBytes()).toString()).toBe('still here');
+      }
+    }
+  });
+
+  it('a payload the allocator cannot provide is MESSAGE_TOO_LARGE with its error as the cause', async () => {
+    const [a, b] = await pair();
+    const outOfMemory = new RangeError('Array buffer allocation failed');
+    const allocate = vi.spyOn(Buffer, 'allocUnsafeSlow').mockImplementation((size) => {
+      if (size >= 1 << 20) throw outOfMemory;
+      return Buffer.alloc(size);
+    });
+    try {
+      const sending = a.sendBytes(patterned(1 << 20, 1));
+      const error = await b.recvBytes().catch((e: unknown) => e);
+      expect(error).toMatchObject({ name: 'ProtocolError', code: 'MESSAGE_TOO_LARGE', cause: outOfMemory });
+      // The unreadable rest of the stream is read and dropped, so the sender is not left blocked.
+      await sending;
+    } finally {
+      allocate.mockRestore();
+    }
+  });
+
   it('other negative headers are a protocol error instead of CPython silent desynchronisation', async () => {
     const [a, b] = await pair();
     rawSocket(a).write(fromHex('fffffffe 00000001 21'));
@@ -487,6 +530,29 @@ describe('recvBytesInto reads in place', () => {
     expect(Buffer.compare(received, message)).toBe(0);
     expect(received.buffer).not.toBe(buffer.buffer);
     expect(Buffer.compare(buffer, untouched)).toBe(0);
+  });
+
+  it('an aborted receive whose message cannot be copied out ends reading with MESSAGE_TOO_LARGE', async () => {
+    const [a, b] = await pair();
+    const message = patterned(2 << 20, 6);
+    const frame = encodeJoinedFrame(message);
+    const controller = new AbortController();
+    const aborted = b.recvBytesInto(new Uint8Array(message.byteLength), 0, { signal: controller.signal });
+    rawSocket(a).write(frame.subarray(0, frame.byteLength >> 1));
+    await vi.waitFor(() => expect(frameReader(b).pendingFrameLength).toBe(message.byteLength));
+    const watcher = b.poll(null);
+    const outOfMemory = new RangeError('Array buffer allocation failed');
+    const allocate = vi.spyOn(Buffer, 'allocUnsafeSlow').mockImplementation(() => {
+      throw outOfMemory;
+    });
+    try {
+      controller.abort(new Error('no longer needed'));
+    } finally {
+      allocate.mockRestore();
+    }
+    await expect(aborted).rejects.toThrow('no longer needed');
+    expect(await watcher).toBe(true);
+    await expect(b.recvBytes()).rejects.toMatchObject({ code: 'MESSAGE_TOO_LARGE', cause: outOfMemory });
   });
 
   it('a large frame nobody waits for yet is not ready until whole, and a later recvBytes gets it', async () => {

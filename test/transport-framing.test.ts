@@ -202,6 +202,31 @@ describe('FrameReader', () => {
     expect(huge.readFrame(2 ** 40)?.kind).toBe('too-long');
   });
 
+  it('a length beyond 2^53 - 1 with no limit is unallocatable, with its exact value, and stops the reader', () => {
+    const reader = new FrameReader();
+    reader.push(fromHex('ffffffff ffffffffffffffff 00'));
+    const result = reader.readFrame();
+    expect(result).toMatchObject({ kind: 'unallocatable', length: 2n ** 64n - 1n });
+    expect((result as { cause: unknown }).cause).toBeInstanceOf(RangeError);
+    expect(reader.stopped).toBe(true);
+    expect(reader.readFrame()).toBeUndefined();
+  });
+
+  it('an allocator that throws gives unallocatable with its error, and the reader stops', () => {
+    const failure = new RangeError('Array buffer allocation failed');
+    const reader = new FrameReader({
+      allocate: (n) => {
+        if (n > 4) throw failure;
+        return new Uint8Array(n);
+      },
+    });
+    reader.push(fromHex('00000002 0102 00000010 00'));
+    expect(payloads([reader.readFrame()!])).toEqual(['0102']);
+    expect(reader.readFrame()).toEqual({ kind: 'unallocatable', length: 16, cause: failure });
+    expect(reader.stopped).toBe(true);
+    expect(reader.insideFrame).toBe(false);
+  });
+
   it('a zero-length message needs no payload bytes', () => {
     const reader = new FrameReader();
     reader.push(fromHex('00000000'));

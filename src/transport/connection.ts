@@ -16,6 +16,7 @@ import {
   encodeFrameHeader,
   encodeJoinedFrame,
   FrameReader,
+  type FrameReadResult,
   JOINED_WRITE_LIMIT,
   SHORT_HEADER_SIZE,
 } from './framing.js';
@@ -198,6 +199,28 @@ interface PendingSend {
 }
 
 function noAbortListener(): void {}
+
+/** How the frame reader's refusal of a frame ends reading. */
+function readEndOf(result: Exclude<FrameReadResult, { kind: 'message' }>): ReadEnd {
+  switch (result.kind) {
+    case 'too-long':
+      return { kind: 'too-long', length: result.length };
+    case 'unallocatable': {
+      const message =
+        `the peer announced a message of ${result.length} bytes, more than can be allocated here; ` +
+        'nothing after it can be read (set maxMessageLength to refuse long messages from untrusted peers)';
+      return {
+        kind: 'error',
+        error: new ProtocolError('MESSAGE_TOO_LARGE', message, { cause: result.cause }),
+      };
+    }
+    case 'bad-header':
+      return {
+        kind: 'error',
+        error: new ProtocolError('BAD_HEADER', `negative message length ${result.header} in frame header`),
+      };
+  }
+}
 
 /** What ends the stream for readers once the queued messages are consumed. */
 type ReadEnd =
@@ -635,8 +658,13 @@ export class Connection implements AsyncIterable<unknown> {
           : (): void => {
               this.receivers.remove(receiver);
               // The message being read into the caller's memory is kept for the next receiver.
-              if (into !== undefined) this.reader.detachPayloadFrom(into);
+              const failed = into === undefined ? undefined : this.reader.detachPayloadFrom(into);
               reject(abortReason(signal));
+              if (failed !== undefined) {
+                this.readEnd = readEndOf(failed);
+                this.deliver();
+                this.notifyReadiness();
+              }
             };
       const receiver = new PendingReceive(maxlength, into, resolve, reject, signal, onAbort);
       if (onAbort) signal?.addEventListener('abort', onAbort, { once: true });
@@ -728,13 +756,8 @@ export class Connection implements AsyncIterable<unknown> {
       if (result.kind === 'message') {
         this.queue.push(result.payload);
         this.queuedBytes += result.payload.byteLength;
-      } else if (result.kind === 'too-long') {
-        this.readEnd = { kind: 'too-long', length: result.length };
       } else {
-        this.readEnd = {
-          kind: 'error',
-          error: new ProtocolError('BAD_HEADER', `negative message length ${result.header} in frame header`),
-        };
+        this.readEnd = readEndOf(result);
       }
       this.deliver();
     }

@@ -18,6 +18,11 @@ export type TransportErrorCode =
   | 'TRUNCATED_MESSAGE'
   /** A negative length header other than the −1 escape; CPython would silently desynchronise. */
   | 'BAD_HEADER'
+  /**
+   * A length header announced a message no buffer can be made for (longer than this runtime's largest
+   * buffer, or more memory than there is). CPython would wait for it, growing as bytes come.
+   */
+  | 'MESSAGE_TOO_LARGE'
   /** `accept()` on a closed listener (`OSError("listener is closed")`). */
   | 'LISTENER_CLOSED'
   /** A connect, handshake or wait did not finish within its timeout. */

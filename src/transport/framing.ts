@@ -62,7 +62,13 @@ export type FrameReadResult =
    */
   | { readonly kind: 'too-long'; readonly length: number }
   /** A negative header other than the −1 escape. The reader is stopped; the stream is desynchronised. */
-  | { readonly kind: 'bad-header'; readonly header: number };
+  | { readonly kind: 'bad-header'; readonly header: number }
+  /**
+   * The header announced a payload that could not be allocated: longer than one buffer can be in this
+   * runtime, or more memory than there is. The reader is stopped, as for `too-long`: the payload is left
+   * unread. `length` is exact (a bigint beyond 2^53 − 1); `cause` is the allocator's error.
+   */
+  | { readonly kind: 'unallocatable'; readonly length: number | bigint; readonly cause: unknown };
 
 /** Options of a {@link FrameReader}. */
 export interface FrameReaderOptions {
@@ -183,8 +189,8 @@ export class FrameReader {
         case ReaderState.LongHeader: {
           if (!this.fillHeader(12)) return undefined;
           const length = this.headerView.getBigUint64(0, false);
-          const asNumber = length > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_VALUE : Number(length);
-          const early = this.beginPayload(asNumber, maxLength, into);
+          const exact = length > BigInt(Number.MAX_SAFE_INTEGER) ? length : Number(length);
+          const early = this.beginPayload(exact, maxLength, into);
           if (early) return early;
           continue;
         }
@@ -223,14 +229,23 @@ export class FrameReader {
 
   /**
    * Moves the payload being read out of `memory` (a receiver's buffer given to {@link readFrame} that the
-   * receiver no longer wants filled) into a buffer of its own, keeping the bytes read so far.
+   * receiver no longer wants filled) into a buffer of its own, keeping the bytes read so far. Returns
+   * `unallocatable`, and stops the reader, when that buffer cannot be allocated.
    */
-  detachPayloadFrom(memory: Uint8Array): void {
+  detachPayloadFrom(memory: Uint8Array): Extract<FrameReadResult, { kind: 'unallocatable' }> | undefined {
     const payload = this.payload;
-    if (this.state !== ReaderState.Payload || payload.buffer !== memory.buffer) return;
-    const own = this.allocate(payload.byteLength);
+    if (this.state !== ReaderState.Payload || payload.buffer !== memory.buffer) return undefined;
+    let own: Uint8Array;
+    try {
+      own = this.allocate(payload.byteLength);
+    } catch (cause) {
+      // No memory for the copy: the rest of the message can never be read.
+      this.stop();
+      return { kind: 'unallocatable', length: payload.byteLength, cause };
+    }
     own.set(payload.subarray(0, this.payloadFilled));
     this.payload = own;
+    return undefined;
   }
 
   /**
@@ -273,19 +288,35 @@ export class FrameReader {
     this.payload = EMPTY;
   }
 
-  /** Starts a payload of `length` bytes, or stops the reader and reports a frame over the limit. */
+  /**
+   * Starts a payload of `length` bytes (a bigint only beyond 2^53 − 1), or stops the reader and reports a
+   * frame over the limit or one whose buffer cannot be allocated.
+   */
   private beginPayload(
-    length: number,
+    length: number | bigint,
     maxLength: number,
     into: Uint8Array | undefined,
   ): FrameReadResult | undefined {
     if (length > maxLength) {
       this.stop();
-      return { kind: 'too-long', length };
+      return { kind: 'too-long', length: Number(length) };
+    }
+    if (typeof length === 'bigint') {
+      this.stop();
+      const cause = new RangeError(`no buffer can hold ${length} bytes (more than 2^53 - 1)`);
+      return { kind: 'unallocatable', length, cause };
     }
     if (length === 0) this.payload = new Uint8Array(0);
     else if (into !== undefined && length <= into.byteLength) this.payload = into.subarray(0, length);
-    else this.payload = this.allocate(length);
+    else {
+      try {
+        this.payload = this.allocate(length);
+      } catch (cause) {
+        // Out of memory (or an allocator's own limit): the peer's message can never be read.
+        this.stop();
+        return { kind: 'unallocatable', length, cause };
+      }
+    }
     this.payloadFilled = 0;
     this.state = ReaderState.Payload;
     return undefined;
