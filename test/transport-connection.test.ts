@@ -335,15 +335,41 @@ describe("a Listener's accepted connections read in place too", () => {
     });
   }
 
+  for (const authkey of [undefined, 'key']) {
+    it(`a connection nobody has accepted yet leaves its peer's bytes in the kernel (authkey: ${authkey})`, async () => {
+      // CPython accepts only when asked, so a peer's bytes wait in the kernel's buffers; reading them into
+      // memory here would let clients that are never accepted take readHighWaterMark (8 MiB) each.
+      await using listener = await Listener.listen(undefined, { family: 'AF_INET', authkey });
+      const client = await Client(listener.address, { authkey });
+      open.push(client);
+      const messages = Array.from({ length: 24 }, (_, i) => patterned(1 << 20, i));
+      const sent = Promise.all(messages.map((message) => client.sendBytes(message)));
+      const waiting = (listener as unknown as { ready: { connection: Connection }[] }).ready;
+      await vi.waitFor(() => expect(waiting).toHaveLength(1));
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const held = waiting[0]!.connection as unknown as { queuedBytes: number };
+      const inMemory = held.queuedBytes + frameReader(waiting[0]!.connection).buffered;
+      expect(inMemory).toBeLessThan(1 << 20);
+      const server = await listener.accept();
+      open.push(server);
+      for (const message of messages) expect(Buffer.compare(await server.recvBytes(), message)).toBe(0);
+      await sent;
+    });
+  }
+
   it('bytes sent before accept() are kept, and close() stops the server with connections open', async () => {
     const listener = await Listener.listen(undefined, { family: 'AF_UNIX' });
     const client = await Client(listener.address);
     open.push(client);
-    await client.sendBytes(patterned(1 << 20, 9));
+    await client.sendBytes(patterned(1000, 8));
+    // More than the kernel buffers hold: as with CPython, this send finishes once the connection is accepted.
+    const sending = client.sendBytes(patterned(1 << 20, 9));
     await new Promise((resolve) => setTimeout(resolve, 50));
     const server = await listener.accept();
     open.push(server);
+    expect(Buffer.compare(await server.recvBytes(), patterned(1000, 8))).toBe(0);
     expect(Buffer.compare(await server.recvBytes(), patterned(1 << 20, 9))).toBe(0);
+    await sending;
     listener.close();
     await server.sendBytes(Uint8Array.of(1));
     expect(Array.from(await client.recvBytes())).toEqual([1]);

@@ -246,6 +246,13 @@ export interface ReadinessHook {
 /** Lets the handshake cap frame lengths at 256 bytes; not part of the public API. */
 export const handshakeLimitHook = Symbol('mpwire.handshakeLimit');
 
+/**
+ * Lets a Listener stop a connection nobody has accepted yet from reading, so its peer's bytes wait in the
+ * kernel's socket buffer (as they do for CPython, which accepts only when asked) instead of in this process;
+ * not part of the public API.
+ */
+export const holdReadingHook = Symbol('mpwire.holdReading');
+
 function bytesView(buffer: BytesLike): Uint8Array {
   if (buffer instanceof ArrayBuffer) return new Uint8Array(buffer);
   if (ArrayBuffer.isView(buffer)) return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
@@ -310,6 +317,8 @@ export class Connection implements AsyncIterable<unknown> {
   private streamError: unknown;
   private readEnd: ReadEnd | undefined;
   private paused = false;
+  /** Set by a Listener until the connection is accepted: see {@link holdReadingHook}. */
+  private readingHeld = false;
   private isClosed = false;
   private isReadable: boolean;
   private readonly isWritable: boolean;
@@ -597,6 +606,16 @@ export class Connection implements AsyncIterable<unknown> {
     this.pump();
   }
 
+  /** @internal While held, the socket stays paused whatever the queue holds; releasing lets `pump` decide. */
+  [holdReadingHook](held: boolean): void {
+    this.readingHeld = held;
+    if (held && !this.paused && !this.socket.destroyed) {
+      this.paused = true;
+      this.socket.pause();
+    }
+    if (!held) this.pump();
+  }
+
   // ---- receive side ----
 
   private checkClosed(): void {
@@ -763,8 +782,9 @@ export class Connection implements AsyncIterable<unknown> {
     }
     this.deliver();
     const shouldPause =
-      this.receivers.length === 0 &&
-      (this.queuedBytes >= this.readHighWaterMark || this.reader.buffered >= this.readHighWaterMark);
+      this.readingHeld ||
+      (this.receivers.length === 0 &&
+        (this.queuedBytes >= this.readHighWaterMark || this.reader.buffered >= this.readHighWaterMark));
     if (shouldPause !== this.paused && !this.socket.destroyed) {
       this.paused = shouldPause;
       if (shouldPause) this.socket.pause();

@@ -21,6 +21,7 @@ import {
   type ConnectionOptions,
   checkConnectionOptions,
   checkWholeNumber,
+  holdReadingHook,
   type ReadinessHook,
   readinessHook,
   secondsToMilliseconds,
@@ -171,6 +172,7 @@ export class Listener implements AsyncIterable<Connection> {
     if (this.isClosed) throw listenerClosed();
     options.signal?.throwIfAborted();
     const next = this.ready.shift();
+    next?.connection[holdReadingHook](false);
     const accepted =
       next ??
       (await new Promise<Accepted>((resolve, reject) => {
@@ -297,6 +299,8 @@ export class Listener implements AsyncIterable<Connection> {
     const pending = this.waiting.shift();
     if (pending) pending.resolve(accepted);
     else {
+      // Until accept() takes it, its peer's bytes wait in the kernel, not in this process.
+      accepted.connection[holdReadingHook](true);
       this.ready.push(accepted);
       this.notifyReadiness();
     }
