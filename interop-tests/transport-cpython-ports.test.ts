@@ -302,6 +302,41 @@ describe(`CPython ${newest.label} only`, () => {
     await expect(Client('\\\\.\\pipe\\x')).rejects.toThrow(RangeError);
   });
 
+  it('a Unix socket path longer than sun_path is refused, as CPython refuses it, not cut short', async () => {
+    const { mkdtempSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const directory = mkdtempSync(`${tmpdir()}/mpwire-`);
+    const pathOf = (bytes: number): string => `${directory}/${'p'.repeat(bytes - directory.length - 1)}`;
+    try {
+      const peer = peerOf(pythons.length - 1);
+      // CPython binds 107 bytes and refuses 108.
+      const pyListening = await peer.call<{ handle: string }>('listen', { address: pathOf(107) });
+      await peer.call('close', { handle: pyListening.handle });
+      await expect(peer.call('listen', { address: pathOf(108) })).rejects.toThrow(/AF_UNIX path too long/);
+      await expect(Listener.listen(pathOf(108))).rejects.toThrow(
+        new RangeError(
+          `AF_UNIX path too long: 108 bytes, where a socket path holds at most 107; use a shorter path (a directory nearer the root, or a relative path)`,
+        ),
+      );
+      await expect(Client(pathOf(125))).rejects.toThrow(/AF_UNIX path too long: 125 bytes/);
+      // 107 bytes is bound exactly: CPython reaches it by the same path.
+      await using listener = await Listener.listen(pathOf(107));
+      expect(listener.address).toBe(pathOf(107));
+      const [client, accepted] = await Promise.all([
+        peer.call<{ conn: string }>('client', { address: pathOf(107) }),
+        listener.accept(),
+      ]);
+      await accepted.sendBytes(Buffer.from('fits'));
+      expect((await peer.call<{ hex: string }>('recv_bytes', { conn: client.conn })).hex).toBe(
+        Buffer.from('fits').toString('hex'),
+      );
+      accepted.close();
+      await peer.call('close', { handle: client.conn });
+    } finally {
+      rmSync(directory, { recursive: true, force: true });
+    }
+  });
+
   it('_TestConnection.test_duplex_false: flags and errors of a one-way Pipe', async () => {
     const [reader, writer] = await Pipe(false);
     expect([reader.readable, reader.writable, writer.readable, writer.writable]).toEqual([

@@ -78,19 +78,37 @@ export function arbitraryAddress(family: Family): ArbitraryAddress {
   return { address: join(directory, `listener-${randomBytes(4).toString('hex')}`), directory };
 }
 
-/** Checks that an address has the shape its family needs. */
+/**
+ * Checks that an address has the shape its family needs, and that a Unix socket name fits `sun_path`.
+ * @throws TypeError for a wrong shape; RangeError (CPython's `OSError('AF_UNIX path too long')`) for a name
+ *   that does not fit, which Node 20 would otherwise cut short without a word and bind or connect to.
+ */
 export function checkAddressShape(address: Address, family: Family): void {
   if (family === 'AF_INET') {
     if (!Array.isArray(address) || typeof address[0] !== 'string' || !Number.isInteger(address[1])) {
       throw new TypeError('AF_INET address must be a [host, port] pair');
     }
-  } else if (typeof address !== 'string') {
+    return;
+  }
+  if (typeof address !== 'string') {
     throw new TypeError('AF_UNIX address must be a string path or a "\\0" abstract name');
+  }
+  // A path needs its terminating NUL inside sun_path; an abstract name may fill it.
+  const room = isAbstractAddress(address) ? SUN_PATH_LENGTH : SUN_PATH_LENGTH - 1;
+  const length = Buffer.byteLength(address, 'utf8');
+  if (length > room) {
+    throw new RangeError(
+      `AF_UNIX path too long: ${length} bytes, where a socket ${isAbstractAddress(address) ? 'name' : 'path'} ` +
+        `holds at most ${room}; use a shorter path (a directory nearer the root, or a relative path)`,
+    );
   }
 }
 
-/** Length of `sun_path` on Linux, which Node 20 fills completely for abstract names. */
-export const SUN_PATH_LENGTH = 108;
+/**
+ * Length of `sun_path`: 108 bytes on Linux, which Node 20 fills completely for abstract names; 104 on macOS
+ * and the BSDs.
+ */
+export const SUN_PATH_LENGTH = process.platform === 'linux' ? 108 : 104;
 
 /**
  * The abstract name padded with NULs to 108 bytes: the name Node 20 actually binds or connects to for
