@@ -680,7 +680,8 @@ export class Connection implements AsyncIterable<unknown> {
               const failed = into === undefined ? undefined : this.reader.detachPayloadFrom(into);
               reject(abortReason(signal));
               if (failed !== undefined) {
-                this.readEnd = readEndOf(failed);
+                // An end already found (the stream ended inside this message) stays the one reported.
+                this.readEnd ??= readEndOf(failed);
                 this.deliver();
                 this.notifyReadiness();
               }
