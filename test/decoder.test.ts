@@ -26,6 +26,7 @@ import {
   PyUUID,
   Unpickler,
 } from '../src/codec/index.js';
+import { cpythonDumps, type OracleCase } from './encoder-oracle.js';
 
 /** Pickles each Python expression at each protocol with the given interpreter; returns bytes by [expr][proto]. */
 function pickled(exprs: readonly string[], protocols: readonly number[], exe = 'python3'): Uint8Array[][] {
@@ -221,6 +222,37 @@ describe('containers', () => {
       const inner = d.get(1) as unknown[];
       expect(inner[0]).toBe(d);
       expect((inner[1] as PyTuple)[0]).toBe(d);
+    }
+  });
+
+  it('tuples and frozensets of 150 000 containers from CPython load with the default limits', () => {
+    // Every item of a tuple waits on the stack until TUPLE builds it; a maxDepth of 100 000 refused these.
+    const cases: OracleCase[] = [
+      {
+        name: 'dicts',
+        python: "tuple({'a': i} for i in range(150000))",
+        value: () => null,
+        protocols: [2, 4],
+      },
+      { name: 'lists', python: 'tuple([i, i] for i in range(150000))', value: () => null, protocols: [1, 4] },
+      {
+        name: 'frozensets',
+        python: 'frozenset(frozenset([i, -i - 1]) for i in range(150000))',
+        value: () => null,
+        protocols: [4],
+      },
+    ];
+    const pickles = cpythonDumps(cases);
+    for (const c of cases) {
+      for (const [protocol, hex] of Object.entries(pickles[c.name]!)) {
+        const value = loads(Buffer.from(hex, 'hex'));
+        const items = value instanceof PyFrozenSet ? [...value] : (value as unknown[]);
+        expect(items, `${c.name} at protocol ${protocol}`).toHaveLength(150_000);
+        if (c.name === 'dicts') expect(items[149_999]).toEqual({ a: 149_999 });
+        if (c.name === 'lists') expect(items[7]).toEqual([7, 7]);
+        if (c.name === 'frozensets')
+          expect(items.every((s) => s instanceof PyFrozenSet && s.size === 2)).toBe(true);
+      }
     }
   });
 

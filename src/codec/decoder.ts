@@ -576,7 +576,10 @@ export class Unpickler {
     };
     const checkDepth = (): void => {
       if (stack.length + marks.length >= maxDepth)
-        fail('LIMIT_EXCEEDED', `nesting deeper than maxDepth (${maxDepth})`);
+        fail(
+          'LIMIT_EXCEEDED',
+          `more than maxDepth (${maxDepth}) values and MARKs open on the unpickling stack`,
+        );
     };
     const checkItems = (n: number): void => {
       if (n > maxItems) fail('LIMIT_EXCEEDED', `container larger than maxContainerItems (${maxItems})`);

@@ -12,7 +12,13 @@ import { UnpicklingError } from './errors.js';
 export interface UnpicklingLimits {
   /** Largest pickle accepted, in bytes (counted from the start offset to STOP). */
   readonly maxInputBytes: number;
-  /** Most values waiting on the decoder's stack plus open MARKs when a container or MARK opens. */
+  /**
+   * Most values waiting on the decoder's stack plus open MARKs when a container or MARK opens. Containers
+   * nested in one another wait there, and so does every item of a tuple or frozenset until it is built, so
+   * this must be at least the largest tuple accepted: the default matches `maxContainerItems`. (A tuple of
+   * 150 000 dicts, written by CPython, needs 150 000.) The decoder itself never recurses, so nesting of any
+   * depth is safe to load.
+   */
   readonly maxDepth: number;
   /** Most memo entries (PUT/BINPUT/LONG_BINPUT/MEMOIZE), and the largest memo index + 1. */
   readonly maxMemoEntries: number;
@@ -37,7 +43,7 @@ export const COPY_ALLOWANCE = 1 << 20;
 /** The limits used when an option is not given. */
 export const DEFAULT_UNPICKLING_LIMITS: Readonly<UnpicklingLimits> = Object.freeze({
   maxInputBytes: 256 * 1024 * 1024,
-  maxDepth: 100_000,
+  maxDepth: 50_000_000,
   maxMemoEntries: 10_000_000,
   maxStringBytes: 128 * 1024 * 1024,
   // CPython refuses longer decimal int literals by default (sys.int_info.default_max_str_digits).
