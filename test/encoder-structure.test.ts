@@ -8,6 +8,7 @@ import { dumpsTransient } from '../src/codec/encoder.js';
 import {
   dumps,
   loads,
+  NDArray,
   Pickler,
   type PicklerOptions,
   PicklingError,
@@ -109,6 +110,30 @@ describe('errors', () => {
       expect({ code: error.code, path: error.path }).toEqual({ code: 'UNPICKLABLE', path });
       expect(error.message).toContain(`at ${path}`);
     }
+  });
+
+  it('says what to send instead of typed arrays other than Uint8Array and of raw buffers', () => {
+    const hints: [unknown, string][] = [
+      [
+        new Float64Array(2),
+        'cannot pickle Float64Array instance (only Uint8Array is bytes: wrap the array as NDArray.fromTypedArray(array)',
+      ],
+      [new BigInt64Array(1), 'NDArray.fromTypedArray(array) for numpy, or as a PyArray for array.array'],
+      [
+        new ArrayBuffer(4),
+        'cannot pickle ArrayBuffer instance (pass new Uint8Array(buffer) to send its bytes)',
+      ],
+      [
+        new DataView(new ArrayBuffer(4)),
+        'pass new Uint8Array(view.buffer, view.byteOffset, view.byteLength)',
+      ],
+      [new (class Gadget {})(), 'no reducer registered: register one in a Registry passed as `registry`'],
+    ];
+    for (const [value, hint] of hints) expect(catchPicklingError(() => dumps(value)).message).toContain(hint);
+    // What each hint suggests pickles.
+    expect(loads(dumps(NDArray.fromTypedArray(new Float64Array([1.5, 2]))))).toBeInstanceOf(NDArray);
+    const buffer = Uint8Array.of(1, 2, 3).buffer;
+    expect(loads(dumps(new Uint8Array(buffer)))).toEqual(Uint8Array.of(1, 2, 3));
   });
 
   it('names class instances that have no reducer', () => {

@@ -205,6 +205,22 @@ function isPlainObject(value: object): boolean {
   return proto === Object.prototype || proto === null;
 }
 
+/** What to do instead, for a value with no pickle form of its own. */
+function unpicklableHint(value: unknown): string {
+  if (ArrayBuffer.isView(value) && !(value instanceof DataView)) {
+    return 'only Uint8Array is bytes: wrap the array as NDArray.fromTypedArray(array) for numpy, or as a PyArray for array.array';
+  }
+  if (
+    value instanceof ArrayBuffer ||
+    (typeof SharedArrayBuffer === 'function' && value instanceof SharedArrayBuffer)
+  ) {
+    return 'pass new Uint8Array(buffer) to send its bytes';
+  }
+  if (value instanceof DataView)
+    return 'pass new Uint8Array(view.buffer, view.byteOffset, view.byteLength) to send its bytes';
+  return 'no reducer registered: register one in a Registry passed as `registry`';
+}
+
 function typeName(value: unknown): string {
   if (typeof value === 'function') return `function ${value.name || '(anonymous)'}`;
   if (typeof value !== 'object' || value === null) return typeof value;
@@ -1155,7 +1171,7 @@ export class Pickler {
       return this.#saveReduction(reducer(value, this.#reduceContext), value);
     }
     if (isPlainObject(value)) return this.#saveObjectDict(value as Record<string, unknown>, value);
-    throw new PicklingError('UNPICKLABLE', `cannot pickle ${typeName(value)} (no reducer registered)`);
+    throw new PicklingError('UNPICKLABLE', `cannot pickle ${typeName(value)} (${unpicklableHint(value)})`);
   }
 
   // ---- atoms ----
