@@ -197,6 +197,7 @@ describe('spawnPython options', () => {
     const python = join(FIXTURES, 'no-such-python');
     const bad: [Partial<SpawnPythonOptions>, new (...args: never[]) => Error][] = [
       [{ exitTimeout: Number.NaN }, RangeError],
+      [{ killTimeout: Number.POSITIVE_INFINITY }, RangeError],
       [{ killTimeout: '1' as unknown as number }, TypeError],
       [{ stderrLimit: -1 }, RangeError],
       [{ stderrLimit: 1.5 }, RangeError],

@@ -314,6 +314,9 @@ describe('ManagerClient (against an in-memory server)', () => {
     await expect(queue.put(1, { timeout: Number.NaN })).rejects.toThrow(/wait for ever/);
     await expect(queue.get({ timeout: '5' as unknown as number })).rejects.toThrow(TypeError);
     expect(server.log.length).toBe(logged);
+    // The server's queue waits out long timeouts itself: no timer here limits them.
+    await queue.put(4, { timeout: 1e7 });
+    expect(await queue.get({ timeout: 1e7 })).toBe(4);
     // Negative timeouts go to the server, which raises its own ValueError, as Python's queue does.
     await queue.put(3, { timeout: 2.5 });
     expect(await queue.get({ timeout: 0 })).toBe(3);

@@ -14,6 +14,7 @@ import {
   Pipe,
   ProtocolError,
   TransportError,
+  wait,
 } from '../src/transport/index.js';
 
 const open: Connection[] = [];
@@ -426,9 +427,23 @@ describe('recv() with unpicklerOptions', () => {
       await expect(a.recvBytesInto(new Uint8Array(20), bad)).rejects.toThrow(TypeError);
     }
     await expect(a.poll('1' as unknown as number)).rejects.toThrow(TypeError);
+    // A timer cannot wait past 2^31 - 1 ms: Node fired such a poll at once, returning false with a warning.
+    // CPython refuses these too (OverflowError: timeout is too large); null waits without a limit.
+    for (const tooLong of [2_147_484, 1e7, Number.POSITIVE_INFINITY]) {
+      await expect(a.poll(tooLong)).rejects.toThrow(
+        /timeout is too large.*pass null to wait without a limit/,
+      );
+      await expect(wait([a], tooLong)).rejects.toThrow(RangeError);
+      await expect(Client(['127.0.0.1', 1], { timeout: tooLong })).rejects.toThrow(/timeout is too large/);
+      await expect(Listener.listen(['127.0.0.1', 0], { handshakeTimeout: tooLong })).rejects.toThrow(
+        RangeError,
+      );
+    }
+    const waiting = a.poll(2_147_483);
     // Nothing was sent or taken: one message goes through whole, and Infinity means no limit.
     await b.sendBytes(data, 2, 5);
     expect(await a.poll(5)).toBe(true);
+    expect(await waiting).toBe(true);
     expect(Array.from(await a.recvBytes(Number.POSITIVE_INFINITY))).toEqual([0, 0, 0, 0, 0]);
     expect(await a.poll(0)).toBe(false);
   });

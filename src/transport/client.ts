@@ -15,7 +15,7 @@ import {
   Connection,
   type ConnectionOptions,
   checkConnectionOptions,
-  secondsToMilliseconds,
+  timeoutMilliseconds,
 } from './connection.js';
 import { DirectReadChannel, registerDirectRead } from './direct-read.js';
 import { authenticate, withDeadline } from './handshake.js';
@@ -93,7 +93,7 @@ export async function Client(address: Address, options: ClientOptions = {}): Pro
   const authkey =
     options.authkey === null || options.authkey === undefined ? undefined : authkeyBytes(options.authkey);
   // Every argument is checked before the socket exists: a throw after it would leave its error unhandled.
-  const milliseconds = secondsToMilliseconds(options.timeout);
+  const milliseconds = timeoutMilliseconds(options.timeout);
   options.signal?.throwIfAborted();
   const { socket, connected } = connectSocket(address, family);
   let connection: Connection | undefined;

@@ -273,6 +273,25 @@ export function secondsToMilliseconds(seconds: number | null | undefined): numbe
   return Math.max(0, seconds * 1000);
 }
 
+/** The longest wait a timer can hold: 2^31 − 1 ms, about 24.8 days (CPython's `poll()` has the same bound). */
+const MAX_TIMEOUT_MILLISECONDS = 0x7fff_ffff;
+
+/**
+ * {@link secondsToMilliseconds} for a timeout this process waits out itself. Node fires a longer timer at once
+ * (with a warning), so a longer timeout is refused, as CPython refuses it (`OverflowError`).
+ * @throws RangeError for a timeout over 2^31 − 1 ms, Infinity included.
+ */
+export function timeoutMilliseconds(seconds: number | null | undefined): number | undefined {
+  const milliseconds = secondsToMilliseconds(seconds);
+  if (milliseconds !== undefined && milliseconds > MAX_TIMEOUT_MILLISECONDS) {
+    throw new RangeError(
+      `timeout is too large: ${seconds} s, where at most ${MAX_TIMEOUT_MILLISECONDS / 1000} s (about 24.8 days) ` +
+        'can be waited; pass null to wait without a limit',
+    );
+  }
+  return milliseconds;
+}
+
 /**
  * A message-oriented connection to a `multiprocessing.connection` peer. Obtained from `Client`,
  * `Listener.accept`, `Pipe` or `spawnWithPipe`; wrap an already connected socket with
@@ -504,7 +523,7 @@ export class Connection implements AsyncIterable<unknown> {
     this.checkClosed();
     this.checkReadable();
     if (this.readyToRead()) return true;
-    const milliseconds = secondsToMilliseconds(timeout);
+    const milliseconds = timeoutMilliseconds(timeout);
     if (milliseconds === 0) return false;
     options.signal?.throwIfAborted();
     return new Promise<boolean>((resolve, reject) => {

@@ -24,7 +24,7 @@ import {
   holdReadingHook,
   type ReadinessHook,
   readinessHook,
-  secondsToMilliseconds,
+  timeoutMilliseconds,
 } from './connection.js';
 import { adoptAcceptedSocket } from './direct-read.js';
 import { TransportError } from './errors.js';
@@ -112,7 +112,7 @@ export class Listener implements AsyncIterable<Connection> {
     const family = options.family ?? (address === undefined ? defaultFamily : addressType(address));
     validateFamily(family);
     if (options.authkey !== null && options.authkey !== undefined) authkeyBytes(options.authkey);
-    secondsToMilliseconds(options.handshakeTimeout);
+    timeoutMilliseconds(options.handshakeTimeout);
     checkWholeNumber('backlog', options.backlog, 0);
     let ownedDirectory: string | undefined;
     if (address === undefined) {
@@ -275,7 +275,7 @@ export class Listener implements AsyncIterable<Connection> {
       return;
     }
     this.handshaking.add(connection);
-    const timeout = secondsToMilliseconds(this.options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT_SECONDS);
+    const timeout = timeoutMilliseconds(this.options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT_SECONDS);
     withDeadline(authenticate(connection, this.authkey, 'listener'), timeout, undefined, 'handshake', () =>
       connection.close(),
     ).then(

@@ -6,7 +6,7 @@ import {
   Connection,
   type ReadinessHook,
   readinessHook,
-  secondsToMilliseconds,
+  timeoutMilliseconds,
 } from './connection.js';
 import { ConnectionClosedError } from './errors.js';
 import { Listener } from './listener.js';
@@ -61,7 +61,7 @@ export async function wait<T extends Waitable>(
   timeout: number | null = null,
   options: CallOptions = {},
 ): Promise<T[]> {
-  const milliseconds = secondsToMilliseconds(timeout);
+  const milliseconds = timeoutMilliseconds(timeout);
   if (typeof (objects as Partial<Iterable<T>> | null)?.[Symbol.iterator] !== 'function') {
     throw new TypeError(`wait() takes an iterable of objects to watch, not ${kindOf(objects)}`);
   }

@@ -15,7 +15,7 @@ import {
   type Connection,
   type ConnectionOptions,
   checkWholeNumber,
-  secondsToMilliseconds,
+  timeoutMilliseconds,
 } from '../transport/connection.js';
 import { spawnWithPipe } from '../transport/pipe.js';
 import { type PythonExit, PythonSpawnError } from './errors.js';
@@ -91,8 +91,8 @@ export class PythonWorker {
   constructor(child: ChildProcess, connection: Connection, stderr: StderrTail, options: SpawnPythonOptions) {
     this.process = child;
     this.#stderr = stderr;
-    this.#exitTimeoutMs = secondsToMilliseconds(options.exitTimeout ?? DEFAULT_EXIT_TIMEOUT_SECONDS)!;
-    this.#killTimeoutMs = secondsToMilliseconds(options.killTimeout ?? DEFAULT_KILL_TIMEOUT_SECONDS)!;
+    this.#exitTimeoutMs = timeoutMilliseconds(options.exitTimeout ?? DEFAULT_EXIT_TIMEOUT_SECONDS)!;
+    this.#killTimeoutMs = timeoutMilliseconds(options.killTimeout ?? DEFAULT_KILL_TIMEOUT_SECONDS)!;
     this.exited = new Promise<PythonExit>((resolve) => {
       child.once('exit', (code, signal) => {
         liveChildren.delete(child);
@@ -166,8 +166,8 @@ export async function spawnPython(options: SpawnPythonOptions & PythonTarget): P
   const targetArgs = pythonTargetArgs(options);
   // Checked before the child exists, which a later throw would leave running.
   checkSpawnShape(options);
-  secondsToMilliseconds(options.exitTimeout);
-  secondsToMilliseconds(options.killTimeout);
+  timeoutMilliseconds(options.exitTimeout);
+  timeoutMilliseconds(options.killTimeout);
   checkWholeNumber('stderrLimit', options.stderrLimit, 0);
   const stdio: StdioOptions = [options.stdin ?? 'ignore', options.stdout ?? 'inherit', 'pipe'];
   const env: Record<string, string | undefined> = { ...process.env, ...options.env };
