@@ -1,5 +1,5 @@
 /** Connection behaviour that needs no Python: crafted frames over a Node socket pair, argument checks, cancellation. */
-import type { Socket } from 'node:net';
+import { createConnection, Server, type Socket } from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { dumps, PyPickleBuffer } from '../src/codec/index.js';
 import { adoptAcceptedSocket } from '../src/transport/direct-read.js';
@@ -182,6 +182,45 @@ describe('argument checks in CPython order, with its texts', () => {
     expect(() => new Connection(rawSocket(a), { readable: false, writable: false })).toThrow(
       new RangeError('at least one of `readable` and `writable` must be True'),
     );
+  });
+});
+
+describe('Pipe', () => {
+  it('pairs only with its own connecting end, whatever connects to its listener first', async () => {
+    // Any local process may connect to the abstract name it reads from /proc/net/unix: two strangers get in
+    // first here, one sending 16 wrong bytes and one sending nothing.
+    const strangers: Socket[] = [];
+    const listen = Server.prototype.listen;
+    const spy = vi.spyOn(Server.prototype, 'listen').mockImplementation(function (
+      this: Server,
+      ...args: unknown[]
+    ) {
+      const [options, ready] = args as [{ path: string }, () => void];
+      return listen.call(this, options, () => {
+        const wrong = createConnection({ path: options.path });
+        wrong.on('error', () => undefined);
+        wrong.write(Buffer.alloc(16, 7));
+        const silent = createConnection({ path: options.path });
+        silent.on('error', () => undefined);
+        strangers.push(wrong, silent);
+        setTimeout(ready, 50);
+      });
+    });
+    let ends: [Connection, Connection];
+    try {
+      ends = await Pipe();
+    } finally {
+      spy.mockRestore();
+    }
+    open.push(...ends);
+    const [a, b] = ends;
+    await a.sendBytes(Buffer.from('for b'));
+    expect(Buffer.from(await b.recvBytes()).toString()).toBe('for b');
+    await b.send({ to: 'a' });
+    expect(await a.recv()).toEqual({ to: 'a' });
+    for (const stranger of strangers) {
+      await vi.waitFor(() => expect(stranger.readableEnded || stranger.destroyed).toBe(true));
+    }
   });
 });
 

@@ -3,7 +3,7 @@
  * file descriptor that Python opens with `multiprocessing.connection.Connection(fd)`.
  */
 import { type ChildProcess, type SpawnOptions, type StdioOptions, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
 import { arbitraryAddress } from './address.js';
@@ -14,7 +14,9 @@ import { Connection, type ConnectionOptions, checkConnectionOptions } from './co
  * Two connected ends, as CPython's `Pipe(duplex)`: with `duplex` both ends read and write; otherwise the
  * result is `[reader, writer]`. Both ends are Unix stream sockets (CPython uses `socketpair()` for duplex and
  * `os.pipe()` otherwise; the framing is the same). Node has no `socketpair()`, so the pair is made by a
- * one-shot listener on a Linux abstract name (a private temporary path elsewhere).
+ * one-shot listener on a Linux abstract name (a private temporary path elsewhere). Any local process may
+ * connect to an abstract name it reads from `/proc/net/unix`, so the connecting end first sends a random
+ * token, and only the connection that brings it becomes the other end.
  */
 export async function Pipe(
   duplex = true,
@@ -26,28 +28,81 @@ export async function Pipe(
   const path = place
     ? (place.address as string)
     : `\0mpwire-pipe-${process.pid}-${randomBytes(8).toString('hex')}`;
-  const server = createServer({ allowHalfOpen: true });
+  const server = createServer({ allowHalfOpen: true, pauseOnConnect: true });
+  const token = randomBytes(PAIRING_TOKEN_LENGTH);
+  const strangers = new Set<Socket>();
   try {
     const accepted = new Promise<Socket>((resolve, reject) => {
-      server.once('connection', resolve);
+      server.on('connection', (socket: Socket) => {
+        strangers.add(socket);
+        void bringsToken(socket, token).then((genuine) => {
+          if (!genuine) return socket.destroy();
+          strangers.delete(socket);
+          resolve(socket);
+        });
+      });
       server.once('error', reject);
     });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen({ path, backlog: 1, exclusive: true }, () => resolve());
+      server.listen({ path, backlog: 8, exclusive: true }, () => resolve());
     });
     const { socket: first, connected } = connectSocket(path, 'AF_UNIX');
-    const [second] = await Promise.all([accepted, connected]);
-    return duplex
+    await connected;
+    first.write(token);
+    const second = await accepted;
+    const ends: [Connection, Connection] = duplex
       ? [new Connection(first, {}, options), new Connection(second, {}, options)]
       : [
           new Connection(first, { writable: false }, options),
           new Connection(second, { readable: false }, options),
         ];
+    // bringsToken left it paused, which the connection's 'data' listener alone does not undo.
+    second.resume();
+    return ends;
   } finally {
+    for (const socket of strangers) socket.destroy();
     server.close();
     if (place?.directory) rmSync(place.directory, { recursive: true, force: true });
   }
+}
+
+/** Bytes of the token that tells a Pipe's own connecting end from any other process's connection. */
+const PAIRING_TOKEN_LENGTH = 16;
+
+/**
+ * Whether the first bytes from `socket` are `token`; leaves the socket paused, with any bytes after the
+ * token put back. False when it ends or fails first.
+ */
+function bringsToken(socket: Socket, token: Uint8Array): Promise<boolean> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const finish = (genuine: boolean): void => {
+      socket.off('data', onData);
+      socket.off('end', refuse);
+      socket.off('close', refuse);
+      socket.off('error', refuse);
+      socket.pause();
+      resolve(genuine);
+    };
+    const refuse = (): void => finish(false);
+    const onData = (chunk: Buffer): void => {
+      chunks.push(chunk);
+      size += chunk.byteLength;
+      if (size < token.byteLength) return;
+      const received = Buffer.concat(chunks, size);
+      const genuine = timingSafeEqual(received.subarray(0, token.byteLength), token);
+      finish(genuine);
+      if (genuine && size > token.byteLength) socket.unshift(received.subarray(token.byteLength));
+    };
+    socket.on('data', onData);
+    socket.once('end', refuse);
+    socket.once('close', refuse);
+    socket.once('error', refuse);
+    // Accepted paused (pauseOnConnect), which a 'data' listener alone does not undo.
+    socket.resume();
+  });
 }
 
 /** The environment variable that tells a child which descriptor holds its end of the pipe. */
