@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import {
   Client,
   type Connection,
+  ConnectionClosedError,
   Listener,
   Pipe,
   spawnWithPipe,
@@ -191,6 +192,25 @@ describe('wait()', () => {
     } finally {
       a.close();
       b.close();
+    }
+  });
+
+  it('a connection closed during a wait fails it, as a closed one given to it does; a listener turns ready', async () => {
+    const [a, b] = await Pipe();
+    const [c, d] = await Pipe();
+    try {
+      // It used to wait for ever: a closed connection never became ready.
+      const waiting = wait([b, d], null);
+      setTimeout(() => d.close(), 20);
+      await expect(waiting).rejects.toBeInstanceOf(ConnectionClosedError);
+      await expect(wait([b, d], 1)).rejects.toBeInstanceOf(ConnectionClosedError);
+      const listener = await Listener.listen(['127.0.0.1', 0]);
+      const onListener = wait([listener], null);
+      listener.close();
+      // accept() then reports the closed listener.
+      expect(await onListener).toEqual([listener]);
+    } finally {
+      for (const end of [a, b, c, d]) end.close();
     }
   });
 

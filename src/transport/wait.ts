@@ -51,7 +51,8 @@ function hookOf(object: Waitable): ReadinessHook {
 /**
  * The subset of `objects` (an array or any other iterable) that is ready, in input order; `[]` on timeout.
  * Nothing is read.
- * @throws ConnectionClosedError for a closed connection (CPython fails on its closed handle too); TypeError
+ * @throws ConnectionClosedError for a connection closed before or during the wait (CPython fails on its
+ *   closed handle too); TypeError
  *   for objects that are not iterable or hold something other than a Connection, Listener or ChildProcess,
  *   and for a timeout that is not a number; RangeError for a NaN timeout.
  * @param timeout seconds; `undefined`/`null` wait forever, `0` or negative check once (as CPython).
@@ -82,6 +83,11 @@ export async function wait<T extends Waitable>(
       else reject(result.error);
     };
     const check = (): void => {
+      // A connection closed while waited on fails the wait, as a closed one given to it does (and poll()).
+      if (watched.some((object) => object instanceof Connection && object.closed)) {
+        finish({ error: new ConnectionClosedError() });
+        return;
+      }
       const ready = readyNow();
       if (ready.length > 0) finish(ready);
     };
