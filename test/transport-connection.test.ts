@@ -235,6 +235,38 @@ describe('cancellation and ordering', () => {
     expect(Buffer.from(await b.recvBytes()).toString()).toBe('kept');
   });
 
+  it("iteration ends quietly when this side closes the connection, as a Listener's does", async () => {
+    const [a, b] = await pair();
+    await a.send('first');
+    await a.sendBytes(dumps('second'));
+    const received: unknown[] = [];
+    const reading = (async () => {
+      for await (const message of b) {
+        received.push(message);
+        if (received.length === 2) setTimeout(() => b.close(), 10);
+      }
+    })();
+    await reading;
+    expect(received).toEqual(['first', 'second']);
+    const [c, d] = await pair();
+    const bytes = (async () => {
+      const got: string[] = [];
+      for await (const message of d.iterBytes()) got.push(Buffer.from(message).toString());
+      return got;
+    })();
+    await c.sendBytes(Buffer.from('x'));
+    setTimeout(() => d.close(), 20);
+    expect(await bytes).toEqual(['x']);
+    // Other failures still end it with their error.
+    const [e, f] = await pair();
+    rawSocket(e).write(fromHex('fffffffe'));
+    await expect(
+      (async () => {
+        for await (const _ of f) void _;
+      })(),
+    ).rejects.toMatchObject({ code: 'BAD_HEADER' });
+  });
+
   it('concurrent receivers are served in call order', async () => {
     const [a, b] = await pair();
     const receivers = [b.recvBytes(), b.recvBytes(), b.recvBytes()];

@@ -590,28 +590,39 @@ export class Connection implements AsyncIterable<unknown> {
     await new Promise<void>((resolve) => this.socket.once('close', () => resolve()));
   }
 
-  /** Unpickled messages (`recv()`) until the peer closes at a message boundary; other errors are thrown. */
+  /**
+   * Unpickled messages (`recv()`) until the peer closes at a message boundary or this side calls `close()`
+   * (as a Listener's iteration ends when it is closed); other errors are thrown.
+   */
   async *[Symbol.asyncIterator](): AsyncIterator<unknown> {
     for (;;) {
       try {
         yield await this.recv();
       } catch (error) {
-        if (error instanceof EOFError) return;
+        if (this.endsIteration(error)) return;
         throw error;
       }
     }
   }
 
-  /** Messages as bytes (`recvBytes()`) until the peer closes at a message boundary; other errors are thrown. */
+  /**
+   * Messages as bytes (`recvBytes()`) until the peer closes at a message boundary or this side calls
+   * `close()`; other errors are thrown.
+   */
   async *iterBytes(options: CallOptions = {}): AsyncGenerator<Uint8Array, void, undefined> {
     for (;;) {
       try {
         yield await this.recvBytes(undefined, options);
       } catch (error) {
-        if (error instanceof EOFError) return;
+        if (this.endsIteration(error)) return;
         throw error;
       }
     }
+  }
+
+  /** Whether a receive error ends an iteration quietly: EOF at a boundary, or this side's own close(). */
+  private endsIteration(error: unknown): boolean {
+    return error instanceof EOFError || (error instanceof ConnectionClosedError && this.isClosed);
   }
 
   /** @internal Observed by `wait()`. */
