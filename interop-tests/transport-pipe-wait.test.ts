@@ -144,6 +144,15 @@ describe('wait()', () => {
     await output;
   });
 
+  it('a child that fails to start is ready too: it never emits exit, only error', async () => {
+    const missing = spawn('/no/such/interpreter-mpwire');
+    const failure = new Promise((resolve) => missing.once('error', resolve));
+    // It used to wait for ever.
+    expect(await wait([missing], 5)).toEqual([missing]);
+    expect(missing.exitCode).toBeLessThan(0);
+    expect(await failure).toMatchObject({ code: 'ENOENT' });
+  });
+
   it('test_wait_timeout and test_neg_timeout: [] after the timeout, [] at once for a negative one', async () => {
     const python = pythons.at(-1)!;
     const { child, connection } = pipeChild(python.executable, 'echo');

@@ -15,12 +15,17 @@ import { Listener } from './listener.js';
 export type Waitable = Connection | Listener | ChildProcess;
 
 function childHook(child: ChildProcess): ReadinessHook {
+  // A child that failed to start (ENOENT, EACCES) gets a negative exitCode and an 'error' event, never 'exit'.
   const exited = (): boolean => child.exitCode !== null || child.signalCode !== null;
   return {
     ready: exited,
     subscribe: (listener) => {
       child.on('exit', listener);
-      return () => child.off('exit', listener);
+      child.on('error', listener);
+      return () => {
+        child.off('exit', listener);
+        child.off('error', listener);
+      };
     },
   };
 }
