@@ -1,5 +1,5 @@
 /** Connection behaviour that needs no Python: crafted frames over a Node socket pair, argument checks, cancellation. */
-import { createConnection, Server, type Socket } from 'node:net';
+import { createConnection, Server, Socket } from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { dumps, PyPickleBuffer } from '../src/codec/index.js';
 import { adoptAcceptedSocket } from '../src/transport/direct-read.js';
@@ -220,6 +220,20 @@ describe('Pipe', () => {
     expect(await a.recv()).toEqual({ to: 'a' });
     for (const stranger of strangers) {
       await vi.waitFor(() => expect(stranger.readableEnded || stranger.destroyed).toBe(true));
+    }
+  });
+});
+
+describe('Pipe when its own connecting end fails', () => {
+  it('rejects instead of waiting for ever for the token that will not come', async () => {
+    const write = vi.spyOn(Socket.prototype, 'write').mockImplementationOnce(function (this: Socket) {
+      this.destroy();
+      return false;
+    });
+    try {
+      await expect(Pipe()).rejects.toThrow('the pipe closed before its ends were paired');
+    } finally {
+      write.mockRestore();
     }
   });
 });

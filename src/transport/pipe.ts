@@ -50,7 +50,7 @@ export async function Pipe(
     const { socket: first, connected } = connectSocket(path, 'AF_UNIX');
     await connected;
     first.write(token);
-    const second = await accepted;
+    const second = await pairedOrFailed(first, accepted);
     const ends: [Connection, Connection] = duplex
       ? [new Connection(first, {}, options), new Connection(second, {}, options)]
       : [
@@ -65,6 +65,23 @@ export async function Pipe(
     server.close();
     if (place?.directory) rmSync(place.directory, { recursive: true, force: true });
   }
+}
+
+/** The accepted end once it brought the token, or the connecting end's error if it fails or closes first. */
+function pairedOrFailed(first: Socket, accepted: Promise<Socket>): Promise<Socket> {
+  return new Promise<Socket>((resolve, reject) => {
+    const onError = (error: Error): void => settle(() => reject(error));
+    const onClose = (): void =>
+      settle(() => reject(new Error('the pipe closed before its ends were paired')));
+    const settle = (then: () => void): void => {
+      first.off('error', onError);
+      first.off('close', onClose);
+      then();
+    };
+    first.once('error', onError);
+    first.once('close', onClose);
+    void accepted.then((second) => settle(() => resolve(second)));
+  });
 }
 
 /** Bytes of the token that tells a Pipe's own connecting end from any other process's connection. */
