@@ -636,14 +636,10 @@ export class Connection implements AsyncIterable<unknown> {
     this.pump();
   }
 
-  /** @internal While held, the socket stays paused whatever the queue holds; releasing lets `pump` decide. */
+  /** @internal While held, `pump` keeps the socket paused whatever the queue holds. */
   [holdReadingHook](held: boolean): void {
     this.readingHeld = held;
-    if (held && !this.paused && !this.socket.destroyed) {
-      this.paused = true;
-      this.socket.pause();
-    }
-    if (!held) this.pump();
+    this.pump();
   }
 
   // ---- receive side ----
