@@ -235,14 +235,8 @@ export class FrameReader {
   detachPayloadFrom(memory: Uint8Array): Extract<FrameReadResult, { kind: 'unallocatable' }> | undefined {
     const payload = this.payload;
     if (this.state !== ReaderState.Payload || payload.buffer !== memory.buffer) return undefined;
-    let own: Uint8Array;
-    try {
-      own = this.allocate(payload.byteLength);
-    } catch (cause) {
-      // No memory for the copy: the rest of the message can never be read.
-      this.stop();
-      return { kind: 'unallocatable', length: payload.byteLength, cause };
-    }
+    const own = this.allocateOrStop(payload.byteLength);
+    if (!(own instanceof Uint8Array)) return own;
     own.set(payload.subarray(0, this.payloadFilled));
     this.payload = own;
     return undefined;
@@ -309,17 +303,26 @@ export class FrameReader {
     if (length === 0) this.payload = new Uint8Array(0);
     else if (into !== undefined && length <= into.byteLength) this.payload = into.subarray(0, length);
     else {
-      try {
-        this.payload = this.allocate(length);
-      } catch (cause) {
-        // Out of memory (or an allocator's own limit): the peer's message can never be read.
-        this.stop();
-        return { kind: 'unallocatable', length, cause };
-      }
+      const payload = this.allocateOrStop(length);
+      if (!(payload instanceof Uint8Array)) return payload;
+      this.payload = payload;
     }
     this.payloadFilled = 0;
     this.state = ReaderState.Payload;
     return undefined;
+  }
+
+  /**
+   * A payload buffer from the allocator or, when it cannot give one (out of memory, or its own limit), the
+   * reader stopped and the `unallocatable` result: the peer's message can never be read.
+   */
+  private allocateOrStop(length: number): Uint8Array | Extract<FrameReadResult, { kind: 'unallocatable' }> {
+    try {
+      return this.allocate(length);
+    } catch (cause) {
+      this.stop();
+      return { kind: 'unallocatable', length, cause };
+    }
   }
 
   /**
