@@ -543,6 +543,15 @@ describe('recv() with unpicklerOptions', () => {
       code: 'BAD_OPTION',
     });
     await expect(Pipe(true, { protocol: 9 })).rejects.toMatchObject({ code: 'BAD_OPTION' });
+    // Buffers kept out of band would never reach the peer, which could not load the message.
+    const bufferCallback = (): boolean => false;
+    await expect(Pipe(true, { protocol: 5, picklerOptions: { bufferCallback } })).rejects.toMatchObject({
+      code: 'BAD_OPTION',
+      message: expect.stringContaining('a connection cannot carry out-of-band buffers'),
+    });
+    await expect(
+      Client(['127.0.0.1', 1], { picklerOptions: { protocol: 5, bufferCallback } }),
+    ).rejects.toMatchObject({ code: 'BAD_OPTION' });
     for (const maxMessageLength of [Number.NaN, -1, 1.5]) {
       await expect(Pipe(true, { maxMessageLength })).rejects.toThrow(RangeError);
     }

@@ -8,6 +8,7 @@
 import type { Socket } from 'node:net';
 import { Unpickler, type UnpicklerOptions } from '../codec/decoder.js';
 import { checkPicklerOptions, dumpsTransient, type PicklerOptions } from '../codec/encoder.js';
+import { PicklingError } from '../codec/errors.js';
 import { loads } from '../codec/loads.js';
 import { checkUnpicklerOptions } from '../codec/unpickler-options.js';
 import { DIRECT_READ_MINIMUM, directReadChannelOf } from './direct-read.js';
@@ -88,6 +89,16 @@ export function checkConnectionOptions(options: ConnectionOptions): void {
       ...options.picklerOptions,
       protocol: options.protocol ?? options.picklerOptions?.protocol,
     });
+    if (options.picklerOptions?.bufferCallback !== undefined) {
+      // send() writes one pickle per message: buffers kept out of band would never reach the peer, which
+      // would then fail to load the message (CPython's Connection.send has no buffer_callback either).
+      throw new PicklingError(
+        'BAD_OPTION',
+        'a connection cannot carry out-of-band buffers: leave bufferCallback out of its picklerOptions, and ' +
+          'send large buffers in band or with sendBytes',
+        '',
+      );
+    }
   }
   if (options.unpicklerOptions !== undefined) checkUnpicklerOptions(options.unpicklerOptions);
 }
