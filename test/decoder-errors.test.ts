@@ -2,9 +2,11 @@ import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import {
   DEFAULT_UNPICKLING_LIMITS,
+  dumps,
   loads,
   type PyTuple,
   Registry,
+  Unpickler,
   type UnpicklerOptions,
   UnpicklingError,
   type UnpicklingErrorCode,
@@ -259,6 +261,22 @@ describe('hostile lengths and limits', () => {
   it('FRAME longer than the data is refused', () => {
     expectRefused('\x80\x04\x95\x10\x00\x00\x00\x00\x00\x00\x00N.', 'BAD_FRAME');
     expectRefused('\x80\x04\x95\x00\x00\x00\x00\x00\x00\x00\x01N.', 'BAD_FRAME');
+  });
+
+  it('tells no data from data that stops short of STOP, and both from a cut argument', () => {
+    expect(expectRefused('', 'TRUNCATED').message).toBe(
+      'no pickle here: the data ends where it starts (CPython: "Ran out of input") (at byte 0)',
+    );
+    expect(expectRefused('K\x01', 'TRUNCATED').message).toBe(
+      'pickle data was truncated: it ends before STOP (at byte 2)',
+    );
+    expect(expectRefused('\x80\x04K', 'TRUNCATED').message).toBe(
+      'pickle data was truncated in BININT1 (at byte 2)',
+    );
+    // A stream of pickles read with Unpickler.load: past the last one there is no pickle, not a cut one.
+    const stream = new Unpickler();
+    const one = dumps(1);
+    expect(() => stream.load(one, one.length)).toThrow(/no pickle here/);
   });
 
   it('each limit refuses with LIMIT_EXCEEDED', () => {

@@ -1147,7 +1147,14 @@ export class Unpickler {
           cur.opPos = pos;
           if (pos >= end) {
             cur.op = 0x2e;
-            truncated();
+            if (overLimit) truncated();
+            this.#fail(
+              'TRUNCATED',
+              pos === start
+                ? 'no pickle here: the data ends where it starts (CPython: "Ran out of input")'
+                : 'pickle data was truncated: it ends before STOP',
+              pos,
+            );
           }
           op = data[pos++]!;
           cur.op = op;
