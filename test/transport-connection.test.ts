@@ -443,6 +443,22 @@ describe("a Listener's accepted connections read in place too", () => {
     });
   }
 
+  for (const family of ['AF_INET', 'AF_UNIX'] as const) {
+    it(`${family}: a message sent before accept() is ready at once after it, as CPython's poll() sees it`, async () => {
+      await using listener = await Listener.listen(undefined, { family });
+      for (let round = 0; round < 10; round++) {
+        const client = await Client(listener.address);
+        open.push(client);
+        await client.send({ round });
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        const server = await listener.accept();
+        open.push(server);
+        expect(await server.poll(0)).toBe(true);
+        expect(await server.recv()).toEqual({ round });
+      }
+    });
+  }
+
   it('bytes sent before accept() are kept, and close() stops the server with connections open', async () => {
     const listener = await Listener.listen(undefined, { family: 'AF_UNIX' });
     const client = await Client(listener.address);

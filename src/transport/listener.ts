@@ -172,7 +172,12 @@ export class Listener implements AsyncIterable<Connection> {
     if (this.isClosed) throw listenerClosed();
     options.signal?.throwIfAborted();
     const next = this.ready.shift();
-    next?.connection[holdReadingHook](false);
+    if (next !== undefined) {
+      next.connection[holdReadingHook](false);
+      // What the peer sent while it waited is in the kernel: one turn of the event loop reads it, so that a
+      // poll(0) right after accept() sees it, as CPython's would.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
     const accepted =
       next ??
       (await new Promise<Accepted>((resolve, reject) => {
