@@ -142,6 +142,9 @@ def stdlib_values():
         ('deque', collections.deque([1, 2, 3])), ('deque maxlen', collections.deque([1, 2], 5)),
         ('array i', array.array('i', [1, -2, 3])), ('array d', array.array('d', [1.5, -0.0])),
         ('array B', array.array('B', [0, 255])),
+        # 8-byte C longs: below protocol 3 their items are pickled as a list of ints, beyond 2**53 too.
+        ('array l', array.array('l', [-(2 ** 63), 2 ** 63 - 1, 5])),
+        ('array L', array.array('L', [2 ** 64 - 1, 7])),
         ('value error', ValueError(u'bad', 1)), ('key error', KeyError(u'k')),
         ('point', Point(1, u'y')), ('points sharing', [Point(1, 2), Point(3, 4)]),
         ('bag', Bag([1, 2, 3])), ('registry', Registry({u'a': 1})),

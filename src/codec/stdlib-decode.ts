@@ -738,6 +738,9 @@ const NATIVE_ITEM: Record<string, { size: number; signed: boolean; float?: boole
   d: { size: 8, signed: true, float: true },
 };
 
+const MIN_SAFE_BIG = BigInt(Number.MIN_SAFE_INTEGER);
+const MAX_SAFE_BIG = BigInt(Number.MAX_SAFE_INTEGER);
+
 function readArrayItems(
   typecode: string,
   bytes: Uint8Array,
@@ -760,11 +763,7 @@ function readArrayItems(
     else {
       const big = signed ? view.getBigInt64(off, littleEndian) : view.getBigUint64(off, littleEndian);
       const keepBig = typecode === 'q' || typecode === 'Q';
-      out.push(
-        !keepBig && big >= BigInt(Number.MIN_SAFE_INTEGER) && big <= BigInt(Number.MAX_SAFE_INTEGER)
-          ? Number(big)
-          : big,
-      );
+      out.push(!keepBig && big >= MIN_SAFE_BIG && big <= MAX_SAFE_BIG ? Number(big) : big);
     }
   }
   return out;
@@ -842,7 +841,8 @@ const arrayHandler: GlobalHandler = {
         : [0n, (1n << bits) - 1n];
       if (big < min || big > max)
         fail(`array item ${big} does not fit typecode '${typecode}' (${min}..${max})`);
-      return wide ? big : Number(big);
+      // As readArrayItems: 'q'/'Q' items are bigints, other 8-byte items numbers while they are safe.
+      return wide || big < MIN_SAFE_BIG || big > MAX_SAFE_BIG ? big : Number(big);
     });
     return new PyArray(typecode, items);
   },
