@@ -58,8 +58,10 @@ def dumps_as(obj, protocol, core, oob):
     saved = [f.__module__ for f, _ in RENAMED]
     buffers = []
     try:
+        # One str per module, as numpy's functions of one module share their __module__ object.
+        names = {}
         for f, sub in RENAMED:
-            f.__module__ = core + '.' + sub
+            f.__module__ = names.setdefault(sub, core + '.' + sub)
         with warnings.catch_warnings():
             warnings.simplefilter('ignore')
             data = pickle.dumps(obj, protocol, buffer_callback=buffers.append if oob else None)
@@ -239,6 +241,11 @@ const CASES: readonly Case[] = [
   },
   { id: 'object', expr: "np.array([1, 'a', None], dtype=object)" },
   { id: 'list of arrays', expr: '[np.arange(3), np.arange(3)]' },
+  // No bytes and one-byte bytes are shared objects in CPython: numpy's b'b', 1-byte data and scalars share them.
+  {
+    id: 'one-byte data',
+    expr: "[np.int8(5), np.int8(5), np.uint8(98), np.array([98], 'u1'), np.zeros(0, 'u1'), np.bool_(True), np.bool_(True)]",
+  },
   { id: 'scalar float32', expr: 'np.float32(1.5)' },
   { id: 'scalar float16', expr: 'np.float16(0.1)' },
   { id: 'scalar int64', expr: 'np.int64(-7)' },

@@ -151,6 +151,24 @@ function buildCases(): OracleCase[] {
         return [ab, ab, Uint8Array.of(0x63, 0x64)];
       },
     },
+    {
+      // CPython has one b'' and one bytes object per byte value: equal ones share a memo entry.
+      name: 'bytes of length 0 and 1, distinct objects',
+      python: "v = [b'', bytes(bytearray(b'')), b'A', bytes(bytearray(b'A')), b'B', b'']",
+      value: () => [
+        new Uint8Array(0),
+        new Uint8Array(0),
+        Uint8Array.of(65),
+        Uint8Array.of(65),
+        Uint8Array.of(66),
+        new Uint8Array(0),
+      ],
+    },
+    {
+      name: 'bytes of length 2, distinct objects',
+      python: "v = [b'AB', bytes(bytearray(b'AB'))]",
+      value: () => [Uint8Array.of(65, 66), Uint8Array.of(65, 66)],
+    },
     { name: 'bytearray empty', python: 'bytearray()', value: () => new PyByteArray(0) },
     { name: 'bytearray ab', python: "bytearray(b'ab')", value: () => PyByteArray.fromBytes([0x61, 0x62]) },
     {

@@ -238,6 +238,13 @@ const cases: EncoderCase[] = [
     value: () => [new PyArray('i', [1]), new PyArray('i', [2])],
   },
   {
+    // Their machine bytes are b'' and b'\x01', objects CPython shares, so the second of each is a BINGET.
+    name: 'arrays whose machine bytes are empty or one byte',
+    python: "[array.array('d'), array.array('i'), array.array('b', [1]), array.array('B', [1])]",
+    protocols: ARRAY_PROTOCOLS,
+    value: () => [new PyArray('d', []), new PyArray('i', []), new PyArray('b', [1]), new PyArray('B', [1])],
+  },
+  {
     // Python classes' module and qualified name are interned strs, so equal literals hit their memo slots.
     name: 'Python-defined globals share names with equal strings',
     python:

@@ -213,6 +213,16 @@ describe('options and the Pickler object', () => {
     expect(toHex(dumps(['abc', 'abc'], { protocol: 2 }))).not.toBe(theirs);
   });
 
+  it("memoizeStrings: false still shares '' and one-character Latin-1 strings, of which CPython has one each", () => {
+    const value = ['', '', 'x', 'x', 'é', 'é', '€', '€'];
+    const ours = toHex(dumps(value, { memoizeStrings: false, protocol: 4 }));
+    const theirs = python(
+      "print(pickle.dumps([str(), ''.join([]), chr(120), chr(120), chr(0xe9), chr(0xe9), chr(0x20ac), chr(0x20ac)], 4).hex())",
+      new Uint8Array(),
+    );
+    expect(ours).toBe(theirs);
+  });
+
   it('extensions: writes EXT1/EXT2/EXT4 from protocol 2 and GLOBAL below, as copyreg.add_extension makes CPython do', () => {
     const script = `
 import copyreg, collections, datetime, pickle, sys

@@ -45,8 +45,11 @@ import { DEFAULT_PROTOCOL, HIGHEST_PROTOCOL, Op } from './opcodes.js';
 import type { ReduceContext, Registry } from './registry.js';
 import {
   BUILTINS_GETATTR,
+  EMPTY_BYTES,
   FreshString,
+  freshString,
   globalNaming,
+  isSharedString,
   isUtcEquivalent,
   MODULE_FRESH,
   NAME_FRESH,
@@ -88,7 +91,8 @@ export interface PicklerOptions {
    * Memoize equal strings by value, so a repeated string is written once and fetched with BINGET after.
    * CPython memoizes by object identity, and equal strings in Python data are usually one object (literals,
    * dict keys, interned names), so `true` (the default) reproduces its bytes in the common case. `false`
-   * writes every occurrence anew, as CPython does for equal strings that are distinct objects.
+   * writes every occurrence anew, as CPython does for equal strings that are distinct objects; except `''`
+   * and strings of one Latin-1 character, of which CPython has only one object each.
    */
   memoizeStrings?: boolean;
   /**
@@ -1056,7 +1060,7 @@ export class Pickler {
     }
     if (typeof value === 'string') {
       if (out.frameStart >= 0 && out.pos - out.frameStart >= FRAME_FULL) out.commitFrame();
-      this.#saveString(value, this.#memoizeStrings);
+      this.#saveString(value, this.#memoizeStrings || isSharedString(value));
       return true;
     }
     if (value === null || value === undefined || typeof value === 'boolean') {
@@ -1084,7 +1088,7 @@ export class Pickler {
         this.#saveNumber(value);
         return false;
       case 'string':
-        this.#saveString(value, this.#memoizeStrings);
+        this.#saveString(value, this.#memoizeStrings || isSharedString(value));
         return false;
       case 'boolean':
         if (this.protocol >= 2) this.#out.writeByte(value ? Op.NEWTRUE : Op.NEWFALSE);
@@ -1136,7 +1140,7 @@ export class Pickler {
     if (value instanceof TransientTuple) return this.#saveTuple(value.items, value.keyed ? value : undefined);
     if (value instanceof PyTuple) return this.#saveTuple(value, value);
     if (value instanceof PyByteArray) return this.#saveByteArray(value);
-    if (value instanceof Uint8Array) return this.#saveBytes(value, value);
+    if (value instanceof Uint8Array) return this.#saveBytesObject(value);
     if (value instanceof PyGlobal) return this.#saveGlobal(value);
     if (value instanceof PyObject) return this.#saveReduction(value, value);
     if (value instanceof TransientList) return this.#saveList(value.items, undefined);
@@ -1444,13 +1448,24 @@ export class Pickler {
 
   // ---- bytes, bytearray, buffers ----
 
+  /** CPython has one `b''`, so empty bytes share a memo entry; other bytes are memoized by identity. */
+  #saveBytesObject(data: Uint8Array): boolean {
+    if (data.length > 0 || data === EMPTY_BYTES) return this.#saveBytes(data, data);
+    const memoIndex = this.#memoLookup(EMPTY_BYTES);
+    if (memoIndex !== undefined) {
+      this.#writeMemoGet(memoIndex);
+      return false;
+    }
+    return this.#saveBytes(EMPTY_BYTES, EMPTY_BYTES);
+  }
+
   #saveBytes(data: Uint8Array, key: object): boolean {
     if (this.protocol < 3) {
       // No bytes opcode before protocol 3: CPython writes _codecs.encode(latin1 text, 'latin1').
       const reduction: Reduction =
         data.length === 0
           ? { kind: 'reduce', callable: BUILTINS_BYTES, args: NO_ITEMS }
-          : { kind: 'reduce', callable: CODECS_ENCODE, args: [latin1Fresh(data), 'latin1'] };
+          : { kind: 'reduce', callable: CODECS_ENCODE, args: [freshString(latin1String(data)), 'latin1'] };
       return this.#saveReduction(reduction, key);
     }
     this.#writeBytesData(data);
@@ -1827,11 +1842,6 @@ function isPowerOfTwoHex(hex: string): boolean {
 function hexDigit(hex: string, index: number): number {
   const code = hex.charCodeAt(index);
   return code <= 0x39 ? code - 0x30 : code - 0x57;
-}
-
-function latin1Fresh(data: Uint8Array): string | FreshString {
-  const text = latin1String(data);
-  return text.length === 1 ? text : new FreshString(text);
 }
 
 /** Map entries or [key, value] pairs as one flat [k0, v0, k1, v1, ...] array. */

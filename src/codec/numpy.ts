@@ -11,6 +11,7 @@
  * Pure: no `node:` imports, no I/O; runs in a browser. Nothing Python is ever executed.
  */
 import { Registry } from './registry.js';
+import { bufferBytes } from './stdlib-encode.js';
 import { PyByteArray, PyComplex, PyGlobal, PyObject, PyPickleBuffer, PyTuple, tuple } from './values.js';
 
 /** Byte order of a dtype: little, big, or not applicable (`'|'`, one-byte and byte-string types). */
@@ -1428,8 +1429,8 @@ export interface NumpyCodecOptions {
 /** Module spellings numpy 1.x and 2.x use for the same reconstructors. */
 const CORE_MODULES = ['numpy.core', 'numpy._core'] as const;
 
-/** The `b'b'` numpy passes to `_reconstruct`; shared, as CPython's one-byte bytes are, so repeats memoize. */
-const RECONSTRUCT_TYPECODE = new Uint8Array([0x62]);
+/** The `b'b'` numpy passes to `_reconstruct`: CPython's one `b'b'` object, shared with any other. */
+const RECONSTRUCT_TYPECODE = bufferBytes(Uint8Array.of(0x62));
 
 /**
  * Adds numpy to a registry: decoders for `numpy.dtype`, `numpy.core.multiarray._reconstruct`,
@@ -1503,7 +1504,10 @@ export function registerNumpy(registry: Registry, options: NumpyCodecOptions = {
     name: 'scalar',
     type: NumpyScalar,
     reduce: (scalar) =>
-      new PyObject('reduce', new PyGlobal(`${core}.multiarray`, 'scalar'), [scalar.dtype, scalar.bytes]),
+      new PyObject('reduce', new PyGlobal(`${core}.multiarray`, 'scalar'), [
+        scalar.dtype,
+        bufferBytes(scalar.bytes),
+      ]),
   });
   return registry;
 }
@@ -1602,7 +1606,10 @@ function reduceArray(array: NDArray, core: string, pickleBuffers: boolean): PyOb
     tuple(0),
     RECONSTRUCT_TYPECODE,
   ]);
-  const raw = array.objects ? reorder(array.objects, array.shape, array.order, 'C') : array.bytes;
+  // numpy's `tobytes()` makes its bytes from the data: no bytes, or one byte, are CPython's shared objects.
+  const raw = array.objects
+    ? reorder(array.objects, array.shape, array.order, 'C')
+    : bufferBytes(array.bytes);
   reduction.state = tuple(1, PyTuple.fromItems(array.shape), dtype, fortran, raw);
   return reduction;
 }

@@ -107,14 +107,30 @@ export interface Reduction {
   readonly dictItems?: ReadonlyMap<unknown, unknown> | readonly (readonly [unknown, unknown])[] | undefined;
 }
 
+/** CPython's one `b''`; with {@link bufferBytes}' one-byte values, read by the encoder only, never changed. */
+export const EMPTY_BYTES = new Uint8Array(0);
+const ONE_BYTE_VALUES: readonly Uint8Array[] = Array.from({ length: 256 }, (_, byte) => Uint8Array.of(byte));
+
 /**
- * A str as CPython would create it anew: the empty string and one-character Latin-1 strings are
- * interpreter-wide singletons, so they are memoized by value; longer ones never hit the memo.
+ * Bytes as CPython makes them from a buffer (`PyBytes_FromStringAndSize` with data, as `array` and numpy
+ * reductions do): `b''` and each one-byte value are shared objects there, so equal ones share a memo entry.
+ */
+export function bufferBytes(bytes: Uint8Array): Uint8Array {
+  if (bytes.length > 1) return bytes;
+  return bytes.length === 0 ? EMPTY_BYTES : ONE_BYTE_VALUES[bytes[0]!]!;
+}
+
+/** `''` and one-character Latin-1 strings: CPython has one object of each, so equal ones share a memo entry. */
+export function isSharedString(text: string): boolean {
+  return text.length === 0 || (text.length === 1 && text.charCodeAt(0) < 0x100);
+}
+
+/**
+ * A str as CPython would create it anew: the interpreter-wide singletons ({@link isSharedString}) are
+ * memoized by value; longer ones never hit the memo.
  */
 export function freshString(text: string): string | FreshString {
-  return text.length === 0 || (text.length === 1 && text.charCodeAt(0) < 0x100)
-    ? text
-    : new FreshString(text);
+  return isSharedString(text) ? text : new FreshString(text);
 }
 
 const DATETIME_TIMEDELTA = new PyGlobal('datetime', 'timedelta');
@@ -283,7 +299,7 @@ function arrayReduction(value: PyArray, protocol: number): Reduction {
     ARRAY_ARRAY,
     typecode,
     format.code,
-    arrayMachineBytes(value, format.size),
+    bufferBytes(arrayMachineBytes(value, format.size)),
   ]);
 }
 
