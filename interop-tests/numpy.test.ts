@@ -241,6 +241,16 @@ const CASES: readonly Case[] = [
   },
   { id: 'object', expr: "np.array([1, 'a', None], dtype=object)" },
   { id: 'list of arrays', expr: '[np.arange(3), np.arange(3)]' },
+  // numpy writes each dtype's type string ('U3', '>i4'...) and datetime unit (b'ms') anew, never shared.
+  {
+    id: 'equal flexible dtypes',
+    expr: "[np.zeros(1, 'U3'), np.zeros(1, 'U3'), np.zeros(1, '>i4'), np.zeros(1, '>i4'), np.str_('ab'), np.str_('cd')]",
+  },
+  {
+    id: 'equal datetime units',
+    expr: "[np.zeros(1, 'M8[D]'), np.zeros(1, 'M8[ms]'), np.zeros(1, 'M8[D]'), np.zeros(1, 'M8[ms]')]",
+  },
+  { id: 'nested struct', expr: "np.zeros(1, [('p', [('x', '<f4'), ('y', '<f4')])])" },
   // No bytes and one-byte bytes are shared objects in CPython: numpy's b'b', 1-byte data and scalars share them.
   {
     id: 'one-byte data',

@@ -11,7 +11,7 @@
  * Pure: no `node:` imports, no I/O; runs in a browser. Nothing Python is ever executed.
  */
 import { Registry } from './registry.js';
-import { bufferBytes } from './stdlib-encode.js';
+import { bufferBytes, FreshString } from './stdlib-encode.js';
 import { PyByteArray, PyComplex, PyGlobal, PyObject, PyPickleBuffer, PyTuple, tuple } from './values.js';
 
 /** Byte order of a dtype: little, big, or not applicable (`'|'`, one-byte and byte-string types). */
@@ -650,9 +650,10 @@ function pyKeyEquals(a: unknown, b: unknown): boolean {
 /** numpy's dtype reduction: `numpy.dtype(obj, False, True)` plus the `__setstate__` tuple. */
 function reduceDtype(dtype: NumpyDtype): PyObject {
   const kind = dtype.kind;
+  // numpy formats the type string anew for every reduction (never one of CPython's shared strs).
   const typeArgument = dtype.isRecord
     ? new PyGlobal('numpy', 'record')
-    : `${kind}${kind === 'U' ? dtype.itemsize / 4 : dtype.itemsize}`;
+    : new FreshString(`${kind}${kind === 'U' ? dtype.itemsize / 4 : dtype.itemsize}`);
   const reduction = new PyObject('reduce', new PyGlobal('numpy', 'dtype'), [typeArgument, false, true]);
   const flexible = kind === 'S' || kind === 'U' || kind === 'V';
   const isDatetime = kind === 'M' || kind === 'm';
@@ -683,7 +684,7 @@ function reduceDtype(dtype: NumpyDtype): PyObject {
     dtype.flags,
   ];
   if (isDatetime) {
-    const unit = latin1Encode(dtype.datetimeUnit ?? 'generic');
+    const unit = bufferBytes(latin1Encode(dtype.datetimeUnit ?? 'generic'));
     const unitInfo = tuple(unit, dtype.datetimeCount, 1, 1);
     reduction.state = tuple(4, ...common, tuple(dtype.metadata ?? null, unitInfo));
   } else if (dtype.metadata !== null && dtype.metadata !== undefined) {
