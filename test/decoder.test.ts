@@ -415,8 +415,8 @@ const python2 = findPythons().find((p) => p.version[0] === 2);
 if (!python2) console.log('decoder: no Python 2 interpreter found; Python 2 pickle tests not run');
 
 describe.runIf(python2 !== undefined)('Python 2 pickles', () => {
-  const py2 = (expr: string, module: 'pickle' | 'cPickle'): Uint8Array[] => {
-    const script = `import ${module} as P, sys, datetime, collections, decimal\nsys.stdout.write(' '.join(P.dumps(${expr}, p).encode('hex') for p in range(3)))`;
+  const py2 = (expr: string, module: 'pickle' | 'cPickle', prelude = ''): Uint8Array[] => {
+    const script = `import ${module} as P, sys, datetime, collections, decimal\n${prelude}\nsys.stdout.write(' '.join(P.dumps(${expr}, p).encode('hex') for p in range(3)))`;
     return execFileSync(python2!.executable, ['-c', script])
       .toString()
       .split(' ')
@@ -462,6 +462,50 @@ describe.runIf(python2 !== undefined)('Python 2 pickles', () => {
             new PyDate(1999, 1, 2),
             new PyTime(4, 5, 6, 7),
           ]);
+        }
+      }
+    });
+
+    it(`${module}: a str after a datetime class is a str unless the class is REDUCEd with it`, () => {
+      const expr =
+        "[(datetime.time, 'hello'), {'t': datetime.date, 'name': 'x'}, [datetime.datetime, '0123456789'], datetime.date(2020, 1, 2)]";
+      for (const d of py2(expr, module)) {
+        for (const encoding of ['ASCII', 'latin1']) {
+          const v = loads(d, { encoding }) as unknown[];
+          expect([...(v[0] as PyTuple)]).toStrictEqual([new PyGlobal('datetime', 'time'), 'hello']);
+          expect(v[1]).toStrictEqual({ t: new PyGlobal('datetime', 'date'), name: 'x' });
+          expect(v[2]).toStrictEqual([new PyGlobal('datetime', 'datetime'), '0123456789']);
+          expect(v[3]).toStrictEqual(new PyDate(2020, 1, 2));
+        }
+      }
+      // Not a state, so decoded as every str is: CPython fails on it under ASCII the same way.
+      for (const d of py2("[datetime.date, '\\x07\\xe4\\x01\\x02']", module)) {
+        expect(() => loads(d)).toThrow(expect.objectContaining({ code: 'BAD_ARGUMENT' }));
+        expect(loads(d, { encoding: 'latin1' })).toStrictEqual([
+          new PyGlobal('datetime', 'date'),
+          '\x07\xe4\x01\x02',
+        ]);
+      }
+    });
+
+    it(`${module}: datetime and time states before a tzinfo stay bytes, whatever the encoding`, () => {
+      const prelude = [
+        'class UTC(datetime.tzinfo):',
+        '    def utcoffset(self, d): return datetime.timedelta(0)',
+        '    def dst(self, d): return datetime.timedelta(0)',
+      ].join('\n');
+      const expr =
+        "[datetime.datetime(2020, 12, 31, 23, 59, 58, 123456, UTC()), datetime.time(4, 5, 6, 7, UTC()), 'after']";
+      for (const d of py2(expr, module, prelude)) {
+        for (const encoding of ['ASCII', 'latin1', 'utf-8']) {
+          const [when, time, after] = loads(d, { encoding }) as [PyDatetime, PyTime, string];
+          expect([when.year, when.month, when.day, when.second, when.microsecond]).toEqual([
+            2020, 12, 31, 58, 123456,
+          ]);
+          expect(when.tzinfo).toBeInstanceOf(PyObject);
+          expect([time.hour, time.microsecond]).toEqual([4, 7]);
+          expect(time.tzinfo).toBeInstanceOf(PyObject);
+          expect(after).toBe('after');
         }
       }
     });

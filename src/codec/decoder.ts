@@ -6,6 +6,7 @@
  */
 import { readFloat64BE, readInt32LE, readUint16LE, readUint32LE } from './byte-read.js';
 import { mapPython2Name, PYTHON2_ONLY_MODULES } from './compat-names.js';
+import { isDatetimeStateAt, type LookaheadBudget, lookaheadBudget } from './datetime-state-lookahead.js';
 import { UnpicklingError, type UnpicklingErrorCode } from './errors.js';
 import { asKey } from './hashable.js';
 import { kindOf } from './kind-of.js';
@@ -154,7 +155,13 @@ const CODE_NAMES: readonly string[] = OPCODE_BY_CODE.map((info) => info?.name ??
 const NO_BYTES = new Uint8Array(0);
 const NO_ITEMS: unknown[] = Object.freeze([]) as unknown as unknown[];
 const NO_MARKS: number[] = Object.freeze([]) as unknown as number[];
-const NO_STATE: LoadState = Object.freeze({ memo: NO_ITEMS, memoCount: 0, proto: 0, globals: undefined });
+const NO_STATE: LoadState = Object.freeze({
+  memo: NO_ITEMS,
+  memoCount: 0,
+  proto: 0,
+  globals: undefined,
+  lookahead: undefined,
+});
 const NO_ORIGINS = new Map<object, StdlibOrigin>();
 
 function opName(code: number): string {
@@ -350,6 +357,8 @@ interface LoadState {
   proto: number;
   /** Globals (by `module\nname`) already resolved in this load; made at the first one. */
   globals: Map<string, PyGlobal> | undefined;
+  /** What is left of this load's read-ahead for Python 2 datetime states; made at the first. */
+  lookahead: LookaheadBudget | undefined;
 }
 
 /**
@@ -966,14 +975,18 @@ export class Unpickler {
       }
       return m;
     };
-    /** py2 str: decoded per `encoding`, but kept as bytes when it is the state of a datetime/date/time. */
-    const py2String = (from: number, n: number, raw: Uint8Array | null): unknown => {
+    /**
+     * py2 str: decoded per `encoding`, but kept as bytes when it is the state of a datetime/date/time: it
+     * follows the class (or a MARK after it) and the opcodes after it, from `after`, REDUCE it with the class.
+     */
+    const py2String = (from: number, n: number, raw: Uint8Array | null, after: number): unknown => {
+      if (this.#py2Bytes) return raw ?? bytesAt(from, n);
       const t = stack.length > 0 ? stack[stack.length - 1] : undefined;
-      const beforeMark = marks.length > 0 && cur.fence === stack.length ? t : undefined;
-      const isDatetimeState =
-        (t instanceof PyGlobal && this.#datetimeGlobals.has(t)) ||
-        (beforeMark instanceof PyGlobal && this.#datetimeGlobals.has(beforeMark));
-      if (this.#py2Bytes || isDatetimeState) return raw ?? bytesAt(from, n);
+      if (t instanceof PyGlobal && this.#datetimeGlobals.has(t)) {
+        const afterMark = marks.length > 0 && cur.fence === stack.length;
+        state.lookahead ??= lookaheadBudget(end);
+        if (isDatetimeStateAt(data, after, end, afterMark, state.lookahead)) return raw ?? bytesAt(from, n);
+      }
       const src = raw ?? data;
       const s = raw ? 0 : from;
       try {
@@ -1125,7 +1138,7 @@ export class Unpickler {
       cur.op = 0;
       cur.opPos = start;
       cur.fence = 0;
-      state = { memo: [], memoCount: 0, proto: 0, globals: undefined };
+      state = { memo: [], memoCount: 0, proto: 0, globals: undefined, lookahead: undefined };
       memo = state.memo;
       dictMode = this.#forceAllMaps ? 'map' : this.#dictMode;
       trackDicts = dictMode === 'auto';
@@ -1389,7 +1402,7 @@ export class Unpickler {
               if (end - pos < 1) truncated();
               const n = data[pos++]!;
               if (end - pos < n) truncated();
-              stack.push(py2String(pos, n, null));
+              stack.push(py2String(pos, n, null, pos + n));
               pos += n;
               break;
             }
@@ -1401,7 +1414,7 @@ export class Unpickler {
               if (n < 0) fail('BAD_ARGUMENT', 'BINSTRING pickle has negative byte count');
               if (end - pos < n) truncated();
               checkString(n);
-              stack.push(py2String(pos, n, null));
+              stack.push(py2String(pos, n, null, pos + n));
               pos += n;
               break;
             }
@@ -1422,7 +1435,7 @@ export class Unpickler {
               } catch (e) {
                 return fail('BAD_ARGUMENT', (e as Error).message, e);
               }
-              stack.push(py2String(0, raw.length, raw));
+              stack.push(py2String(0, raw.length, raw, pos));
               break;
             }
             // ---- containers
