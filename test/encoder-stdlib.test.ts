@@ -26,6 +26,7 @@ import {
   PyTimedelta,
   PyTimezone,
   PyUUID,
+  PyZoneInfo,
   Registry,
   tuple,
 } from '../src/index.js';
@@ -280,6 +281,42 @@ const cases: EncoderCase[] = [
       'collections',
     ],
   },
+  {
+    // Builtin functions give the builtins module's own name as their module: one str among them, but not
+    // the interned 'builtins' of types and literals. Both kinds' names are new strs.
+    name: 'builtin functions and types',
+    python: "[len, max, 'builtins', getattr, int, 'len', 'int', complex]",
+    value: () => [
+      new PyGlobal('builtins', 'len'),
+      new PyGlobal('builtins', 'max'),
+      'builtins',
+      new PyGlobal('builtins', 'getattr'),
+      new PyGlobal('builtins', 'int'),
+      'len',
+      'int',
+      new PyGlobal('builtins', 'complex'),
+    ],
+  },
+  ...(PYTHON_MINOR >= 9
+    ? [
+        {
+          // ZoneInfo's reduction is getattr(ZoneInfo, '_unpickle'): a C function, a heap type's own name and
+          // a method name made anew, none shared with equal strs elsewhere.
+          name: 'ZoneInfo beside equal strings and builtins',
+          python:
+            "import zoneinfo\nv = [zoneinfo.ZoneInfo('UTC'), complex(1, 2), 'ZoneInfo', '_unpickle', 'getattr', 'builtins', len]",
+          value: () => [
+            PyZoneInfo.of('UTC'),
+            new PyComplex(1, 2),
+            'ZoneInfo',
+            '_unpickle',
+            'getattr',
+            'builtins',
+            new PyGlobal('builtins', 'len'),
+          ],
+        },
+      ]
+    : []),
   {
     // array.array is a heap type from 3.10: neither its module nor its name is shared.
     name: 'heap-type globals share neither string',

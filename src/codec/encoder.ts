@@ -18,7 +18,8 @@
  * name, as they are one object in Python. None, bool, int and float are never memoized. A global's module
  * and name strings at protocol 4+ follow CPython's objects (`globalNaming`): interned for Python-defined
  * classes and functions (equal strings elsewhere share their memo slot), a fresh `__qualname__` for C types
- * and builtin functions, both fresh for heap C types.
+ * and builtin functions, both fresh for heap C types, and for C functions the module's own `__name__`
+ * (shared among them, not with equal strings).
  *
  * Error paths use JavaScript accessor notation from `value`: `[i]` for list and tuple items,
  * `.key` / `["key"]` for object keys, `.get(key)` for Map values with primitive keys,
@@ -52,9 +53,12 @@ import {
   isSharedString,
   isUtcEquivalent,
   MODULE_FRESH,
+  MODULE_SHARED,
+  moduleNameString,
   NAME_FRESH,
   type Reduction,
   reduceStdlibValue,
+  SharedString,
   TransientDict,
   TransientList,
   TransientTuple,
@@ -1137,6 +1141,11 @@ export class Pickler {
       this.#saveString(value.value, false);
       return false;
     }
+    if (value instanceof SharedString) {
+      this.#writeStringOpcode(value.value);
+      this.#memoPut(value);
+      return false;
+    }
     if (value instanceof TransientTuple) return this.#saveTuple(value.items, value.keyed ? value : undefined);
     if (value instanceof PyTuple) return this.#saveTuple(value, value);
     if (value instanceof PyByteArray) return this.#saveByteArray(value);
@@ -1610,7 +1619,11 @@ export class Pickler {
       const naming = globalNaming(value.module, value.name);
       program.push(
         ACT_SAVE,
-        (naming & MODULE_FRESH) !== 0 ? new FreshString(value.module) : value.module,
+        (naming & MODULE_FRESH) !== 0
+          ? new FreshString(value.module)
+          : (naming & MODULE_SHARED) !== 0
+            ? moduleNameString(value.module)
+            : value.module,
         '.module',
         ACT_SAVE,
         // One-character Latin-1 strs are interpreter singletons, so even a fresh name is the shared object.

@@ -36,6 +36,26 @@ export class FreshString {
 }
 
 /**
+ * A str object CPython shares between some places but that is not the interned str equal literals are:
+ * memoized under this wrapper, so only the places given the same wrapper share its memo entry.
+ */
+export class SharedString {
+  constructor(readonly value: string) {}
+}
+
+const MODULE_NAME_STRINGS = new Map<string, SharedString>();
+
+/** A module's own `__name__` object, which its C functions give as their `__module__`. */
+export function moduleNameString(module: string): SharedString {
+  let shared = MODULE_NAME_STRINGS.get(module);
+  if (shared === undefined) {
+    shared = new SharedString(module);
+    MODULE_NAME_STRINGS.set(module, shared);
+  }
+  return shared;
+}
+
+/**
  * A tuple built from an array: written like any tuple, memoized under no key unless `keyed`, in which
  * case this wrapper object is its identity (a placeholder's argument tuple is one object, however often
  * it is written).
@@ -64,7 +84,57 @@ export class TransientDict {
 export const MODULE_FRESH = 1;
 /** `__qualname__` is a new str on each access: static C types and builtin functions. */
 export const NAME_FRESH = 2;
+/** `__module__` is the module's own `__name__` object ({@link moduleNameString}): C functions such as `len`. */
+export const MODULE_SHARED = 4;
 const NAMES_FRESH = MODULE_FRESH | NAME_FRESH;
+
+/** The functions of `builtins` (3.8–3.13); its other globals are types, whose module is the interned str. */
+const BUILTIN_FUNCTIONS: ReadonlySet<string> = new Set([
+  '__build_class__',
+  '__import__',
+  'abs',
+  'aiter',
+  'all',
+  'anext',
+  'any',
+  'ascii',
+  'bin',
+  'breakpoint',
+  'callable',
+  'chr',
+  'compile',
+  'delattr',
+  'dir',
+  'divmod',
+  'eval',
+  'exec',
+  'format',
+  'getattr',
+  'globals',
+  'hasattr',
+  'hash',
+  'hex',
+  'id',
+  'input',
+  'isinstance',
+  'issubclass',
+  'iter',
+  'len',
+  'locals',
+  'max',
+  'min',
+  'next',
+  'oct',
+  'ord',
+  'pow',
+  'print',
+  'repr',
+  'round',
+  'setattr',
+  'sorted',
+  'sum',
+  'vars',
+]);
 
 /**
  * The C-implemented globals mpwire writes or is likely to re-encode, with how CPython names them. Where
@@ -77,6 +147,9 @@ const C_GLOBAL_NAMING = new Map<string, number>([
   ),
   ...['OrderedDict', 'defaultdict', 'deque'].map((name) => [`collections\n${name}`, NAME_FRESH] as const),
   ['decimal\nDecimal', NAME_FRESH],
+  // A heap C type: its qualified name is a str of its own; its module 'zoneinfo' is the interned str in
+  // 3.9-3.11 (a str of its own from 3.12).
+  ['zoneinfo\nZoneInfo', NAME_FRESH],
   ['array\narray', NAMES_FRESH],
   ['array\n_array_reconstructor', NAME_FRESH],
   ['numpy\nndarray', NAME_FRESH],
@@ -89,7 +162,8 @@ const C_GLOBAL_NAMING = new Map<string, number>([
 
 /** How CPython names `module.name`: MODULE_FRESH and NAME_FRESH bits; other globals are taken as Python-defined. */
 export function globalNaming(module: string, name: string): number {
-  if (module === 'builtins' || module === '_codecs') return NAME_FRESH;
+  if (module === 'builtins') return BUILTIN_FUNCTIONS.has(name) ? MODULE_SHARED | NAME_FRESH : NAME_FRESH;
+  if (module === '_codecs') return NAME_FRESH;
   if (module === '__main__') return MODULE_FRESH;
   return C_GLOBAL_NAMING.get(`${module}\n${name}`) ?? 0;
 }
@@ -326,7 +400,7 @@ export function reduceStdlibValue(value: object, protocol: number): Reduction | 
     const unpickle = new PyObject(
       'reduce',
       BUILTINS_GETATTR,
-      PyTuple.fromItems([ZONEINFO_ZONEINFO, '_unpickle']),
+      PyTuple.fromItems([ZONEINFO_ZONEINFO, new FreshString('_unpickle')]),
     );
     return { kind: 'reduce', callable: unpickle, args: [value.key, value.fromCache ? 1 : 0] };
   }
