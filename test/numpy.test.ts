@@ -16,6 +16,7 @@ import {
   registerNumpy,
 } from '../src/codec/numpy.js';
 import { Registry } from '../src/codec/registry.js';
+import { FreshString } from '../src/codec/stdlib-encode.js';
 import {
   PyByteArray,
   PyComplex,
@@ -135,11 +136,12 @@ describe('NumpyDtype.from', () => {
 describe('dtype reduction (encoding)', () => {
   const registry = numpyRegistry();
 
+  // The type string is a FreshString: numpy formats it anew for each reduction, so it shares no memo entry.
   it('writes numpy.dtype(str, False, True) and the version-3 state for plain types', () => {
     const r = reduce(registry, NumpyDtype.from('<f8'));
     expect(r.kind).toBe('reduce');
     expect([r.module, r.name]).toEqual(['numpy', 'dtype']);
-    expect(r.args).toEqual(['f8', false, true]);
+    expect(r.args).toEqual([new FreshString('f8'), false, true]);
     expect(r.state).toEqual(f8State);
     expect(r.state).toBeInstanceOf(PyTuple);
   });
@@ -153,13 +155,13 @@ describe('dtype reduction (encoding)', () => {
     ['V8', 'V8', [3, '|', null, null, null, 8, 1, 0]],
   ])('%s', (spec, typeArgument, state) => {
     const r = reduce(registry, NumpyDtype.from(spec));
-    expect(r.args[0]).toBe(typeArgument);
+    expect(r.args[0]).toEqual(new FreshString(typeArgument));
     expect([...(r.state as unknown[])]).toEqual(state);
   });
 
   it('writes datetime units as version 4 with (None, (unit, count, 1, 1))', () => {
     const r = reduce(registry, NumpyDtype.from('M8[ns]'));
-    expect(r.args[0]).toBe('M8');
+    expect(r.args[0]).toEqual(new FreshString('M8'));
     const state = r.state as unknown[];
     expect(state.slice(0, 8)).toEqual([4, '<', null, null, null, -1, -1, 0]);
     expect(state[8]).toEqual(tuple(null, tuple(hex('6e73'), 1, 1, 1)));
@@ -171,7 +173,7 @@ describe('dtype reduction (encoding)', () => {
       { name: 'b', dtype: NumpyDtype.subarray('>f8', [2]) },
     ]);
     const r = reduce(registry, dtype);
-    expect(r.args[0]).toBe('V20');
+    expect(r.args[0]).toEqual(new FreshString('V20'));
     const [version, endian, subarray, names, fields, elsize, alignment, flags] = r.state as unknown[];
     expect([version, endian, subarray, names, elsize, alignment, flags]).toEqual([
       3,
