@@ -238,6 +238,32 @@ describe('Pipe when its own connecting end fails', () => {
   });
 });
 
+describe('sending to a peer that has gone', () => {
+  it('a small send fails as soon as the kernel refuses it, as CPython raises BrokenPipeError', async () => {
+    const [a, b] = await pair();
+    a.close();
+    await expect(b.recvBytes()).rejects.toBeInstanceOf(EOFError);
+    // A Unix socket refuses the first write after its peer closed.
+    await expect(b.send('lost')).rejects.toMatchObject({ code: 'EPIPE' });
+    await expect(b.sendBytes(Buffer.from('x'))).rejects.toMatchObject({ code: 'EPIPE' });
+  });
+
+  it('over TCP only the send that draws the reset succeeds, as with CPython', async () => {
+    await using listener = await Listener.listen(['127.0.0.1', 0]);
+    const connecting = Client(listener.address);
+    const server = await listener.accept();
+    const client = await connecting;
+    open.push(client);
+    server.close();
+    await expect(client.recvBytes()).rejects.toBeInstanceOf(EOFError);
+    await client.send('taken by the kernel');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await expect(client.send('refused')).rejects.toMatchObject({
+      code: expect.stringMatching(/EPIPE|ECONNRESET/),
+    });
+  });
+});
+
 describe('cancellation and ordering', () => {
   it('an aborted recv leaves the next message for the next receiver', async () => {
     const [a, b] = await pair();

@@ -917,6 +917,10 @@ export class Connection implements AsyncIterable<unknown> {
       frame.writeInt32BE(payload.byteLength, 0);
       frame.set(payload, SHORT_HEADER_SIZE);
       const writeNumber = this.writeToSocket(frame);
+      // A write the kernel refused (EPIPE: the peer is gone) empties Node's buffer too, and reports the error
+      // to the write's callback only a tick later: it must fail this send, as CPython's send raises.
+      const refused = socket.errored;
+      if (refused) return Promise.reject(refused);
       // Nothing left in Node's buffer: the kernel has the whole frame, as after a blocking write.
       if (socket.writableLength === 0) return undefined;
       return new Promise<void>((resolve, reject) => {
