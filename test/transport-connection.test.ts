@@ -385,6 +385,24 @@ describe('direct reads on the connecting end (Node onread)', () => {
     expect(directBytes).toBeLessThanOrEqual(large.byteLength);
   });
 
+  it('an aborted recvBytesInto leaves its buffer alone after the abort, and the message whole', async () => {
+    const [a, b] = await pair();
+    const message = patterned(1 << 20, 6);
+    const frame = encodeJoinedFrame(message);
+    const target = new Uint8Array(message.byteLength + 10).fill(0xee);
+    const controller = new AbortController();
+    const aborted = a.recvBytesInto(target, 10, { signal: controller.signal });
+    rawSocket(b).write(frame.subarray(0, 1004));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    controller.abort();
+    await expect(aborted).rejects.toMatchObject({ name: 'AbortError' });
+    const afterAbort = target.slice();
+    const next = a.recvBytes();
+    rawSocket(b).write(frame.subarray(1004));
+    expect(Buffer.compare(await next, message)).toBe(0);
+    expect(Buffer.compare(target, afterAbort)).toBe(0);
+  });
+
   it('a frame split at every byte boundary is delivered whole', async () => {
     const [a, b] = await pair();
     const frame = fromHex('00000006 0a0b0c0d0e0f 00000001 ff');

@@ -188,6 +188,11 @@ class PendingReceive {
     private readonly onAbort: (() => void) | undefined,
   ) {}
 
+  /** Reading into the caller's memory that an abort can take back from us at any time. */
+  get abortableInto(): boolean {
+    return this.into !== undefined && this.signal !== undefined;
+  }
+
   resolve(payload: Uint8Array): void {
     if (this.onAbort) this.signal?.removeEventListener('abort', this.onAbort);
     this.settleResolve(payload);
@@ -379,7 +384,7 @@ export class Connection implements AsyncIterable<unknown> {
     this.ownsChunks = channel === undefined;
     if (channel) {
       channel.attach({
-        readTarget: () => (this.isClosed ? undefined : this.reader.directReadTarget(DIRECT_READ_MINIMUM)),
+        readTarget: () => this.directReadTarget(),
         bytesRead: (buffer, count, direct) => this.onDirectRead(buffer, count, direct),
       });
     } else {
@@ -735,10 +740,21 @@ export class Connection implements AsyncIterable<unknown> {
     this.pump();
   }
 
+  /**
+   * Where the socket's next read may go: straight into the pending payload, unless that is the memory of a
+   * receiver with an abort signal. Node takes the next read's memory as soon as a read is handled, so a read
+   * chosen before an abort would still land in memory its caller has been given back.
+   */
+  private directReadTarget(): Uint8Array | undefined {
+    if (this.isClosed || this.receivers.peek()?.abortableInto) return undefined;
+    return this.reader.directReadTarget(DIRECT_READ_MINIMUM);
+  }
+
   /** A read of a direct-read socket: into the pending payload itself, or into scratch memory reused next. */
   private onDirectRead(buffer: Uint8Array, count: number, direct: boolean): void {
     if (this.isClosed) return;
-    if (direct) {
+    // A read into memory the payload has since left (it moved to a buffer of its own) is taken as a chunk.
+    if (direct && this.reader.isDirectReadTarget(buffer)) {
       this.reader.commitDirectRead(count);
       this.pump();
       return;

@@ -219,6 +219,16 @@ export class FrameReader {
     return missing >= minimum ? this.payload.subarray(this.payloadFilled) : undefined;
   }
 
+  /** Whether `view` is where the pending payload's next bytes go, as {@link directReadTarget} gives it. */
+  isDirectReadTarget(view: Uint8Array): boolean {
+    const payload = this.payload;
+    return (
+      this.state === ReaderState.Payload &&
+      view.buffer === payload.buffer &&
+      view.byteOffset === payload.byteOffset + this.payloadFilled
+    );
+  }
+
   /** Counts `count` bytes written into the view {@link directReadTarget} returned. */
   commitDirectRead(count: number): void {
     if (this.state !== ReaderState.Payload || count > this.payload.byteLength - this.payloadFilled) {
