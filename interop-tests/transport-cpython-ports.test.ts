@@ -337,6 +337,14 @@ describe(`CPython ${newest.label} only`, () => {
     }
   });
 
+  it('an IPv6 host is refused under AF_INET, as CPython refuses it, not bound or reached over IPv6', async () => {
+    const peer = peerOf(pythons.length - 1);
+    await expect(peer.call('listen', { address: ['::1', 0] })).rejects.toThrow(/Address family/);
+    await expect(peer.call('client', { address: ['::1', 1] })).rejects.toThrow(/Address family/);
+    await expect(Listener.listen(['::1', 0])).rejects.toThrow(/AF_INET address ::1 is IPv6/);
+    await expect(Client(['::1', 1])).rejects.toThrow(/AF_INET address ::1 is IPv6/);
+  });
+
   it('_TestConnection.test_duplex_false: flags and errors of a one-way Pipe', async () => {
     const [reader, writer] = await Pipe(false);
     expect([reader.readable, reader.writable, writer.readable, writer.writable]).toEqual([

@@ -264,6 +264,15 @@ describe('sending to a peer that has gone', () => {
   });
 });
 
+describe('wait', () => {
+  it('reports an object given twice once', async () => {
+    const [a, b] = await pair();
+    await a.sendBytes(Buffer.from('ready'));
+    expect(await wait([b, a, b], 5)).toEqual([b]);
+    expect(await wait(new Set([a, b]), 0)).toEqual([b]);
+  });
+});
+
 describe('cancellation and ordering', () => {
   it('an aborted recv leaves the next message for the next receiver', async () => {
     const [a, b] = await pair();
@@ -591,6 +600,9 @@ describe('recv() with unpicklerOptions', () => {
     expect(await waiting).toBe(true);
     expect(Array.from(await a.recvBytes(Number.POSITIVE_INFINITY))).toEqual([0, 0, 0, 0, 0]);
     expect(await a.poll(0)).toBe(false);
+    // null is Python's None, the default of send_bytes' size and recv_bytes' maxlength.
+    await b.sendBytes(Uint8Array.of(1, 2, 3), 1, null);
+    expect(Array.from(await a.recvBytes(null))).toEqual([2, 3]);
   });
 
   it('refuses bad options before any socket is made', async () => {

@@ -14,6 +14,7 @@
 
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync } from 'node:fs';
+import { isIPv6 } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -80,13 +81,21 @@ export function arbitraryAddress(family: Family): ArbitraryAddress {
 
 /**
  * Checks that an address has the shape its family needs, and that a Unix socket name fits `sun_path`.
- * @throws TypeError for a wrong shape; RangeError (CPython's `OSError('AF_UNIX path too long')`) for a name
- *   that does not fit, which Node 20 would otherwise cut short without a word and bind or connect to.
+ * @throws TypeError for a wrong shape; RangeError for an IPv6 host under AF_INET, and for a Unix socket
+ *   name that does not fit (CPython's `OSError('AF_UNIX path too long')`), which Node 20 would otherwise cut
+ *   short without a word and bind or connect to.
  */
 export function checkAddressShape(address: Address, family: Family): void {
   if (family === 'AF_INET') {
     if (!Array.isArray(address) || typeof address[0] !== 'string' || !Number.isInteger(address[1])) {
       throw new TypeError('AF_INET address must be a [host, port] pair');
+    }
+    // Node would take an IPv6 literal whatever family it is asked for; CPython's AF_INET socket refuses it.
+    if (isIPv6(address[0])) {
+      throw new RangeError(
+        `AF_INET address ${address[0]} is IPv6, and AF_INET is IPv4 only, as in CPython (Address family for ` +
+          'hostname not supported); use an IPv4 address or a host name',
+      );
     }
     return;
   }

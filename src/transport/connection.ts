@@ -468,18 +468,24 @@ export class Connection implements AsyncIterable<unknown> {
    * of piling up in memory. Do not modify the buffer until the promise settles.
    * @throws ConnectionClosedError, TransportError `READ_ONLY`, TypeError, RangeError (CPython's order and texts).
    */
-  async sendBytes(buffer: BytesLike, offset = 0, size?: number, options: CallOptions = {}): Promise<void> {
+  async sendBytes(
+    buffer: BytesLike,
+    offset = 0,
+    size?: number | null,
+    options: CallOptions = {},
+  ): Promise<void> {
     this.checkClosed();
     this.checkWritable();
     // The usual argument needs no new view.
     const view = buffer instanceof Uint8Array ? buffer : bytesView(buffer);
     const n = view.byteLength;
     checkInteger('offset', offset);
-    if (size !== undefined) checkInteger('size', size);
+    // null is Python's None, the default: the rest of the buffer.
+    if (size !== undefined && size !== null) checkInteger('size', size);
     if (offset < 0) throw new RangeError('offset is negative');
     if (n < offset) throw new RangeError('buffer length < offset');
     let length: number;
-    if (size === undefined) length = n - offset;
+    if (size === undefined || size === null) length = n - offset;
     else if (size < 0) throw new RangeError('size is negative');
     else if (offset + size > n) throw new RangeError('buffer length < offset + size');
     else length = size;
@@ -494,9 +500,10 @@ export class Connection implements AsyncIterable<unknown> {
    *   the connection stops being readable (a read-only end is closed). The payload is never allocated.
    * @throws EOFError at a clean end of stream; ProtocolError `TRUNCATED_MESSAGE` when it ends mid-message.
    */
-  async recvBytes(maxlength?: number, options: CallOptions = {}): Promise<Uint8Array> {
+  async recvBytes(maxlength?: number | null, options: CallOptions = {}): Promise<Uint8Array> {
     this.checkClosed();
     this.checkReadable();
+    if (maxlength === null) maxlength = undefined; // Python's None: no limit
     if (maxlength !== undefined && maxlength !== Number.POSITIVE_INFINITY)
       checkInteger('maxlength', maxlength);
     if (maxlength !== undefined && maxlength < 0) throw new RangeError('negative maxlength');

@@ -54,8 +54,8 @@ function hookOf(object: Waitable): ReadinessHook {
 }
 
 /**
- * The subset of `objects` (an array or any other iterable) that is ready, in input order; `[]` on timeout.
- * Nothing is read.
+ * The subset of `objects` (an array or any other iterable) that is ready, in input order and each once;
+ * `[]` on timeout. Nothing is read.
  * @throws ConnectionClosedError for a connection closed before or during the wait (CPython fails on its
  *   closed handle too); TypeError
  *   for objects that are not iterable or hold something other than a Connection, Listener or ChildProcess,
@@ -71,7 +71,8 @@ export async function wait<T extends Waitable>(
   if (typeof (objects as Partial<Iterable<T>> | null)?.[Symbol.iterator] !== 'function') {
     throw new TypeError(`wait() takes an iterable of objects to watch, not ${kindOf(objects)}`);
   }
-  const watched = Array.from(objects);
+  // An object given twice is watched, and reported, once (CPython's selector refuses it with a KeyError).
+  const watched = Array.from(new Set(objects));
   const hooks = watched.map(hookOf);
   const readyNow = (): T[] => watched.filter((_, index) => hooks[index]!.ready());
   const first = readyNow();
