@@ -2,6 +2,7 @@
  * spawnPython against every interpreter found: a real multiprocessing.connection.Connection on the inherited
  * pipe in the child (python-fixtures/worker_echo.py), and the child's death surfacing as typed errors here.
  */
+import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { UnpicklingError } from '../src/codec/errors.js';
@@ -183,6 +184,30 @@ describe('spawnPython without a usable interpreter', () => {
     expect(error).toBeInstanceOf(PythonSpawnError);
     expect(error.python).toBe('/nonexistent/python9');
     expect(error.message).toMatch(/ENOENT/);
+  });
+
+  it('rejects with PythonSpawnError when the process has no file descriptors left, and the process lives on', () => {
+    // Node reports EMFILE in an 'error' event on the next tick, which used to find no listener and end the
+    // process. A separate Node process runs under a low descriptor limit, using the built package.
+    const script = [
+      "import { spawnPython } from 'mpwire';",
+      'const workers = [];',
+      'let failure;',
+      'try {',
+      "  for (let i = 0; i < 200; i++) workers.push(await spawnPython({ code: 'import time; time.sleep(30)' }));",
+      '} catch (error) { failure = error; }',
+      'await Promise.all(workers.map((worker) => worker.close()));',
+      'process.stdout.write(JSON.stringify({ started: workers.length, name: failure?.name, message: failure?.message }));',
+    ].join('\n');
+    const output = execFileSync(
+      'bash',
+      ['-c', 'ulimit -n 64 && exec "$0" --input-type=module -e "$1"', process.execPath, script],
+      { cwd: join(import.meta.dirname, '..'), encoding: 'utf8' },
+    );
+    const result = JSON.parse(output) as { started: number; name: string; message: string };
+    expect(result.started).toBeGreaterThan(0);
+    expect(result.name).toBe('PythonSpawnError');
+    expect(result.message).toMatch(/no file descriptors left.*EMFILE/);
   });
 
   it('refuses a target that is not exactly one of module, script, code', async () => {

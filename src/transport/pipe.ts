@@ -185,8 +185,16 @@ export function spawnWithPipe(
   slots[fd] = 'pipe';
   const env = { ...(spawnOptions.env ?? process.env), [WORKER_FD_ENV]: String(fd) };
   const child = spawn(command, args, { ...spawnOptions, env, stdio: slots as StdioOptions });
-  const socket = child.stdio[fd] as Socket | null;
-  if (!socket) throw new Error(`spawn did not create a socket at stdio slot ${fd}`);
+  const socket = child.stdio?.[fd] as Socket | null | undefined;
+  if (!socket) {
+    // Node sets up no stdio when a spawn fails for want of file descriptors, and reports it in an 'error'
+    // event on the next tick, which would find no listener and end this process: this throw reports it.
+    child.once('error', () => undefined);
+    throw new Error(
+      `spawn ${command}: no file descriptors left for the child's stdio and pipe (EMFILE or ENFILE); close ` +
+        'some connections or workers, or raise the limit (ulimit -n)',
+    );
+  }
   const modes = duplex ? {} : childEnd === 'writer' ? { writable: false } : { readable: false };
   return { child, connection: new Connection(socket, modes, connectionOptions), fd };
 }

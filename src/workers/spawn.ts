@@ -173,11 +173,21 @@ export async function spawnPython(options: SpawnPythonOptions & PythonTarget): P
   const env: Record<string, string | undefined> = { ...process.env, ...options.env };
   // Unbuffered output, so the stderr tail of a crashed child holds its last words.
   env.PYTHONUNBUFFERED ??= '1';
-  const { child, connection } = spawnWithPipe(
-    python,
-    [...(options.pythonArgs ?? []), ...targetArgs, ...(options.args ?? [])],
-    { cwd: options.cwd, env, stdio, fd: CHILD_PIPE_FD, ...connectionOptions(options) },
-  );
+  let spawned: ReturnType<typeof spawnWithPipe>;
+  try {
+    spawned = spawnWithPipe(python, [...(options.pythonArgs ?? []), ...targetArgs, ...(options.args ?? [])], {
+      cwd: options.cwd,
+      env,
+      stdio,
+      fd: CHILD_PIPE_FD,
+      ...connectionOptions(options),
+    });
+  } catch (error) {
+    // Bad arguments stay what they are; a spawn that failed at once (EMFILE) did not start Python.
+    if (error instanceof TypeError || error instanceof RangeError) throw error;
+    throw new PythonSpawnError(python, { cause: error });
+  }
+  const { child, connection } = spawned;
   try {
     await new Promise<void>((resolve, reject) => {
       child.once('spawn', resolve);
