@@ -6,6 +6,8 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   connectManager,
@@ -13,6 +15,7 @@ import {
   type ManagerAddress,
   type ManagerClient,
   type ManagerClientOptions,
+  ManagerClosedError,
   ManagerProxy,
   RemoteException,
   RemoteTracebackError,
@@ -22,6 +25,9 @@ import { AuthenticationError } from '../src/transport/errors.js';
 import { describePythons, findPythons, type PythonInterpreter } from './support/pythons.js';
 
 const FIXTURES = join(import.meta.dirname, '..', 'python-fixtures');
+// A collection on demand, to see proxies dropped without release() give their references back.
+setFlagsFromString('--expose-gc');
+const collectGarbage = runInNewContext('gc') as () => void;
 const AUTHKEY = 'mpwire-test';
 const ITEM_COUNT = 200;
 const pythons = findPythons();
@@ -273,6 +279,40 @@ describe.each(pythons.map((p) => [p.label, p] as const))('manager server on Pyth
     expect(await shared.toArray()).toEqual(['still alive']);
     await shared.release();
     expect(await manager.numberOfObjects()).toBe(before);
+  });
+
+  it('gives back the reference of a proxy that was collected without release(), as Python does', async () => {
+    const before = await manager.numberOfObjects();
+    const forgotten = async (): Promise<string> => (await manager.list()).token.id;
+    const ids = [await forgotten(), await forgotten(), await forgotten()];
+    expect(await manager.numberOfObjects()).toBe(before + 3);
+    for (let i = 0; i < 100 && (await manager.numberOfObjects()) > before; i++) {
+      collectGarbage();
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    expect(await manager.numberOfObjects()).toBe(before);
+    expect(await manager.debugInfo()).not.toMatch(new RegExp(ids.join('|')));
+  });
+
+  it('many calls at once open a few connections at a time, which a backlog of 16 takes', async () => {
+    const before = await manager.numberOfObjects();
+    const counts = await Promise.all(Array.from({ length: 60 }, () => manager.numberOfObjects()));
+    expect(counts).toEqual(Array.from({ length: 60 }, () => before));
+    const lists = await Promise.all(Array.from({ length: 40 }, () => manager.list()));
+    await Promise.all(lists.map((list) => list.release()));
+    expect(await manager.numberOfObjects()).toBe(before);
+  });
+
+  it('close() fails the calls waiting for the channel and the one on it, and runs none of them after', async () => {
+    const own = await connectManager(server.address, clientOptions(python));
+    const queue = await own.queue<string>('Queue');
+    const running = rejection(queue.get());
+    const waiting = rejection(queue.get());
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await own.close();
+    expect(await waiting).toBeInstanceOf(ManagerClosedError);
+    expect(await running).toBeInstanceOf(ManagerClosedError);
+    expect(await rejection(queue.qsize())).toBeInstanceOf(ManagerClosedError);
   });
 
   it('rejects a wrong authkey with AuthenticationError', async () => {

@@ -99,8 +99,24 @@ function proxiesInKwargs(kwargs: PythonKwargs | undefined): PythonKwargs | undef
   return kwargs === undefined ? undefined : (proxiesToPickle(kwargs) as PythonKwargs);
 }
 
-/** A call waiting for its turn on the method channel. */
-type ChannelTask = () => Promise<void>;
+/** A call waiting for its turn on the method channel: `run` it, or `fail` it without running. */
+interface ChannelTask {
+  readonly run: () => Promise<void>;
+  readonly fail: (error: unknown) => void;
+}
+
+/** A reference this client holds on the server, for a proxy that may already have been collected. */
+interface HeldReference {
+  readonly token: ManagerToken;
+  readonly proxy: WeakRef<ManagerProxy>;
+}
+
+/**
+ * Fresh connections (public functions: create, incref, decref, ...) open at once, at most. CPython 3.8–3.12
+ * managers listen with a backlog of 16; a burst beyond it leaves connections the server never accepts, whose
+ * clients wait for ever for its challenge (Python's threads rarely burst that hard).
+ */
+const MAX_PUBLIC_CONNECTIONS = 8;
 
 /**
  * A connection to one manager server. Create proxies with {@link create} or the typed {@link queue},
@@ -111,11 +127,16 @@ export class ManagerClient implements ProxyHost {
   readonly address: ManagerAddress;
   readonly #connect: ManagerConnector;
   readonly #channelName: string;
-  readonly #liveProxies = new Set<ManagerProxy>();
-  readonly #finalizer = new FinalizationRegistry<ManagerToken>((token) => this.#decrefInBackground(token));
+  /** References held for proxies, without keeping the proxies alive: a collected one is decref'd. */
+  readonly #held = new Set<HeldReference>();
+  readonly #heldBy = new WeakMap<ManagerProxy, HeldReference>();
+  readonly #finalizer = new FinalizationRegistry<HeldReference>((held) => this.#decrefCollected(held));
   #channel: Promise<ManagerConnection> | undefined;
   #channelQueue: ChannelTask[] = [];
   #channelBusy = false;
+  #publicConnections = 0;
+  readonly #publicWaiting: (() => void)[] = [];
+  #closing: Promise<void> | undefined;
   #closed = false;
 
   constructor(address: ManagerAddress, options: ManagerClientOptions) {
@@ -163,13 +184,28 @@ export class ManagerClient implements ProxyHost {
    */
   async callPublic(name: string, args: readonly unknown[] = [], kwargs?: PythonKwargs): Promise<unknown> {
     this.#assertOpen();
-    const connection = await this.#connect(this.address);
+    await this.#publicConnectionSlot();
     try {
-      await connection.send(buildRequest(null, name, args, kwargs));
-      return expectReturn(parseReply(await connection.recv()));
+      this.#assertOpen();
+      const connection = await this.#connect(this.address);
+      try {
+        await connection.send(buildRequest(null, name, args, kwargs));
+        return expectReturn(parseReply(await connection.recv()));
+      } finally {
+        await connection.close();
+      }
     } finally {
-      await connection.close();
+      this.#publicConnections--;
+      this.#publicWaiting.shift()?.();
     }
+  }
+
+  /** Waits until fewer than MAX_PUBLIC_CONNECTIONS fresh connections are open, and counts one more. */
+  async #publicConnectionSlot(): Promise<void> {
+    while (this.#publicConnections >= MAX_PUBLIC_CONNECTIONS) {
+      await new Promise<void>((resolve) => this.#publicWaiting.push(resolve));
+    }
+    this.#publicConnections++;
   }
 
   /** How many objects the server holds references to (`number_of_objects`). */
@@ -207,15 +243,32 @@ export class ManagerClient implements ProxyHost {
     } finally {
       await connection.close();
     }
-    for (const proxy of this.#liveProxies) this.#forget(proxy);
+    for (const held of [...this.#held]) this.#forgetHeld(held);
     await this.close();
   }
 
-  /** Releases every proxy still held (one `decref` each), then closes the method channel. Idempotent. */
-  async close(): Promise<void> {
-    if (this.#closed) return;
-    const held = [...this.#liveProxies];
-    await Promise.allSettled(held.map((proxy) => proxy.release()));
+  /**
+   * Fails the method calls still waiting for the channel with ManagerClosedError (they never run), releases
+   * every proxy still held (one `decref` each), then closes the method channel, which fails a call running on
+   * it with ManagerClosedError too. Idempotent: every call returns the first one's promise.
+   */
+  close(): Promise<void> {
+    this.#closing ??= this.#closeOnce();
+    return this.#closing;
+  }
+
+  async #closeOnce(): Promise<void> {
+    for (const task of this.#channelQueue.splice(0)) {
+      task.fail(new ManagerClosedError('the manager client was closed before this call ran'));
+    }
+    const releases = [...this.#held].map((held) => {
+      const proxy = held.proxy.deref();
+      if (proxy !== undefined) return proxy.release();
+      // Collected, and its finalizer not run yet: give the reference back here.
+      this.#forgetHeld(held);
+      return this.callPublic('decref', [held.token.id]);
+    });
+    await Promise.allSettled(releases);
     this.#closed = true;
     const channel = this.#channel;
     this.#channel = undefined;
@@ -235,6 +288,7 @@ export class ManagerClient implements ProxyHost {
     options?: ProxyCallOptions,
   ): Promise<unknown> {
     this.#assertOpen();
+    if (this.#closing) throw new ManagerClosedError('the manager client is closing');
     const request = buildRequest(token.id, methodName, proxiesInArgs(args), proxiesInKwargs(kwargs));
     const reply = await this.#exchangeOnChannel(request, options?.signal);
     if (reply.kind === '#RETURN') return proxiesFromPickle(reply.value, this.#adoptReceived);
@@ -254,7 +308,7 @@ export class ManagerClient implements ProxyHost {
 
   /** @internal */
   async releaseReference(proxy: ManagerProxy): Promise<void> {
-    if (!this.#liveProxies.has(proxy)) return;
+    if (!this.#heldBy.has(proxy)) return;
     this.#forget(proxy);
     if (this.#closed) return;
     await this.callPublic('decref', [proxy.token.id]);
@@ -262,8 +316,10 @@ export class ManagerClient implements ProxyHost {
 
   /** @internal */
   adopt(proxy: ManagerProxy): void {
-    this.#liveProxies.add(proxy);
-    this.#finalizer.register(proxy, proxy.token, proxy);
+    const held: HeldReference = { token: proxy.token, proxy: new WeakRef(proxy) };
+    this.#held.add(held);
+    this.#heldBy.set(proxy, held);
+    this.#finalizer.register(proxy, held, proxy);
   }
 
   /** @internal */
@@ -300,15 +356,23 @@ export class ManagerClient implements ProxyHost {
   };
 
   #forget(proxy: ManagerProxy): void {
-    this.#liveProxies.delete(proxy);
+    const held = this.#heldBy.get(proxy);
+    if (held !== undefined) this.#forgetHeld(held);
+  }
+
+  #forgetHeld(held: HeldReference): void {
+    this.#held.delete(held);
+    const proxy = held.proxy.deref();
+    if (proxy === undefined) return;
+    this.#heldBy.delete(proxy);
     this.#finalizer.unregister(proxy);
     proxy.markReleased();
   }
 
-  /** A proxy dropped without release(): give its reference back, as Python's proxy finalizer does. */
-  #decrefInBackground(token: ManagerToken): void {
-    if (this.#closed) return;
-    this.callPublic('decref', [token.id]).catch(() => undefined);
+  /** A proxy collected without release(): give its reference back, as Python's proxy finalizer does. */
+  #decrefCollected(held: HeldReference): void {
+    if (!this.#held.delete(held) || this.#closed) return;
+    this.callPublic('decref', [held.token.id]).catch(() => undefined);
   }
 
   #assertOpen(): void {
@@ -332,19 +396,29 @@ export class ManagerClient implements ProxyHost {
         }
         reject(signal!.reason);
       };
-      const task: ChannelTask = async () => {
-        running = true;
-        try {
-          const channel = await this.#openChannel();
-          await channel.send(request);
-          resolve(parseReply(await channel.recv()));
-        } catch (error) {
-          // A failed send or recv leaves the stream at an unknown point: start a new channel next time.
-          if (!(error instanceof ManagerProtocolError)) this.#dropChannel();
-          reject(error);
-        } finally {
+      const task: ChannelTask = {
+        run: async () => {
+          running = true;
+          try {
+            const channel = await this.#openChannel();
+            await channel.send(request);
+            resolve(parseReply(await channel.recv()));
+          } catch (error) {
+            // A failed send or recv leaves the stream at an unknown point: start a new channel next time.
+            if (!(error instanceof ManagerProtocolError)) this.#dropChannel();
+            reject(
+              this.#closing
+                ? new ManagerClosedError('the manager client was closed during this call', { cause: error })
+                : error,
+            );
+          } finally {
+            signal?.removeEventListener('abort', onAbort);
+          }
+        },
+        fail: (error) => {
           signal?.removeEventListener('abort', onAbort);
-        }
+          reject(error);
+        },
       };
       signal?.addEventListener('abort', onAbort, { once: true });
       this.#channelQueue.push(task);
@@ -356,7 +430,7 @@ export class ManagerClient implements ProxyHost {
     if (this.#channelBusy) return;
     this.#channelBusy = true;
     try {
-      for (let task = this.#channelQueue.shift(); task; task = this.#channelQueue.shift()) await task();
+      for (let task = this.#channelQueue.shift(); task; task = this.#channelQueue.shift()) await task.run();
     } finally {
       this.#channelBusy = false;
     }
