@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { UnpicklingError } from '../src/codec/errors.js';
 import { tuple } from '../src/codec/values.js';
-import { TransportError } from '../src/transport/errors.js';
+import { ConnectionClosedError, TransportError } from '../src/transport/errors.js';
 import {
   PythonExitError,
   PythonSpawnError,
@@ -213,6 +213,23 @@ describe('spawnPython without a usable interpreter', () => {
   it('refuses a target that is not exactly one of module, script, code', async () => {
     const bad = { python: 'python3', module: 'a', code: 'b' } as unknown as Parameters<typeof spawnPython>[0];
     await expect(spawnPython(bad)).rejects.toThrow(/exactly one of/);
+  });
+});
+
+describe('closing a worker', () => {
+  it('fails a send still going out with ConnectionClosedError, its cause the broken pipe', async () => {
+    const worker = await spawnPython({
+      code: 'import time; time.sleep(30)',
+      exitTimeout: 0.2,
+      killTimeout: 0.2,
+    });
+    const sending = rejection(worker.conn.sendBytes(new Uint8Array(32 << 20)));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await worker.close();
+    const error = (await sending) as ConnectionClosedError;
+    expect(error).toBeInstanceOf(ConnectionClosedError);
+    expect(error.message).toBe('the connection was closed during sendBytes');
+    expect((error.cause as NodeJS.ErrnoException).code).toMatch(/ECONNRESET|EPIPE/);
   });
 });
 

@@ -57,6 +57,11 @@ export interface ManagerClientOptions extends ConnectionOptions {
   readonly channelName?: string;
   /** Replaces the transport, e.g. to add TLS or logging; receives the address each fresh connection goes to. */
   readonly connect?: ManagerConnector;
+  /**
+   * Seconds each connection may take to connect and authenticate (the transport's `Client` timeout), as a
+   * server that accepts but never answers would otherwise hold a call for ever. Default: none, as Python.
+   */
+  readonly timeout?: number;
 }
 
 /**

@@ -14,6 +14,7 @@ import { statSync } from 'node:fs';
 import {
   type Connection,
   type ConnectionOptions,
+  checkConnectionOptions,
   checkWholeNumber,
   timeoutMilliseconds,
 } from '../transport/connection.js';
@@ -169,6 +170,7 @@ export async function spawnPython(options: SpawnPythonOptions & PythonTarget): P
   timeoutMilliseconds(options.exitTimeout);
   timeoutMilliseconds(options.killTimeout);
   checkWholeNumber('stderrLimit', options.stderrLimit, 0);
+  checkConnectionOptions(connectionOptions(options));
   const stdio: StdioOptions = [options.stdin ?? 'ignore', options.stdout ?? 'inherit', 'pipe'];
   const env: Record<string, string | undefined> = { ...process.env, ...options.env };
   // Unbuffered output, so the stderr tail of a crashed child holds its last words.
@@ -183,7 +185,7 @@ export async function spawnPython(options: SpawnPythonOptions & PythonTarget): P
       ...connectionOptions(options),
     });
   } catch (error) {
-    // Bad arguments stay what they are; a spawn that failed at once (EMFILE) did not start Python.
+    // Node's own argument errors stay what they are; a spawn that failed at once (EMFILE) started nothing.
     if (error instanceof TypeError || error instanceof RangeError) throw error;
     throw new PythonSpawnError(python, { cause: error });
   }

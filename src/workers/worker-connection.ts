@@ -95,7 +95,12 @@ export class WorkerConnection {
       this.connection.close();
       throw new PythonExitError(this.#worker.pid, outcome.exit, operation);
     } catch (error) {
-      if (error instanceof PythonExitError || this.#closedHere || !isBrokenPipe(error)) throw error;
+      if (error instanceof PythonExitError || !isBrokenPipe(error)) throw error;
+      // A send still going out when this side closed breaks with the pipe: the close is what ended it.
+      if (this.#closedHere) {
+        if (error instanceof ConnectionClosedError) throw error;
+        throw new ConnectionClosedError(`the connection was closed during ${operation}`, { cause: error });
+      }
       const exit = await exitWithin(this.#worker.exited, EXIT_AFTER_BREAK_MS);
       if (exit) throw new PythonExitError(this.#worker.pid, exit, operation, { cause: error });
       throw error;
