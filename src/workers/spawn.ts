@@ -64,7 +64,11 @@ const DEFAULT_KILL_TIMEOUT_SECONDS = 2;
 /** Longest wait for stderr to drain after exit; a grandchild holding stderr open must not hang `exited`. */
 const STDERR_DRAIN_MS = 500;
 
-/** Children still running, killed if this process exits first so none outlives its parent. */
+/**
+ * Children still running, killed when this process exits first. A signal that ends it without an 'exit'
+ * event (SIGKILL, or SIGTERM and SIGINT with no handler) skips that; the child's pipe then reaches EOF,
+ * which ends a worker blocked in `conn.recv()` but not one busy elsewhere.
+ */
 const liveChildren = new Set<ChildProcess>();
 let exitHookInstalled = false;
 
