@@ -297,6 +297,18 @@ const cases: EncoderCase[] = [
       new PyGlobal('builtins', 'complex'),
     ],
   },
+  {
+    // The classes and functions of __main__ share its __name__ as their module: written once.
+    name: 'globals of __main__ share their module',
+    python: '[Thing, Point, R, Outer.Inner]',
+    value: () => [
+      new PyGlobal('__main__', 'Thing'),
+      new PyGlobal('__main__', 'Point'),
+      new PyGlobal('__main__', 'R'),
+      new PyGlobal('__main__', 'Outer.Inner'),
+    ],
+    noRoundTrip: true,
+  },
   ...(PYTHON_MINOR >= 9
     ? [
         {
@@ -374,11 +386,14 @@ const cases: EncoderCase[] = [
     noRoundTrip: true,
   },
   {
+    // Reduced again while its arguments are written, it gets a new argument tuple, as a __reduce__ that
+    // builds one (the usual kind, like Point's) gives CPython. A class returning one stored tuple would
+    // have CPython share it: mpwire cannot tell the two apart, and writes the usual kind.
     name: 'placeholder recursive through args',
-    python: 'v = R()\nl = [v]\nv._r = (Thing, (l,))',
+    python: 'v = Point.__new__(Point)\nv.x, v.y = [v], 1',
     value: () => {
       const l: unknown[] = [];
-      const o = placeholder('reduce', [l]);
+      const o = new PyObject('reduce', new PyGlobal('__main__', 'Point'), [l, 1]);
       l.push(o);
       return o;
     },

@@ -35,6 +35,8 @@
  * - `array.array` assumes an LP64 platform ('l'/'L' 8 bytes, 'u' UTF-32).
  * - Below protocol 4, a dotted global name follows 3.8–3.12 (3.13 memoizes less).
  * - NEWOBJ_EX at protocols 2–3 is refused, since CPython's fallback depends on the class.
+ * - A placeholder reached again through its own arguments is written with a new argument tuple, as a
+ *   `__reduce__` that builds its tuple gives CPython; one returning a stored tuple shares it there.
  */
 import { FRAME_FULL, PickleOutput } from './byte-writer.js';
 import { mapPython3Name } from './compat-names.js';
@@ -1691,7 +1693,14 @@ export class Pickler {
     const program: unknown[] = [];
     if (key !== undefined) program.push(ACT_ENTER, key, '');
     const args = reduction.args;
-    const argsTuple = args instanceof PyTuple ? args : this.#argumentTuple(reduction, args);
+    // Met again while being written (its arguments lead back to it), it is reduced again, and CPython's
+    // second __reduce__ call returns a new argument tuple.
+    const argsTuple =
+      key !== undefined && this.#inProgress.has(key)
+        ? new TransientTuple(args)
+        : args instanceof PyTuple
+          ? args
+          : this.#argumentTuple(reduction, args);
     const callable = reduction.callable;
     switch (reduction.kind) {
       case 'reduce':

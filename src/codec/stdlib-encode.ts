@@ -80,11 +80,14 @@ export class TransientDict {
 // How CPython's `save_global` gets a global's module and qualified-name strings, as bit flags: they decide
 // whether equal strings elsewhere in the pickle share a memo slot (protocol 4+, where both are STACK_GLOBAL
 // arguments). Python-defined classes and functions (0) have interned names, the same objects as equal literals.
-/** `__module__` is a str of its own: heap C types, and `__main__` (not interned before 3.13). */
+/** `__module__` is a str of its own: heap C types. */
 export const MODULE_FRESH = 1;
 /** `__qualname__` is a new str on each access: static C types and builtin functions. */
 export const NAME_FRESH = 2;
-/** `__module__` is the module's own `__name__` object ({@link moduleNameString}): C functions such as `len`. */
+/**
+ * `__module__` is the module's own `__name__` object ({@link moduleNameString}): C functions such as `len`,
+ * and the classes and functions of `__main__` (whose name is interned only from 3.13).
+ */
 export const MODULE_SHARED = 4;
 const NAMES_FRESH = MODULE_FRESH | NAME_FRESH;
 
@@ -164,7 +167,7 @@ const C_GLOBAL_NAMING = new Map<string, number>([
 export function globalNaming(module: string, name: string): number {
   if (module === 'builtins') return BUILTIN_FUNCTIONS.has(name) ? MODULE_SHARED | NAME_FRESH : NAME_FRESH;
   if (module === '_codecs') return NAME_FRESH;
-  if (module === '__main__') return MODULE_FRESH;
+  if (module === '__main__') return MODULE_SHARED;
   return C_GLOBAL_NAMING.get(`${module}\n${name}`) ?? 0;
 }
 
