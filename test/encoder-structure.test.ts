@@ -12,11 +12,15 @@ import {
   Pickler,
   type PicklerOptions,
   PicklingError,
+  PyArray,
   PyDate,
+  PyDatetime,
   PyFrozenSet,
   PyGlobal,
   PyObject,
   PyPickleBuffer,
+  PyTime,
+  PyTimedelta,
   PyTuple,
   Registry,
   tuple,
@@ -95,6 +99,38 @@ describe('deep nesting is iterative', () => {
 });
 
 describe('errors', () => {
+  it('refuses Python values whose fields CPython would refuse (BAD_VALUE), with their path', () => {
+    const cases: [unknown, RegExp][] = [
+      [new PyDate(2023, 2, 29), /day is out of range for month/],
+      [new PyDate(2023, 4, 31), /day is out of range for month/],
+      [[new PyDate(2023, 13, 1)], /month must be in 1\.\.12.* at value\[0\]$/],
+      [new PyDatetime(2023, 1, 1, 24), /hour must be in 0\.\.23/],
+      [new PyTime(0, 60), /minute must be in 0\.\.59/],
+      [new PyTime(0, 0, 0, 0, null, 2 as 0), /fold must be either 0 or 1/],
+      [{ d: new PyTimedelta(1e9) }, /days=1000000000; must have magnitude <= 999999999.* at value\.d$/],
+      [new PyTimedelta(-1e9), /magnitude <= 999999999/],
+      [new PyArray('b', [1, 300]), /array\('b'\) item 1, 300, does not fit/],
+      [new PyArray('B', [-1]), /does not fit its type code \(unsigned 8-bit\)/],
+      [new PyArray('Q', [2n ** 64n]), /does not fit/],
+      [new PyArray('i', [1.5]), /item 0 is 1\.5, not an integer/],
+      [new PyArray('d', ['x' as unknown as number]), /not a number/],
+    ];
+    for (const [value, message] of cases) {
+      for (const protocol of [0, 2, 4]) {
+        const error = catchPicklingError(() => dumps(value, { protocol }));
+        expect(error.code).toBe('BAD_VALUE');
+        expect(error.message).toMatch(message);
+      }
+    }
+    // The edges themselves are values.
+    expect(loads(dumps([new PyDate(2024, 2, 29), new PyTimedelta(-999_999_999)]))).toStrictEqual([
+      new PyDate(2024, 2, 29),
+      new PyTimedelta(-999_999_999),
+    ]);
+    const extremes = new PyArray('q', [-(2n ** 63n), 2n ** 63n - 1n]);
+    expect(loads(dumps(extremes))).toStrictEqual(extremes);
+  });
+
   it('reports unpicklable values with their path', () => {
     const cases: [unknown, string][] = [
       [{ a: [1, 2, () => 1] }, 'value.a[2]'],

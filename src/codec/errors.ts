@@ -68,6 +68,11 @@ export type PicklingErrorCode =
    */
   | 'UNHASHABLE'
   /**
+   * A value of a Python type with fields Python would refuse: a day 31 in April, a timedelta beyond
+   * 999 999 999 days, an `array` item that does not fit its type code. CPython could not load the pickle.
+   */
+  | 'BAD_VALUE'
+  /**
    * Code of the caller's that the pickler ran (a getter, a reducer, `persistentId`, `bufferCallback`) threw:
    * the error is the `cause`, and `path` says which value was being written.
    */

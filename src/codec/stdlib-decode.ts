@@ -4,6 +4,7 @@
  * typed values of values.ts, exactly as each is pickled at protocols 0–5 (and by Python 2, once fix_imports
  * has renamed `__builtin__`/`copy_reg`). Nothing is imported or executed: each entry is plain data handling.
  */
+import { dateProblem, MAX_TIMEDELTA_DAYS, timeProblem } from './calendar.js';
 import { decimalFromFloat, decimalFromString, decimalFromTuple } from './decimal-text.js';
 import { asKey } from './hashable.js';
 import { type BuiltinCodec, encodeLatin1, pythonCodecName } from './text-decode.js';
@@ -171,30 +172,18 @@ function checkTzinfo(value: unknown): unknown {
   return fail(`bad tzinfo state arg: ${describe(value)}`);
 }
 
-const DAYS_IN_MONTH: readonly number[] = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
-
-/** Days in `month` (1..12) of `year`, by the proleptic Gregorian calendar CPython's datetime uses. */
-function daysInMonth(year: number, month: number): number {
-  if (month !== 2) return DAYS_IN_MONTH[month - 1]!;
-  return year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 29 : 28;
-}
-
 function checkDate(year: number, month: number, day: number): void {
-  if (year < 1 || year > 9999) fail(`year ${year} is out of range`);
-  if (month < 1 || month > 12) fail('month must be in 1..12');
-  if (day < 1 || day > daysInMonth(year, month)) fail('day is out of range for month');
+  const problem = dateProblem(year, month, day);
+  if (problem !== undefined) fail(problem);
 }
 
 function checkTime(hour: number, minute: number, second: number, microsecond: number): void {
-  if (hour < 0 || hour > 23) fail('hour must be in 0..23');
-  if (minute < 0 || minute > 59) fail('minute must be in 0..59');
-  if (second < 0 || second > 59) fail('second must be in 0..59');
-  if (microsecond < 0 || microsecond > 999_999) fail('microsecond must be in 0..999999');
+  const problem = timeProblem(hour, minute, second, microsecond);
+  if (problem !== undefined) fail(problem);
 }
 
 function isValidDate(year: number, month: number, day: number): boolean {
-  if (year < 1 || year > 9999 || month < 1 || month > 12 || day < 1) return false;
-  return day <= daysInMonth(year, month);
+  return dateProblem(year, month, day) === undefined;
 }
 
 const datetimeHandler: GlobalHandler = {
@@ -280,8 +269,6 @@ const timeHandler: GlobalHandler = {
     );
   },
 };
-
-const MAX_TIMEDELTA_DAYS = 999_999_999;
 
 /** Microseconds in one unit of each positional argument of `timedelta(days, seconds, microseconds,
  * milliseconds, minutes, hours, weeks)`. */

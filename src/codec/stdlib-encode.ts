@@ -5,6 +5,7 @@
  * pickler gives them a memo slot that nothing else can hit, as the real objects are never shared.
  * Pure: no I/O, no `node:` imports.
  */
+import { dateProblem, MAX_TIMEDELTA_DAYS, timeProblem } from './calendar.js';
 import { PicklingError } from './errors.js';
 import {
   PyArray,
@@ -243,32 +244,20 @@ export function isUtcEquivalent(zone: PyTimezone): boolean {
   return zone.name === null && offset.days === 0 && offset.seconds === 0 && offset.microseconds === 0;
 }
 
-function checkByte(value: number, what: string): number {
-  if (!Number.isInteger(value) || value < 0 || value > 255) {
-    throw new PicklingError('UNPICKLABLE', `${what} ${value} is out of range`);
-  }
-  return value;
-}
-
 function dateStateBytes(year: number, month: number, day: number): number[] {
-  if (!Number.isInteger(year) || year < 1 || year > 9999) {
-    throw new PicklingError('UNPICKLABLE', `year ${year} is out of range`);
-  }
-  return [year >> 8, year & 0xff, checkByte(month, 'month'), checkByte(day, 'day')];
+  const problem = dateProblem(year, month, day);
+  if (problem !== undefined) throw new PicklingError('BAD_VALUE', `${problem}, as CPython's date would say`);
+  return [year >> 8, year & 0xff, month, day];
 }
 
 function timeStateBytes(hour: number, minute: number, second: number, microsecond: number): number[] {
-  if (!Number.isInteger(microsecond) || microsecond < 0 || microsecond > 999_999) {
-    throw new PicklingError('UNPICKLABLE', `microsecond ${microsecond} is out of range`);
-  }
-  return [
-    checkByte(hour, 'hour'),
-    checkByte(minute, 'minute'),
-    checkByte(second, 'second'),
-    microsecond >> 16,
-    (microsecond >> 8) & 0xff,
-    microsecond & 0xff,
-  ];
+  const problem = timeProblem(hour, minute, second, microsecond);
+  if (problem !== undefined) throw new PicklingError('BAD_VALUE', `${problem}, as CPython's time would say`);
+  return [hour, minute, second, microsecond >> 16, (microsecond >> 8) & 0xff, microsecond & 0xff];
+}
+
+function checkFold(fold: number): void {
+  if (fold !== 0 && fold !== 1) throw new PicklingError('BAD_VALUE', 'fold must be either 0 or 1');
 }
 
 /** `datetime._getstate(protocol)`: the fold bit rides on the month (datetime) or hour (time) byte above 3. */
@@ -276,6 +265,7 @@ function datetimeReduction(value: PyDatetime, protocol: number): Reduction {
   const state = dateStateBytes(value.year, value.month, value.day).concat(
     timeStateBytes(value.hour, value.minute, value.second, value.microsecond),
   );
+  checkFold(value.fold);
   if (value.fold === 1 && protocol > 3) state[2]! |= 0x80;
   const bytes = Uint8Array.from(state);
   return reduce(DATETIME_DATETIME, value.tzinfo === null ? [bytes] : [bytes, value.tzinfo]);
@@ -283,6 +273,7 @@ function datetimeReduction(value: PyDatetime, protocol: number): Reduction {
 
 function timeReduction(value: PyTime, protocol: number): Reduction {
   const state = timeStateBytes(value.hour, value.minute, value.second, value.microsecond);
+  checkFold(value.fold);
   if (value.fold === 1 && protocol > 3) state[0]! |= 0x80;
   const bytes = Uint8Array.from(state);
   return reduce(DATETIME_TIME, value.tzinfo === null ? [bytes] : [bytes, value.tzinfo]);
@@ -358,12 +349,64 @@ function arrayMachineBytes(value: PyArray, size: number): Uint8Array {
   return bytes;
 }
 
+/** Bits and signedness of the integer type codes (LP64). */
+const ARRAY_INTEGER_BITS: Readonly<Record<string, readonly [number, boolean]>> = {
+  b: [8, true],
+  B: [8, false],
+  h: [16, true],
+  H: [16, false],
+  i: [32, true],
+  I: [32, false],
+  l: [64, true],
+  L: [64, false],
+  q: [64, true],
+  Q: [64, false],
+};
+
+/**
+ * Refuses items CPython's `array` would refuse (OverflowError, TypeError), which its machine bytes would
+ * otherwise wrap or mangle without a word: integers out of the type code's range, non-integers, non-numbers.
+ */
+function checkArrayItems(typecode: string, items: readonly (number | bigint)[]): void {
+  const integer = ARRAY_INTEGER_BITS[typecode];
+  for (let index = 0; index < items.length; index++) {
+    const item: unknown = items[index];
+    if (integer === undefined) {
+      if (typeof item !== 'number' && typeof item !== 'bigint') {
+        throw new PicklingError(
+          'BAD_VALUE',
+          `array('${typecode}') item ${index} is ${typeof item}, not a number`,
+        );
+      }
+      continue;
+    }
+    const [bits, signed] = integer;
+    if (typeof item === 'bigint') {
+      const min = signed ? -(1n << BigInt(bits - 1)) : 0n;
+      if (item >= min && item < min + (1n << BigInt(bits))) continue;
+    } else if (typeof item === 'number' && Number.isInteger(item)) {
+      const min = signed ? -(2 ** (bits - 1)) : 0;
+      if (item >= min && item < min + 2 ** bits) continue;
+    } else {
+      throw new PicklingError(
+        'BAD_VALUE',
+        `array('${typecode}') item ${index} is ${String(item)}, not an integer`,
+      );
+    }
+    throw new PicklingError(
+      'BAD_VALUE',
+      `array('${typecode}') item ${index}, ${String(item)}, does not fit its type code (${signed ? 'signed' : 'unsigned'} ${bits}-bit)`,
+    );
+  }
+}
+
 /** `array.__reduce_ex__`: a list of items below protocol 3, `array._array_reconstructor` with raw bytes from 3. */
 function arrayReduction(value: PyArray, protocol: number): Reduction {
   const format = ARRAY_FORMATS[value.typecode];
   if (format === undefined)
     throw new PicklingError('UNPICKLABLE', `unknown array typecode '${value.typecode}'`);
   const typecode = value.typecode;
+  if (typeof value.items !== 'string') checkArrayItems(typecode, value.items);
   if (protocol < 3) {
     let items: unknown[];
     if (typeof value.items === 'string') items = Array.from(value.items, freshString);
@@ -387,6 +430,12 @@ function arrayReduction(value: PyArray, protocol: number): Reduction {
 export function reduceStdlibValue(value: object, protocol: number): Reduction | undefined {
   if (value instanceof PyDatetime) return datetimeReduction(value, protocol);
   if (value instanceof PyTimedelta) {
+    if (Math.abs(value.days) > MAX_TIMEDELTA_DAYS) {
+      throw new PicklingError(
+        'BAD_VALUE',
+        `days=${value.days}; must have magnitude <= ${MAX_TIMEDELTA_DAYS}, as CPython's timedelta would say`,
+      );
+    }
     return reduce(DATETIME_TIMEDELTA, [value.days, value.seconds, value.microseconds]);
   }
   if (value instanceof PyTimezone) {
