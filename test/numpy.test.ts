@@ -133,6 +133,28 @@ describe('NumpyDtype.from', () => {
   });
 });
 
+describe('building arrays and scalars from JavaScript values', () => {
+  it('refuses what numpy refuses: integers out of bounds, non-numbers, ragged lists', () => {
+    expect(() => NDArray.fromList([300, -1], 'u1')).toThrow(
+      new RangeError('integer 300 is out of bounds for |u1'),
+    );
+    expect(() => NDArray.fromList([2 ** 31], 'i4')).toThrow(/2147483648 is out of bounds for <i4/);
+    expect(() => NDArray.fromList([2n ** 63n], 'i8')).toThrow(/out of bounds for <i8/);
+    expect(() => NDArray.fromList([-1n], 'u8')).toThrow(/-1 is out of bounds for <u8/);
+    expect(() => NumpyScalar.of('i1', -129)).toThrow(/-129 is out of bounds for \|i1/);
+    expect(() => NDArray.fromList(['abc'], 'f8')).toThrow(new TypeError('expected a number, got "abc"'));
+    expect(() => NDArray.fromList([1, [2, 3]], 'f8')).toThrow(
+      /itself an array: the nested arrays are not rectangular/,
+    );
+    expect(() => NDArray.fromList([1, [2]], 'i4')).toThrow(RangeError);
+    // The bounds themselves are values, and None (null) is NaN in a float array, as in numpy.
+    expect(NDArray.fromList([-128, 127], 'i1').get(1)).toBe(127);
+    expect(NDArray.fromList([0n, 2n ** 64n - 1n], 'u8').get(1)).toBe(2n ** 64n - 1n);
+    expect(NDArray.fromList([null, true], 'f8').get(0)).toBeNaN();
+    expect(NumpyScalar.of('u1', 255).value).toBe(255);
+  });
+});
+
 describe('dtype reduction (encoding)', () => {
   const registry = numpyRegistry();
 

@@ -12,7 +12,16 @@
  */
 import { Registry } from './registry.js';
 import { bufferBytes, FreshString } from './stdlib-encode.js';
-import { PyByteArray, PyComplex, PyGlobal, PyObject, PyPickleBuffer, PyTuple, tuple } from './values.js';
+import {
+  PyByteArray,
+  PyComplex,
+  PyFloat,
+  PyGlobal,
+  PyObject,
+  PyPickleBuffer,
+  PyTuple,
+  tuple,
+} from './values.js';
 
 /** Byte order of a dtype: little, big, or not applicable (`'|'`, one-byte and byte-string types). */
 export type NumpyByteOrder = '<' | '>' | '|';
@@ -908,6 +917,12 @@ function writeElement(dtype: NumpyDtype, view: DataView, offset: number, value: 
     });
     return;
   }
+  if (Array.isArray(value)) {
+    // numpy: "setting an array element with a sequence" (a ragged list, or one level too deep).
+    throw new RangeError(
+      `an element of a ${dtype.str} array is itself an array: the nested arrays are not rectangular`,
+    );
+  }
   const little = dtype.byteOrder !== '>';
   const size = dtype.itemsize;
   switch (dtype.kind) {
@@ -918,20 +933,26 @@ function writeElement(dtype: NumpyDtype, view: DataView, offset: number, value: 
     case 'u':
     case 'M':
     case 'm': {
+      const integer = expectInteger(value);
+      const unsigned = dtype.kind === 'u';
       if (size === 8) {
-        const big = typeof value === 'bigint' ? value : BigInt(expectInteger(value));
-        if (dtype.kind === 'u') view.setBigUint64(offset, BigInt.asUintN(64, big), little);
-        else view.setBigInt64(offset, BigInt.asIntN(64, big), little);
+        const big = BigInt(integer);
+        if ((unsigned ? BigInt.asUintN(64, big) : BigInt.asIntN(64, big)) !== big)
+          outOfBounds(integer, dtype);
+        if (unsigned) view.setBigUint64(offset, big, little);
+        else view.setBigInt64(offset, big, little);
         return;
       }
-      const n = Number(expectInteger(value));
+      const n = Number(integer);
+      const min = unsigned ? 0 : -(2 ** (8 * size - 1));
+      if (n < min || n >= min + 2 ** (8 * size)) outOfBounds(integer, dtype);
       if (size === 1) view.setUint8(offset, n & 0xff);
       else if (size === 2) view.setUint16(offset, n & 0xffff, little);
       else view.setUint32(offset, n >>> 0, little);
       return;
     }
     case 'f': {
-      const x = Number(value);
+      const x = expectNumber(value);
       if (size === 2) view.setUint16(offset, numberToHalf(x), little);
       else if (size === 4) view.setFloat32(offset, x, little);
       else if (size === 8) view.setFloat64(offset, x, little);
@@ -939,7 +960,7 @@ function writeElement(dtype: NumpyDtype, view: DataView, offset: number, value: 
       return;
     }
     case 'c': {
-      const c = value instanceof PyComplex ? value : new PyComplex(Number(value), 0);
+      const c = value instanceof PyComplex ? value : new PyComplex(expectNumber(value), 0);
       if (size === 8) {
         view.setFloat32(offset, c.real, little);
         view.setFloat32(offset + 4, c.imag, little);
@@ -978,6 +999,21 @@ function writeRawBytes(view: DataView, offset: number, size: number, value: unkn
     throw new TypeError(`expected bytes (Uint8Array), got ${describe(value)}`);
   if (value.length > size) throw new RangeError(`${value.length} bytes do not fit a ${size}-byte element`);
   new Uint8Array(view.buffer, view.byteOffset + offset, size).set(value);
+}
+
+/** numpy's OverflowError: an integer the element type cannot hold is refused, not wrapped. */
+function outOfBounds(value: number | bigint, dtype: NumpyDtype): never {
+  throw new RangeError(`integer ${value} is out of bounds for ${dtype.str}`);
+}
+
+/** A float element: a number, bigint or boolean, and null as NaN (numpy's None); nothing else. */
+function expectNumber(value: unknown): number {
+  if (typeof value === 'number') return value;
+  if (typeof value === 'bigint') return Number(value);
+  if (typeof value === 'boolean') return value ? 1 : 0;
+  if (value === null) return Number.NaN;
+  if (value instanceof PyFloat) return value.value;
+  throw new TypeError(`expected a number, got ${describe(value)}`);
 }
 
 function expectInteger(value: unknown): number | bigint {
