@@ -143,6 +143,14 @@ const cases: EncoderCase[] = [
     value: () => ['1.10', '-0', 'NaN', '1E+2', '7'].map((d) => new PyDecimal(d)),
   },
   {
+    // Decimal.__reduce__ writes str(self), the canonical text, whatever text made it.
+    name: 'Decimal from any text CPython takes',
+    python: "[Decimal(t) for t in ['1e5', ' 1_000 ', '+.5', 'Infinity', 'snan12', '0E-10', '-1e-7']]",
+    value: () =>
+      ['1e5', ' 1_000 ', '+.5', 'Infinity', 'snan12', '0E-10', '-1e-7'].map((d) => new PyDecimal(d)),
+    noRoundTrip: true,
+  },
+  {
     name: 'UUID',
     python: "UUID('12345678-1234-5678-1234-567812345678')",
     value: () => new PyUUID('12345678-1234-5678-1234-567812345678'),

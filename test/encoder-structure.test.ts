@@ -15,6 +15,7 @@ import {
   PyArray,
   PyDate,
   PyDatetime,
+  PyDecimal,
   PyFrozenSet,
   PyGlobal,
   PyObject,
@@ -114,6 +115,7 @@ describe('errors', () => {
       [new PyArray('Q', [2n ** 64n]), /does not fit/],
       [new PyArray('i', [1.5]), /item 0 is 1\.5, not an integer/],
       [new PyArray('d', ['x' as unknown as number]), /not a number/],
+      [new PyDecimal('1.2.3'), /"1\.2\.3" is not a Decimal/],
     ];
     for (const [value, message] of cases) {
       for (const protocol of [0, 2, 4]) {

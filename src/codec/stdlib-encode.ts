@@ -6,6 +6,7 @@
  * Pure: no I/O, no `node:` imports.
  */
 import { dateProblem, MAX_TIMEDELTA_DAYS, timeProblem } from './calendar.js';
+import { decimalFromString } from './decimal-text.js';
 import { PicklingError } from './errors.js';
 import {
   PyArray,
@@ -445,7 +446,17 @@ export function reduceStdlibValue(value: object, protocol: number): Reduction | 
     return reduce(DATETIME_DATE, [Uint8Array.from(dateStateBytes(value.year, value.month, value.day))]);
   }
   if (value instanceof PyTime) return timeReduction(value, protocol);
-  if (value instanceof PyDecimal) return reduce(DECIMAL_DECIMAL, [freshString(value.value)]);
+  if (value instanceof PyDecimal) {
+    // Decimal.__reduce__ writes str(self): the canonical text ('1e5' is '1E+5').
+    const text = typeof value.value === 'string' ? decimalFromString(value.value) : undefined;
+    if (text === undefined) {
+      throw new PicklingError(
+        'BAD_VALUE',
+        `${JSON.stringify(value.value)} is not a Decimal (CPython: InvalidOperation, ConversionSyntax)`,
+      );
+    }
+    return reduce(DECIMAL_DECIMAL, [freshString(text)]);
+  }
   if (value instanceof PyZoneInfo) {
     // ZoneInfo.__reduce__ gives (ZoneInfo._unpickle, (key, from_cache)); the class method is a new bound
     // method each time, which pickles as getattr(ZoneInfo, '_unpickle'): a new object here too.
