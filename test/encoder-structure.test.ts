@@ -133,6 +133,20 @@ describe('errors', () => {
     expect(loads(dumps(extremes))).toStrictEqual(extremes);
   });
 
+  it('refuses a newline in a global name below protocol 4, where it would end the name early', () => {
+    // The rest of the name would be read as opcodes: a loaded STACK_GLOBAL name could smuggle a call in.
+    const smuggled = new PyGlobal('os', "system\n(S'echo INJECTED'\ntR0I1");
+    for (const protocol of [0, 1, 2, 3]) {
+      const error = catchPicklingError(() => dumps({ k: smuggled }, { protocol }));
+      expect(error.code).toBe('UNPICKLABLE');
+      expect(error.message).toMatch(/a newline in its module or name would end it early .* at value\.k$/);
+    }
+    const inst = new PyObject('inst', new PyGlobal('a\nb', 'C'), []);
+    expect(catchPicklingError(() => dumps(inst, { protocol: 0 })).code).toBe('UNPICKLABLE');
+    // At protocol 4 the names are counted strings: written as they are, as CPython would.
+    expect(loads(dumps(smuggled, { protocol: 4 }))).toStrictEqual(smuggled);
+  });
+
   it('reports unpicklable values with their path', () => {
     const cases: [unknown, string][] = [
       [{ a: [1, 2, () => 1] }, 'value.a[2]'],

@@ -1670,6 +1670,14 @@ export class Pickler {
 
   /** `module\nname\n` as GLOBAL and INST write it: Python 2 names below protocol 3, UTF-8 at 3, ASCII below. */
   #globalText(module: string, name: string): string {
+    // The text opcodes end each name at a newline: one inside would let the rest be read as opcodes.
+    if (module.includes('\n') || name.includes('\n')) {
+      throw new PicklingError(
+        'UNPICKLABLE',
+        `can't pickle global ${JSON.stringify(module)}.${JSON.stringify(name)} below protocol 4: a newline in ` +
+          'its module or name would end it early (and what follows would be read as opcodes)',
+      );
+    }
     let [mod, qual] = [module, name];
     if (this.protocol < 3 && this.#fixImports) [mod, qual] = mapPython3Name(module, name);
     const text = `${mod}\n${qual}\n`;
