@@ -258,6 +258,17 @@ describe('errors', () => {
 });
 
 describe('options and the Pickler object', () => {
+  it('refuses an unknown option name and says which ones there are', () => {
+    for (const options of [{ protocl: 2 }, { protocol: 4, memoiseStrings: false }]) {
+      const error = catchPicklingError(() => dumps([1], options as PicklerOptions));
+      expect(error.code).toBe('BAD_OPTION');
+      expect(error.message).toMatch(/^unknown option \w+: the options are protocol, fixImports/);
+    }
+    expect(catchPicklingError(() => dumps([1], { protocol: '4' as unknown as number })).message).toBe(
+      'pickle protocol must be an integer from 0 to 5, not "4"',
+    );
+  });
+
   it('memoizeStrings: false writes equal strings separately, as CPython does for distinct objects', () => {
     const ours = toHex(dumps(['abc', 'abc'], { memoizeStrings: false, protocol: 2 }));
     const theirs = python("print(pickle.dumps(['abc', ''.join(['ab', 'c'])], 2).hex())", new Uint8Array());

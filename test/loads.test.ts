@@ -113,6 +113,12 @@ describe('loads with options', () => {
     expect(loads(global)).toBeInstanceOf(PyGlobal);
   });
 
+  it("takes null options as none, as Python's None", () => {
+    expect(loads(dumps([1]), null)).toEqual([1]);
+    expect(new Unpickler(null).load(dumps([2])).value).toEqual([2]);
+    expect(loads(dumps([3], null))).toEqual([3]);
+  });
+
   describe('bad options', () => {
     const bad: [string, unknown][] = [
       ['dicts', { dicts: 'maps' }],
@@ -130,6 +136,13 @@ describe('loads with options', () => {
       ['negative limit', { limits: { maxDepth: -1 } }],
       ['fractional limit', { limits: { maxStringBytes: 2.5 } }],
       ['string limit', { limits: { maxDepth: '3' } }],
+      ['allowGlobals string', { allowGlobals: 'datetime.*' }],
+      ['allowGlobals item', { allowGlobals: ['datetime.*', 5] }],
+      ['limits null', { limits: null }],
+      ['limits array', { limits: [] }],
+      ['buffers string', { buffers: 'abc' }],
+      ['option name', { zeroCopy: true }],
+      ['options', 5],
     ];
     it.each(bad)('refuses a bad %s with BAD_OPTION, from loads and from new Unpickler', (_, options) => {
       const codeOf = (run: () => unknown): string | undefined => {
@@ -143,7 +156,9 @@ describe('loads with options', () => {
       const opts = options as UnpicklerOptions;
       expect(codeOf(() => new Unpickler(opts))).toBe('BAD_OPTION');
       expect(codeOf(() => loads(dumps(1), opts))).toBe('BAD_OPTION');
-      // Also after a call with the same good values was kept.
+      // Also after a call with the same good values was kept, and one with no limits.
+      expect(codeOf(() => loads(dumps(1), { limits: {} }))).toBeUndefined();
+      expect(codeOf(() => loads(dumps(1), opts))).toBe('BAD_OPTION');
       expect(codeOf(() => loads(dumps(1), { limits: { maxDepth: 10 } }))).toBeUndefined();
       expect(codeOf(() => loads(dumps(1), { limits: { maxDepth: 10, maxdepth: 1 } as never }))).toBe(
         'BAD_OPTION',

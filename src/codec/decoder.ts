@@ -443,7 +443,8 @@ export class Unpickler {
   #runnerBusy = false;
   #fullScans = 0;
 
-  constructor(options: UnpicklerOptions = {}) {
+  constructor(options: UnpicklerOptions | null = {}) {
+    options ??= {};
     this.#limits = checkUnpicklerOptions(options);
     this.#bigintsAlways = options.bigints === 'always';
     this.#wrapFloats = options.floats === 'wrapped';

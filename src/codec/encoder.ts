@@ -238,6 +238,23 @@ function typeName(value: unknown): string {
   return ctor?.name ? `${ctor.name} instance` : 'object';
 }
 
+/** Every option a Pickler takes: any other name is a misspelling, refused rather than ignored. */
+const PICKLER_OPTION_NAMES: ReadonlySet<string> = new Set<keyof PicklerOptions>([
+  'protocol',
+  'fixImports',
+  'memoizeStrings',
+  'persistentId',
+  'bufferCallback',
+  'registry',
+  'extensions',
+  'numpy',
+]);
+
+function unknownPicklerOption(options: object): string | undefined {
+  for (const name in options) if (!PICKLER_OPTION_NAMES.has(name)) return name;
+  return undefined;
+}
+
 /**
  * Checks what a Pickler checks when it is made, and returns the protocol: a bad protocol, bufferCallback
  * below protocol 5, an option of the wrong type (which would otherwise be ignored or fail in the middle of a
@@ -248,9 +265,16 @@ export function checkPicklerOptions(options: PicklerOptions): number {
   const bad = (message: string): never => {
     throw new PicklingError('BAD_OPTION', message, '');
   };
+  if (typeof options !== 'object' || options === null)
+    bad(`options must be an object, not ${String(options)}`);
+  const unknown = unknownPicklerOption(options);
+  if (unknown !== undefined)
+    bad(`unknown option ${unknown}: the options are ${[...PICKLER_OPTION_NAMES].join(', ')}`);
   const protocol = options.protocol ?? DEFAULT_PROTOCOL;
   if (!Number.isInteger(protocol) || protocol < 0 || protocol > HIGHEST_PROTOCOL) {
-    bad(`pickle protocol must be an integer from 0 to 5, not ${protocol}`);
+    bad(
+      `pickle protocol must be an integer from 0 to 5, not ${JSON.stringify(protocol) ?? String(protocol)}`,
+    );
   }
   if (options.bufferCallback !== undefined && protocol < 5) bad('bufferCallback needs protocol 5');
   for (const name of ['fixImports', 'memoizeStrings', 'numpy'] as const) {
@@ -405,7 +429,8 @@ export class Pickler {
   /** Tuple frames: the memo slot their tuple had when it was entered (-1 for none); see `#stepTuple`. */
   #fSlot: number[] = [];
 
-  constructor(options: PicklerOptions = {}) {
+  constructor(options: PicklerOptions | null = {}) {
+    options ??= {};
     const protocol = checkPicklerOptions(options);
     this.protocol = protocol;
     this.#binary = protocol >= 1;
@@ -1932,7 +1957,7 @@ function isHookFree(options: PicklerOptions): boolean {
  * is a plain Uint8Array over Node's shared Buffer pool, as `Buffer.allocUnsafe` gives: its `byteOffset` may
  * not be 0 and its `buffer` holds other data (`slice()` it for an ArrayBuffer of its own).
  */
-export function dumps(value: unknown, options?: PicklerOptions): Uint8Array {
+export function dumps(value: unknown, options?: PicklerOptions | null): Uint8Array {
   return dumpsWith(value, options, 0);
 }
 
@@ -1951,11 +1976,17 @@ export function dumpsTransient(
   return dumpsWith(value, options, viewLimit);
 }
 
-function dumpsWith(value: unknown, options: PicklerOptions | undefined, viewLimit: number): Uint8Array {
+function dumpsWith(
+  value: unknown,
+  options: PicklerOptions | null | undefined,
+  viewLimit: number,
+): Uint8Array {
+  if (options === null) options = undefined;
   const protocol = options?.protocol ?? DEFAULT_PROTOCOL;
   const shareable =
     !sharedPicklerInUse &&
-    (options === undefined || isHookFree(options)) &&
+    (options === undefined ||
+      (typeof options === 'object' && isHookFree(options) && unknownPicklerOption(options) === undefined)) &&
     Number.isInteger(protocol) &&
     protocol >= 0 &&
     protocol <= HIGHEST_PROTOCOL;

@@ -6,6 +6,7 @@
  */
 
 import { Unpickler, type UnpicklerOptions } from './decoder.js';
+import { checkUnpicklerOptionNames } from './unpickler-options.js';
 
 /** Options compared by value: strings, booleans, and the numbers of `limits`. */
 type ValueOption =
@@ -57,12 +58,20 @@ let shared: KeptUnpickler | undefined;
  * Decodes one pickle, as CPython's `pickle.loads`: bytes after STOP are ignored.
  * @throws UnpicklingError for any input it cannot decode.
  */
-export function loads(data: Uint8Array | ArrayBufferView | ArrayBuffer, options?: UnpicklerOptions): unknown {
+export function loads(
+  data: Uint8Array | ArrayBufferView | ArrayBuffer,
+  options?: UnpicklerOptions | null,
+): unknown {
   let entry: KeptUnpickler | undefined;
-  if (options === undefined) {
+  if (options === undefined || options === null) {
+    options = undefined;
     shared ??= { options: {}, unpickler: new Unpickler(), inUse: false };
     entry = shared;
+  } else if (typeof options !== 'object') {
+    return new Unpickler(options).load(data, 0).value; // refuses it
   } else if (isKeepable(options)) {
+    // A kept Unpickler has checked its own options only: a misspelt name here is seen nowhere else.
+    checkUnpicklerOptionNames(options);
     entry = keptFor(options);
   }
   if (entry === undefined || entry.inUse) return new Unpickler(options).load(data, 0).value;
@@ -100,8 +109,7 @@ function keptFor(options: UnpicklerOptions): KeptUnpickler {
     zeroCopyBytes: options.zeroCopyBytes,
     numpy: options.numpy,
     // A copy, but only of an object: anything else goes to the Unpickler as given, which refuses it.
-    limits:
-      typeof options.limits === 'object' && options.limits !== null ? { ...options.limits } : options.limits,
+    limits: isLimitsObject(options.limits) ? { ...options.limits } : options.limits,
     registry: options.registry,
     extensions: options.extensions,
     allowGlobals: Array.isArray(allow) ? allow.slice() : allow,
@@ -134,12 +142,17 @@ function sameOptions(a: KeptOptions, b: UnpicklerOptions): boolean {
 
 /** Equal when both give the same names the same values: a misspelt name makes a new Unpickler, which refuses it. */
 function sameLimits(a: KeptOptions['limits'], b: KeptOptions['limits']): boolean {
-  if (a === undefined || b === undefined) return a === b;
+  // Only objects are compared by their limits: anything else is the same only as itself (and refused).
+  if (!isLimitsObject(a) || !isLimitsObject(b)) return a === b;
   const x = a as Record<string, unknown>;
   const y = b as Record<string, unknown>;
   for (const name in y) if (x[name] !== y[name]) return false;
   for (const name in x) if (x[name] !== y[name]) return false;
   return true;
+}
+
+function isLimitsObject(value: unknown): boolean {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function sameAllowed(a: KeptOptions['allowGlobals'], b: KeptOptions['allowGlobals']): boolean {

@@ -7,6 +7,7 @@
 
 import type { UnpicklerOptions } from './decoder.js';
 import { UnpicklingError } from './errors.js';
+import { kindOf } from './kind-of.js';
 
 /** Resource limits. Each guards memory or time against hostile input; all are checked before allocating. */
 export interface UnpicklingLimits {
@@ -60,16 +61,45 @@ const CHOICES: Readonly<Record<string, readonly unknown[]>> = {
 const FLAGS = ['fixImports', 'zeroCopyBytes', 'numpy'] as const;
 const FUNCTIONS = ['persistentLoad'] as const;
 
+/** Every option an Unpickler takes: any other name is a misspelling, refused rather than ignored. */
+const OPTION_NAMES: ReadonlySet<string> = new Set<keyof UnpicklerOptions>([
+  'bigints',
+  'floats',
+  'dicts',
+  'encoding',
+  'errors',
+  'fixImports',
+  'zeroCopyBytes',
+  'numpy',
+  'limits',
+  'registry',
+  'extensions',
+  'allowGlobals',
+  'persistentLoad',
+  'buffers',
+]);
+
+/** Refuses an option name an Unpickler does not take. @throws UnpicklingError BAD_OPTION. */
+export function checkUnpicklerOptionNames(options: object): void {
+  for (const name in options) {
+    if (!OPTION_NAMES.has(name))
+      badOption(`unknown option ${name}: the options are ${[...OPTION_NAMES].join(', ')}`);
+  }
+}
+
 function badOption(message: string): never {
   throw new UnpicklingError('BAD_OPTION', message, 0);
 }
 
 function show(value: unknown): string {
-  return typeof value === 'string'
-    ? JSON.stringify(value)
-    : typeof value === 'bigint'
-      ? `${value}n`
-      : String(value);
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'bigint') return `${value}n`;
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'object' && value !== null) {
+    const kind = kindOf(value);
+    return kind === 'Object' || kind === 'object' ? 'an object' : `a ${kind}`;
+  }
+  return String(value);
 }
 
 /**
@@ -77,6 +107,9 @@ function show(value: unknown): string {
  * @throws UnpicklingError BAD_OPTION for an unknown choice, a value of the wrong type, or a bad limit.
  */
 export function checkUnpicklerOptions(options: UnpicklerOptions): Readonly<UnpicklingLimits> {
+  if (typeof options !== 'object' || options === null)
+    badOption(`options must be an object, not ${show(options)}`);
+  checkUnpicklerOptionNames(options);
   for (const [name, allowed] of Object.entries(CHOICES)) {
     const value = options[name as keyof UnpicklerOptions];
     if (value !== undefined && !allowed.includes(value)) {
@@ -98,8 +131,14 @@ export function checkUnpicklerOptions(options: UnpicklerOptions): Readonly<Unpic
       badOption(`${name} must be a string, not ${show(value)}`);
   }
   const allow = options.allowGlobals;
-  if (allow !== undefined && typeof allow !== 'function' && typeof allow?.[Symbol.iterator] !== 'function') {
-    badOption('allowGlobals must be a function or a list of "module.name" strings');
+  if (allow !== undefined && typeof allow !== 'function') {
+    // A string is iterable too: its characters would each be a name, and every global refused.
+    if (typeof allow === 'string' || typeof allow?.[Symbol.iterator] !== 'function') {
+      badOption(`allowGlobals must be a function or a list of "module.name" strings, not ${show(allow)}`);
+    }
+    for (const name of allow as Iterable<unknown>) {
+      if (typeof name !== 'string') badOption(`allowGlobals names must be strings, not ${show(name)}`);
+    }
   }
   if (options.registry !== undefined && typeof options.registry?.decoderFor !== 'function') {
     badOption('registry must be a Registry');
@@ -107,7 +146,10 @@ export function checkUnpicklerOptions(options: UnpicklerOptions): Readonly<Unpic
   if (options.extensions !== undefined && typeof options.extensions?.get !== 'function') {
     badOption('extensions must be a Map of code to [module, name]');
   }
-  if (options.buffers !== undefined && typeof options.buffers?.[Symbol.iterator] !== 'function') {
+  if (
+    options.buffers !== undefined &&
+    (typeof options.buffers === 'string' || typeof options.buffers?.[Symbol.iterator] !== 'function')
+  ) {
     badOption('buffers must be an iterable of buffers');
   }
   return checkedLimits(options.limits);
@@ -115,7 +157,8 @@ export function checkUnpicklerOptions(options: UnpicklerOptions): Readonly<Unpic
 
 function checkedLimits(given: Partial<UnpicklingLimits> | undefined): Readonly<UnpicklingLimits> {
   if (given === undefined) return DEFAULT_UNPICKLING_LIMITS;
-  if (typeof given !== 'object' || given === null) badOption('limits must be an object of limits');
+  if (typeof given !== 'object' || given === null || Array.isArray(given))
+    badOption(`limits must be an object of limits, not ${show(given)}`);
   const limits: Record<string, number> = { ...DEFAULT_UNPICKLING_LIMITS };
   for (const [name, value] of Object.entries(given)) {
     if (!Object.hasOwn(DEFAULT_UNPICKLING_LIMITS, name)) {
