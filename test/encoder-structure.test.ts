@@ -147,6 +147,45 @@ describe('errors', () => {
     expect(loads(dumps(smuggled, { protocol: 4 }))).toStrictEqual(smuggled);
   });
 
+  it('says so when a registered reducer returns no reduction, instead of failing inside the dump', () => {
+    class Point {
+      x = 1;
+    }
+    for (const returned of [undefined, 5, 'itself']) {
+      const registry = new Registry().register({
+        module: 'geometry',
+        name: 'Point',
+        type: Point,
+        reduce: (point) => (returned === 'itself' ? point : returned) as never,
+      });
+      const error = catchPicklingError(() => dumps([new Point()], { registry }));
+      expect(error.code).toBe('UNPICKLABLE');
+      expect(error.message).toMatch(
+        /^the reducer registered for Point instance returned .*: a reducer must return a PyObject/,
+      );
+      expect(error.path).toBe('value[0]');
+    }
+  });
+
+  it('names the array item whose getter threw', () => {
+    for (const index of [0, 1, 2]) {
+      const items = [1, 'two', 3];
+      Object.defineProperty(items, index, {
+        get() {
+          throw new Error('unreadable');
+        },
+      });
+      for (const [value, path] of [
+        [items, `value[${index}]`],
+        [[[5, items]], `value[0][1][${index}]`],
+      ] as const) {
+        const error = catchPicklingError(() => dumps(value));
+        expect(error.code).toBe('USER_CODE');
+        expect(error.path).toBe(path);
+      }
+    }
+  });
+
   it('reports unpicklable values with their path', () => {
     const cases: [unknown, string][] = [
       [{ a: [1, 2, () => 1] }, 'value.a[2]'],

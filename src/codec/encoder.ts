@@ -231,6 +231,25 @@ function unpicklableHint(value: unknown): string {
   return 'no reducer registered: register one in a Registry passed as `registry`';
 }
 
+/** What a registered reducer returned, if it is a reduction: anything else fails here, not deep in the dump. */
+function checkedReduction(reduction: unknown, value: object): Reduction {
+  const r = reduction as Partial<Reduction> | null;
+  if (
+    typeof r !== 'object' ||
+    r === null ||
+    r === value ||
+    !Array.isArray(r.args) ||
+    !['reduce', 'newobj', 'newobj_ex', 'inst', 'obj'].includes(r.kind as string)
+  ) {
+    throw new PicklingError(
+      'UNPICKLABLE',
+      `the reducer registered for ${typeName(value)} returned ${r === value ? 'the value itself' : typeName(r)}: a ` +
+        'reducer must return a PyObject placeholder (or a { kind, callable, args } reduction) for the value',
+    );
+  }
+  return r as Reduction;
+}
+
 function typeName(value: unknown): string {
   if (typeof value === 'function') return `function ${value.name || '(anonymous)'}`;
   if (typeof value !== 'object' || value === null) return typeof value;
@@ -688,7 +707,14 @@ export class Pickler {
       let idx = fIdx[sp]!;
       let left = fLeft[sp]!;
       while (left > 0) {
-        const item = items[idx];
+        let item: unknown;
+        try {
+          item = items[idx];
+        } catch (error) {
+          // A getter or Proxy trap threw: the path names this item.
+          fIdx[sp] = idx + 1;
+          throw error;
+        }
         // Numbers first and by hand: long runs of them are the commonest list there is.
         if (floatRuns && typeof item === 'number' && isPickledAsFloat(item)) {
           const next = this.#out.writeFloatRun(items, idx, idx + left);
@@ -1158,7 +1184,8 @@ export class Pickler {
   #saveOtherObject(value: object): boolean {
     if (this.#registry?.hasReducers) {
       const reducer = this.#registry.reducerFor(value);
-      if (reducer !== undefined) return this.#saveReduction(reducer(value, this.#reduceContext), value);
+      if (reducer !== undefined)
+        return this.#saveReduction(checkedReduction(reducer(value, this.#reduceContext), value), value);
     }
     if (value instanceof PyFloat) {
       this.#saveFloat(value.value);
