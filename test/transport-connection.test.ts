@@ -264,6 +264,45 @@ describe('sending to a peer that has gone', () => {
   });
 });
 
+describe('listener and client edges', () => {
+  it('refuses a Client timeout of 0 or less, which would only race the connect', async () => {
+    await using listener = await Listener.listen(['127.0.0.1', 0]);
+    for (const timeout of [0, -1]) {
+      await expect(Client(listener.address, { timeout })).rejects.toThrow(
+        /Client timeout must be more than 0 seconds, not -?\d/,
+      );
+    }
+  });
+
+  it('takes backlog 0 as the smallest queue instead of Node reading it as its default', async () => {
+    await using listener = await Listener.listen(['127.0.0.1', 0], { backlog: 0 });
+    const connecting = Client(listener.address);
+    const accepted = await listener.accept();
+    open.push(accepted, await connecting);
+  });
+
+  it('reports an onHandshakeError hook that throws as a warning, and goes on serving', async () => {
+    const warning = vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
+    try {
+      await using listener = await Listener.listen(['127.0.0.1', 0], {
+        authkey: 'key',
+        handshakeTimeout: 0.1,
+        onHandshakeError: () => {
+          throw new Error('hook broke');
+        },
+      });
+      const silent = createConnection(listener.address[1] as number, '127.0.0.1');
+      await vi.waitFor(() => expect(warning).toHaveBeenCalled(), { timeout: 3000 });
+      silent.destroy();
+      expect(String(warning.mock.calls[0]![0])).toBe('onHandshakeError threw: hook broke');
+      const connecting = Client(listener.address, { authkey: 'key' });
+      open.push(await listener.accept(), await connecting);
+    } finally {
+      warning.mockRestore();
+    }
+  });
+});
+
 describe('wait', () => {
   it('reports an object given twice once', async () => {
     const [a, b] = await pair();

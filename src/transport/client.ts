@@ -94,6 +94,12 @@ export async function Client(address: Address, options: ClientOptions = {}): Pro
     options.authkey === null || options.authkey === undefined ? undefined : authkeyBytes(options.authkey);
   // Every argument is checked before the socket exists: a throw after it would leave its error unhandled.
   const milliseconds = timeoutMilliseconds(options.timeout);
+  // A deadline of nothing would only race the connect: fail or not by chance.
+  if (milliseconds !== undefined && !(options.timeout! > 0)) {
+    throw new RangeError(
+      `Client timeout must be more than 0 seconds, not ${options.timeout}; leave it out to wait without a limit`,
+    );
+  }
   options.signal?.throwIfAborted();
   const { socket, connected } = connectSocket(address, family);
   let connection: Connection | undefined;

@@ -34,7 +34,10 @@ import { authenticate, withDeadline } from './handshake.js';
 export interface ListenerOptions extends ConnectionOptions {
   /** Defaults to the family the address implies, else `AF_UNIX` (CPython's POSIX default). */
   readonly family?: Family;
-  /** Kernel accept backlog. Default Node's (511); CPython's default of 1 suits only its one-at-a-time accept. */
+  /**
+   * Kernel accept backlog. Default Node's (511); CPython's default of 1 suits only its one-at-a-time accept.
+   * 0 is taken as 1, the smallest queue Linux keeps for `listen(0)` (Node would read 0 as its default).
+   */
   readonly backlog?: number;
   /**
    * Key every client must prove; a string is taken as UTF-8. `undefined`/`null` accept without a handshake.
@@ -43,7 +46,10 @@ export interface ListenerOptions extends ConnectionOptions {
   readonly authkey?: Authkey | null;
   /** Seconds a client may take to finish the handshake before it is dropped. Default 20 (CPython's CONNECTION_TIMEOUT). */
   readonly handshakeTimeout?: number;
-  /** Told about every connection dropped for a failed or stalled handshake; the listener keeps serving. */
+  /**
+   * Told about every connection dropped for a failed or stalled handshake; the listener keeps serving. What
+   * it throws is reported as a process warning, so it cannot stop the listener or the process.
+   */
   readonly onHandshakeError?: (error: unknown, peer: Address) => void;
 }
 
@@ -127,9 +133,9 @@ export class Listener implements AsyncIterable<Connection> {
         const [host, port] = address as readonly [string, number];
         // AF_INET is IPv4 only, as CPython: resolve the name for IPv4 ('' means every interface).
         const ip = host === '' ? '0.0.0.0' : (await lookup(host, { family: 4 })).address;
-        await listenOn(server, { host: ip, port, backlog: options.backlog });
+        await listenOn(server, { host: ip, port, backlog: kernelBacklog(options.backlog) });
       } else {
-        await listenOn(server, { path: address as string, backlog: options.backlog });
+        await listenOn(server, { path: address as string, backlog: kernelBacklog(options.backlog) });
       }
     } catch (error) {
       if (ownedDirectory) rmSync(ownedDirectory, { recursive: true, force: true });
@@ -291,9 +297,24 @@ export class Listener implements AsyncIterable<Connection> {
       (error: unknown) => {
         this.handshaking.delete(connection);
         connection.close();
-        if (!this.isClosed) this.options.onHandshakeError?.(error, peer);
+        if (!this.isClosed) this.reportHandshakeError(error, peer);
       },
     );
+  }
+
+  private reportHandshakeError(error: unknown, peer: Address): void {
+    try {
+      this.options.onHandshakeError?.(error, peer);
+    } catch (thrown) {
+      // Thrown here, it would be an unhandled rejection, which ends the process.
+      process.emitWarning(
+        `onHandshakeError threw: ${thrown instanceof Error ? thrown.message : String(thrown)}`,
+        {
+          type: 'MpwireWarning',
+          detail: thrown instanceof Error ? thrown.stack : undefined,
+        },
+      );
+    }
   }
 
   private enqueue(accepted: Accepted): void {
@@ -310,6 +331,11 @@ export class Listener implements AsyncIterable<Connection> {
       this.notifyReadiness();
     }
   }
+}
+
+/** Node reads a backlog of 0 as "its default" (511); the kernel's smallest queue is what 0 asks for. */
+function kernelBacklog(backlog: number | undefined): number | undefined {
+  return backlog === 0 ? 1 : backlog;
 }
 
 function listenOn(
