@@ -293,6 +293,27 @@ describe('hostile lengths and limits', () => {
     expectRefused(`\x8b\x40\x00\x00\x00${'\x01'.repeat(64)}.`, 'LIMIT_EXCEEDED', {
       limits: { maxBigIntDigits: 100 },
     });
+    // The one-byte-length forms count too, and a limit is the largest size allowed.
+    for (const op of ['\x8c', 'C', 'U']) {
+      expectRefused(`${op}\x05abcde.`, 'LIMIT_EXCEEDED', { limits: { maxStringBytes: 4 } });
+      expect(() =>
+        loads(bytes(`${op}\x04abcd.`), { limits: { maxStringBytes: 4, maxInputBytes: 100 } }),
+      ).not.toThrow();
+    }
+    // Digits are counted, not signs or the L: 30 digits pass a limit of 30.
+    expect(loads(bytes(`L-${'9'.repeat(30)}L\n.`), { limits: { maxBigIntDigits: 30 } })).toBe(
+      -(10n ** 30n - 1n),
+    );
+    expectRefused(`I-${'9'.repeat(31)}\n.`, 'LIMIT_EXCEEDED', { limits: { maxBigIntDigits: 30 } });
+    // LONG1: 10**20 (21 digits, 9 bytes) passes a limit of 21, 10**21 does not.
+    const long1 = (n: bigint): string => {
+      const out: number[] = [];
+      for (let v = n; v > 0n; v >>= 8n) out.push(Number(v & 0xffn));
+      if (out[out.length - 1]! >= 0x80) out.push(0);
+      return `\x80\x02\x8a${String.fromCharCode(out.length, ...out)}.`;
+    };
+    expect(loads(bytes(long1(10n ** 20n)), { limits: { maxBigIntDigits: 21 } })).toBe(10n ** 20n);
+    expectRefused(long1(10n ** 21n), 'LIMIT_EXCEEDED', { limits: { maxBigIntDigits: 21 } });
     expectRefused('(NNNNl.', 'LIMIT_EXCEEDED', { limits: { maxContainerItems: 3 } });
     expectRefused(']NaNaNaNa.', 'LIMIT_EXCEEDED', { limits: { maxContainerItems: 3 } });
     expectRefused('}(NNK\x01NK\x02NK\x03Nu.', 'LIMIT_EXCEEDED', { limits: { maxContainerItems: 3 } });

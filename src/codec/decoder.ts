@@ -132,6 +132,16 @@ enum Restart {
 
 const MAX_SAFE = Number.MAX_SAFE_INTEGER;
 const LOG10_256 = Math.log10(256);
+
+/** The digits of an INT or LONG line, which maxBigIntDigits counts (not its sign, spaces or trailing L). */
+function digitCount(text: string): number {
+  let digits = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 0x30 && c <= 0x39) digits++;
+  }
+  return digits;
+}
 const MIN_SAFE_BIG = BigInt(-MAX_SAFE);
 const MAX_SAFE_BIG = BigInt(MAX_SAFE);
 /**
@@ -1222,7 +1232,7 @@ export class Unpickler {
               const le = lineEnd(pos, 1);
               const text = decodeLatin1(data, pos, le);
               pos = le + 1;
-              checkDigits(text.length);
+              checkDigits(digitCount(text));
               if (text === '01' || text === '00') {
                 stack.push(text === '01');
                 break;
@@ -1237,7 +1247,7 @@ export class Unpickler {
               const le = lineEnd(pos, 1);
               let text = decodeLatin1(data, pos, le);
               pos = le + 1;
-              checkDigits(text.length);
+              checkDigits(digitCount(text));
               if (text.endsWith('L')) text = text.slice(0, -1);
               const v = parsePyIntLiteral(text);
               if (v === null) fail('BAD_ARGUMENT', `invalid literal for int() with base 0: '${text}'`);
@@ -1249,7 +1259,10 @@ export class Unpickler {
               if (end - pos < 1) truncated();
               const n = data[pos++]!;
               if (end - pos < n) truncated();
-              stack.push(readLong(pos, n));
+              const value = readLong(pos, n);
+              // At most 255 bytes: past the estimate, the digits themselves are counted.
+              if (n * LOG10_256 > limits.maxBigIntDigits) checkDigits(String(value).replace('-', '').length);
+              stack.push(value);
               pos += n;
               break;
             }
@@ -1309,6 +1322,7 @@ export class Unpickler {
               if (end - pos < 1) truncated();
               const n = data[pos++]!;
               if (end - pos < n) truncated();
+              if (n > limits.maxStringBytes) checkString(n);
               stack.push(utf8(pos, n));
               pos += n;
               break;
@@ -1352,6 +1366,7 @@ export class Unpickler {
               if (end - pos < 1) truncated();
               const n = data[pos++]!;
               if (end - pos < n) truncated();
+              if (n > limits.maxStringBytes) checkString(n);
               if (n <= 10 && stack.length > cur.fence) {
                 const next = temporalShortcut(pos, n);
                 if (next >= 0) {
@@ -1403,6 +1418,7 @@ export class Unpickler {
               if (end - pos < 1) truncated();
               const n = data[pos++]!;
               if (end - pos < n) truncated();
+              if (n > limits.maxStringBytes) checkString(n);
               stack.push(py2String(pos, n, null, pos + n));
               pos += n;
               break;
