@@ -16,10 +16,12 @@ import {
   PyDate,
   PyDatetime,
   PyDecimal,
+  PyDeque,
   PyFrozenSet,
   PyGlobal,
   PyObject,
   PyPickleBuffer,
+  PyRange,
   PyTime,
   PyTimedelta,
   PyTuple,
@@ -116,6 +118,8 @@ describe('errors', () => {
       [new PyArray('i', [1.5]), /item 0 is 1\.5, not an integer/],
       [new PyArray('d', ['x' as unknown as number]), /not a number/],
       [new PyDecimal('1.2.3'), /"1\.2\.3" is not a Decimal/],
+      [new PyRange(1, 5, 0), /range\(\) arg 3 must not be zero/],
+      [Object.assign(PyDeque.fromItems([1, 2], 2), { maxlen: 1 }), /deque of 2 items over its maxlen 1/],
     ];
     for (const [value, message] of cases) {
       for (const protocol of [0, 2, 4]) {
@@ -129,6 +133,12 @@ describe('errors', () => {
       new PyDate(2024, 2, 29),
       new PyTimedelta(-999_999_999),
     ]);
+    // As Python's deque(items, maxlen): the last items are kept.
+    expect([...PyDeque.fromItems([1, 2, 3], 2)]).toEqual([2, 3]);
+    expect(() => PyDeque.fromItems([1], -1)).toThrow(RangeError);
+    expect(() => PyDatetime.fromDate(new Date(Number.NaN))).toThrow(
+      new RangeError('an invalid Date has no datetime'),
+    );
     const extremes = new PyArray('q', [-(2n ** 63n), 2n ** 63n - 1n]);
     expect(loads(dumps(extremes))).toStrictEqual(extremes);
   });

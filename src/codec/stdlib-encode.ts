@@ -471,7 +471,11 @@ export function reduceStdlibValue(value: object, protocol: number): Reduction | 
     return reduce(BUILTINS_COMPLEX, [new PyFloat(value.real), new PyFloat(value.imag)]);
   }
   if (value instanceof PyUUID) return uuidReduction(value, protocol);
-  if (value instanceof PyRange) return reduce(BUILTINS_RANGE, [value.start, value.stop, value.step]);
+  if (value instanceof PyRange) {
+    if (value.step === 0 || value.step === 0n)
+      throw new PicklingError('BAD_VALUE', "range() arg 3 must not be zero, as CPython's range would say");
+    return reduce(BUILTINS_RANGE, [value.start, value.stop, value.step]);
+  }
   if (value instanceof PySlice) return reduce(BUILTINS_SLICE, [value.start, value.stop, value.step]);
   if (value instanceof PyOrderedDict)
     return reduce(COLLECTIONS_ORDERED_DICT, EMPTY_ARGS, { dictItems: value });
@@ -481,6 +485,20 @@ export function reduceStdlibValue(value: object, protocol: number): Reduction | 
   }
   if (value instanceof PyCounter) return reduce(COLLECTIONS_COUNTER, [new TransientDict(value)]);
   if (value instanceof PyDeque) {
+    const maxlen = value.maxlen;
+    if (maxlen !== null && (!Number.isInteger(maxlen) || maxlen < 0)) {
+      throw new PicklingError(
+        'BAD_VALUE',
+        `deque maxlen must be a whole number from 0 up or null, not ${maxlen}`,
+      );
+    }
+    // CPython's deque never holds more than maxlen items: it would keep the last ones without a word.
+    if (maxlen !== null && value.length > maxlen) {
+      throw new PicklingError(
+        'BAD_VALUE',
+        `deque of ${value.length} items over its maxlen ${maxlen}: CPython would keep only the last ${maxlen}`,
+      );
+    }
     const args = value.maxlen === null ? EMPTY_ARGS : [new TransientTuple(EMPTY_ARGS), value.maxlen];
     return reduce(COLLECTIONS_DEQUE, args, { listItems: value });
   }

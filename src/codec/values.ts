@@ -316,6 +316,7 @@ export class PyDatetime {
    */
   static fromDate(date: Date, tz: PyTimezone | PyZoneInfo = PyTimezone.utc): PyDatetime {
     const ms = date.getTime();
+    if (Number.isNaN(ms)) throw new RangeError('an invalid Date has no datetime');
     const offset =
       tz instanceof PyZoneInfo ? zoneOffsetMs(tz.key, ms) : Number(tz.offset.totalMicroseconds() / 1000n);
     const wall = new Date(ms + offset);
@@ -412,9 +413,13 @@ export class PyDeque<T = unknown> extends Array<T> {
     return Array;
   }
 
+  /** As Python's `deque(items, maxlen)`: past `maxlen` items, the last ones are kept. */
   static fromItems<T>(items: Iterable<T>, maxlen: number | null = null): PyDeque<T> {
+    if (maxlen !== null && (!Number.isInteger(maxlen) || maxlen < 0))
+      throw new RangeError(`maxlen must be a whole number from 0 up or null, not ${maxlen}`);
     const d = new PyDeque<T>();
     for (const item of items) d.push(item);
+    if (maxlen !== null && d.length > maxlen) d.splice(0, d.length - maxlen);
     d.maxlen = maxlen;
     return d;
   }
