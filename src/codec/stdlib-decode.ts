@@ -4,6 +4,7 @@
  * typed values of values.ts, exactly as each is pickled at protocols 0–5 (and by Python 2, once fix_imports
  * has renamed `__builtin__`/`copy_reg`). Nothing is imported or executed: each entry is plain data handling.
  */
+import { ARRAY_TYPECODES, integerItemProblem } from './array-typecodes.js';
 import { dateProblem, MAX_TIMEDELTA_DAYS, timeProblem } from './calendar.js';
 import { decimalFromFloat, decimalFromString, decimalFromTuple } from './decimal-text.js';
 import { asKey } from './hashable.js';
@@ -709,22 +710,6 @@ const dequeHandler: GlobalHandler = {
   },
 };
 
-/** Item sizes of `array.array` type codes on the 64-bit Linux/macOS builds that write raw machine bytes. */
-const NATIVE_ITEM: Record<string, { size: number; signed: boolean; float?: boolean }> = {
-  b: { size: 1, signed: true },
-  B: { size: 1, signed: false },
-  h: { size: 2, signed: true },
-  H: { size: 2, signed: false },
-  i: { size: 4, signed: true },
-  I: { size: 4, signed: false },
-  l: { size: 8, signed: true },
-  L: { size: 8, signed: false },
-  q: { size: 8, signed: true },
-  Q: { size: 8, signed: false },
-  f: { size: 4, signed: true, float: true },
-  d: { size: 8, signed: true, float: true },
-};
-
 const MIN_SAFE_BIG = BigInt(Number.MIN_SAFE_INTEGER);
 const MAX_SAFE_BIG = BigInt(Number.MAX_SAFE_INTEGER);
 
@@ -801,20 +786,14 @@ const arrayHandler: GlobalHandler = {
       }
       return fail('array u/w initializer must be a str');
     }
-    const item = NATIVE_ITEM[typecode]!;
+    const item = ARRAY_TYPECODES[typecode]!;
     if (init instanceof Uint8Array)
-      return new PyArray(
-        typecode,
-        readArrayItems(typecode, init, item.size, item.signed, !!item.float, true),
-      );
+      return new PyArray(typecode, readArrayItems(typecode, init, item.size, item.signed, item.float, true));
     if (typeof init === 'string') {
       // Python 2 pickles the machine bytes as a str.
       const bytes = encodeLatin1(init);
       if (!bytes) fail('array initializer str is not bytes');
-      return new PyArray(
-        typecode,
-        readArrayItems(typecode, bytes, item.size, item.signed, !!item.float, true),
-      );
+      return new PyArray(typecode, readArrayItems(typecode, bytes, item.size, item.signed, item.float, true));
     }
     const wide = typecode === 'q' || typecode === 'Q';
     const items = iterableItems(init, 'array initializer').map((v) => {
@@ -822,12 +801,8 @@ const arrayHandler: GlobalHandler = {
       const n = pyIntArg(v, 'array item');
       // CPython stores each item as its C type and refuses what does not fit (OverflowError).
       const big = BigInt(n);
-      const bits = BigInt(8 * item.size);
-      const [min, max] = item.signed
-        ? [-(1n << (bits - 1n)), (1n << (bits - 1n)) - 1n]
-        : [0n, (1n << bits) - 1n];
-      if (big < min || big > max)
-        fail(`array item ${big} does not fit typecode '${typecode}' (${min}..${max})`);
+      const problem = integerItemProblem(typecode, big);
+      if (problem !== undefined) fail(problem);
       // As readArrayItems: 'q'/'Q' items are bigints, other 8-byte items numbers while they are safe.
       return wide || big < MIN_SAFE_BIG || big > MAX_SAFE_BIG ? big : Number(big);
     });
@@ -835,19 +810,6 @@ const arrayHandler: GlobalHandler = {
   },
 };
 
-/** The machine format code of each integer type code on a little-endian LP64 machine (arraymodule.c). */
-const NATIVE_MFORMAT: Readonly<Record<string, number>> = {
-  b: 1,
-  B: 0,
-  h: 4,
-  H: 2,
-  i: 8,
-  I: 6,
-  l: 12,
-  L: 10,
-  q: 12,
-  Q: 10,
-};
 /** The type code `_array_reconstructor` gives integers of a size and signedness: the last match in its table. */
 const INT_TYPECODES: Readonly<Record<string, string>> = {
   '1s': 'b',
@@ -900,7 +862,7 @@ const arrayReconstructorHandler: GlobalHandler = {
     }
     // Integers in the typecode's own format (on a little-endian LP64 machine) keep it; in any other, CPython
     // picks the integer type code of the items' size and signedness, whatever was asked.
-    const ownFormat = NATIVE_MFORMAT[typecode] === mformat;
+    const ownFormat = ARRAY_TYPECODES[typecode]!.mformat === mformat;
     const intTypecode = ownFormat ? typecode : INT_TYPECODES[`${size}${signed ? 's' : 'u'}`]!;
     return new PyArray(intTypecode, readArrayItems(intTypecode, items, size, signed, false, le));
   },

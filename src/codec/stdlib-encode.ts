@@ -5,6 +5,7 @@
  * pickler gives them a memo slot that nothing else can hit, as the real objects are never shared.
  * Pure: no I/O, no `node:` imports.
  */
+import { ARRAY_TYPECODES, integerItemBounds, integerItemProblem } from './array-typecodes.js';
 import { dateProblem, MAX_TIMEDELTA_DAYS, timeProblem } from './calendar.js';
 import { decimalFromString } from './decimal-text.js';
 import { PicklingError } from './errors.js';
@@ -291,24 +292,6 @@ function uuidReduction(value: PyUUID, protocol: number): Reduction {
   return reduce(COPYREG_RECONSTRUCTOR, [UUID_UUID, BUILTINS_OBJECT, null], { state });
 }
 
-/** array's machine format codes (`enum machine_format_code`) for an LP64 little-endian platform. */
-const ARRAY_FORMATS: Readonly<Record<string, { code: number; size: number }>> = {
-  b: { code: 1, size: 1 },
-  B: { code: 0, size: 1 },
-  u: { code: 20, size: 4 },
-  w: { code: 20, size: 4 },
-  h: { code: 4, size: 2 },
-  H: { code: 2, size: 2 },
-  i: { code: 8, size: 4 },
-  I: { code: 6, size: 4 },
-  l: { code: 12, size: 8 },
-  L: { code: 10, size: 8 },
-  q: { code: 12, size: 8 },
-  Q: { code: 10, size: 8 },
-  f: { code: 14, size: 4 },
-  d: { code: 16, size: 8 },
-};
-
 function arrayCodePoints(items: string): number[] {
   const points: number[] = [];
   for (const ch of items) points.push(ch.codePointAt(0)!);
@@ -350,29 +333,18 @@ function arrayMachineBytes(value: PyArray, size: number): Uint8Array {
   return bytes;
 }
 
-/** Bits and signedness of the integer type codes (LP64). */
-const ARRAY_INTEGER_BITS: Readonly<Record<string, readonly [number, boolean]>> = {
-  b: [8, true],
-  B: [8, false],
-  h: [16, true],
-  H: [16, false],
-  i: [32, true],
-  I: [32, false],
-  l: [64, true],
-  L: [64, false],
-  q: [64, true],
-  Q: [64, false],
-};
-
 /**
  * Refuses items CPython's `array` would refuse (OverflowError, TypeError), which its machine bytes would
  * otherwise wrap or mangle without a word: integers out of the type code's range, non-integers, non-numbers.
  */
 function checkArrayItems(typecode: string, items: readonly (number | bigint)[]): void {
-  const integer = ARRAY_INTEGER_BITS[typecode];
+  const type = ARRAY_TYPECODES[typecode]!;
+  // Number items are compared with the bounds as numbers: exact, as both bounds and items are integers.
+  const [min, max] = type.float ? [0n, 0n] : integerItemBounds(type);
+  const [minNumber, endNumber] = [Number(min), Number(max + 1n)];
   for (let index = 0; index < items.length; index++) {
     const item: unknown = items[index];
-    if (integer === undefined) {
+    if (type.float) {
       if (typeof item !== 'number' && typeof item !== 'bigint') {
         throw new PicklingError(
           'BAD_VALUE',
@@ -381,29 +353,22 @@ function checkArrayItems(typecode: string, items: readonly (number | bigint)[]):
       }
       continue;
     }
-    const [bits, signed] = integer;
-    if (typeof item === 'bigint') {
-      const min = signed ? -(1n << BigInt(bits - 1)) : 0n;
-      if (item >= min && item < min + (1n << BigInt(bits))) continue;
-    } else if (typeof item === 'number' && Number.isInteger(item)) {
-      const min = signed ? -(2 ** (bits - 1)) : 0;
-      if (item >= min && item < min + 2 ** bits) continue;
-    } else {
+    if (typeof item === 'number' && Number.isInteger(item)) {
+      if (item >= minNumber && item < endNumber) continue;
+    } else if (typeof item !== 'bigint') {
       throw new PicklingError(
         'BAD_VALUE',
         `array('${typecode}') item ${index} is ${String(item)}, not an integer`,
       );
     }
-    throw new PicklingError(
-      'BAD_VALUE',
-      `array('${typecode}') item ${index}, ${String(item)}, does not fit its type code (${signed ? 'signed' : 'unsigned'} ${bits}-bit)`,
-    );
+    const problem = integerItemProblem(typecode, BigInt(item as number | bigint));
+    if (problem !== undefined) throw new PicklingError('BAD_VALUE', problem);
   }
 }
 
 /** `array.__reduce_ex__`: a list of items below protocol 3, `array._array_reconstructor` with raw bytes from 3. */
 function arrayReduction(value: PyArray, protocol: number): Reduction {
-  const format = ARRAY_FORMATS[value.typecode];
+  const format = ARRAY_TYPECODES[value.typecode];
   if (format === undefined)
     throw new PicklingError('UNPICKLABLE', `unknown array typecode '${value.typecode}'`);
   const typecode = value.typecode;
@@ -419,7 +384,7 @@ function arrayReduction(value: PyArray, protocol: number): Reduction {
   return reduce(ARRAY_RECONSTRUCTOR, [
     ARRAY_ARRAY,
     typecode,
-    format.code,
+    format.mformat,
     bufferBytes(arrayMachineBytes(value, format.size)),
   ]);
 }
