@@ -132,16 +132,6 @@ enum Restart {
 
 const MAX_SAFE = Number.MAX_SAFE_INTEGER;
 const LOG10_256 = Math.log10(256);
-
-/** The digits of an INT or LONG line, which maxBigIntDigits counts (not its sign, spaces or trailing L). */
-function digitCount(text: string): number {
-  let digits = 0;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c >= 0x30 && c <= 0x39) digits++;
-  }
-  return digits;
-}
 const MIN_SAFE_BIG = BigInt(-MAX_SAFE);
 const MAX_SAFE_BIG = BigInt(MAX_SAFE);
 /**
@@ -173,6 +163,16 @@ const NO_STATE: LoadState = Object.freeze({
   lookahead: undefined,
 });
 const NO_ORIGINS = new Map<object, StdlibOrigin>();
+
+/** The digits of an INT or LONG line, which maxBigIntDigits counts (not its sign, spaces or trailing L). */
+function digitCount(text: string): number {
+  let digits = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 0x30 && c <= 0x39) digits++;
+  }
+  return digits;
+}
 
 function opName(code: number): string {
   return CODE_NAMES[code] || `0x${code.toString(16).padStart(2, '0')}`;

@@ -257,17 +257,22 @@ function typeName(value: unknown): string {
   return ctor?.name ? `${ctor.name} instance` : 'object';
 }
 
-/** Every option a Pickler takes: any other name is a misspelling, refused rather than ignored. */
-const PICKLER_OPTION_NAMES: ReadonlySet<string> = new Set<keyof PicklerOptions>([
-  'protocol',
-  'fixImports',
-  'memoizeStrings',
-  'persistentId',
-  'bufferCallback',
-  'registry',
-  'extensions',
-  'numpy',
-]);
+/**
+ * Every option a Pickler takes: any other name is a misspelling, refused rather than ignored. A record of
+ * every key, so that an option added to PicklerOptions and not here fails to compile.
+ */
+const PICKLER_OPTION_NAMES: ReadonlySet<string> = new Set(
+  Object.keys({
+    protocol: true,
+    fixImports: true,
+    memoizeStrings: true,
+    persistentId: true,
+    bufferCallback: true,
+    registry: true,
+    extensions: true,
+    numpy: true,
+  } satisfies Record<keyof PicklerOptions, true>),
+);
 
 function unknownPicklerOption(options: object): string | undefined {
   for (const name in options) if (!PICKLER_OPTION_NAMES.has(name)) return name;

@@ -61,23 +61,28 @@ const CHOICES: Readonly<Record<string, readonly unknown[]>> = {
 const FLAGS = ['fixImports', 'zeroCopyBytes', 'numpy'] as const;
 const FUNCTIONS = ['persistentLoad'] as const;
 
-/** Every option an Unpickler takes: any other name is a misspelling, refused rather than ignored. */
-const OPTION_NAMES: ReadonlySet<string> = new Set<keyof UnpicklerOptions>([
-  'bigints',
-  'floats',
-  'dicts',
-  'encoding',
-  'errors',
-  'fixImports',
-  'zeroCopyBytes',
-  'numpy',
-  'limits',
-  'registry',
-  'extensions',
-  'allowGlobals',
-  'persistentLoad',
-  'buffers',
-]);
+/**
+ * Every option an Unpickler takes: any other name is a misspelling, refused rather than ignored. A record of
+ * every key, so that an option added to UnpicklerOptions and not here fails to compile.
+ */
+const OPTION_NAMES: ReadonlySet<string> = new Set(
+  Object.keys({
+    bigints: true,
+    floats: true,
+    dicts: true,
+    encoding: true,
+    errors: true,
+    fixImports: true,
+    zeroCopyBytes: true,
+    numpy: true,
+    limits: true,
+    registry: true,
+    extensions: true,
+    allowGlobals: true,
+    persistentLoad: true,
+    buffers: true,
+  } satisfies Record<keyof UnpicklerOptions, true>),
+);
 
 /** Refuses an option name an Unpickler does not take. @throws UnpicklingError BAD_OPTION. */
 export function checkUnpicklerOptionNames(options: object): void {
