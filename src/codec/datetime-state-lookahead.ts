@@ -10,7 +10,8 @@
  * with memo puts anywhere between. Any other use (`(datetime.date, 'name')`, a list or dict holding the
  * class and a str) is an ordinary str. Pure: reads the pickle bytes and nothing else.
  */
-import { type ArgumentKind, OPCODE_BY_CODE, Op } from './opcodes.js';
+import { opcodeEnd } from './dis.js';
+import { OPCODE_BY_CODE, Op } from './opcodes.js';
 
 /**
  * Opcodes one load may read ahead, across all its strs: {@link lookaheadBudget}. Past it a str is taken as
@@ -59,19 +60,21 @@ export function isDatetimeStateAt(
   afterMark: boolean,
   budget: LookaheadBudget,
 ): boolean {
+  // Nothing past `end` (the input limit) is read.
+  const view = end < data.length ? data.subarray(0, end) : data;
   const closing = (depth: number, op: number): boolean =>
     afterMark ? op === Op.TUPLE : (depth === 0 && op === Op.TUPLE1) || (depth === 1 && op === Op.TUPLE2);
   // Values pushed since the str, per open mark level (marks opened after the str).
   const levels = [0];
   let pos = at;
   while (budget.left-- > 0) {
-    pos = skipMemoPuts(data, pos, end);
-    if (pos < 0 || pos >= end) return false;
-    const op = data[pos]!;
+    pos = skipMemoPuts(view, pos);
+    if (pos < 0 || pos >= view.length) return false;
+    const op = view[pos]!;
     const depth = levels[levels.length - 1]!;
     if (levels.length === 1 && depth <= 1 && closing(depth, op)) {
-      const next = skipMemoPuts(data, pos + 1, end);
-      return next >= 0 && next < end && data[next] === Op.REDUCE;
+      const next = skipMemoPuts(view, pos + 1);
+      return next >= 0 && next < view.length && view[next] === Op.REDUCE;
     }
     const effect = EFFECTS[op];
     if (effect === undefined || op === Op.STOP) return false;
@@ -83,76 +86,12 @@ export function isDatetimeStateAt(
     if (levels[level]! < effect.pops) return false; // would consume the str or what lies beneath it
     levels[level] = levels[level]! - effect.pops + effect.pushes;
     if (effect.pushesMark) levels.push(0);
-    pos = opcodeEnd(data, pos, end);
-    if (pos < 0) return false;
+    pos = opcodeEnd(view, pos);
   }
   return false;
 }
 
-function skipMemoPuts(data: Uint8Array, pos: number, end: number): number {
-  while (pos >= 0 && pos < end && MEMO_PUTS.has(data[pos]!)) pos = opcodeEnd(data, pos, end);
+function skipMemoPuts(data: Uint8Array, pos: number): number {
+  while (pos >= 0 && pos < data.length && MEMO_PUTS.has(data[pos]!)) pos = opcodeEnd(data, pos);
   return pos;
-}
-
-/** The position after the opcode at `pos` and its argument, or -1 when the data ends first. */
-function opcodeEnd(data: Uint8Array, pos: number, end: number): number {
-  const info = OPCODE_BY_CODE[data[pos]!];
-  if (info === undefined) return -1;
-  const after = argumentEnd(data, pos + 1, end, info.arg);
-  return after > end ? -1 : after;
-}
-
-function argumentEnd(data: Uint8Array, at: number, end: number, kind: ArgumentKind): number {
-  switch (kind) {
-    case 'none':
-      return at;
-    case 'uint1':
-      return at + 1;
-    case 'uint2':
-      return at + 2;
-    case 'int4':
-    case 'uint4':
-      return at + 4;
-    case 'uint8':
-    case 'float8':
-      return at + 8;
-    case 'stringnl':
-    case 'stringnl_noescape':
-    case 'unicodestringnl':
-    case 'decimalnl_short':
-    case 'decimalnl_long':
-    case 'floatnl':
-      return lineEnd(data, at, end);
-    case 'stringnl_noescape_pair': {
-      const first = lineEnd(data, at, end);
-      return first < 0 ? -1 : lineEnd(data, first, end);
-    }
-    case 'string1':
-    case 'bytes1':
-    case 'unicodestring1':
-    case 'long1':
-      return at + 1 > end ? -1 : at + 1 + data[at]!;
-    case 'string4':
-    case 'bytes4':
-    case 'unicodestring4':
-    case 'long4':
-      return at + 4 > end ? -1 : at + 4 + littleEndian(data, at, 4);
-    case 'bytes8':
-    case 'bytearray8':
-    case 'unicodestring8':
-      return at + 8 > end ? -1 : at + 8 + littleEndian(data, at, 8);
-  }
-}
-
-/** The position after the next newline, or -1. */
-function lineEnd(data: Uint8Array, at: number, end: number): number {
-  const newline = data.subarray(0, end).indexOf(0x0a, at);
-  return newline < 0 ? -1 : newline + 1;
-}
-
-/** An unsigned little-endian length (a negative int4 reads as huge, so it runs past the data). */
-function littleEndian(data: Uint8Array, at: number, width: number): number {
-  let value = 0;
-  for (let i = width - 1; i >= 0; i--) value = value * 256 + data[at + i]!;
-  return value;
 }

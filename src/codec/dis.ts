@@ -765,6 +765,23 @@ function* scanOps(data: Uint8Array): Generator<ScannedOp, void, undefined> {
 }
 
 /**
+ * Where the opcode at `pos` and its argument end, or -1 for an unknown opcode or an argument that is
+ * malformed or runs past the data.
+ */
+export function opcodeEnd(data: Uint8Array, pos: number): number {
+  const info = OPCODE_BY_CODE[data[pos]!];
+  if (info === undefined) return -1;
+  const cursor = new ArgumentCursor(data, pos + 1);
+  try {
+    readArgument(info, cursor);
+  } catch (error) {
+    if (error instanceof ArgumentError) return -1;
+    throw error;
+  }
+  return cursor.at;
+}
+
+/**
  * Walks the opcodes of the pickle at the start of `data` through its first STOP, like `pickletools.genops`.
  * Throws a {@link DisassemblyError} for an unknown opcode, an argument that runs past the data or is
  * malformed, or data that ends before STOP — after yielding every opcode before the failure.
