@@ -451,7 +451,7 @@ export function reduceStdlibValue(value: object, protocol: number): Reduction | 
   if (value instanceof PyCounter) return reduce(COLLECTIONS_COUNTER, [new TransientDict(value)]);
   if (value instanceof PyDeque) {
     const maxlen = value.maxlen;
-    if (maxlen !== null && (!Number.isInteger(maxlen) || maxlen < 0)) {
+    if (!PyDeque.isMaxlen(maxlen)) {
       throw new PicklingError(
         'BAD_VALUE',
         `deque maxlen must be a whole number from 0 up or null, not ${maxlen}`,

@@ -413,9 +413,14 @@ export class PyDeque<T = unknown> extends Array<T> {
     return Array;
   }
 
+  /** A maxlen Python's deque takes: null (unbounded) or a whole number from 0 up. */
+  static isMaxlen(maxlen: unknown): maxlen is number | null {
+    return maxlen === null || (Number.isInteger(maxlen) && (maxlen as number) >= 0);
+  }
+
   /** As Python's `deque(items, maxlen)`: past `maxlen` items, the last ones are kept. */
   static fromItems<T>(items: Iterable<T>, maxlen: number | null = null): PyDeque<T> {
-    if (maxlen !== null && (!Number.isInteger(maxlen) || maxlen < 0))
+    if (!PyDeque.isMaxlen(maxlen))
       throw new RangeError(`maxlen must be a whole number from 0 up or null, not ${maxlen}`);
     const d = new PyDeque<T>();
     for (const item of items) d.push(item);
