@@ -25,12 +25,16 @@ describe('one Unpickler, many loads', () => {
     expect(value).toEqual(['shared', { k: 'v', n: [1, 2.5] }, 'shared']);
   });
 
-  it('the memo of one load is not visible to the next', () => {
-    const u = new Unpickler();
-    expect(u.load(dumps(['a', 'a'])).value).toEqual(['a', 'a']);
+  it('the memo of one loads() is not visible to the next, nor after clearMemo()', () => {
+    expect(loads(dumps(['a', 'a']))).toEqual(['a', 'a']);
     // BINGET 0 with an empty memo: CPython refuses it, and so must a load that follows one that filled it.
     const get0 = Uint8Array.from([0x80, 0x04, 0x68, 0x00, 0x2e]);
-    expect(() => u.load(get0)).toThrow(UnpicklingError);
+    expect(() => loads(get0)).toThrow(UnpicklingError);
+    expect(() => loads(get0)).toThrow(/Memo value not found at index 0/);
+    const u = new Unpickler();
+    const first = u.load(dumps(['a', 'a'])).value;
+    expect(u.load(get0).value).toBe(first);
+    u.clearMemo();
     expect(() => u.load(get0)).toThrow(/Memo value not found at index 0/);
   });
 

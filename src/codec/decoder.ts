@@ -400,9 +400,22 @@ function pickleBytes(input: unknown): Uint8Array {
   );
 }
 
+/** An unpickler's load that starts with an empty memo and keeps none, for `loadAlone` (set by the class). */
+let loadWithoutMemo: (unpickler: Unpickler, data: Uint8Array, offset: number) => LoadResult;
+
+/**
+ * `unpickler.load(data, 0)` with an empty memo that it keeps none of afterwards, as `pickle.loads` does: for
+ * unpicklers reused across independent pickles (`loads`, a connection's `recv`). Not part of the public API.
+ */
+export function loadAlone(unpickler: Unpickler, data: Uint8Array | ArrayBufferView | ArrayBuffer): unknown {
+  return loadWithoutMemo(unpickler, data as Uint8Array, 0).value;
+}
+
 /**
  * A reusable unpickler. `load(data, offset)` decodes one pickle starting at `offset` and reports where its
- * STOP ended, so back-to-back pickles in one buffer can be read in turn.
+ * STOP ended, so back-to-back pickles in one buffer can be read in turn. Like CPython's `Unpickler`, the memo
+ * persists across `load` calls (so a pickle can refer back to objects of earlier ones, as a `Pickler` stream
+ * does) until `clearMemo()`.
  */
 export class Unpickler {
   readonly #bigintsAlways: boolean;
@@ -449,9 +462,17 @@ export class Unpickler {
   /** Memo entries BUILD may still search beyond MEMO_PATCH_WINDOW in this load. */
   #fullScanBudget = 0;
   /** The decoding loop (see #makeRunner), and whether a load is running in it. */
-  #runner: ((input: Uint8Array, start: number) => LoadResult) | undefined;
+  #runner: ((input: Uint8Array, start: number, keepMemo: boolean) => LoadResult) | undefined;
   #runnerBusy = false;
   #fullScans = 0;
+  /** The memo kept between loads (CPython's `Unpickler.memo`), and how many entries it holds. */
+  #memo: unknown[] = [];
+  #memoCount = 0;
+  /** While a load runs on the kept memo: its length before the load, and the entries below that overwritten. */
+  #memoBase = 0;
+  #memoUndo: Map<number, unknown> | undefined;
+  /** Whether the running load took an object of an earlier load out of the memo (GET). */
+  #tookEarlierObject = false;
 
   constructor(options: UnpicklerOptions | null = {}) {
     options ??= {};
@@ -479,10 +500,33 @@ export class Unpickler {
    * @throws UnpicklingError for any malformed, truncated, refused or over-limit input.
    */
   load(input: Uint8Array | ArrayBufferView | ArrayBuffer, offset = 0): LoadResult {
+    // A load nested in another on this unpickler (from a hook) has a memo of its own.
+    return this.#load(input, offset, !this.#runnerBusy);
+  }
+
+  /**
+   * Forgets every object the memo holds, as assigning `Unpickler.memo = {}` does in CPython: later pickles can
+   * no longer refer to objects of earlier ones, and the memory they hold is let go.
+   */
+  clearMemo(): void {
+    if (this.#runnerBusy)
+      throw new UnpicklingError('BAD_ARGUMENT', 'Unpickler.clearMemo called while it is loading', 0);
+    this.#memo = [];
+    this.#memoCount = 0;
+  }
+
+  static {
+    loadWithoutMemo = (unpickler, data, offset) => unpickler.#load(data, offset, false);
+  }
+
+  #load(input: Uint8Array | ArrayBufferView | ArrayBuffer, offset: number, keepMemo: boolean): LoadResult {
     const data = input instanceof Uint8Array ? input : pickleBytes(input);
     if (!Number.isInteger(offset) || offset < 0 || offset > data.length) {
       throw new UnpicklingError('BAD_ARGUMENT', `offset ${offset} is outside the data`, 0);
     }
+    const memoBase = this.#memo.length;
+    const memoCount = this.#memoCount;
+    let done = false;
     try {
       for (let attempt = 0; ; attempt++) {
         this.#replayPos.persistent = 0;
@@ -491,12 +535,36 @@ export class Unpickler {
         this.#forgetValues();
         this.#fullScanBudget = FULL_SCAN_BUDGET;
         this.#fullScans = 0;
-        const result = this.#run(data, offset);
-        if (this.#restart === Restart.None || attempt >= 2) return result;
+        if (keepMemo) {
+          this.#memoBase = memoBase;
+          this.#tookEarlierObject = false;
+        }
+        const result = this.#run(data, offset, keepMemo);
+        if (this.#restart === Restart.None || attempt >= 2) {
+          done = true;
+          return result;
+        }
         // A dict was handed out before a non-str key made it a Map: rerun with that dict a Map from the start.
+        if (keepMemo) {
+          // The rerun would apply this pickle's changes to objects of earlier pickles a second time.
+          if (this.#tookEarlierObject)
+            throw new UnpicklingError(
+              'BAD_VALUE',
+              "a dict of this pickle, or of an earlier one in the Unpickler's memo, took a key a JavaScript " +
+                "object cannot hold after it was referred to again; read the stream with dicts: 'map'",
+              offset,
+            );
+          this.#restoreMemo(memoBase, memoCount);
+        }
         if (this.#restart === Restart.All || attempt === 1) this.#forceAllMaps = true;
       }
     } finally {
+      // A load that fails leaves the kept memo as it was before it.
+      if (keepMemo) {
+        if (!done) this.#restoreMemo(memoBase, memoCount);
+        this.#memoUndo = undefined;
+        this.#memoBase = 0;
+      }
       // Nothing of this load stays reachable from the unpickler, and the next one starts clean. Collections
       // are replaced only when used: a small pickle decodes in less time than making them takes.
       this.#forgetValues();
@@ -505,6 +573,24 @@ export class Unpickler {
       if (this.#forceMapSlots.size > 0) this.#forceMapSlots = new Set();
       this.#forceAllMaps = false;
     }
+  }
+
+  /** The kept memo as it was before the running load, which wrote to it from `base` on and where it logged. */
+  #restoreMemo(base: number, count: number): void {
+    const memo = this.#memo;
+    memo.length = base;
+    this.#memoCount = count;
+    if (this.#memoUndo !== undefined) {
+      for (const [index, old] of this.#memoUndo) memo[index] = old;
+      this.#memoUndo = undefined;
+    }
+  }
+
+  /** Logs the kept memo's entry `index` before the running load first overwrites it (see #restoreMemo). */
+  #saveMemoEntry(memo: unknown[], index: number): void {
+    if (memo !== this.#memo || index >= this.#memoBase) return;
+    this.#memoUndo ??= new Map();
+    if (!this.#memoUndo.has(index)) this.#memoUndo.set(index, memo[index]);
   }
 
   /** Empties the per-attempt tables of values (dicts handed out, typed values' origins). */
@@ -517,14 +603,14 @@ export class Unpickler {
     throw new UnpicklingError(code, message, at, cause === undefined ? undefined : { cause });
   }
 
-  #run(data: Uint8Array, start: number): LoadResult {
+  #run(data: Uint8Array, start: number, keepMemo: boolean): LoadResult {
     // A load nested in another on this same unpickler (from a hook) gets a decoding loop of its own.
-    if (this.#runnerBusy) return this.#makeRunner()(data, start);
+    if (this.#runnerBusy) return this.#makeRunner()(data, start, false);
     this.#runner ??= this.#makeRunner();
     const runner = this.#runner;
     this.#runnerBusy = true;
     try {
-      return runner(data, start);
+      return runner(data, start, keepMemo);
     } finally {
       this.#runnerBusy = false;
     }
@@ -535,7 +621,7 @@ export class Unpickler {
    * the current load, which the returned function sets up at its start and lets go of at its end. Making
    * the ~50 helpers for every load took about 100 ns, half the fixed cost of a small pickle.
    */
-  #makeRunner(): (input: Uint8Array, start: number) => LoadResult {
+  #makeRunner(): (input: Uint8Array, start: number, keepMemo: boolean) => LoadResult {
     const limits = this.#limits;
     const bigintsAlways = this.#bigintsAlways;
     const wrapFloats = this.#wrapFloats;
@@ -557,6 +643,8 @@ export class Unpickler {
     const cur = { op: 0, opPos: 0, fence: 0 };
     let state = NO_STATE;
     let memo = NO_ITEMS;
+    // With the kept memo: its length before this load (entries below it are logged before being overwritten).
+    let memoBase = 0;
     let dictMode = this.#dictMode;
     let trackDicts = false;
     let forceMapSlots: Set<number> | null = null;
@@ -648,6 +736,7 @@ export class Unpickler {
     };
     const memoPut = (index: number, value: unknown): void => {
       if (index < madeFloor) madeFloor = index;
+      if (index < memoBase) this.#saveMemoEntry(memo, index);
       if (index >= limits.maxMemoEntries)
         fail('LIMIT_EXCEEDED', `memo index ${index} exceeds maxMemoEntries`);
       // Bounds check first: reading past an array's end is a slow path in V8.
@@ -664,8 +753,10 @@ export class Unpickler {
     // it only searches the memo from there when it replaces the value (one UUID, not 4096 slots, per BUILD).
     let made: unknown;
     let madeFloor = 0;
-    // Whether the memo may hold PendingState entries: only then does memoGet look for them.
+    // Whether the memo may hold PendingState entries: only then does memoGet look for them. The lowest index
+    // one was put at, from which they are made real before a kept memo outlives the load's data.
     let pendingInMemo = false;
+    let pendingFloor = 0;
     const materialize = (p: PendingState, index: number): unknown => {
       p.bytes ??= bytesAt(p.at, p.n);
       const v = index === p.tupleIndex ? asTuple([p.bytes]) : p.bytes;
@@ -727,8 +818,12 @@ export class Unpickler {
       if (value === undefined) return -1;
       if (opA !== 0 || opB !== 0) {
         const pending = new PendingState(at, n, -1);
-        if (opA !== 0) memoize(idxA, pending);
-        if (opB !== 0) pending.tupleIndex = memoize(idxB, pending);
+        if (!pendingInMemo) pendingFloor = memo.length;
+        if (opA !== 0) pendingFloor = Math.min(pendingFloor, memoize(idxA, pending));
+        if (opB !== 0) {
+          pending.tupleIndex = memoize(idxB, pending);
+          pendingFloor = Math.min(pendingFloor, pending.tupleIndex);
+        }
         pendingInMemo = true;
       }
       stack[stack.length - 1] = value;
@@ -739,6 +834,7 @@ export class Unpickler {
     const memoGet = (index: number): unknown => {
       const v = index >= 0 ? memo[index] : undefined;
       if (v === undefined) fail('MEMO_MISSING', `Memo value not found at index ${index}`);
+      if (index < memoBase) this.#tookEarlierObject = true;
       if (pendingInMemo && v instanceof PendingState) return materialize(v, index);
       if (trackDicts && isPlainDict(v)) this.#escapedDicts.set(v as object, index);
       return v;
@@ -1138,7 +1234,7 @@ export class Unpickler {
         );
     };
 
-    return (input: Uint8Array, start: number): LoadResult => {
+    return (input: Uint8Array, start: number, keepMemo: boolean): LoadResult => {
       data = input;
       end = Math.min(input.length, start + limits.maxInputBytes);
       overLimit = end < input.length;
@@ -1149,8 +1245,15 @@ export class Unpickler {
       cur.op = 0;
       cur.opPos = start;
       cur.fence = 0;
-      state = { memo: [], memoCount: 0, proto: 0, globals: undefined, lookahead: undefined };
+      state = {
+        memo: keepMemo ? this.#memo : [],
+        memoCount: keepMemo ? this.#memoCount : 0,
+        proto: 0,
+        globals: undefined,
+        lookahead: undefined,
+      };
       memo = state.memo;
+      memoBase = keepMemo ? memo.length : 0;
       dictMode = this.#forceAllMaps ? 'map' : this.#dictMode;
       trackDicts = dictMode === 'auto';
       forceMapSlots = this.#forceMapSlots.size > 0 ? this.#forceMapSlots : null;
@@ -1210,6 +1313,16 @@ export class Unpickler {
             case 0x2e: {
               // STOP
               const value = pop();
+              if (keepMemo) {
+                // The kept memo outlives this load's data: PendingState entries point into it.
+                if (pendingInMemo) {
+                  for (let i = pendingFloor; i < memo.length; i++) {
+                    const v = memo[i];
+                    if (v instanceof PendingState) materialize(v, i);
+                  }
+                }
+                this.#memoCount = state.memoCount;
+              }
               return { value, end: pos };
             }
             // ---- ints
@@ -1851,6 +1964,7 @@ export class Unpickler {
         marks = NO_MARKS;
         state = NO_STATE;
         memo = NO_ITEMS;
+        memoBase = 0;
         origins = NO_ORIGINS;
         made = undefined;
         plainDictSizes = undefined;
@@ -1958,7 +2072,10 @@ export class Unpickler {
       const stop = Math.max(0, memo.length - MEMO_PATCH_WINDOW);
       const at = memo.lastIndexOf(obj, stop - 1);
       this.#fullScanBudget -= at >= 0 ? stop - at : stop;
-      if (at >= 0) memo[at] = placeholder;
+      if (at >= 0) {
+        this.#saveMemoEntry(memo, at);
+        memo[at] = placeholder;
+      }
     }
     this.#origins.delete(obj);
     return placeholder;
@@ -1970,6 +2087,7 @@ export class Unpickler {
     let found = false;
     for (let i = memo.length - 1; i >= stop; i--) {
       if (memo[i] === old) {
+        this.#saveMemoEntry(memo, i);
         memo[i] = replacement;
         found = true;
       }
@@ -1996,6 +2114,7 @@ export class Unpickler {
     const stop = Math.max(0, memo.length - MEMO_PATCH_WINDOW);
     for (let i = memo.length - 1; i >= stop; i--) {
       if (memo[i] === obj) {
+        this.#saveMemoEntry(memo, i);
         memo[i] = map;
         patched = true;
         if (escapedAt === undefined) continue;
@@ -2009,7 +2128,10 @@ export class Unpickler {
       if (++this.#fullScans > 64) this.#restart = Restart.All;
       else {
         const i = memo.lastIndexOf(obj, stop - 1);
-        if (i >= 0) memo[i] = map;
+        if (i >= 0) {
+          this.#saveMemoEntry(memo, i);
+          memo[i] = map;
+        }
       }
     }
     return map;

@@ -1,7 +1,13 @@
 /** The pure pickle codec: bytes <-> values. No `node:` imports; runs in a browser. */
 
 export * from './compat-names.js';
-export * from './decoder.js';
+export {
+  DEFAULT_UNPICKLING_LIMITS,
+  type LoadResult,
+  Unpickler,
+  type UnpicklerOptions,
+  type UnpicklingLimits,
+} from './decoder.js';
 export * from './dis.js';
 export { dumps, Pickler, type PicklerOptions } from './encoder.js';
 export * from './errors.js';

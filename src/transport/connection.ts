@@ -6,7 +6,7 @@
  * payload → header (joined with the payload when small) → socket. Timeouts are in **seconds**, as in Python.
  */
 import type { Socket } from 'node:net';
-import { Unpickler, type UnpicklerOptions } from '../codec/decoder.js';
+import { loadAlone, Unpickler, type UnpicklerOptions } from '../codec/decoder.js';
 import { checkPicklerOptions, dumpsTransient, type PicklerOptions } from '../codec/encoder.js';
 import { PicklingError } from '../codec/errors.js';
 import { loads } from '../codec/loads.js';
@@ -459,7 +459,7 @@ export class Connection implements AsyncIterable<unknown> {
     if (decodeOptions === undefined || decodeOptions.buffers !== undefined)
       return loads(payload, decodeOptions);
     this.unpickler ??= new Unpickler(decodeOptions);
-    return this.unpickler.load(payload, 0).value;
+    return loadAlone(this.unpickler, payload);
   }
 
   /**
