@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { posix } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
@@ -36,5 +37,45 @@ describe('package entry points (built dist/)', () => {
         'process.stdout.write(JSON.stringify([typeof codec.loads, typeof codec.dumps, typeof codec.dis, "Client" in codec]));',
     );
     expect(JSON.parse(out)).toEqual(['function', 'function', 'function', false]);
+  });
+
+  it("`require('mpwire')` works where Node can require ES modules, and says why where it cannot", () => {
+    const source =
+      "let m; try { m = require('mpwire'); } catch (e) { m = e.code; }" +
+      "process.stdout.write(JSON.stringify([process.features.require_module === true, typeof m === 'string' ? m : [typeof m.loads, typeof require('mpwire/codec').dumps]]));";
+    const [canRequire, result] = JSON.parse(
+      execFileSync(process.execPath, ['-e', source], { cwd: root, encoding: 'utf8' }),
+    );
+    expect(result).toEqual(canRequire ? ['function', 'function'] : 'ERR_REQUIRE_ESM');
+  });
+});
+
+describe('the packed tarball (npm pack --dry-run)', () => {
+  const listing = JSON.parse(
+    execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: root, encoding: 'utf8' }),
+  ) as { files: { path: string }[] }[];
+  const files = new Set(listing[0]!.files.map((f) => f.path));
+
+  it('ships the build, its sources, the README and the licence, and nothing of the test suite', () => {
+    for (const path of ['dist/index.js', 'dist/index.d.ts', 'dist/codec/index.js', 'src/index.ts', 'LICENSE'])
+      expect(files, path).toContain(path);
+    for (const path of files) expect(path).not.toMatch(/^(test|interop-tests|bench|node_modules)\//);
+  });
+
+  it('every source map names sources that are in the tarball', () => {
+    const maps = [...files].filter((path) => path.endsWith('.js.map'));
+    expect(maps.length).toBeGreaterThan(10);
+    for (const map of maps) {
+      const { sources } = JSON.parse(readFileSync(`${root}${map}`, 'utf8')) as { sources: string[] };
+      for (const source of sources)
+        expect(files, `${map} -> ${source}`).toContain(posix.join(posix.dirname(map), source));
+    }
+  });
+
+  it('every built module has its source, and the build has no module its source lacks', () => {
+    for (const path of files) {
+      if (path.startsWith('dist/') && path.endsWith('.js'))
+        expect(files, path).toContain(path.replace(/^dist\//, 'src/').replace(/\.js$/, '.ts'));
+    }
   });
 });
