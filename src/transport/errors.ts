@@ -1,6 +1,8 @@
 /**
  * Error classes of the transport. Python raises `OSError` with a short text for most connection failures;
- * mpwire raises {@link TransportError} with the same text and a stable `code` to branch on. Argument errors
+ * mpwire raises {@link TransportError} with the same text and a stable `code` to branch on. A failure of the
+ * operating system itself (a refused connect, a reset) stays Node's system error with its `errno` code
+ * (`ECONNREFUSED`, `EPIPE`), as Python's `ConnectionRefusedError` and `BrokenPipeError` are its own. Argument errors
  * that are `ValueError` in Python are `RangeError` here (`TypeError` stays `TypeError`), with CPython's texts.
  */
 
