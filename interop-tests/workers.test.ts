@@ -231,6 +231,16 @@ describe('closing a worker', () => {
     expect(error.message).toBe('the connection was closed during sendBytes');
     expect((error.cause as NodeJS.ErrnoException).code).toMatch(/ECONNRESET|EPIPE/);
   });
+
+  it('with exitTimeout null, close() waits for a child that takes longer than the default to exit', async () => {
+    // The default exitTimeout (2 s) would SIGTERM it.
+    const worker = await spawnPython({
+      code: 'import time; time.sleep(2.5)',
+      exitTimeout: null,
+      killTimeout: 0.1,
+    });
+    expect(await worker.close()).toMatchObject({ code: 0, signal: null });
+  });
 });
 
 describe('spawnPython options', () => {

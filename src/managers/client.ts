@@ -59,9 +59,10 @@ export interface ManagerClientOptions extends ConnectionOptions {
   readonly connect?: ManagerConnector;
   /**
    * Seconds each connection may take to connect and authenticate (the transport's `Client` timeout), as a
-   * server that accepts but never answers would otherwise hold a call for ever. Default: none, as Python.
+   * server that accepts but never answers would otherwise hold a call for ever. Default (and `null`): none, as
+   * Python.
    */
-  readonly timeout?: number;
+  readonly timeout?: number | null;
 }
 
 /**

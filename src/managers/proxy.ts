@@ -146,9 +146,10 @@ export interface QueueWaitOptions extends ProxyCallOptions {
   readonly block?: boolean;
   /**
    * Seconds to wait before `queue.Empty`/`queue.Full`. Without it a blocking call waits for ever and ties up the
-   * client's method channel meanwhile (closing the socket does not cancel it on the server).
+   * client's method channel meanwhile (closing the socket does not cancel it on the server). `null` is no
+   * timeout, as Python's `timeout=None`.
    */
-  readonly timeout?: number;
+  readonly timeout?: number | null;
 }
 
 /**
@@ -156,7 +157,7 @@ export interface QueueWaitOptions extends ProxyCallOptions {
  * never returns (every comparison with NaN is false), tying up a server thread for good. A negative timeout
  * goes on, so that the server raises its own ValueError.
  */
-function queueTimeout(timeout: number | undefined): number | null {
+function queueTimeout(timeout: number | null | undefined): number | null {
   if (timeout === undefined || timeout === null) return null;
   if (Number.isNaN(timeout)) {
     throw new RangeError(

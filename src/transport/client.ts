@@ -29,8 +29,8 @@ export interface ClientOptions extends ConnectionOptions, CallOptions {
    * default). It must match the Listener's: a key on one side only deadlocks in CPython, so use `timeout`.
    */
   readonly authkey?: Authkey | null;
-  /** Seconds allowed for connecting and authenticating together. Default: none, as Python. */
-  readonly timeout?: number;
+  /** Seconds allowed for connecting and authenticating together. Default (and `null`): none, as Python. */
+  readonly timeout?: number | null;
 }
 
 /** Adds the Node 20 abstract-name padding to a refused connection, since the bare errno hides it. */

@@ -44,8 +44,11 @@ export interface ListenerOptions extends ConnectionOptions {
    * An empty key still authenticates, as CPython 3.13 (earlier versions skipped it on the Listener side only).
    */
   readonly authkey?: Authkey | null;
-  /** Seconds a client may take to finish the handshake before it is dropped. Default 20 (CPython's CONNECTION_TIMEOUT). */
-  readonly handshakeTimeout?: number;
+  /**
+   * Seconds a client may take to finish the handshake before it is dropped. Default 20 (CPython's
+   * CONNECTION_TIMEOUT); `null` waits without a limit, as CPython's Listener does.
+   */
+  readonly handshakeTimeout?: number | null;
   /**
    * Told about every connection dropped for a failed or stalled handshake; the listener keeps serving. What
    * it throws is reported as a process warning, so it cannot stop the listener or the process.
@@ -286,7 +289,8 @@ export class Listener implements AsyncIterable<Connection> {
       return;
     }
     this.handshaking.add(connection);
-    const timeout = timeoutMilliseconds(this.options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT_SECONDS);
+    const seconds = this.options.handshakeTimeout;
+    const timeout = timeoutMilliseconds(seconds === undefined ? DEFAULT_HANDSHAKE_TIMEOUT_SECONDS : seconds);
     withDeadline(authenticate(connection, this.authkey, 'listener'), timeout, undefined, 'handshake', () =>
       connection.close(),
     ).then(

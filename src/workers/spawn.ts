@@ -52,10 +52,13 @@ export interface SpawnPythonOptions extends ConnectionOptions {
   readonly stderrLimit?: number;
   /** Also copy the child's stderr to this process's stderr as it arrives; default false. */
   readonly echoStderr?: boolean;
-  /** Seconds `close()` waits, after closing the pipe, for the child to exit by itself before SIGTERM. Default 2. */
-  readonly exitTimeout?: number;
-  /** Seconds to wait after SIGTERM before SIGKILL. Default 2. */
-  readonly killTimeout?: number;
+  /**
+   * Seconds `close()` waits, after closing the pipe, for the child to exit by itself before SIGTERM. Default 2;
+   * `null` waits without a limit.
+   */
+  readonly exitTimeout?: number | null;
+  /** Seconds to wait after SIGTERM before SIGKILL. Default 2; `null` waits without a limit. */
+  readonly killTimeout?: number | null;
 }
 
 const DEFAULT_STDERR_LIMIT = 64 * 1024;
@@ -88,16 +91,20 @@ export class PythonWorker {
   /** Resolves (never rejects) once the child has exited and its stderr is drained. */
   readonly exited: Promise<PythonExit>;
   readonly #stderr: StderrTail;
-  readonly #exitTimeoutMs: number;
-  readonly #killTimeoutMs: number;
+  readonly #exitTimeoutMs: number | undefined;
+  readonly #killTimeoutMs: number | undefined;
   #exit: PythonExit | undefined;
 
   /** @internal Use {@link spawnPython}. */
   constructor(child: ChildProcess, connection: Connection, stderr: StderrTail, options: SpawnPythonOptions) {
     this.process = child;
     this.#stderr = stderr;
-    this.#exitTimeoutMs = timeoutMilliseconds(options.exitTimeout ?? DEFAULT_EXIT_TIMEOUT_SECONDS)!;
-    this.#killTimeoutMs = timeoutMilliseconds(options.killTimeout ?? DEFAULT_KILL_TIMEOUT_SECONDS)!;
+    this.#exitTimeoutMs = timeoutMilliseconds(
+      options.exitTimeout === undefined ? DEFAULT_EXIT_TIMEOUT_SECONDS : options.exitTimeout,
+    );
+    this.#killTimeoutMs = timeoutMilliseconds(
+      options.killTimeout === undefined ? DEFAULT_KILL_TIMEOUT_SECONDS : options.killTimeout,
+    );
     this.exited = new Promise<PythonExit>((resolve) => {
       child.once('exit', (code, signal) => {
         liveChildren.delete(child);
@@ -277,8 +284,9 @@ function pythonTargetArgs(target: PythonTarget): string[] {
   return [target.script!];
 }
 
-/** Resolves true when `promise` settles within `ms`, false otherwise. */
-async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+/** Whether `promise` settles within `ms` (undefined: it is waited for without a limit). */
+async function settlesWithin(promise: Promise<unknown>, ms: number | undefined): Promise<boolean> {
+  if (ms === undefined) return promise.then(() => true);
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<false>((resolve) => {
     timer = setTimeout(() => resolve(false), ms);
