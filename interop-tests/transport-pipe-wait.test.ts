@@ -192,7 +192,7 @@ describe('wait()', () => {
       // CPython also waits on file descriptors and objects with fileno(); a number used to come back ready.
       for (const bad of [1, {}, null, 'conn']) {
         await expect(wait([a, bad as unknown as Connection], 0)).rejects.toThrow(
-          /wait\(\) watches Connection, Listener and ChildProcess objects/,
+          /wait\(\) watches Connection, Listener, ChildProcess and WorkerConnection objects/,
         );
       }
       await expect(wait(a as unknown as Connection[], 0)).rejects.toThrow(/iterable/);

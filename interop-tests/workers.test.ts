@@ -4,10 +4,13 @@
  */
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { UnpicklingError } from '../src/codec/errors.js';
 import { tuple } from '../src/codec/values.js';
 import { ConnectionClosedError, TransportError } from '../src/transport/errors.js';
+import { wait } from '../src/transport/wait.js';
 import {
   PythonExitError,
   PythonSpawnError,
@@ -240,6 +243,89 @@ describe('closing a worker', () => {
       killTimeout: 0.1,
     });
     expect(await worker.close()).toMatchObject({ code: 0, signal: null });
+  });
+});
+
+describe('a long-running worker', () => {
+  it('lets go of each received message once the caller does, while the child runs on', async () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const worker = await spawnPython({
+      code:
+        'import os, sys\nfrom multiprocessing.connection import Connection\n' +
+        "c = Connection(int(os.environ['MPWIRE_FD']))\n" +
+        "for _ in range(40): c.send_bytes(b'x' * (1 << 20))\nc.recv()",
+    });
+    const received: WeakRef<Uint8Array>[] = [];
+    for (let i = 0; i < 40; i++) received.push(new WeakRef(await worker.conn.recvBytes()));
+    await worker.conn.send('done');
+    // The child has not exited yet: nothing may hold the messages until it does.
+    for (let round = 0; round < 5 && received.some((r) => r.deref() !== undefined); round++) {
+      await new Promise((resolve) => setImmediate(resolve));
+      gc();
+    }
+    expect(received.filter((r) => r.deref() !== undefined).length).toBe(0);
+    await worker.close();
+  });
+});
+
+describe('a worker connection as a transport connection', () => {
+  const sender = (count: number, exitCode: number): string =>
+    'import os, sys\nfrom multiprocessing.connection import Connection\n' +
+    "c = Connection(int(os.environ['MPWIRE_FD']))\n" +
+    `for i in range(${count}): c.send(i)\nsys.exit(${exitCode})`;
+
+  it('iterates messages until a child that exits with code 0 is done, and fileno() is its descriptor', async () => {
+    await using worker = await spawnPython({ code: sender(5, 0) });
+    expect(worker.conn.fileno()).toBe(worker.conn.connection.fileno());
+    const got: unknown[] = [];
+    for await (const message of worker.conn) got.push(message);
+    expect(got).toEqual([0, 1, 2, 3, 4]);
+  });
+
+  it('ends iterBytes the same way, and a child that fails ends the iteration with PythonExitError', async () => {
+    await using done = await spawnPython({ code: sender(2, 0) });
+    const chunks: number[] = [];
+    for await (const bytes of done.conn.iterBytes()) chunks.push(bytes.length);
+    expect(chunks).toHaveLength(2);
+    await using failing = await spawnPython({ code: sender(1, 3) });
+    const seen: unknown[] = [];
+    const iterate = async (): Promise<void> => {
+      for await (const message of failing.conn) seen.push(message);
+    };
+    await expect(iterate()).rejects.toMatchObject({ name: 'PythonExitError', exitCode: 3 });
+    expect(seen).toEqual([0]);
+  });
+
+  it('wait() watches a worker connection, and many waits on one child add one listener to it', async () => {
+    await using worker = await spawnPython({
+      code:
+        'import os\nfrom multiprocessing.connection import Connection\n' +
+        "c = Connection(int(os.environ['MPWIRE_FD']))\nc.recv()\nc.send('pong')\nc.recv()",
+    });
+    expect(await wait([worker.conn], 0)).toEqual([]);
+    await worker.conn.send('ping');
+    expect(await wait([worker.conn], 10)).toEqual([worker.conn]);
+    expect(await worker.conn.recv()).toBe('pong');
+    const warnings: Error[] = [];
+    const onWarning = (warning: Error): void => {
+      warnings.push(warning);
+    };
+    process.on('warning', onWarning);
+    try {
+      const before = worker.process.listenerCount('exit');
+      const waits = Array.from({ length: 20 }, () => wait([worker.process], 10));
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(worker.process.listenerCount('exit')).toBe(before + 1);
+      // The child exits once it has this.
+      await worker.conn.send('bye');
+      for (const ready of await Promise.all(waits)) expect(ready).toEqual([worker.process]);
+      expect(worker.process.listenerCount('exit')).toBeLessThanOrEqual(before);
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(warnings.filter((w) => w.name === 'MaxListenersExceededWarning')).toEqual([]);
+    } finally {
+      process.off('warning', onWarning);
+    }
   });
 });
 

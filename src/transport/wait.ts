@@ -11,8 +11,23 @@ import {
 import { ConnectionClosedError } from './errors.js';
 import { Listener } from './listener.js';
 
-/** What `wait()` watches: a connection (a message, EOF or an error to read), a listener (a connection to accept), a child (it exited). */
-export type Waitable = Connection | Listener | ChildProcess;
+/** An object that stands for a connection in `wait()` (a spawned worker's `WorkerConnection`). */
+export interface WaitableObject {
+  /** @internal */
+  readonly [readinessHook]: ReadinessHook;
+}
+
+/**
+ * What `wait()` watches: a connection (a message, EOF or an error to read), a listener (a connection to
+ * accept), a child (it exited), or a worker's connection.
+ */
+export type Waitable = Connection | Listener | ChildProcess | WaitableObject;
+
+/**
+ * The waits watching each child: one 'exit' and one 'error' listener per child however many waits watch it,
+ * so concurrent waits do not pile listeners onto it (and Node's MaxListenersExceededWarning with them).
+ */
+const childWatchers = new WeakMap<ChildProcess, { listeners: Set<() => void>; fire: () => void }>();
 
 function childHook(child: ChildProcess): ReadinessHook {
   // A child that failed to start (ENOENT, EACCES) gets a negative exitCode and an 'error' event, never 'exit'.
@@ -20,11 +35,27 @@ function childHook(child: ChildProcess): ReadinessHook {
   return {
     ready: exited,
     subscribe: (listener) => {
-      child.on('exit', listener);
-      child.on('error', listener);
+      let watchers = childWatchers.get(child);
+      if (watchers === undefined) {
+        const listeners = new Set<() => void>();
+        const fire = (): void => {
+          for (const each of [...listeners]) each();
+        };
+        watchers = { listeners, fire };
+        childWatchers.set(child, watchers);
+        child.on('exit', fire);
+        child.on('error', fire);
+      }
+      const { listeners, fire } = watchers;
+      // A function given twice would be removed at the first unsubscribe: wrap it.
+      const entry = (): void => listener();
+      listeners.add(entry);
       return () => {
-        child.off('exit', listener);
-        child.off('error', listener);
+        listeners.delete(entry);
+        if (listeners.size > 0 || childWatchers.get(child) !== watchers) return;
+        childWatchers.delete(child);
+        child.off('exit', fire);
+        child.off('error', fire);
       };
     },
   };
@@ -49,8 +80,11 @@ function hookOf(object: Waitable): ReadinessHook {
   }
   if (object instanceof Listener) return object[readinessHook];
   if (isChildProcess(object)) return childHook(object);
+  if (typeof object === 'object' && object !== null && readinessHook in object) return object[readinessHook];
   // CPython also takes file descriptors and objects with fileno(); a Node process cannot watch those.
-  throw new TypeError(`wait() watches Connection, Listener and ChildProcess objects, not ${kindOf(object)}`);
+  throw new TypeError(
+    `wait() watches Connection, Listener, ChildProcess and WorkerConnection objects, not ${kindOf(object)}`,
+  );
 }
 
 /**

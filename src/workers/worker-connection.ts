@@ -2,7 +2,12 @@
  * The parent's end of a spawned worker's pipe: the transport `Connection`'s methods, with failures caused by
  * the child going away turned into {@link PythonExitError} (exit code or signal, plus the stderr tail).
  */
-import type { CallOptions, Connection } from '../transport/connection.js';
+import {
+  type CallOptions,
+  type Connection,
+  type ReadinessHook,
+  readinessHook,
+} from '../transport/connection.js';
 import { ConnectionClosedError, EOFError, TransportError } from '../transport/errors.js';
 import { type PythonExit, PythonExitError } from './errors.js';
 
@@ -27,11 +32,23 @@ export class WorkerConnection {
   readonly connection: Connection;
   readonly #worker: WorkerProcess;
   #closedHere = false;
+  /**
+   * How the child exited, once it has; until then, the calls waiting to hear of it. One subscription to the
+   * exit serves every call: a reaction per call on the pending exit promise would keep each call's result
+   * reachable until the child exits.
+   */
+  #exit: PythonExit | undefined;
+  readonly #exitWatchers = new Set<(exit: PythonExit) => void>();
 
   /** @internal Created by `spawnPython`. */
   constructor(connection: Connection, worker: WorkerProcess) {
     this.connection = connection;
     this.#worker = worker;
+    worker.exited.then((exit) => {
+      this.#exit = exit;
+      for (const watcher of this.#exitWatchers) watcher(exit);
+      this.#exitWatchers.clear();
+    });
   }
 
   /** True once {@link close} has run. */
@@ -69,6 +86,51 @@ export class WorkerConnection {
     return this.#guard('poll', () => this.connection.poll(...args));
   }
 
+  /** The file descriptor of the parent's end (the transport's `fileno`). */
+  fileno(): number {
+    return this.connection.fileno();
+  }
+
+  /**
+   * Unpickled messages (`recv()`) until the child closes its end at a message boundary, or exits with code 0,
+   * or this side calls `close()`; a child that dies otherwise is a {@link PythonExitError}.
+   */
+  async *[Symbol.asyncIterator](): AsyncIterator<unknown> {
+    for (;;) {
+      try {
+        yield await this.recv();
+      } catch (error) {
+        if (this.#endsIteration(error)) return;
+        throw error;
+      }
+    }
+  }
+
+  /** Messages as bytes (`recvBytes()`), ending as the iteration of messages does. */
+  async *iterBytes(options: CallOptions = {}): AsyncGenerator<Uint8Array, void, undefined> {
+    for (;;) {
+      try {
+        yield await this.recvBytes(undefined, options);
+      } catch (error) {
+        if (this.#endsIteration(error)) return;
+        throw error;
+      }
+    }
+  }
+
+  /** EOF at a message boundary, from a child that is still running or exited with code 0, or our own close. */
+  #endsIteration(error: unknown): boolean {
+    if (error instanceof EOFError) return true;
+    if (error instanceof ConnectionClosedError) return this.#closedHere;
+    return error instanceof PythonExitError && error.exitCode === 0 && error.cause instanceof EOFError;
+  }
+
+  /** @internal Observed by `wait()`, which watches this as it watches {@link connection}. */
+  get [readinessHook](): ReadinessHook {
+    if (this.connection.closed) throw new ConnectionClosedError();
+    return this.connection[readinessHook];
+  }
+
   /** Closes the parent's end; a worker looping on `conn.recv()` then gets EOFError. Idempotent. */
   close(): void {
     this.#closedHere = true;
@@ -78,12 +140,14 @@ export class WorkerConnection {
   async #guard<T>(operation: string, run: () => Promise<T>): Promise<T> {
     const pending = run();
     let exitTimer: NodeJS.Timeout | undefined;
-    const exitedMeanwhile = this.#worker.exited.then(
-      (exit) =>
-        new Promise<PythonExit>((resolve) => {
-          exitTimer = setTimeout(() => resolve(exit), AFTER_EXIT_GRACE_MS).unref();
-        }),
-    );
+    let watcher: ((exit: PythonExit) => void) | undefined;
+    const exitedMeanwhile = new Promise<PythonExit>((resolve) => {
+      watcher = (exit) => {
+        exitTimer = setTimeout(() => resolve(exit), AFTER_EXIT_GRACE_MS).unref();
+      };
+      if (this.#exit !== undefined) watcher(this.#exit);
+      else this.#exitWatchers.add(watcher);
+    });
     try {
       const outcome = await Promise.race([
         pending.then((value) => ({ value })),
@@ -106,6 +170,7 @@ export class WorkerConnection {
       throw error;
     } finally {
       clearTimeout(exitTimer);
+      this.#exitWatchers.delete(watcher!);
     }
   }
 }
