@@ -451,6 +451,39 @@ describe('direct reads on the connecting end (Node onread)', () => {
     expect(Buffer.compare(target, afterAbort)).toBe(0);
   });
 
+  it('close() with a send still going out leaves the memory of a failed recvBytesInto alone', async () => {
+    const [a, b] = await pair();
+    // b stops reading once its queue holds 8 MiB, so the 64 MiB frame stays in a's socket buffer.
+    const sending = a.sendBytes(new Uint8Array(64 << 20)).catch((error: unknown) => error);
+    const target = new Uint8Array(4 << 20);
+    const receiving = a.recvBytesInto(target);
+    rawSocket(b).write(encodeJoinedFrame(new Uint8Array(3 << 20).fill(0xab)).subarray(0, 200_000));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    a.close();
+    await expect(receiving).rejects.toBeInstanceOf(ConnectionClosedError);
+    const afterClose = target.slice();
+    rawSocket(b).write(new Uint8Array(1 << 20).fill(0xab));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(Buffer.compare(target, afterClose)).toBe(0);
+    rawSocket(b).destroy();
+    await sending;
+  });
+
+  it('a frame close() cannot flush within 10 s is cut off, and its send fails', async () => {
+    const [a] = await pair();
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      const sending = a.sendBytes(new Uint8Array(64 << 20)).catch((error: unknown) => error);
+      a.close();
+      vi.advanceTimersByTime(10_000);
+      const error = await sending;
+      expect(error).toBeInstanceOf(ConnectionClosedError);
+      expect((error as Error).message).toMatch(/closed before the frame was sent whole/);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
   it('a frame split at every byte boundary is delivered whole', async () => {
     const [a, b] = await pair();
     const frame = fromHex('00000006 0a0b0c0d0e0f 00000001 ff');

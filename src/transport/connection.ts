@@ -125,6 +125,8 @@ const DEFAULT_READ_HIGH_WATER_MARK = 8 * 1024 * 1024;
  * comes or the frame is complete, so that a `recvBytesInto` called next still gets it read in place.
  */
 const DEFERRED_FRAME_MINIMUM = 64 * 1024;
+/** How long `close()` lets a frame already being written reach the peer before cutting it off. */
+const CLOSE_FLUSH_SECONDS = 10;
 /** Payload writes are split into slices this large; one libuv write of more than 2 GiB is not portable. */
 const MAX_WRITE_SLICE = 1 << 30;
 
@@ -569,8 +571,11 @@ export class Connection implements AsyncIterable<unknown> {
   }
 
   /**
-   * Closes this end at once. Pending receives fail with `ConnectionClosedError`; frames already handed to the
-   * socket are still flushed before the socket is shut. Idempotent.
+   * Closes this end at once. Pending receives, and sends still queued, fail with `ConnectionClosedError`; a
+   * frame already being written is still flushed before the socket is shut, for up to 10 seconds
+   * ({@link CLOSE_FLUSH_SECONDS}; a peer that stops reading would hold the socket for ever), after which
+   * it is cut off and its send fails with `ConnectionClosedError` too. Nothing more is read, and no memory of a
+   * receive is written to, once `close()` returns. Idempotent.
    */
   close(): void {
     if (this.isClosed) return;
@@ -598,8 +603,18 @@ export class Connection implements AsyncIterable<unknown> {
       else socket.destroy();
       return;
     }
+    // Nothing more is read: a read Node already aimed at a receive's memory would land there after the
+    // receive failed (Node picks each read's memory as soon as the previous read is handled).
+    socket.pause();
     // Flush what was already sent, like CPython's blocking writes that completed before close().
-    const safety = setTimeout(() => socket.destroy(), 10_000).unref();
+    const safety = setTimeout(() => {
+      // Node reports a write cut off by destroy() as done: the frame did not reach the peer whole.
+      const cut = new ConnectionClosedError(
+        `the connection was closed before the frame was sent whole: the peer had not read it ${CLOSE_FLUSH_SECONDS} s after close()`,
+      );
+      for (const send of this.inFlight.drain()) send.reject(cut);
+      socket.destroy();
+    }, CLOSE_FLUSH_SECONDS * 1000).unref();
     socket.end(() => {
       clearTimeout(safety);
       socket.destroy();
