@@ -194,6 +194,17 @@ describe('keys and reprs', () => {
       new TypeError('authkey should be a byte string'),
     );
   });
+  it('refuses a string with a lone surrogate, which would encode like other keys', () => {
+    for (const key of ['a\uD800', 'a\uDFFF', '\uDC80b', '\uD800\uD800'])
+      expect(() => authkeyBytes(key), JSON.stringify(key)).toThrow(/lone surrogate/);
+    expect(hex(authkeyBytes('\uD83D\uDE00'))).toBe('f09f9880');
+  });
+  it('copies a key given as bytes, so changing the buffer later changes nothing', () => {
+    const given = Buffer.from('secret');
+    const key = authkeyBytes(given);
+    given.fill(0);
+    expect(hex(key)).toBe(hex(ascii('secret')));
+  });
   it("renders bytes like Python's repr", () => {
     expect(pythonBytesRepr(Uint8Array.of(0x61, 0x27, 0x00, 0x5c, 0x0a, 0xff))).toBe(`b"a'\\x00\\\\\\n\\xff"`);
     expect(pythonBytesRepr(ascii('#CH'))).toBe("b'#CH'");

@@ -274,6 +274,31 @@ describe('listener and client edges', () => {
     }
   });
 
+  it('refuses a handshakeTimeout of 0 or less, which would drop every client', async () => {
+    for (const handshakeTimeout of [0, -1]) {
+      await expect(Listener.listen(['127.0.0.1', 0], { authkey: 'k', handshakeTimeout })).rejects.toThrow(
+        /handshakeTimeout must be more than 0 seconds, not -?\d/,
+      );
+    }
+  });
+
+  it("takes an empty address as CPython's Listener does (an arbitrary one), and refuses it for a Client", async () => {
+    await using listener = await Listener.listen('');
+    expect(listener.address).toMatch(/pymp-/);
+    await expect(Client('')).rejects.toThrow(/AF_UNIX address must not be empty/);
+  });
+
+  it('authenticates with a maxMessageLength below the size of the handshake messages', async () => {
+    await using listener = await Listener.listen(['127.0.0.1', 0], { authkey: 'k', maxMessageLength: 8 });
+    const connecting = Client(listener.address, { authkey: 'k', maxMessageLength: 8 });
+    const [accepted, client] = [await listener.accept(), await connecting];
+    open.push(accepted, client);
+    await client.sendBytes(Uint8Array.of(1, 2, 3));
+    expect([...(await accepted.recvBytes())]).toEqual([1, 2, 3]);
+    await client.sendBytes(new Uint8Array(9));
+    await expect(accepted.recvBytes()).rejects.toMatchObject({ code: 'BAD_MESSAGE_LENGTH' });
+  });
+
   it('takes backlog 0 as the smallest queue instead of Node reading it as its default', async () => {
     await using listener = await Listener.listen(['127.0.0.1', 0], { backlog: 0 });
     const connecting = Client(listener.address);

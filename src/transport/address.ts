@@ -102,6 +102,8 @@ export function checkAddressShape(address: Address, family: Family): void {
   if (typeof address !== 'string') {
     throw new TypeError('AF_UNIX address must be a string path or a "\\0" abstract name');
   }
+  // Node would take an empty path for a TCP connect to localhost; CPython's connect('') fails with EINVAL.
+  if (address === '') throw new RangeError('AF_UNIX address must not be empty: give a socket path');
   // A path needs its terminating NUL inside sun_path; an abstract name may fill it.
   const room = isAbstractAddress(address) ? SUN_PATH_LENGTH : SUN_PATH_LENGTH - 1;
   const length = Buffer.byteLength(address, 'utf8');

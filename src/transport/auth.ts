@@ -60,13 +60,24 @@ export interface HandshakeChannel {
 /** An authentication key: bytes, or a string taken as its UTF-8 encoding. */
 export type Authkey = Uint8Array | string;
 
+/** A UTF-16 surrogate that is not half of a pair: such a string has no UTF-8 encoding. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
 /**
- * The key as bytes. A string is encoded as UTF-8 (Python insists on `bytes`; a JS string is the natural spelling).
- * @throws TypeError for anything else, with Listener/Client's text.
+ * A copy of the key as bytes. A string is encoded as UTF-8 (Python insists on `bytes`; a JS string is the
+ * natural spelling).
+ * @throws TypeError for a string with a lone surrogate, and for anything else, with Listener/Client's text.
  */
+
 export function authkeyBytes(authkey: Authkey): Uint8Array {
-  if (typeof authkey === 'string') return ENCODER.encode(authkey);
-  if (authkey instanceof Uint8Array) return authkey;
+  if (typeof authkey === 'string') {
+    // TextEncoder would make every lone surrogate U+FFFD, so different keys would authenticate each other.
+    if (LONE_SURROGATE.test(authkey))
+      throw new TypeError('authkey string has a lone surrogate and no UTF-8 encoding; pass the key as bytes');
+    return ENCODER.encode(authkey);
+  }
+  // A copy: the caller may reuse its buffer, and Python's keys are immutable bytes.
+  if (authkey instanceof Uint8Array) return new Uint8Array(authkey);
   throw new TypeError('authkey should be a byte string');
 }
 

@@ -809,9 +809,12 @@ export class Connection implements AsyncIterable<unknown> {
     }
   }
 
-  /** The limit for the frame about to be read: the handshake cap, our own cap, and a waiting receiver's. */
+  /**
+   * The limit for the frame about to be read: while authenticating the handshake's own cap (the messages
+   * `maxMessageLength` limits come after it), else our cap; and a waiting receiver's.
+   */
   private currentFrameLimit(): number {
-    let limit = Math.min(this.maxMessageLength, this.handshakeLimit ?? Number.POSITIVE_INFINITY);
+    let limit = this.handshakeLimit ?? this.maxMessageLength;
     const first = this.receivers.peek();
     if (this.queue.length === 0 && first?.maxlength !== undefined) limit = Math.min(limit, first.maxlength);
     return limit;

@@ -118,10 +118,18 @@ export class Listener implements AsyncIterable<Connection> {
    */
   static async listen(address?: Address, options: ListenerOptions = {}): Promise<Listener> {
     checkConnectionOptions(options);
+    // CPython's `address or arbitrary_address(family)`: an empty path asks for an arbitrary address too.
+    if (address === '') address = undefined;
     const family = options.family ?? (address === undefined ? defaultFamily : addressType(address));
     validateFamily(family);
     if (options.authkey !== null && options.authkey !== undefined) authkeyBytes(options.authkey);
-    timeoutMilliseconds(options.handshakeTimeout);
+    const handshakeTimeout = timeoutMilliseconds(options.handshakeTimeout);
+    // A deadline of nothing would drop every client before it could answer.
+    if (handshakeTimeout !== undefined && !(options.handshakeTimeout! > 0)) {
+      throw new RangeError(
+        `handshakeTimeout must be more than 0 seconds, not ${options.handshakeTimeout}; pass null to wait without a limit`,
+      );
+    }
     checkWholeNumber('backlog', options.backlog, 0);
     let ownedDirectory: string | undefined;
     if (address === undefined) {
