@@ -2,6 +2,7 @@
  * Byte-exactness of the standard-library value classes, placeholders, persistent ids, pickle buffers and
  * registry reducers against CPython, at every protocol each one exists in.
  */
+import { runInNewContext } from 'node:vm';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
   dumps,
@@ -449,6 +450,25 @@ const cases: EncoderCase[] = [
     options: { bufferCallback: () => false },
     outOfBand: true,
     noRoundTrip: true,
+  },
+  {
+    name: 'pickle buffers over wider typed arrays, DataViews and ArrayBuffers write their bytes',
+    python:
+      "import array\nv = [pickle.PickleBuffer(array.array('i', [0x01020304, -2])), pickle.PickleBuffer(b'\\x05\\x06'), pickle.PickleBuffer(bytearray(4))]",
+    value: () => [
+      new PyPickleBuffer(Int32Array.of(0x01020304, -2), false),
+      new PyPickleBuffer(new DataView(Uint8Array.of(9, 5, 6).buffer, 1), true),
+      new PyPickleBuffer(new ArrayBuffer(4), false),
+    ],
+    protocols: [5],
+  },
+  {
+    name: 'a Uint8Array of another realm is bytes',
+    python: "v = b'\\x01\\x02\\x03'\nv = [v, v]",
+    value: () => {
+      const foreign = runInNewContext('new Uint8Array([1, 2, 3])') as Uint8Array;
+      return [foreign, foreign];
+    },
   },
   {
     name: 'registry reducer',

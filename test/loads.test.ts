@@ -1,3 +1,4 @@
+import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import {
   dumps,
@@ -222,5 +223,54 @@ describe('loads input', () => {
         }),
       );
     }
+  });
+});
+
+describe('protocol 5 buffers', () => {
+  it('takes any bytes-like object as an out-of-band buffer, as CPython takes any buffer', () => {
+    const nextBuffer = fromHex('8005972e'); // NEXT_BUFFER STOP
+    const foreign = runInNewContext('new Uint8Array([1, 2, 3])') as Uint8Array;
+    for (const [buffer, bytes] of [
+      [foreign, [1, 2, 3]],
+      [Uint16Array.of(0x0201), [1, 2]],
+      [new DataView(Uint8Array.of(7, 8, 9).buffer, 1), [8, 9]],
+      [Uint8Array.of(4).buffer, [4]],
+    ] as const) {
+      const value = loads(nextBuffer, { buffers: [buffer] }) as PyPickleBuffer;
+      expect(value).toBeInstanceOf(PyPickleBuffer);
+      expect([...value.data]).toEqual(bytes);
+      expect(value.readonly).toBe(false);
+    }
+    expect(() => loads(nextBuffer, { buffers: ['ab' as unknown as Uint8Array] })).toThrow(
+      /out-of-band buffers must be bytes-like .* not string/,
+    );
+  });
+
+  it("READONLY_BUFFER makes CPython's read-only memoryview: bytes stay bytes, a bytearray is viewed, an int is refused", () => {
+    // BYTEARRAY8 b'a' READONLY_BUFFER STOP
+    const view = loads(fromHex('800596010000000000000061982e')) as PyPickleBuffer;
+    expect(view).toBeInstanceOf(PyPickleBuffer);
+    expect(view.readonly).toBe(true);
+    expect([...view.data]).toEqual([0x61]);
+    // SHORT_BINBYTES b'a' READONLY_BUFFER STOP
+    expect(loads(fromHex('8005430161982e'))).toEqual(Uint8Array.of(0x61));
+    // BININT1 1 READONLY_BUFFER STOP
+    expect(() => loads(fromHex('80054b01982e'))).toThrow(
+      /memoryview: a bytes-like object is required, not 'int'/,
+    );
+    // EMPTY_LIST READONLY_BUFFER STOP
+    expect(() => loads(fromHex('80055d982e'))).toThrow(/not 'list'/);
+  });
+
+  it('PyPickleBuffer takes what PickleBuffer takes, and refuses the rest', () => {
+    expect([...new PyPickleBuffer(Int32Array.of(0x01020304), true).data]).toEqual([4, 3, 2, 1]);
+    const bytes = Uint8Array.of(1);
+    expect(new PyPickleBuffer(bytes, false).data).toBe(bytes);
+    expect(() => new PyPickleBuffer([1, 2] as unknown as Uint8Array, true)).toThrow(
+      new TypeError(
+        'PickleBuffer data must be bytes-like (a typed array, DataView or ArrayBuffer), not Array',
+      ),
+    );
+    expect(() => new PyPickleBuffer(bytes, 1 as unknown as boolean)).toThrow(/readonly must be a boolean/);
   });
 });

@@ -274,6 +274,18 @@ describe('listener and client edges', () => {
     }
   });
 
+  it('sends from and receives into a SharedArrayBuffer, as any other bytes-like memory', async () => {
+    const [a, b] = await pair();
+    const shared = new SharedArrayBuffer(4);
+    new Uint8Array(shared).set([9, 8, 7, 6]);
+    await a.sendBytes(shared, 1, 2);
+    expect([...(await b.recvBytes())]).toEqual([8, 7]);
+    const target = new SharedArrayBuffer(4);
+    await b.sendBytes(Uint8Array.of(1, 2));
+    expect(await a.recvBytesInto(target, 2)).toBe(2);
+    expect([...new Uint8Array(target)]).toEqual([0, 0, 1, 2]);
+  });
+
   it('refuses a handshakeTimeout of 0 or less, which would drop every client', async () => {
     for (const handshakeTimeout of [0, -1]) {
       await expect(Listener.listen(['127.0.0.1', 0], { authkey: 'k', handshakeTimeout })).rejects.toThrow(

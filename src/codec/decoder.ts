@@ -5,6 +5,7 @@
  * PyObject record. Every failure is an UnpicklingError carrying a code and the byte offset of the opcode.
  */
 import { readFloat64BE, readInt32LE, readUint16LE, readUint32LE } from './byte-read.js';
+import { byteViewOf } from './bytes-like.js';
 import { mapPython2Name, PYTHON2_ONLY_MODULES } from './compat-names.js';
 import { isDatetimeStateAt, type LookaheadBudget, lookaheadBudget } from './datetime-state-lookahead.js';
 import { UnpicklingError, type UnpicklingErrorCode } from './errors.js';
@@ -111,7 +112,7 @@ export interface UnpicklerOptions {
   /** Resolves PERSID/BINPERSID ids; without it they become PyPersistentRef placeholders. */
   readonly persistentLoad?: (pid: unknown) => unknown;
   /** Out-of-band buffers for NEXT_BUFFER, consumed in order, as `pickle.loads(..., buffers=)`. */
-  readonly buffers?: Iterable<Uint8Array | PyPickleBuffer>;
+  readonly buffers?: Iterable<ArrayBufferView | ArrayBuffer | PyPickleBuffer>;
   /** Resource limits; missing fields take DEFAULT_UNPICKLING_LIMITS. */
   readonly limits?: Partial<UnpicklingLimits>;
 }
@@ -433,7 +434,7 @@ export class Unpickler {
   readonly #filter: GlobalFilter | undefined;
   readonly #extensions: ReadonlyMap<number, readonly [string, string]> | undefined;
   readonly #persistentLoad: ((pid: unknown) => unknown) | undefined;
-  readonly #buffers: Iterator<Uint8Array | PyPickleBuffer> | undefined;
+  readonly #buffers: Iterator<unknown> | undefined;
   readonly #limits: UnpicklingLimits;
 
   // Weak so that a long-lived Unpickler reading a stream does not keep every load's globals alive.
@@ -447,7 +448,7 @@ export class Unpickler {
   readonly #datetimeGlobals = new WeakSet<PyGlobal>();
 
   // Replays of side-effecting hooks when a load is rerun (see #convertDict).
-  #replay: { persistent: unknown[]; buffers: (Uint8Array | PyPickleBuffer)[] } = {
+  #replay: { persistent: unknown[]; buffers: unknown[] } = {
     persistent: [],
     buffers: [],
   };
@@ -1114,10 +1115,14 @@ export class Unpickler {
       this.#replayPos.buffers++;
       return wrapBuffer(next.value);
     };
-    const wrapBuffer = (b: Uint8Array | PyPickleBuffer): unknown => {
+    const wrapBuffer = (b: unknown): unknown => {
       if (b instanceof PyPickleBuffer) return b;
-      if (b instanceof Uint8Array) return new PyPickleBuffer(b, false);
-      return fail('BAD_VALUE', 'out-of-band buffers must be Uint8Array or PyPickleBuffer');
+      const bytes = byteViewOf(b);
+      if (bytes !== undefined) return new PyPickleBuffer(bytes, false);
+      return fail(
+        'BAD_VALUE',
+        `out-of-band buffers must be bytes-like (a typed array, DataView or ArrayBuffer) or PyPickleBuffer, not ${kindOf(b)}`,
+      );
     };
     const persistent = (pid: unknown, text: boolean): unknown => {
       if (!this.#persistentLoad) return new PyPersistentRef(pid, text);
@@ -1520,9 +1525,23 @@ export class Unpickler {
               break;
             case 0x98: {
               // READONLY_BUFFER
+              // CPython: `memoryview(top)`, made read-only if it is not. Bytes stay bytes; a bytearray becomes
+              // a read-only view of it; what has no buffer (an int, a list) is refused as memoryview refuses it.
               const b = top();
-              if (b instanceof PyPickleBuffer && !b.readonly)
-                stack[stack.length - 1] = new PyPickleBuffer(b.data, true);
+              if (b instanceof PyPickleBuffer) {
+                if (!b.readonly) stack[stack.length - 1] = new PyPickleBuffer(b.data, true);
+              } else if (b instanceof PyByteArray) {
+                stack[stack.length - 1] = new PyPickleBuffer(b, true);
+              } else if (
+                b === null ||
+                typeof b !== 'object' ||
+                Array.isArray(b) ||
+                b instanceof Map ||
+                b instanceof Set ||
+                isPlainDict(b)
+              ) {
+                fail('BAD_VALUE', `memoryview: a bytes-like object is required, not '${describe(b)}'`);
+              }
               break;
             }
             // ---- Python 2 str

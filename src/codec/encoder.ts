@@ -39,6 +39,7 @@
  *   `__reduce__` that builds its tuple gives CPython; one returning a stored tuple shares it there.
  */
 import { FRAME_FULL, PickleOutput } from './byte-writer.js';
+import { isUint8Array } from './bytes-like.js';
 import { mapPython3Name } from './compat-names.js';
 import { PicklingError } from './errors.js';
 import { unhashableType } from './hashable.js';
@@ -1243,6 +1244,8 @@ export class Pickler {
       return this.#saveReduction(reducer(value, this.#reduceContext), value);
     }
     if (isPlainObject(value)) return this.#saveObjectDict(value as Record<string, unknown>, value);
+    // A Uint8Array of another realm (a vm context) is bytes too.
+    if (isUint8Array(value)) return this.#saveBytesObject(value);
     throw new PicklingError('UNPICKLABLE', `cannot pickle ${typeName(value)} (${unpicklableHint(value)})`);
   }
 

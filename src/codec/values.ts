@@ -7,6 +7,9 @@
  * tuple ↔ PyTuple, list ↔ Array, dict ↔ object / Map, set ↔ Set, frozenset ↔ PyFrozenSet.
  */
 
+import { byteViewOf } from './bytes-like.js';
+import { kindOf } from './kind-of.js';
+
 /** Python `int` as JavaScript sees it: a number when it is a safe integer, otherwise a bigint. */
 export type PyInt = number | bigint;
 
@@ -151,12 +154,28 @@ export class PyPersistentRef {
   ) {}
 }
 
-/** Protocol 5 `pickle.PickleBuffer`: a buffer written in band (BYTEARRAY8 / bytes) or out of band (NEXT_BUFFER). */
+/**
+ * Protocol 5 `pickle.PickleBuffer`: a buffer written in band (BYTEARRAY8 / bytes) or out of band (NEXT_BUFFER).
+ * Like Python's, it takes any bytes-like object: a typed array or DataView (its bytes, whatever its item
+ * size), an ArrayBuffer or SharedArrayBuffer; `data` is a Uint8Array over the same memory.
+ */
 export class PyPickleBuffer {
-  constructor(
-    readonly data: Uint8Array,
-    readonly readonly: boolean,
-  ) {}
+  readonly data: Uint8Array;
+  readonly readonly: boolean;
+
+  /** @throws TypeError for data that is not bytes-like, or a `readonly` that is not a boolean. */
+  constructor(data: ArrayBufferView | ArrayBuffer | SharedArrayBuffer, readonly: boolean) {
+    const bytes = byteViewOf(data);
+    if (bytes === undefined) {
+      throw new TypeError(
+        `PickleBuffer data must be bytes-like (a typed array, DataView or ArrayBuffer), not ${kindOf(data)}`,
+      );
+    }
+    if (typeof readonly !== 'boolean')
+      throw new TypeError(`PickleBuffer readonly must be a boolean, not ${kindOf(readonly)}`);
+    this.data = bytes;
+    this.readonly = readonly;
+  }
 }
 
 /** Python `datetime.timedelta`, normalised as Python does: 0 ≤ seconds < 86400, 0 ≤ microseconds < 10^6. */

@@ -6,6 +6,7 @@
  * payload → header (joined with the payload when small) → socket. Timeouts are in **seconds**, as in Python.
  */
 import type { Socket } from 'node:net';
+import { byteViewOf } from '../codec/bytes-like.js';
 import { loadAlone, Unpickler, type UnpicklerOptions } from '../codec/decoder.js';
 import { checkPicklerOptions, dumpsTransient, type PicklerOptions } from '../codec/encoder.js';
 import { PicklingError } from '../codec/errors.js';
@@ -115,7 +116,7 @@ export interface ConnectionModes {
 }
 
 /** Anything `sendBytes` and `recvBytesInto` accept as bytes (Python's buffer protocol). */
-export type BytesLike = ArrayBufferView | ArrayBuffer;
+export type BytesLike = ArrayBufferView | ArrayBuffer | SharedArrayBuffer;
 
 /** The pickle protocol of CPython 3.8–3.13's `Connection.send`. */
 export const DEFAULT_PICKLE_PROTOCOL = 4;
@@ -272,8 +273,9 @@ export const handshakeLimitHook = Symbol('mpwire.handshakeLimit');
 export const holdReadingHook = Symbol('mpwire.holdReading');
 
 function bytesView(buffer: BytesLike): Uint8Array {
-  if (buffer instanceof ArrayBuffer) return new Uint8Array(buffer);
-  if (ArrayBuffer.isView(buffer)) return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+  // A plain Uint8Array view, also of a Buffer (whose slice() would not copy) or of another realm's memory.
+  const view = byteViewOf(buffer);
+  if (view !== undefined) return new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
   const typeName = buffer === null ? 'NoneType' : typeof buffer;
   throw new TypeError(`memoryview: a bytes-like object is required, not '${typeName}'`);
 }
@@ -522,7 +524,7 @@ export class Connection implements AsyncIterable<unknown> {
    * @throws RangeError before reading for a bad offset (the message stays queued); BufferTooShort, carrying
    *   the whole message, after reading one that does not fit (it is consumed; the connection stays usable).
    */
-  async recvBytesInto(buffer: ArrayBufferView, offset = 0, options: CallOptions = {}): Promise<number> {
+  async recvBytesInto(buffer: BytesLike, offset = 0, options: CallOptions = {}): Promise<number> {
     this.checkClosed();
     this.checkReadable();
     const target = bytesView(buffer);
