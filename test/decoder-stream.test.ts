@@ -112,3 +112,44 @@ describe('Unpickler memo across loads', () => {
     expect(u.load(get(0)).value).toEqual(['a']);
   });
 });
+
+describe('a dict that becomes a Map keeps every reference to it', () => {
+  const P2 = [0x80, 2] as const;
+  it('memoized at two slots: both give the Map', () => {
+    // EMPTY_DICT BINPUT 0 BINPUT 1 K1 K2 SETITEM POP, BINGET 0, BINGET 1, TUPLE2
+    const value = loads(
+      bytes(...P2, '}', 0x71, 0, 0x71, 1, 'K', 1, 'K', 2, 's', '0', 0x68, 0, 0x68, 1, 0x86, 0x2e),
+    );
+    const [a, b] = value as [Map<unknown, unknown>, Map<unknown, unknown>];
+    expect(a).toBeInstanceOf(Map);
+    expect(a).toBe(b);
+    expect(a.get(1)).toBe(2);
+  });
+
+  it('its slot overwritten before the key came: the slot keeps what overwrote it', () => {
+    // EMPTY_DICT BINPUT 0, K7 BINPUT 0 POP, K1 K2 SETITEM, BINGET 0, TUPLE2
+    const value = loads(
+      bytes(...P2, '}', 0x71, 0, 'K', 7, 0x71, 0, '0', 'K', 1, 'K', 2, 's', 0x68, 0, 0x86, 0x2e),
+    );
+    expect(value).toEqual([new Map([[1, 2]]), 7]);
+  });
+
+  it('handed out by GET before the key came: one Map everywhere', () => {
+    // EMPTY_DICT BINPUT 0, BINGET 0, K1 K2 SETITEM, TUPLE2
+    const value = loads(bytes(...P2, '}', 0x71, 0, 0x68, 0, 'K', 1, 'K', 2, 's', 0x86, 0x2e));
+    const [a, b] = value as [Map<unknown, unknown>, Map<unknown, unknown>];
+    expect(a).toBeInstanceOf(Map);
+    expect(a).toBe(b);
+  });
+
+  it('a memo made sparse by a far index is not searched again and again', () => {
+    // LONG_BINPUT 9 999 999, then 64 dicts memoized at 1 that each take an int key.
+    const body = bytes('}', 0x71, 1, 'K', 1, 'K', 1, 's', '0');
+    const parts = [
+      bytes(...P2, 'N', 0x72, 0x7f, 0x96, 0x98, 0x00, '0'),
+      ...Array(64).fill(body),
+      bytes('N', 0x2e),
+    ];
+    expect(loads(Uint8Array.from(parts.flatMap((p) => [...p])))).toBe(null);
+  });
+});

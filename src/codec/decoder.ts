@@ -735,8 +735,18 @@ export class Unpickler {
       if (s === null) fail('BAD_ARGUMENT', "'utf-8' codec can't decode bytes (invalid UTF-8)");
       return s as string;
     };
+    // The newest dict EMPTY_DICT or DICT made, how many memo writes stored it and the last one's index: a
+    // dict that meets a non-str key is almost always this one, memoized once, so its conversion to a Map
+    // patches that slot instead of searching the memo for it.
+    let newestDict: unknown;
+    let newestDictPuts = 0;
+    let newestDictSlot = -1;
     const memoPut = (index: number, value: unknown): void => {
       if (index < madeFloor) madeFloor = index;
+      if (value === newestDict) {
+        newestDictPuts++;
+        newestDictSlot = index;
+      }
       if (index < memoBase) this.#saveMemoEntry(memo, index);
       if (index >= limits.maxMemoEntries)
         fail('LIMIT_EXCEEDED', `memo index ${index} exceeds maxMemoEntries`);
@@ -878,7 +888,17 @@ export class Unpickler {
         const k = keyOf(key);
         if (dictMode === 'object')
           fail('BAD_VALUE', `dict key of type ${describe(key)} in dicts: 'object' mode`);
-        const converted = this.#convertDict(target, memo, slot, stack);
+        // Its one memo slot when it is the newest dict, memoized once (and still there); else unknown (-2).
+        const memoSlot =
+          target !== newestDict || newestDictPuts > 1
+            ? -2
+            : newestDictPuts === 0
+              ? -1
+              : memo[newestDictSlot] === target
+                ? newestDictSlot
+                : -2;
+        if (target === newestDict) newestDict = undefined;
+        const converted = this.#convertDict(target, memo, slot, stack, memoSlot);
         converted.set(k, value);
         return converted;
       }
@@ -1266,6 +1286,8 @@ export class Unpickler {
       origins = this.#origins;
       made = undefined;
       madeFloor = 0;
+      newestDict = undefined;
+      newestDictPuts = 0;
       pendingInMemo = false;
       plainDictWrites = 0;
       plainDictSizes = undefined;
@@ -1594,7 +1616,9 @@ export class Unpickler {
               break;
             case 0x7d: // EMPTY_DICT
               checkDepth();
-              stack.push(newDict());
+              newestDict = newDict();
+              newestDictPuts = 0;
+              stack.push(newestDict);
               break;
             case 0x8f: // EMPTY_SET
               checkDepth();
@@ -1661,6 +1685,8 @@ export class Unpickler {
               if ((stack.length - m) % 2 !== 0) fail('BAD_STACK', 'odd number of items for DICT');
               checkItems((stack.length - m) / 2);
               let dict: unknown = newDict();
+              newestDict = dict;
+              newestDictPuts = 0;
               stack.push(dict);
               const slot = stack.length - 1;
               for (let i = m; i < slot; i += 2) dict = setItem(dict, stack[i], stack[i + 1], slot);
@@ -1825,6 +1851,10 @@ export class Unpickler {
               )
                 memoPut(state.memoCount, stack[stack.length - 1]);
               else {
+                if (stack[stack.length - 1] === newestDict) {
+                  newestDictPuts++;
+                  newestDictSlot = memo.length;
+                }
                 memo.push(stack[stack.length - 1]);
                 state.memoCount++;
               }
@@ -1985,6 +2015,7 @@ export class Unpickler {
         memo = NO_ITEMS;
         memoBase = 0;
         origins = NO_ORIGINS;
+        newestDict = undefined;
         made = undefined;
         plainDictSizes = undefined;
         lastCallable = undefined;
@@ -2124,11 +2155,25 @@ export class Unpickler {
     memo: unknown[],
     slot: number,
     stack: unknown[],
+    memoSlot: number,
   ): Map<unknown, unknown> {
     const map = new Map<unknown, unknown>();
     for (const k of Object.keys(obj)) map.set(k, obj[k]);
     stack[slot] = map;
     const escapedAt = this.#escapedDicts.get(obj);
+    if (memoSlot !== -2) {
+      // Known: in no memo slot, or in that one only.
+      if (memoSlot >= 0) {
+        this.#saveMemoEntry(memo, memoSlot);
+        memo[memoSlot] = map;
+        if (escapedAt !== undefined) {
+          this.#forceMapSlots.add(memoSlot);
+          if (this.#restart === Restart.None) this.#restart = Restart.Some;
+        }
+      }
+      if (escapedAt === -1 || (escapedAt !== undefined && memoSlot < 0)) this.#restart = Restart.All;
+      return map;
+    }
     let patched = false;
     const stop = Math.max(0, memo.length - MEMO_PATCH_WINDOW);
     for (let i = memo.length - 1; i >= stop; i--) {
@@ -2143,9 +2188,11 @@ export class Unpickler {
     }
     if (escapedAt === -1 || (escapedAt !== undefined && !patched)) this.#restart = Restart.All;
     else if (!patched && stop > 0) {
-      // Rare: memoized long ago. A bounded number of full scans, then a rerun with every dict a Map.
-      if (++this.#fullScans > 64) this.#restart = Restart.All;
+      // Rare: memoized long ago. A bounded number of full scans within the load's budget of memo entries
+      // searched (a sparse memo of millions of holes is slow to search), then a rerun with every dict a Map.
+      if (++this.#fullScans > 64 || this.#fullScanBudget < stop) this.#restart = Restart.All;
       else {
+        this.#fullScanBudget -= stop;
         const i = memo.lastIndexOf(obj, stop - 1);
         if (i >= 0) {
           this.#saveMemoEntry(memo, i);
