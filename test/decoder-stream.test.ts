@@ -153,3 +153,15 @@ describe('a dict that becomes a Map keeps every reference to it', () => {
     expect(loads(Uint8Array.from(parts.flatMap((p) => [...p])))).toBe(null);
   });
 });
+
+describe('BUILD that replaces the value it builds on', () => {
+  it('patches the memo slot a PUT gave it after it was made, however far below the memo end', () => {
+    const u32 = (n: number): number[] => [n & 0xff, (n >>> 8) & 0xff, (n >>> 16) & 0xff, n >>> 24];
+    const parts: number[] = [0x80, 2, 'N'.charCodeAt(0)];
+    for (let k = 0; k < 5000; k++) parts.push(0x72, ...u32(k)); // 5000 LONG_BINPUTs of None
+    parts.push(...bytes('0', 'cuuid\nUUID\n', ')', 0x81)); // uuid.UUID.__new__(UUID)
+    parts.push(0x71, 0); // BINPUT 0: far below the memo's end
+    parts.push(...bytes('}', 'U', 3, 'int', 'K', 1, 's', 'b', '0', 0x68, 0, 0x2e)); // BUILD {'int': 1}, GET 0
+    expect(loads(Uint8Array.from(parts))).toMatchObject({ hex: '00000000000000000000000000000001' });
+  });
+});

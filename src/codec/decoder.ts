@@ -743,6 +743,7 @@ export class Unpickler {
     let newestDictSlot = -1;
     const memoPut = (index: number, value: unknown): void => {
       if (index < madeFloor) madeFloor = index;
+      if (index > madePutCeiling) madePutCeiling = index;
       if (value === newestDict) {
         newestDictPuts++;
         newestDictSlot = index;
@@ -764,6 +765,15 @@ export class Unpickler {
     // it only searches the memo from there when it replaces the value (one UUID, not 4096 slots, per BUILD).
     let made: unknown;
     let madeFloor = 0;
+    // The memo's length when it was made, and the highest index a PUT wrote since: the memo slots that can
+    // hold it are from madeFloor to this ceiling, and those appended since.
+    let madeLength = 0;
+    let madePutCeiling = -1;
+    const madeNow = (): void => {
+      madeFloor = memo.length;
+      madeLength = memo.length;
+      madePutCeiling = -1;
+    };
     // Whether the memo may hold PendingState entries: only then does memoGet look for them. The lowest index
     // one was put at, from which they are made real before a kept memo outlives the load's data.
     let pendingInMemo = false;
@@ -839,7 +849,7 @@ export class Unpickler {
       }
       stack[stack.length - 1] = value;
       made = value;
-      madeFloor = memo.length;
+      madeNow();
       return p + 1;
     };
     const memoGet = (index: number): unknown => {
@@ -1905,7 +1915,7 @@ export class Unpickler {
                 fail('BAD_STACK', `REDUCE argument list must be a tuple, not ${describe(args)}`);
               made = callGlobal('reduce', callable, args as PyTuple);
               stack.push(made);
-              madeFloor = memo.length;
+              madeNow();
               break;
             }
             case 0x81: {
@@ -1915,7 +1925,7 @@ export class Unpickler {
               const cls = stack.pop();
               made = newObject('newobj', cls, args, undefined);
               stack.push(made);
-              madeFloor = memo.length;
+              madeNow();
               break;
             }
             case 0x92: {
@@ -1927,7 +1937,7 @@ export class Unpickler {
               const kw = kwargsMap(kwargs);
               made = newObject('newobj_ex', cls, args, kw);
               stack.push(made);
-              madeFloor = memo.length;
+              madeNow();
               break;
             }
             case 0x69: {
@@ -1940,7 +1950,7 @@ export class Unpickler {
               const args = makeTuple(m);
               made = callGlobal('inst', resolveGlobal(module.text, name.text), args);
               stack.push(made);
-              madeFloor = memo.length;
+              madeNow();
               break;
             }
             case 0x6f: {
@@ -1953,7 +1963,7 @@ export class Unpickler {
               if (!isCallableLike(cls)) fail('BAD_STACK', `OBJ class must be a type, not ${describe(cls)}`);
               made = callGlobal('obj', cls, args);
               stack.push(made);
-              madeFloor = memo.length;
+              madeNow();
               break;
             }
             case 0x62: {
@@ -1967,6 +1977,7 @@ export class Unpickler {
                 stateValue,
                 memo,
                 target === made ? madeFloor : 0,
+                target === made && memo.length === madeLength ? madePutCeiling : memo.length - 1,
                 state.globals,
                 fail,
               );
@@ -2063,6 +2074,7 @@ export class Unpickler {
     stateValue: unknown,
     memo: unknown[],
     memoFloor: number,
+    memoCeiling: number,
     globals: ReadonlyMap<string, PyGlobal> | undefined,
     fail: (code: UnpicklingErrorCode, message: string) => never,
   ): unknown {
@@ -2071,7 +2083,7 @@ export class Unpickler {
       if (!decoder.setState) return fail('BAD_STACK', 'registered type has no setState for BUILD');
       const replaced = decoder.setState(obj, stateValue);
       if (replaced === undefined || replaced === obj) return obj;
-      this.#replaceInMemo(obj as object, replaced, memo, memoFloor);
+      this.#replaceInMemo(obj as object, replaced, memo, memoFloor, memoCeiling);
       if (typeof replaced === 'object' && replaced !== null) this.#userObjects.set(replaced, decoder);
       return replaced;
     }
@@ -2080,7 +2092,7 @@ export class Unpickler {
       if (handler?.build && obj.state === undefined) {
         const built = handler.build(obj, stateValue);
         if (built !== KEEP_PLACEHOLDER) {
-          this.#replaceInMemo(obj, built, memo, memoFloor);
+          this.#replaceInMemo(obj, built, memo, memoFloor, memoCeiling);
           return built;
         }
       }
@@ -2117,7 +2129,7 @@ export class Unpickler {
     let index = 0;
     for (const entry of obj) if (index++ >= origin.itemsAtCreation) placeholder.dictItems.push(entry);
     placeholder.state = stateValue;
-    if (!this.#replaceInMemo(obj, placeholder, memo, 0) && this.#fullScanBudget > 0) {
+    if (!this.#replaceInMemo(obj, placeholder, memo, 0, memo.length - 1) && this.#fullScanBudget > 0) {
       // Memoized before its many items: search the rest of the memo, within a budget against hostile input.
       const stop = Math.max(0, memo.length - MEMO_PATCH_WINDOW);
       const at = memo.lastIndexOf(obj, stop - 1);
@@ -2131,11 +2143,21 @@ export class Unpickler {
     return placeholder;
   }
 
-  /** Memo slots still holding `old` now hold `replacement` (BUILD that produced a new value); true if any did. */
-  #replaceInMemo(old: object, replacement: unknown, memo: unknown[], floor: number): boolean {
-    const stop = Math.max(floor, memo.length - MEMO_PATCH_WINDOW);
+  /**
+   * Memo slots from `floor` to `ceiling` still holding `old` now hold `replacement` (BUILD that produced a new
+   * value), searching at most MEMO_PATCH_WINDOW slots down from the ceiling; true if any did.
+   */
+  #replaceInMemo(
+    old: object,
+    replacement: unknown,
+    memo: unknown[],
+    floor: number,
+    ceiling: number,
+  ): boolean {
+    const top = Math.min(ceiling, memo.length - 1);
+    const stop = Math.max(floor, top - MEMO_PATCH_WINDOW + 1);
     let found = false;
-    for (let i = memo.length - 1; i >= stop; i--) {
+    for (let i = top; i >= stop; i--) {
       if (memo[i] === old) {
         this.#saveMemoEntry(memo, i);
         memo[i] = replacement;
