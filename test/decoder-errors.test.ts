@@ -434,3 +434,39 @@ describe('registry and user decoders', () => {
     expectRefused('\x80\x02cdatetime\ntimedelta\nJ\x00\xca\x9a\x3b\x85R.', 'BAD_VALUE');
   });
 });
+
+describe('limits on what a load holds in memory', () => {
+  const repeat = (op: string, n: number): Uint8Array =>
+    Uint8Array.from([...Buffer.from(op.repeat(n), 'latin1'), 0x2e]);
+
+  it('maxDepth counts every value on the stack, not only containers', () => {
+    expect(() => loads(repeat('N', 101), { limits: { maxDepth: 100 } })).toThrow(
+      /NONE: more than maxDepth \(100\) values on the unpickling stack/,
+    );
+    expect(() => loads(repeat('K\x01', 101), { limits: { maxDepth: 100 } })).toThrow(UnpicklingError);
+    const tuple100 = Uint8Array.from(Buffer.from(`(${'N'.repeat(100)}t.`, 'latin1'));
+    expect(loads(tuple100, { limits: { maxDepth: 101 } })).toHaveLength(100);
+  });
+
+  it('maxObjects counts the containers and objects made, wherever they go', () => {
+    const limits = { maxObjects: 10 };
+    // Ten empty dicts appended to a list: eleven containers.
+    const dictsInList = Uint8Array.from([...Buffer.from(`]${'}a'.repeat(10)}`, 'latin1'), 0x2e]);
+    expect(() => loads(dictsInList, { limits })).toThrow(
+      /more than maxObjects \(10\) containers and objects/,
+    );
+    expect(loads(dictsInList, { limits: { maxObjects: 11 } })).toHaveLength(10);
+    for (const op of ['}', ']', ')', '\x8f']) {
+      const error = (() => {
+        try {
+          loads(Uint8Array.from([0x80, 4, ...repeat(op, 11)]), { limits });
+        } catch (e) {
+          return e as UnpicklingError;
+        }
+        return undefined;
+      })();
+      expect(error?.code, JSON.stringify(op)).toBe('LIMIT_EXCEEDED');
+    }
+    expect(DEFAULT_UNPICKLING_LIMITS.maxObjects).toBe(10_000_000);
+  });
+});

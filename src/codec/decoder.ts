@@ -628,6 +628,9 @@ export class Unpickler {
     const wrapFloats = this.#wrapFloats;
     const maxDepth = limits.maxDepth;
     const maxItems = limits.maxContainerItems;
+    const maxObjects = limits.maxObjects;
+    // Containers and objects this load has made (see maxObjects).
+    let objects = 0;
     const maxString = limits.maxStringBytes;
     // Items the standard-library reconstructors may still copy in this load (see maxCopiedItemsPerByte).
     let copyBudget = 0;
@@ -690,6 +693,11 @@ export class Unpickler {
           `more than maxDepth (${maxDepth}) values and MARKs open on the unpickling stack`,
         );
     };
+    const tooManyObjects = (): never =>
+      fail(
+        'LIMIT_EXCEEDED',
+        `more than maxObjects (${maxObjects}) containers and objects made in one load (each takes heap memory)`,
+      );
     const checkItems = (n: number): void => {
       if (n > maxItems) fail('LIMIT_EXCEEDED', `container larger than maxContainerItems (${maxItems})`);
     };
@@ -735,19 +743,16 @@ export class Unpickler {
       if (s === null) fail('BAD_ARGUMENT', "'utf-8' codec can't decode bytes (invalid UTF-8)");
       return s as string;
     };
-    // The newest dict EMPTY_DICT or DICT made, how many memo writes stored it and the last one's index: a
-    // dict that meets a non-str key is almost always this one, memoized once, so its conversion to a Map
-    // patches that slot instead of searching the memo for it.
+    // The newest dict EMPTY_DICT or DICT made, and the lowest memo index it can be at: the memo's length when
+    // it was made, or a lower index a PUT wrote since. A dict that meets a non-str key is almost always this
+    // one, so its conversion to a Map searches the few slots written since it was made, not 4096. (Nothing
+    // on MEMOIZE's path: a small message decodes in ~0.7 µs, and every compare there shows.)
     let newestDict: unknown;
-    let newestDictPuts = 0;
-    let newestDictSlot = -1;
+    let newestDictFloor = 0;
     const memoPut = (index: number, value: unknown): void => {
       if (index < madeFloor) madeFloor = index;
       if (index > madePutCeiling) madePutCeiling = index;
-      if (value === newestDict) {
-        newestDictPuts++;
-        newestDictSlot = index;
-      }
+      if (index < newestDictFloor) newestDictFloor = index;
       if (index < memoBase) this.#saveMemoEntry(memo, index);
       if (index >= limits.maxMemoEntries)
         fail('LIMIT_EXCEEDED', `memo index ${index} exceeds maxMemoEntries`);
@@ -769,11 +774,7 @@ export class Unpickler {
     // hold it are from madeFloor to this ceiling, and those appended since.
     let madeLength = 0;
     let madePutCeiling = -1;
-    const madeNow = (): void => {
-      madeFloor = memo.length;
-      madeLength = memo.length;
-      madePutCeiling = -1;
-    };
+
     // Whether the memo may hold PendingState entries: only then does memoGet look for them. The lowest index
     // one was put at, from which they are made real before a kept memo outlives the load's data.
     let pendingInMemo = false;
@@ -849,7 +850,10 @@ export class Unpickler {
       }
       stack[stack.length - 1] = value;
       made = value;
-      madeNow();
+      if (++objects > maxObjects) tooManyObjects();
+      madeFloor = memo.length;
+      madeLength = madeFloor;
+      madePutCeiling = -1;
       return p + 1;
     };
     const memoGet = (index: number): unknown => {
@@ -881,6 +885,23 @@ export class Unpickler {
     /** A dict key or set element (asKey), refused as CPython refuses what Python cannot hash. */
     const refuseUnhashable = (type: string): never => fail('UNHASHABLE', `unhashable type: '${type}'`);
     const keyOf = (value: unknown): unknown => asKey(value, refuseUnhashable);
+    /** SETITEM of a key a plain object cannot hold: the dict becomes a Map (kept apart, so setItem stays small). */
+    const setKeyAsMap = (
+      target: Record<string, unknown>,
+      key: unknown,
+      value: unknown,
+      slot: number,
+    ): Map<unknown, unknown> => {
+      const k = keyOf(key);
+      if (dictMode === 'object')
+        fail('BAD_VALUE', `dict key of type ${describe(key)} in dicts: 'object' mode`);
+      // The newest dict is in no memo slot below its floor; for any other the memo is searched (-1).
+      const memoFloor = target === newestDict ? newestDictFloor : -1;
+      if (target === newestDict) newestDict = undefined;
+      const converted = this.#convertDict(target, memo, slot, stack, memoFloor);
+      converted.set(k, value);
+      return converted;
+    };
     /** SETITEM semantics; returns the (possibly replaced) target. */
     const setItem = (target: unknown, key: unknown, value: unknown, slot: number): unknown => {
       if (target instanceof Map) {
@@ -895,22 +916,7 @@ export class Unpickler {
           countPlainDictItems(target, 1);
           return target;
         }
-        const k = keyOf(key);
-        if (dictMode === 'object')
-          fail('BAD_VALUE', `dict key of type ${describe(key)} in dicts: 'object' mode`);
-        // Its one memo slot when it is the newest dict, memoized once (and still there); else unknown (-2).
-        const memoSlot =
-          target !== newestDict || newestDictPuts > 1
-            ? -2
-            : newestDictPuts === 0
-              ? -1
-              : memo[newestDictSlot] === target
-                ? newestDictSlot
-                : -2;
-        if (target === newestDict) newestDict = undefined;
-        const converted = this.#convertDict(target, memo, slot, stack, memoSlot);
-        converted.set(k, value);
-        return converted;
+        return setKeyAsMap(target, key, value, slot);
       }
       if (target instanceof PyObject) {
         checkItems(target.dictItems.length + 1);
@@ -950,6 +956,7 @@ export class Unpickler {
       else while (stack.length > length) stack.pop();
     };
     const makeTuple = (from: number): PyTuple => {
+      if (++objects > maxObjects) tooManyObjects();
       const items = stackItems(from);
       dropStackTo(from);
       return asTuple(items);
@@ -1274,6 +1281,7 @@ export class Unpickler {
       end = Math.min(input.length, start + limits.maxInputBytes);
       overLimit = end < input.length;
       copyBudget = COPY_ALLOWANCE + limits.maxCopiedItemsPerByte * (end - start);
+      objects = 0;
       view = undefined;
       stack = [];
       marks = [];
@@ -1297,7 +1305,6 @@ export class Unpickler {
       made = undefined;
       madeFloor = 0;
       newestDict = undefined;
-      newestDictPuts = 0;
       pendingInMemo = false;
       plainDictWrites = 0;
       plainDictSizes = undefined;
@@ -1308,6 +1315,11 @@ export class Unpickler {
       let op = 0;
       try {
         for (;;) {
+          // Every opcode pushes a few values at most: the stack cannot pass maxDepth by more than that
+          // (containers and MARKs check before they open; this catches None, ints, strings and GETs). The
+          // error names the opcode that pushed past it.
+          if (stack.length > maxDepth)
+            fail('LIMIT_EXCEEDED', `more than maxDepth (${maxDepth}) values on the unpickling stack`);
           cur.opPos = pos;
           if (pos >= end) {
             cur.op = 0x2e;
@@ -1622,19 +1634,23 @@ export class Unpickler {
             // ---- containers
             case 0x5d: // EMPTY_LIST
               checkDepth();
+              if (++objects > maxObjects) tooManyObjects();
               stack.push(newList());
               break;
             case 0x7d: // EMPTY_DICT
               checkDepth();
+              if (++objects > maxObjects) tooManyObjects();
               newestDict = newDict();
-              newestDictPuts = 0;
+              newestDictFloor = memo.length;
               stack.push(newestDict);
               break;
             case 0x8f: // EMPTY_SET
               checkDepth();
+              if (++objects > maxObjects) tooManyObjects();
               stack.push(new Set());
               break;
             case 0x29: // EMPTY_TUPLE
+              if (++objects > maxObjects) tooManyObjects();
               stack.push(asTuple([]));
               break;
             case 0x28: // MARK
@@ -1652,6 +1668,7 @@ export class Unpickler {
             case 0x85: {
               // TUPLE1: an exact-size literal, where a copy loop would give a 17-slot backing store
               if (stack.length - cur.fence < 1) underflow();
+              if (++objects > maxObjects) tooManyObjects();
               const a = stack.pop();
               stack.push(asTuple([a]));
               break;
@@ -1659,6 +1676,7 @@ export class Unpickler {
             case 0x86: {
               // TUPLE2: an exact-size literal, where a copy loop would give a 17-slot backing store
               if (stack.length - cur.fence < 2) underflow();
+              if (++objects > maxObjects) tooManyObjects();
               const b = stack.pop();
               const a = stack.pop();
               stack.push(asTuple([a, b]));
@@ -1667,6 +1685,7 @@ export class Unpickler {
             case 0x87: {
               // TUPLE3: an exact-size literal, where a copy loop would give a 17-slot backing store
               if (stack.length - cur.fence < 3) underflow();
+              if (++objects > maxObjects) tooManyObjects();
               const c = stack.pop();
               const b = stack.pop();
               const a = stack.pop();
@@ -1683,6 +1702,7 @@ export class Unpickler {
             case 0x6c: {
               // LIST
               const m = popMark();
+              if (++objects > maxObjects) tooManyObjects();
               checkItems(stack.length - m);
               const list = stackItems(m);
               stack.length = m;
@@ -1692,11 +1712,12 @@ export class Unpickler {
             case 0x64: {
               // DICT
               const m = popMark();
+              if (++objects > maxObjects) tooManyObjects();
               if ((stack.length - m) % 2 !== 0) fail('BAD_STACK', 'odd number of items for DICT');
               checkItems((stack.length - m) / 2);
               let dict: unknown = newDict();
               newestDict = dict;
-              newestDictPuts = 0;
+              newestDictFloor = memo.length;
               stack.push(dict);
               const slot = stack.length - 1;
               for (let i = m; i < slot; i += 2) dict = setItem(dict, stack[i], stack[i + 1], slot);
@@ -1707,6 +1728,7 @@ export class Unpickler {
             case 0x91: {
               // FROZENSET
               const m = popMark();
+              if (++objects > maxObjects) tooManyObjects();
               checkItems(stack.length - m);
               const fs = new PyFrozenSet(stackItems(m).map(keyOf));
               stack.length = m;
@@ -1861,10 +1883,6 @@ export class Unpickler {
               )
                 memoPut(state.memoCount, stack[stack.length - 1]);
               else {
-                if (stack[stack.length - 1] === newestDict) {
-                  newestDictPuts++;
-                  newestDictSlot = memo.length;
-                }
                 memo.push(stack[stack.length - 1]);
                 state.memoCount++;
               }
@@ -1915,7 +1933,10 @@ export class Unpickler {
                 fail('BAD_STACK', `REDUCE argument list must be a tuple, not ${describe(args)}`);
               made = callGlobal('reduce', callable, args as PyTuple);
               stack.push(made);
-              madeNow();
+              if (++objects > maxObjects) tooManyObjects();
+              madeFloor = memo.length;
+              madeLength = madeFloor;
+              madePutCeiling = -1;
               break;
             }
             case 0x81: {
@@ -1925,7 +1946,10 @@ export class Unpickler {
               const cls = stack.pop();
               made = newObject('newobj', cls, args, undefined);
               stack.push(made);
-              madeNow();
+              if (++objects > maxObjects) tooManyObjects();
+              madeFloor = memo.length;
+              madeLength = madeFloor;
+              madePutCeiling = -1;
               break;
             }
             case 0x92: {
@@ -1937,7 +1961,10 @@ export class Unpickler {
               const kw = kwargsMap(kwargs);
               made = newObject('newobj_ex', cls, args, kw);
               stack.push(made);
-              madeNow();
+              if (++objects > maxObjects) tooManyObjects();
+              madeFloor = memo.length;
+              madeLength = madeFloor;
+              madePutCeiling = -1;
               break;
             }
             case 0x69: {
@@ -1950,7 +1977,10 @@ export class Unpickler {
               const args = makeTuple(m);
               made = callGlobal('inst', resolveGlobal(module.text, name.text), args);
               stack.push(made);
-              madeNow();
+              if (++objects > maxObjects) tooManyObjects();
+              madeFloor = memo.length;
+              madeLength = madeFloor;
+              madePutCeiling = -1;
               break;
             }
             case 0x6f: {
@@ -1963,7 +1993,10 @@ export class Unpickler {
               if (!isCallableLike(cls)) fail('BAD_STACK', `OBJ class must be a type, not ${describe(cls)}`);
               made = callGlobal('obj', cls, args);
               stack.push(made);
-              madeNow();
+              if (++objects > maxObjects) tooManyObjects();
+              madeFloor = memo.length;
+              madeLength = madeFloor;
+              madePutCeiling = -1;
               break;
             }
             case 0x62: {
@@ -2177,27 +2210,16 @@ export class Unpickler {
     memo: unknown[],
     slot: number,
     stack: unknown[],
-    memoSlot: number,
+    memoFloor: number,
   ): Map<unknown, unknown> {
     const map = new Map<unknown, unknown>();
     for (const k of Object.keys(obj)) map.set(k, obj[k]);
     stack[slot] = map;
     const escapedAt = this.#escapedDicts.get(obj);
-    if (memoSlot !== -2) {
-      // Known: in no memo slot, or in that one only.
-      if (memoSlot >= 0) {
-        this.#saveMemoEntry(memo, memoSlot);
-        memo[memoSlot] = map;
-        if (escapedAt !== undefined) {
-          this.#forceMapSlots.add(memoSlot);
-          if (this.#restart === Restart.None) this.#restart = Restart.Some;
-        }
-      }
-      if (escapedAt === -1 || (escapedAt !== undefined && memoSlot < 0)) this.#restart = Restart.All;
-      return map;
-    }
     let patched = false;
-    const stop = Math.max(0, memo.length - MEMO_PATCH_WINDOW);
+    // From a known floor the search is complete, however far; else the window, then the rarer full search.
+    const known = memoFloor >= 0 && memo.length - memoFloor <= MEMO_PATCH_WINDOW;
+    const stop = known ? memoFloor : Math.max(0, memo.length - MEMO_PATCH_WINDOW);
     for (let i = memo.length - 1; i >= stop; i--) {
       if (memo[i] === obj) {
         this.#saveMemoEntry(memo, i);
@@ -2209,7 +2231,7 @@ export class Unpickler {
       }
     }
     if (escapedAt === -1 || (escapedAt !== undefined && !patched)) this.#restart = Restart.All;
-    else if (!patched && stop > 0) {
+    else if (!patched && stop > 0 && !known) {
       // Rare: memoized long ago. A bounded number of full scans within the load's budget of memo entries
       // searched (a sparse memo of millions of holes is slow to search), then a rerun with every dict a Map.
       if (++this.#fullScans > 64 || this.#fullScanBudget < stop) this.#restart = Restart.All;

@@ -14,7 +14,7 @@ export interface UnpicklingLimits {
   /** Largest pickle accepted, in bytes (counted from the start offset to STOP). */
   readonly maxInputBytes: number;
   /**
-   * Most values waiting on the decoder's stack plus open MARKs when a container or MARK opens. Containers
+   * Most values waiting on the decoder's stack plus open MARKs (checked at every opcode). Containers
    * nested in one another wait there, and so does every item of a tuple or frozenset until it is built, so
    * this must be at least the largest tuple accepted: the default matches `maxContainerItems`. (A tuple of
    * 150 000 dicts, written by CPython, needs 150 000.) The decoder itself never recurses, so nesting of any
@@ -29,6 +29,14 @@ export interface UnpicklingLimits {
   readonly maxBigIntDigits: number;
   /** Most items in one list, tuple, dict, set or placeholder item list. */
   readonly maxContainerItems: number;
+  /**
+   * Most containers and objects one load makes: dicts, lists, sets, frozensets, tuples, and the values of
+   * REDUCE, NEWOBJ, INST and OBJ. Each takes tens of bytes of heap for a byte or two of pickle (`}` is a
+   * dict), so the input's size does not bound them: 50 million empty dicts, 50 MB of pickle, would exhaust
+   * V8's heap and end the process. The default keeps them to about 1 GB of heap (1.5 GB if all are sets),
+   * well within Node's default heap on a 64-bit machine.
+   */
+  readonly maxObjects: number;
   /**
    * Most items the standard-library reconstructors (`set(list)`, `tuple(list)`, `bytes(list)`, `deque(list)`...)
    * may copy in one load, per byte of input, on top of COPY_ALLOWANCE. A list in the memo can be handed to
@@ -50,6 +58,7 @@ export const DEFAULT_UNPICKLING_LIMITS: Readonly<UnpicklingLimits> = Object.free
   // CPython refuses longer decimal int literals by default (sys.int_info.default_max_str_digits).
   maxBigIntDigits: 4300 * 16,
   maxContainerItems: 50_000_000,
+  maxObjects: 10_000_000,
   maxCopiedItemsPerByte: 4,
 });
 
