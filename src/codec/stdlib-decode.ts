@@ -694,7 +694,21 @@ const counterHandler: GlobalHandler = {
   call(args) {
     if (args.length > 1) fail('Counter expected at most 1 argument');
     const counter = new PyCounter();
-    if (args.length === 1) for (const [k, v] of dictEntries(args[0], 'Counter()')) counter.set(k, v);
+    // Counter(None) is empty: update() skips a None.
+    if (args.length === 0 || args[0] === null) return counter;
+    const source = args[0];
+    // Counter.update: a mapping's counts are taken as they are; any other iterable's elements are counted.
+    if (
+      source instanceof Map ||
+      (typeof source === 'object' && source !== null && Object.getPrototypeOf(source) === Object.prototype)
+    ) {
+      for (const [k, v] of dictEntries(source, 'Counter()')) counter.set(k, v);
+    } else {
+      for (const item of iterableItems(source, 'Counter()')) {
+        const key = keyOf(item);
+        counter.set(key, ((counter.get(key) as number | undefined) ?? 0) + 1);
+      }
+    }
     return counter;
   },
 };
