@@ -189,3 +189,86 @@ describe('bytes from a Node Buffer input', () => {
     expect([...ab!]).toEqual([0x61, 0x62]);
   });
 });
+
+/** Bytes from byte values and latin-1 strings, in order. */
+const bytes = (...parts: (number | string)[]): Uint8Array =>
+  Uint8Array.from(parts.flatMap((p) => (typeof p === 'number' ? [p] : [...p].map((ch) => ch.charCodeAt(0)))));
+
+describe('a dict that becomes a Map keeps every reference to it', () => {
+  const P2 = [0x80, 2] as const;
+  it('memoized at two slots: both give the Map', () => {
+    // EMPTY_DICT BINPUT 0 BINPUT 1 K1 K2 SETITEM POP, BINGET 0, BINGET 1, TUPLE2
+    const value = loads(
+      bytes(...P2, '}', 0x71, 0, 0x71, 1, 'K', 1, 'K', 2, 's', '0', 0x68, 0, 0x68, 1, 0x86, 0x2e),
+    );
+    const [a, b] = value as [Map<unknown, unknown>, Map<unknown, unknown>];
+    expect(a).toBeInstanceOf(Map);
+    expect(a).toBe(b);
+    expect(a.get(1)).toBe(2);
+  });
+
+  it('its slot overwritten before the key came: the slot keeps what overwrote it', () => {
+    // EMPTY_DICT BINPUT 0, K7 BINPUT 0 POP, K1 K2 SETITEM, BINGET 0, TUPLE2
+    const value = loads(
+      bytes(...P2, '}', 0x71, 0, 'K', 7, 0x71, 0, '0', 'K', 1, 'K', 2, 's', 0x68, 0, 0x86, 0x2e),
+    );
+    expect(value).toEqual([new Map([[1, 2]]), 7]);
+  });
+
+  it('handed out by GET before the key came: one Map everywhere', () => {
+    // EMPTY_DICT BINPUT 0, BINGET 0, K1 K2 SETITEM, TUPLE2
+    const value = loads(bytes(...P2, '}', 0x71, 0, 0x68, 0, 'K', 1, 'K', 2, 's', 0x86, 0x2e));
+    const [a, b] = value as [Map<unknown, unknown>, Map<unknown, unknown>];
+    expect(a).toBeInstanceOf(Map);
+    expect(a).toBe(b);
+  });
+
+  it('a memo made sparse by a far index is not searched again and again', () => {
+    // LONG_BINPUT 9 999 999, then 64 dicts memoized at 1 that each take an int key.
+    const body = bytes('}', 0x71, 1, 'K', 1, 'K', 1, 's', '0');
+    const parts = [
+      bytes(...P2, 'N', 0x72, 0x7f, 0x96, 0x98, 0x00, '0'),
+      ...Array(64).fill(body),
+      bytes('N', 0x2e),
+    ];
+    expect(loads(Uint8Array.from(parts.flatMap((p) => [...p])))).toBe(null);
+  });
+});
+
+describe('BUILD that replaces the value it builds on', () => {
+  it('patches the memo slot a PUT gave it after it was made, however far below the memo end', () => {
+    const u32 = (n: number): number[] => [n & 0xff, (n >>> 8) & 0xff, (n >>> 16) & 0xff, n >>> 24];
+    const parts: number[] = [0x80, 2, 'N'.charCodeAt(0)];
+    for (let k = 0; k < 5000; k++) parts.push(0x72, ...u32(k)); // 5000 LONG_BINPUTs of None
+    parts.push(...bytes('0', 'cuuid\nUUID\n', ')', 0x81)); // uuid.UUID.__new__(UUID)
+    parts.push(0x71, 0); // BINPUT 0: far below the memo's end
+    parts.push(...bytes('}', 'U', 3, 'int', 'K', 1, 's', 'b', '0', 0x68, 0, 0x2e)); // BUILD {'int': 1}, GET 0
+    expect(loads(Uint8Array.from(parts))).toMatchObject({ hex: '00000000000000000000000000000001' });
+  });
+});
+
+describe("protocol 0 INT, as CPython 3's C unpickler reads it", () => {
+  it('takes a two-character line strtol reads as 0 or 1 for a bool, and ends the number at a NUL', () => {
+    // What _pickle.loads gives in CPython 3.6 to 3.13 (pickle.py, and Python 2, differ on some).
+    const cases: [string, unknown][] = [
+      ['I-0\n.', false],
+      ['I+0\n.', false],
+      ['I 0\n.', false],
+      ['I00\n.', false],
+      ['I+1\n.', true],
+      ['I 1\n.', true],
+      ['I01\n.', true],
+      ['I1\0\n.', true],
+      ['I\x001\n.', false],
+      ['I1\x002\n.', 1],
+      ['I1\n.', 1],
+      ['I0\n.', 0],
+      ['I10\n.', 10],
+      ['I 12\n.', 12],
+      ['I1_0\n.', 10],
+      ['I0x1f\n.', 31],
+      ['I99999999999999999999\n.', 99999999999999999999n],
+    ];
+    for (const [text, expected] of cases) expect(loads(bytes(text)), JSON.stringify(text)).toBe(expected);
+  });
+});

@@ -1390,16 +1390,22 @@ export class Unpickler {
               pos += 2;
               break;
             case 0x49: {
-              // INT: C strtol with base 0, then int(text, 0); "01"/"00" are the protocol-0 booleans.
+              // INT, as the C unpickler reads it: strtol with base 0 on the line as a C string (it ends at a
+              // NUL), else int(text, 0); a two-character line that strtol reads as 0 or 1 ("00", "01", "+1",
+              // " 0", "-0") is a protocol-0 boolean.
               const le = lineEnd(pos, 1);
               const text = decodeLatin1(data, pos, le);
               pos = le + 1;
               checkDigits(digitCount(text));
-              if (text === '01' || text === '00') {
-                stack.push(text === '01');
+              const nul = text.indexOf('\0');
+              const head = nul < 0 ? text : text.slice(0, nul);
+              // A line that starts with NUL is strtol's empty string: 0, with nothing left over.
+              const x = nul === 0 ? 0n : parseStrtol(head);
+              if (x !== null && text.length === 2 && (x === 0n || x === 1n)) {
+                stack.push(x === 1n);
                 break;
               }
-              const v = parseStrtol(text) ?? parsePyIntLiteral(text);
+              const v = x ?? parsePyIntLiteral(head);
               if (v === null) fail('BAD_ARGUMENT', `could not convert string to int: '${text}'`);
               stack.push(bigToInt(v as bigint));
               break;
