@@ -318,6 +318,35 @@ describe('options and the Pickler object', () => {
     );
   });
 
+  it('refuses an array of options, and options that throw when read, with BAD_OPTION', () => {
+    const throwing = [
+      Object.defineProperty({}, 'protocol', {
+        get: () => {
+          throw new Error('getter');
+        },
+        enumerable: true,
+      }),
+      new Proxy(
+        {},
+        {
+          ownKeys: () => {
+            throw new Error('trap');
+          },
+        },
+      ),
+    ];
+    expect(catchPicklingError(() => dumps([1], [] as PicklerOptions)).message).toBe(
+      'options must be an object, not an array',
+    );
+    for (const options of throwing) {
+      for (const run of [() => dumps([1], options), () => new Pickler(options)]) {
+        const error = catchPicklingError(run);
+        expect(error.code).toBe('BAD_OPTION');
+        expect(error.message).toMatch(/^the options could not be read: Error: (getter|trap)$/);
+      }
+    }
+  });
+
   it('memoizeStrings: false writes equal strings separately, as CPython does for distinct objects', () => {
     const ours = toHex(dumps(['abc', 'abc'], { memoizeStrings: false, protocol: 2 }));
     const theirs = python("print(pickle.dumps(['abc', ''.join(['ab', 'c'])], 2).hex())", new Uint8Array());

@@ -10,6 +10,7 @@ import {
   Unpickler,
   type UnpicklerOptions,
   UnpicklingError,
+  type UnpicklingLimits,
 } from '../src/codec/index.js';
 
 const fromHex = (hex: string): Uint8Array => new Uint8Array(Buffer.from(hex, 'hex'));
@@ -144,6 +145,40 @@ describe('loads with options', () => {
       ['buffers string', { buffers: 'abc' }],
       ['option name', { zeroCopy: true }],
       ['options', 5],
+      ['options array', []],
+      ['inherited option name', Object.create({ maxDepth: 1 })],
+      ['extension value', { extensions: new Map([[1, 5]]) }],
+      ['extension code', { extensions: new Map([[0, ['m', 'n']]]) }],
+      [
+        'throwing getter',
+        Object.defineProperty({}, 'dicts', {
+          get: () => {
+            throw new Error('getter');
+          },
+          enumerable: true,
+        }),
+      ],
+      [
+        'throwing Proxy',
+        new Proxy(
+          {},
+          {
+            ownKeys: () => {
+              throw new Error('trap');
+            },
+          },
+        ),
+      ],
+      [
+        'throwing buffers iterator',
+        {
+          buffers: {
+            [Symbol.iterator]: () => {
+              throw new TypeError('no');
+            },
+          },
+        },
+      ],
     ];
     it.each(bad)('refuses a bad %s with BAD_OPTION, from loads and from new Unpickler', (_, options) => {
       const codeOf = (run: () => unknown): string | undefined => {
@@ -180,6 +215,12 @@ describe('loads with options', () => {
       expect(codeOf()).toBe('LIMIT_EXCEEDED');
       expect(codeOf({ limits: { maxBigIntDigits: undefined } })).toBe('LIMIT_EXCEEDED');
       expect(codeOf({ limits: { maxBigIntDigits: Number.POSITIVE_INFINITY } })).toBeUndefined();
+    });
+
+    it('takes a limit the limits object inherits, as it takes an option', () => {
+      const limits = Object.create({ maxDepth: 1 }) as UnpicklingLimits;
+      expect(() => loads(dumps([1, 2]), { limits })).toThrow(/maxDepth \(1\)/);
+      expect(() => new Unpickler({ limits }).load(dumps([1, 2]))).toThrow(/maxDepth \(1\)/);
     });
   });
 });

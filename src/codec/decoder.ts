@@ -44,6 +44,7 @@ import {
   COPY_ALLOWANCE,
   checkUnpicklerOptions,
   DEFAULT_UNPICKLING_LIMITS,
+  optionsReadFailure,
   type UnpicklingLimits,
 } from './unpickler-options.js';
 import {
@@ -476,23 +477,28 @@ export class Unpickler {
   #tookEarlierObject = false;
 
   constructor(options: UnpicklerOptions | null = {}) {
-    options ??= {};
-    this.#limits = checkUnpicklerOptions(options);
-    this.#bigintsAlways = options.bigints === 'always';
-    this.#wrapFloats = options.floats === 'wrapped';
-    this.#dictMode = options.dicts ?? 'auto';
-    this.#encoding = options.encoding ?? 'ASCII';
-    this.#py2Bytes = this.#encoding === 'bytes';
-    this.#errors = options.errors ?? 'strict';
-    this.#fixImports = options.fixImports ?? true;
-    this.#zeroCopy = options.zeroCopyBytes ?? false;
-    this.#registry = options.registry;
-    this.#numpyDecoders = options.numpy === false ? undefined : defaultNumpyDecoders();
-    const allow = options.allowGlobals;
-    this.#filter = allow === undefined ? undefined : typeof allow === 'function' ? allow : allowList(allow);
-    this.#extensions = options.extensions;
-    this.#persistentLoad = options.persistentLoad;
-    this.#buffers = options.buffers?.[Symbol.iterator]();
+    // Options are user objects: a getter, a Proxy or an iterable that throws is a BAD_OPTION like any other.
+    try {
+      options ??= {};
+      this.#limits = checkUnpicklerOptions(options);
+      this.#bigintsAlways = options.bigints === 'always';
+      this.#wrapFloats = options.floats === 'wrapped';
+      this.#dictMode = options.dicts ?? 'auto';
+      this.#encoding = options.encoding ?? 'ASCII';
+      this.#py2Bytes = this.#encoding === 'bytes';
+      this.#errors = options.errors ?? 'strict';
+      this.#fixImports = options.fixImports ?? true;
+      this.#zeroCopy = options.zeroCopyBytes ?? false;
+      this.#registry = options.registry;
+      this.#numpyDecoders = options.numpy === false ? undefined : defaultNumpyDecoders();
+      const allow = options.allowGlobals;
+      this.#filter = allow === undefined ? undefined : typeof allow === 'function' ? allow : allowList(allow);
+      this.#extensions = options.extensions;
+      this.#persistentLoad = options.persistentLoad;
+      this.#buffers = options.buffers?.[Symbol.iterator]();
+    } catch (error) {
+      throw optionsReadFailure(error);
+    }
   }
 
   /**

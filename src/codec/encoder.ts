@@ -286,12 +286,19 @@ function unknownPicklerOption(options: object): string | undefined {
  * dump), or an extension code out of range.
  * @throws PicklingError BAD_OPTION.
  */
+/** What reading user option objects threw, as a BAD_OPTION error (its error the cause). */
+function picklerOptionsReadFailure(error: unknown): PicklingError {
+  if (error instanceof PicklingError) return error;
+  const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  return new PicklingError('BAD_OPTION', `the options could not be read: ${reason}`, '', { cause: error });
+}
+
 export function checkPicklerOptions(options: PicklerOptions): number {
   const bad = (message: string): never => {
     throw new PicklingError('BAD_OPTION', message, '');
   };
-  if (typeof options !== 'object' || options === null)
-    bad(`options must be an object, not ${String(options)}`);
+  if (typeof options !== 'object' || options === null || Array.isArray(options))
+    bad(`options must be an object, not ${Array.isArray(options) ? 'an array' : String(options)}`);
   const unknown = unknownPicklerOption(options);
   if (unknown !== undefined)
     bad(`unknown option ${unknown}: the options are ${[...PICKLER_OPTION_NAMES].join(', ')}`);
@@ -455,23 +462,28 @@ export class Pickler {
   #fSlot: number[] = [];
 
   constructor(options: PicklerOptions | null = {}) {
-    options ??= {};
-    const protocol = checkPicklerOptions(options);
-    this.protocol = protocol;
-    this.#binary = protocol >= 1;
-    this.#fixImports = options.fixImports ?? true;
-    this.#memoizeStrings = options.memoizeStrings ?? true;
-    this.#persistentId = options.persistentId;
-    this.#bufferCallback = options.bufferCallback;
-    this.#registry = options.registry;
-    this.#numpy = options.numpy ?? true;
-    this.#extensions = options.extensions?.size ? options.extensions : undefined;
-    this.#reduceContext = { protocol };
-    // Without the caller's hooks, no code of the caller's runs but getters and Proxy traps.
-    const noHooks =
-      options.persistentId === undefined && options.bufferCallback === undefined && !options.registry;
-    this.#mayReplay = noHooks;
-    this.#out.deferLargePayloads = noHooks;
+    // Options are user objects: a getter or a Proxy that throws is a BAD_OPTION like any other.
+    try {
+      options ??= {};
+      const protocol = checkPicklerOptions(options);
+      this.protocol = protocol;
+      this.#binary = protocol >= 1;
+      this.#fixImports = options.fixImports ?? true;
+      this.#memoizeStrings = options.memoizeStrings ?? true;
+      this.#persistentId = options.persistentId;
+      this.#bufferCallback = options.bufferCallback;
+      this.#registry = options.registry;
+      this.#numpy = options.numpy ?? true;
+      this.#extensions = options.extensions?.size ? options.extensions : undefined;
+      this.#reduceContext = { protocol };
+      // Without the caller's hooks, no code of the caller's runs but getters and Proxy traps.
+      const noHooks =
+        options.persistentId === undefined && options.bufferCallback === undefined && !options.registry;
+      this.#mayReplay = noHooks;
+      this.#out.deferLargePayloads = noHooks;
+    } catch (error) {
+      throw picklerOptionsReadFailure(error);
+    }
   }
 
   /** Forgets every memoized object, as CPython's `Pickler.clear_memo()`. */
@@ -2017,14 +2029,23 @@ function dumpsWith(
   viewLimit: number,
 ): Uint8Array {
   if (options === null) options = undefined;
-  const protocol = options?.protocol ?? DEFAULT_PROTOCOL;
-  const shareable =
-    !sharedPicklerInUse &&
-    (options === undefined ||
-      (typeof options === 'object' && isHookFree(options) && unknownPicklerOption(options) === undefined)) &&
-    Number.isInteger(protocol) &&
-    protocol >= 0 &&
-    protocol <= HIGHEST_PROTOCOL;
+  let protocol: number;
+  let shareable: boolean;
+  try {
+    protocol = options?.protocol ?? DEFAULT_PROTOCOL;
+    shareable =
+      !sharedPicklerInUse &&
+      (options === undefined ||
+        (typeof options === 'object' &&
+          !Array.isArray(options) &&
+          isHookFree(options) &&
+          unknownPicklerOption(options) === undefined)) &&
+      Number.isInteger(protocol) &&
+      protocol >= 0 &&
+      protocol <= HIGHEST_PROTOCOL;
+  } catch (error) {
+    throw picklerOptionsReadFailure(error);
+  }
   // A nested call (from a reducer or hook) or one with hooks gets a pickler of its own.
   if (!shareable) return dumpToView(new Pickler(options), value, viewLimit);
   let pickler = sharedPicklers[protocol];

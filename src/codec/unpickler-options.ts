@@ -101,6 +101,16 @@ export function checkUnpicklerOptionNames(options: object): void {
   }
 }
 
+/**
+ * What reading user option objects threw, as an error to throw: a getter, a Proxy or an iterable that throws
+ * makes a BAD_OPTION error (its error the cause) instead of escaping as it is.
+ */
+export function optionsReadFailure(error: unknown): UnpicklingError {
+  if (error instanceof UnpicklingError) return error;
+  const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  return new UnpicklingError('BAD_OPTION', `the options could not be read: ${reason}`, 0, { cause: error });
+}
+
 function badOption(message: string): never {
   throw new UnpicklingError('BAD_OPTION', message, 0);
 }
@@ -121,7 +131,7 @@ function show(value: unknown): string {
  * @throws UnpicklingError BAD_OPTION for an unknown choice, a value of the wrong type, or a bad limit.
  */
 export function checkUnpicklerOptions(options: UnpicklerOptions): Readonly<UnpicklingLimits> {
-  if (typeof options !== 'object' || options === null)
+  if (typeof options !== 'object' || options === null || Array.isArray(options))
     badOption(`options must be an object, not ${show(options)}`);
   checkUnpicklerOptionNames(options);
   for (const [name, allowed] of Object.entries(CHOICES)) {
@@ -157,8 +167,23 @@ export function checkUnpicklerOptions(options: UnpicklerOptions): Readonly<Unpic
   if (options.registry !== undefined && typeof options.registry?.decoderFor !== 'function') {
     badOption('registry must be a Registry');
   }
-  if (options.extensions !== undefined && typeof options.extensions?.get !== 'function') {
+  const extensions = options.extensions;
+  if (extensions !== undefined && typeof extensions?.get !== 'function') {
     badOption('extensions must be a Map of code to [module, name]');
+  }
+  if (extensions instanceof Map) {
+    for (const [code, name] of extensions) {
+      // copyreg's own checks: a code from 1 to 0x7fffffff, for a (module, name) pair of strings.
+      if (!Number.isInteger(code) || code < 1 || code > 0x7fffffff)
+        badOption(`extension code must be an integer from 1 to 2147483647, not ${show(code)}`);
+      if (
+        !Array.isArray(name) ||
+        name.length !== 2 ||
+        typeof name[0] !== 'string' ||
+        typeof name[1] !== 'string'
+      )
+        badOption(`extension ${code} must map to a [module, name] pair of strings, not ${show(name)}`);
+    }
   }
   if (
     options.buffers !== undefined &&
@@ -174,7 +199,9 @@ function checkedLimits(given: Partial<UnpicklingLimits> | undefined): Readonly<U
   if (typeof given !== 'object' || given === null || Array.isArray(given))
     badOption(`limits must be an object of limits, not ${show(given)}`);
   const limits: Record<string, number> = { ...DEFAULT_UNPICKLING_LIMITS };
-  for (const [name, value] of Object.entries(given)) {
+  // for...in, as for the option names: a limit an object inherits is a limit given.
+  for (const name in given) {
+    const value = given[name as keyof UnpicklingLimits];
     if (!Object.hasOwn(DEFAULT_UNPICKLING_LIMITS, name)) {
       badOption(`unknown limit ${name}: the limits are ${Object.keys(DEFAULT_UNPICKLING_LIMITS).join(', ')}`);
     }
