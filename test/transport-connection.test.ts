@@ -262,6 +262,30 @@ describe('sending to a peer that has gone', () => {
       code: expect.stringMatching(/EPIPE|ECONNRESET/),
     });
   });
+
+  it('after a send fails with EPIPE, receiving finds the end of the stream, as in CPython', async () => {
+    const [a, b] = await pair();
+    b.close();
+    // Right after the close, before a's socket has seen the end: the write is what fails.
+    await expect(a.send('lost')).rejects.toMatchObject({ code: 'EPIPE' });
+    await expect(a.recv()).rejects.toBeInstanceOf(EOFError);
+    await expect(a.recv()).rejects.toBeInstanceOf(EOFError);
+    const messages: unknown[] = [];
+    for await (const message of a) messages.push(message);
+    expect(messages).toEqual([]);
+  });
+
+  it('a reset is reported to one receive, and the next ones find EOF, as in CPython', async () => {
+    await using listener = await Listener.listen(['127.0.0.1', 0]);
+    const connecting = Client(listener.address);
+    const server = await listener.accept();
+    const client = await connecting;
+    open.push(client);
+    rawSocket(server).resetAndDestroy();
+    await expect(client.recv()).rejects.toMatchObject({ code: 'ECONNRESET' });
+    await expect(client.recv()).rejects.toBeInstanceOf(EOFError);
+    expect(await client.poll()).toBe(true);
+  });
 });
 
 describe('listener and client edges', () => {

@@ -220,6 +220,14 @@ interface PendingSend {
 function noAbortListener(): void {}
 
 /** How the frame reader's refusal of a frame ends reading. */
+/**
+ * A socket error from writing to a peer that has gone (EPIPE): the read side is simply at its end, as a
+ * CPython recv() after BrokenPipeError finds EOF.
+ */
+function isWriteSideError(error: unknown): boolean {
+  return (error as { code?: unknown } | null)?.code === 'EPIPE';
+}
+
 function readEndOf(result: Exclude<FrameReadResult, { kind: 'message' }>): ReadEnd {
   switch (result.kind) {
     case 'too-long':
@@ -245,7 +253,8 @@ function readEndOf(result: Exclude<FrameReadResult, { kind: 'message' }>): ReadE
 type ReadEnd =
   | { readonly kind: 'eof' }
   | { readonly kind: 'too-long'; readonly length: number }
-  | { readonly kind: 'error'; readonly error: unknown };
+  /** `thenEof`: the stream is over, so after this error is reported once, receives get EOFError, as in CPython. */
+  | { readonly kind: 'error'; readonly error: unknown; readonly thenEof?: boolean };
 
 interface SocketHandle {
   readonly _handle?: { readonly fd?: number } | null;
@@ -844,10 +853,11 @@ export class Connection implements AsyncIterable<unknown> {
                 error: new ProtocolError('TRUNCATED_MESSAGE', 'got end of file during message', {
                   cause: this.streamError,
                 }),
+                thenEof: true,
               }
-            : this.streamError === undefined
+            : this.streamError === undefined || isWriteSideError(this.streamError)
               ? { kind: 'eof' }
-              : { kind: 'error', error: this.streamError };
+              : { kind: 'error', error: this.streamError, thenEof: true };
           changed = true;
         }
         break;
@@ -916,6 +926,7 @@ export class Connection implements AsyncIterable<unknown> {
         return;
       }
       receiver.reject(end.kind === 'eof' ? new EOFError() : end.error);
+      if (end.kind === 'error' && end.thenEof) this.readEnd = { kind: 'eof' };
     }
   }
 
