@@ -59,7 +59,49 @@ interface DisArguments {
 
 class UsageError extends Error {}
 
-function parseDisArguments(args: readonly string[]): DisArguments | 'help' {
+/** Short options that take a value, and the flags; what `-l2`, `-am` and `--indentlevel=2` are made of. */
+const VALUE_OPTIONS: ReadonlySet<string> = new Set(['-l', '-p', '--indentlevel', '--preamble']);
+const SHORT_FLAGS: ReadonlySet<string> = new Set(['a', 'm', 'h']);
+
+/**
+ * The spellings argparse (and so `python -m pickletools`) also takes, written out: `--indentlevel=2` and
+ * `-l2` as `-l 2`, `-am` as `-a -m`. Arguments after `--` are left alone.
+ */
+function expandArguments(args: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (arg === '--') {
+      out.push(...args.slice(i));
+      break;
+    }
+    const eq = arg.indexOf('=');
+    if (arg.startsWith('--') && eq > 2 && VALUE_OPTIONS.has(arg.slice(0, eq))) {
+      out.push(arg.slice(0, eq), arg.slice(eq + 1));
+      continue;
+    }
+    if (arg.length > 2 && arg[0] === '-' && arg[1] !== '-') {
+      // Flags, then at most one option whose value is the rest of the argument.
+      let j = 1;
+      while (j < arg.length && SHORT_FLAGS.has(arg[j]!)) out.push(`-${arg[j++]}`);
+      if (j < arg.length) {
+        const option = `-${arg[j]}`;
+        if (!VALUE_OPTIONS.has(option)) {
+          out.push(arg);
+          continue;
+        }
+        out.push(option);
+        if (j + 1 < arg.length) out.push(arg.slice(j + 1));
+      }
+      continue;
+    }
+    out.push(arg);
+  }
+  return out;
+}
+
+function parseDisArguments(given: readonly string[]): DisArguments | 'help' {
+  const args = expandArguments(given);
   let annotate = false;
   let indentLevel = 4;
   let shareMemo = false;

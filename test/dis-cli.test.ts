@@ -147,6 +147,20 @@ describe('mpwire dis matches python -m pickletools', () => {
     expect(await runCli(['dis', ...args], io)).toBe(ExitCode.OK);
     expect(io.stdout).toBe(expected);
   });
+
+  it.each([
+    [['-am', '-l3']],
+    [['-ml3', '--preamble={name}:']],
+    [['--indentlevel=2', '-am']],
+    [['-p', '>> {name}', '-l', '0', '-m']],
+  ])('with the argparse spellings %j', async (options) => {
+    const python = referencePython();
+    const args = [...options, file('cli-spell-1.pkl', LIST_PICKLE), file('cli-spell-2.pkl', GET_PICKLE)];
+    const expected = execFileSync(python, ['-m', 'pickletools', ...args], { encoding: 'utf8' });
+    const io = memoryIo();
+    expect(await runCli(['dis', ...args], io)).toBe(ExitCode.OK);
+    expect(io.stdout).toBe(expected);
+  });
 });
 
 describe('the compiled mpwire bin', () => {
