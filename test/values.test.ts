@@ -22,6 +22,26 @@ describe('values', () => {
     expect(mapped instanceof PyTuple).toBe(false);
   });
 
+  it('PyTuple.from and PyTuple.of build frozen tuples too', () => {
+    const made = [
+      PyTuple.from([1, 2]),
+      PyTuple.from('ab'),
+      PyTuple.from([1, 2], (x) => x * 10),
+      PyTuple.of(1, 2),
+    ];
+    for (const t of made) {
+      expect(t).toBeInstanceOf(PyTuple);
+      expect(Object.isFrozen(t)).toBe(true);
+      expect(() => (t as unknown as unknown[]).push(3)).toThrow(TypeError);
+    }
+    expect(made.map((t) => [...t])).toEqual([
+      [1, 2],
+      ['a', 'b'],
+      [10, 20],
+      [1, 2],
+    ]);
+  });
+
   it('frozensets refuse mutation', () => {
     const s = new PyFrozenSet([1, 2]);
     expect(s.has(2)).toBe(true);

@@ -28,6 +28,21 @@ export class PyTuple<T = unknown> extends Array<T> {
     for (const item of items) t.push(item);
     return Object.freeze(t) as PyTuple<T>;
   }
+
+  /** `Array.from`, giving a frozen tuple as `fromItems` does. */
+  static override from<T, U = T>(
+    items: Iterable<T> | ArrayLike<T>,
+    mapfn?: (value: T, index: number) => U,
+    thisArg?: unknown,
+  ): PyTuple<U> {
+    const array = mapfn ? Array.from(items, mapfn, thisArg) : (Array.from(items) as unknown as U[]);
+    return PyTuple.fromItems(array);
+  }
+
+  /** `Array.of`, giving a frozen tuple as `fromItems` does. */
+  static override of<T>(...items: T[]): PyTuple<T> {
+    return PyTuple.fromItems(items);
+  }
 }
 
 /** `tuple(1, 'a')` builds the Python tuple `(1, 'a')`. */
