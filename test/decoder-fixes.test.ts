@@ -272,3 +272,17 @@ describe("protocol 0 INT, as CPython 3's C unpickler reads it", () => {
     for (const [text, expected] of cases) expect(loads(bytes(text)), JSON.stringify(text)).toBe(expected);
   });
 });
+
+describe('an int argument beyond 2**53', () => {
+  it('says so, where a deque maxlen of 2**60 read "must be an int, not int"', () => {
+    // collections.deque([], 2**60): LONG1 of 8 bytes.
+    const pickled = Uint8Array.from([
+      ...Buffer.from('\x80\x02ccollections\ndeque\n]\x8a\x08', 'latin1'),
+      ...[0, 0, 0, 0, 0, 0, 0, 0x10],
+      ...Buffer.from('\x86R.', 'latin1'),
+    ]);
+    expect(() => loads(pickled)).toThrow(
+      /deque maxlen 1152921504606846976 is beyond what mpwire can represent/,
+    );
+  });
+});

@@ -89,6 +89,8 @@ function intArg(value: unknown, what: string): number {
   )
     return Number(value);
   if (typeof value === 'boolean') return value ? 1 : 0;
+  if (typeof value === 'bigint')
+    return fail(`${what} ${value} is beyond what mpwire can represent here (at most 2**53 - 1 in size)`);
   return fail(`${what} must be an int, not ${describe(value)}`);
 }
 
