@@ -286,3 +286,42 @@ describe('an int argument beyond 2**53', () => {
     );
   });
 });
+
+describe('a dict a decoder returns from BUILD', () => {
+  it('is found in every memo slot when it later becomes a Map', () => {
+    // setState hands back the state dict itself, which BUILD then puts in the object's memo slot (0).
+    const registry = new Registry().register({
+      module: 'm',
+      name: 'C',
+      decoder: {
+        construct: () => ({ placeholder: true }),
+        setState: (_obj: unknown, state: unknown) => state,
+      },
+    });
+    // m.C() BINPUT 0, EMPTY_DICT BINPUT 1, BUILD, SETITEM 1: 2 (a non-str key), POP, GET 0
+    const pickled = bytes(
+      0x80,
+      2,
+      'cm\nC\n)',
+      0x81,
+      0x71,
+      0,
+      '}',
+      0x71,
+      1,
+      'b',
+      'K',
+      1,
+      'K',
+      2,
+      's',
+      '0',
+      0x68,
+      0,
+      0x2e,
+    );
+    const value = loads(pickled, { registry });
+    expect(value).toBeInstanceOf(Map);
+    expect((value as Map<unknown, unknown>).get(1)).toBe(2);
+  });
+});

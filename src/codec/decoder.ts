@@ -2026,7 +2026,11 @@ export class Unpickler {
                 state.globals,
                 fail,
               );
-              if (stack[slot] !== target) made = undefined;
+              if (stack[slot] !== target) {
+                made = undefined;
+                // The replacement went into memo slots the newest dict's floor does not know of.
+                newestDict = undefined;
+              }
               break;
             }
             case 0x50: {
