@@ -369,3 +369,32 @@ describe('load', () => {
     expect(await exited).toBe(0);
   });
 });
+
+describe('closing while the peer is itself sending', () => {
+  it('flushes the last frame to a CPython peer that reads only after its own large send', async () => {
+    const address = freshAddress('AF_UNIX') as string;
+    const script = [
+      'import sys',
+      'from multiprocessing.connection import Listener',
+      "with Listener(sys.argv[1], 'AF_UNIX') as l:",
+      "    print('ready', flush=True)",
+      '    c = l.accept()',
+      "    c.send_bytes(b'x' * (20 << 20))",
+      '    print(len(c.recv_bytes()), flush=True)',
+    ].join('\n');
+    const child = spawn(newest.executable, ['-c', script, address], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.setEncoding('utf8').on('data', (text: string) => {
+      out += text;
+    });
+    await expect.poll(() => out, { timeout: 20_000 }).toContain('ready');
+    const conn = await Client(address);
+    // Not awaited: close() must flush it, reading (and dropping) the peer's 20 MiB meanwhile.
+    const sending = conn.sendBytes(new Uint8Array(1 << 20));
+    conn.close();
+    await sending;
+    const code = await new Promise((resolve) => child.once('close', resolve));
+    expect(code).toBe(0);
+    expect(out).toContain(String(1 << 20));
+  });
+});

@@ -12,7 +12,7 @@ import { checkPicklerOptions, dumpsTransient, type PicklerOptions } from '../cod
 import { PicklingError } from '../codec/errors.js';
 import { loads } from '../codec/loads.js';
 import { checkUnpicklerOptions } from '../codec/unpickler-options.js';
-import { DIRECT_READ_MINIMUM, directReadChannelOf } from './direct-read.js';
+import { DIRECT_READ_MINIMUM, type DirectReadChannel, directReadChannelOf } from './direct-read.js';
 import { BufferTooShort, ConnectionClosedError, EOFError, ProtocolError, TransportError } from './errors.js';
 import {
   encodeFrameHeader,
@@ -364,6 +364,8 @@ export class Connection implements AsyncIterable<unknown> {
   private streamEnded = false;
   private streamError: unknown;
   private readEnd: ReadEnd | undefined;
+  /** The socket's onread plumbing, for a socket mpwire connected itself (see direct-read.ts). */
+  private readonly directChannel: DirectReadChannel | undefined;
   private paused = false;
   /** Set by a Listener until the connection is accepted: see {@link holdReadingHook}. */
   private readingHeld = false;
@@ -393,6 +395,7 @@ export class Connection implements AsyncIterable<unknown> {
     this.readHighWaterMark = options.readHighWaterMark ?? DEFAULT_READ_HIGH_WATER_MARK;
     this.reader = new FrameReader({ allocate: (n) => Buffer.allocUnsafeSlow(n) });
     const channel = directReadChannelOf(socket);
+    this.directChannel = channel;
     // Bytes of a direct-read socket are in scratch memory: keeping them would mean copying them.
     this.ownsChunks = channel === undefined;
     if (channel) {
@@ -591,6 +594,9 @@ export class Connection implements AsyncIterable<unknown> {
   close(): void {
     if (this.isClosed) return;
     this.isClosed = true;
+    // Whether Node's next read may be aimed at a waiting recvBytesInto's memory (see below).
+    const callerMemoryTargeted =
+      this.receivers.peek()?.into !== undefined && this.directChannel?.readsIntoSinkMemory === true;
     // Built only when someone is waiting: capturing a stack trace costs more than the rest of close().
     if (this.receivers.length > 0 || this.sends.length > 0) {
       const closedError = new ConnectionClosedError();
@@ -614,9 +620,12 @@ export class Connection implements AsyncIterable<unknown> {
       else socket.destroy();
       return;
     }
-    // Nothing more is read: a read Node already aimed at a receive's memory would land there after the
-    // receive failed (Node picks each read's memory as soon as the previous read is handled).
-    socket.pause();
+    // While the frame is flushed, what the peer sends is read and dropped: a peer that reads only after its
+    // own send finishes needs that. Unless Node has already aimed the next read at a receive's memory (it
+    // picks each read's memory as soon as the previous read is handled): then nothing more is read, as that
+    // read would land in memory its caller has been given back.
+    if (callerMemoryTargeted) socket.pause();
+    else socket.resume();
     // Flush what was already sent, like CPython's blocking writes that completed before close().
     const safety = setTimeout(() => {
       // Node reports a write cut off by destroy() as done: the frame did not reach the peer whole.

@@ -47,6 +47,11 @@ export class DirectReadChannel {
   private early: Uint8Array[] = [];
   private target: Uint8Array | undefined;
 
+  /** Whether the socket's next read goes into memory the sink chose (a receive's buffer), not scratch memory. */
+  get readsIntoSinkMemory(): boolean {
+    return this.target !== undefined;
+  }
+
   /** Hands reads to `sink` from now on, the ones kept so far first. */
   attach(sink: DirectReadSink): void {
     this.sink = sink;
