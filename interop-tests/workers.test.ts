@@ -297,6 +297,13 @@ describe('a worker connection as a transport connection', () => {
     expect(seen).toEqual([0]);
   });
 
+  it('wait() on a worker connection closed during the wait fails, as for any connection', async () => {
+    await using worker = await spawnPython({ code: 'import time; time.sleep(30)', exitTimeout: 0.1 });
+    const waiting = wait([worker.conn], 10);
+    setTimeout(() => worker.conn.close(), 100);
+    await expect(waiting).rejects.toBeInstanceOf(ConnectionClosedError);
+  });
+
   it('wait() watches a worker connection, and many waits on one child add one listener to it', async () => {
     await using worker = await spawnPython({
       code:

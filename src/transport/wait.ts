@@ -73,6 +73,13 @@ function isChildProcess(object: unknown): object is ChildProcess {
   );
 }
 
+/** A connection, or an object standing for one (a worker's connection), that has been closed. */
+function isClosedConnection(object: Waitable): boolean {
+  if (object instanceof Connection) return object.closed;
+  if (object instanceof Listener || isChildProcess(object)) return false;
+  return (object as { closed?: unknown }).closed === true;
+}
+
 function hookOf(object: Waitable): ReadinessHook {
   if (object instanceof Connection) {
     if (object.closed) throw new ConnectionClosedError();
@@ -124,7 +131,7 @@ export async function wait<T extends Waitable>(
     };
     const check = (): void => {
       // A connection closed while waited on fails the wait, as a closed one given to it does (and poll()).
-      if (watched.some((object) => object instanceof Connection && object.closed)) {
+      if (watched.some(isClosedConnection)) {
         finish({ error: new ConnectionClosedError() });
         return;
       }
