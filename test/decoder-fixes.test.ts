@@ -10,6 +10,7 @@ import {
   PyObject,
   PyOrderedDict,
   Registry,
+  Unpickler,
 } from '../src/codec/index.js';
 
 /** CPython's pickles of one Python expression at each protocol, after running `setup`. */
@@ -323,5 +324,92 @@ describe('a dict a decoder returns from BUILD', () => {
     const value = loads(pickled, { registry });
     expect(value).toBeInstanceOf(Map);
     expect((value as Map<unknown, unknown>).get(1)).toBe(2);
+  });
+});
+
+describe('what the review of the kept memo and the new limits found', () => {
+  const u32 = (n: number): number[] => [n & 0xff, (n >>> 8) & 0xff, (n >>> 16) & 0xff, n >>> 24];
+
+  it('maxObjects counts bytes objects and unresolved persistent ids too', () => {
+    const limits = { maxObjects: 10 };
+    const manyBytes = bytes(0x80, 3, ']', '(', ...Array(11).fill('C\x00').join(''), 'e', '.');
+    expect(() => loads(manyBytes, { limits })).toThrow(/more than maxObjects \(10\)/);
+    const manyRefs = bytes(0x80, 3, ']', '(', ...Array(11).fill('NQ').join(''), 'e', '.');
+    expect(() => loads(manyRefs, { limits })).toThrow(/more than maxObjects \(10\)/);
+  });
+
+  it('a stream whose later pickle reuses an earlier string still takes the dict-to-Map rerun', () => {
+    const u = new Unpickler();
+    // 'name' memoized at 0 by the first pickle.
+    expect(
+      u.load(bytes(0x80, 2, '}', 0x71, 1, 'X', ...u32(4), 'name', 0x71, 0, 'X', ...u32(1), 'a', 's', '.'))
+        .value,
+    ).toEqual({ name: 'a' });
+    // d = {'name': 'b'} (GET 0 for the key), then d[1] = [d]: the dict is met again before its int key.
+    const second = bytes(
+      0x80,
+      2,
+      '}',
+      0x71,
+      2,
+      0x68,
+      0,
+      'X',
+      ...u32(1),
+      'b',
+      's',
+      'K',
+      1,
+      ']',
+      0x68,
+      2,
+      'a',
+      's',
+      '.',
+    );
+    const d = u.load(second).value as Map<unknown, unknown>;
+    expect(d).toBeInstanceOf(Map);
+    expect(d.get('name')).toBe('b');
+    expect((d.get(1) as unknown[])[0]).toBe(d);
+  });
+
+  it("BUILD finds its value's slot when the state is PUT more than 4096 slots above it", () => {
+    const parts: number[] = [0x80, 2, 'N'.charCodeAt(0), 0x72, ...u32(5000), '0'.charCodeAt(0)];
+    parts.push(
+      ...bytes(
+        'cuuid\nUUID\n)',
+        0x81,
+        0x71,
+        1,
+        '}',
+        0x72,
+        ...u32(5000),
+        'X',
+        ...u32(3),
+        'int',
+        'K',
+        5,
+        's',
+        'b',
+        0x68,
+        1,
+        0x86,
+        '.',
+      ),
+    );
+    const [built, fetched] = loads(Uint8Array.from(parts)) as [unknown, unknown];
+    expect(fetched).toBe(built);
+    expect(built).toMatchObject({ hex: '00000000000000000000000000000005' });
+  });
+
+  it('a kept memo made sparse does not make each later datetime state search it', () => {
+    const u = new Unpickler();
+    u.load(bytes(0x80, 3, 'N', 0x72, ...u32(9_999_998), '.'));
+    const date = bytes(0x80, 3, 'cdatetime\ndate\n', 'C', 4, 0x07, 0xe4, 1, 1, 0x71, 0, 0x85, 'R', '.');
+    for (let i = 0; i < 20; i++) expect(u.load(date).value).toMatchObject({ year: 2020, month: 1, day: 1 });
+  });
+
+  it("READONLY_BUFFER on a class is refused, as CPython's memoryview refuses a type", () => {
+    expect(() => loads(bytes(0x80, 5, 'cbuiltins\nint\n', 0x98, '.'))).toThrow(/not 'type'/);
   });
 });

@@ -299,6 +299,17 @@ function setObjectKey(obj: Record<string, unknown>, key: string, value: unknown)
   }
 }
 
+/**
+ * Whether a load could change this value in place (APPEND, SETITEM, BUILD, ADDITEMS): not a primitive, a
+ * global, a frozen tuple or bytes. A rerun of a load that took such a value from an earlier load's memo
+ * would change it twice.
+ */
+function isMutable(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  if (value instanceof PyGlobal || Object.isFrozen(value)) return false;
+  return !(value instanceof Uint8Array) || value instanceof PyByteArray;
+}
+
 function isPlainDict(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype;
 }
@@ -729,6 +740,8 @@ export class Unpickler {
     // Always a plain Uint8Array: slice/subarray of a Node Buffer input would give Buffers.
     const zeroCopy = this.#zeroCopy;
     const bytesAt = (from: number, n: number): Uint8Array => {
+      // A typed array is an object of its own, whatever its length: `C\x00` makes one for two bytes.
+      if (++objects > maxObjects) tooManyObjects();
       if (zeroCopy) return new Uint8Array(data.buffer, data.byteOffset + from, n);
       // Short payloads (datetime states, small blobs): a byte loop saves the temporary subarray view.
       if (n <= 32) {
@@ -781,10 +794,11 @@ export class Unpickler {
     let madeLength = 0;
     let madePutCeiling = -1;
 
-    // Whether the memo may hold PendingState entries: only then does memoGet look for them. The lowest index
-    // one was put at, from which they are made real before a kept memo outlives the load's data.
+    // Whether the memo may hold PendingState entries: only then does memoGet look for them. The slots they
+    // were put at, to be made real before a kept memo outlives the load's data (a list: a range of slots
+    // could span millions of holes).
     let pendingInMemo = false;
-    let pendingFloor = 0;
+    let pendingSlots: number[] = [];
     const materialize = (p: PendingState, index: number): unknown => {
       p.bytes ??= bytesAt(p.at, p.n);
       const v = index === p.tupleIndex ? asTuple([p.bytes]) : p.bytes;
@@ -846,11 +860,11 @@ export class Unpickler {
       if (value === undefined) return -1;
       if (opA !== 0 || opB !== 0) {
         const pending = new PendingState(at, n, -1);
-        if (!pendingInMemo) pendingFloor = memo.length;
-        if (opA !== 0) pendingFloor = Math.min(pendingFloor, memoize(idxA, pending));
+        if (!pendingInMemo) pendingSlots = [];
+        if (opA !== 0) pendingSlots.push(memoize(idxA, pending));
         if (opB !== 0) {
           pending.tupleIndex = memoize(idxB, pending);
-          pendingFloor = Math.min(pendingFloor, pending.tupleIndex);
+          pendingSlots.push(pending.tupleIndex);
         }
         pendingInMemo = true;
       }
@@ -865,7 +879,7 @@ export class Unpickler {
     const memoGet = (index: number): unknown => {
       const v = index >= 0 ? memo[index] : undefined;
       if (v === undefined) fail('MEMO_MISSING', `Memo value not found at index ${index}`);
-      if (index < memoBase) this.#tookEarlierObject = true;
+      if (index < memoBase && isMutable(v)) this.#tookEarlierObject = true;
       if (pendingInMemo && v instanceof PendingState) return materialize(v, index);
       if (trackDicts && isPlainDict(v)) this.#escapedDicts.set(v as object, index);
       return v;
@@ -1168,7 +1182,10 @@ export class Unpickler {
       );
     };
     const persistent = (pid: unknown, text: boolean): unknown => {
-      if (!this.#persistentLoad) return new PyPersistentRef(pid, text);
+      if (!this.#persistentLoad) {
+        if (++objects > maxObjects) tooManyObjects();
+        return new PyPersistentRef(pid, text);
+      }
       const replay = this.#replay.persistent;
       if (this.#replayPos.persistent < replay.length) return replay[this.#replayPos.persistent++];
       const v = this.#persistentLoad(pid);
@@ -1371,7 +1388,7 @@ export class Unpickler {
               if (keepMemo) {
                 // The kept memo outlives this load's data: PendingState entries point into it.
                 if (pendingInMemo) {
-                  for (let i = pendingFloor; i < memo.length; i++) {
+                  for (const i of pendingSlots) {
                     const v = memo[i];
                     if (v instanceof PendingState) materialize(v, i);
                   }
@@ -1588,6 +1605,8 @@ export class Unpickler {
                 if (!b.readonly) stack[stack.length - 1] = new PyPickleBuffer(b.data, true);
               } else if (b instanceof PyByteArray) {
                 stack[stack.length - 1] = new PyPickleBuffer(b, true);
+              } else if (b instanceof PyGlobal) {
+                fail('BAD_VALUE', "memoryview: a bytes-like object is required, not 'type'");
               } else if (
                 b === null ||
                 typeof b !== 'object' ||
@@ -2205,8 +2224,19 @@ export class Unpickler {
   ): boolean {
     const top = Math.min(ceiling, memo.length - 1);
     const stop = Math.max(floor, top - MEMO_PATCH_WINDOW + 1);
+    let found = this.#replaceBetween(old, replacement, memo, stop, top);
+    // A range wider than the window: its bottom too, where the value's own PUT usually is.
+    if (stop > floor) {
+      const to = Math.min(stop - 1, floor + MEMO_PATCH_WINDOW - 1);
+      if (this.#replaceBetween(old, replacement, memo, floor, to)) found = true;
+    }
+    return found;
+  }
+
+  /** Memo slots `from` to `to` holding `old` now hold `replacement`; true if any did. */
+  #replaceBetween(old: object, replacement: unknown, memo: unknown[], from: number, to: number): boolean {
     let found = false;
-    for (let i = top; i >= stop; i--) {
+    for (let i = to; i >= from; i--) {
       if (memo[i] === old) {
         this.#saveMemoEntry(memo, i);
         memo[i] = replacement;
