@@ -30,8 +30,8 @@ export interface UnpicklingLimits {
   /** Most items in one list, tuple, dict, set or placeholder item list. */
   readonly maxContainerItems: number;
   /**
-   * Most containers and objects one load makes: dicts, lists, sets, frozensets, tuples, and the values of
-   * REDUCE, NEWOBJ, INST and OBJ. Each takes tens of bytes of heap for a byte or two of pickle (`}` is a
+   * Most containers and objects one load makes: dicts, lists, sets, frozensets, tuples, bytes and bytearray
+   * objects, the values of REDUCE, NEWOBJ, INST and OBJ, and persistent ids no hook resolves. Each takes tens of bytes of heap for a byte or two of pickle (`}` is a
    * dict), so the input's size does not bound them: 50 million empty dicts, 50 MB of pickle, would exhaust
    * V8's heap and end the process. The default keeps them to about 1 GB of heap (1.5 GB if all are sets),
    * well within Node's default heap on a 64-bit machine.
