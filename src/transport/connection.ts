@@ -281,6 +281,25 @@ export const handshakeLimitHook = Symbol('mpwire.handshakeLimit');
  */
 export const holdReadingHook = Symbol('mpwire.holdReading');
 
+/**
+ * What `for await` over a connection yields: `receive()` in turn until it fails with an error that
+ * `endsIteration` calls the end (EOF, this side's close), which ends the iteration quietly; any other error
+ * is thrown. Not part of the public API.
+ */
+export async function* receiveUntilEnd<T>(
+  receive: () => Promise<T>,
+  endsIteration: (error: unknown) => boolean,
+): AsyncGenerator<T, void, undefined> {
+  for (;;) {
+    try {
+      yield await receive();
+    } catch (error) {
+      if (endsIteration(error)) return;
+      throw error;
+    }
+  }
+}
+
 function bytesView(buffer: BytesLike): Uint8Array {
   // A plain Uint8Array view, also of a Buffer (whose slice() would not copy) or of another realm's memory.
   const view = byteViewOf(buffer);
@@ -652,30 +671,22 @@ export class Connection implements AsyncIterable<unknown> {
    * Unpickled messages (`recv()`) until the peer closes at a message boundary or this side calls `close()`
    * (as a Listener's iteration ends when it is closed); other errors are thrown.
    */
-  async *[Symbol.asyncIterator](): AsyncIterator<unknown> {
-    for (;;) {
-      try {
-        yield await this.recv();
-      } catch (error) {
-        if (this.endsIteration(error)) return;
-        throw error;
-      }
-    }
+  [Symbol.asyncIterator](): AsyncIterator<unknown> {
+    return receiveUntilEnd(
+      () => this.recv(),
+      (error) => this.endsIteration(error),
+    );
   }
 
   /**
    * Messages as bytes (`recvBytes()`) until the peer closes at a message boundary or this side calls
    * `close()`; other errors are thrown.
    */
-  async *iterBytes(options: CallOptions = {}): AsyncGenerator<Uint8Array, void, undefined> {
-    for (;;) {
-      try {
-        yield await this.recvBytes(undefined, options);
-      } catch (error) {
-        if (this.endsIteration(error)) return;
-        throw error;
-      }
-    }
+  iterBytes(options: CallOptions = {}): AsyncGenerator<Uint8Array, void, undefined> {
+    return receiveUntilEnd(
+      () => this.recvBytes(undefined, options),
+      (error) => this.endsIteration(error),
+    );
   }
 
   /** Whether a receive error ends an iteration quietly: EOF at a boundary, or this side's own close(). */

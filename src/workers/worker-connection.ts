@@ -7,6 +7,7 @@ import {
   type Connection,
   type ReadinessHook,
   readinessHook,
+  receiveUntilEnd,
 } from '../transport/connection.js';
 import { ConnectionClosedError, EOFError, TransportError } from '../transport/errors.js';
 import { type PythonExit, PythonExitError } from './errors.js';
@@ -95,27 +96,19 @@ export class WorkerConnection {
    * Unpickled messages (`recv()`) until the child closes its end at a message boundary, or exits with code 0,
    * or this side calls `close()`; a child that dies otherwise is a {@link PythonExitError}.
    */
-  async *[Symbol.asyncIterator](): AsyncIterator<unknown> {
-    for (;;) {
-      try {
-        yield await this.recv();
-      } catch (error) {
-        if (this.#endsIteration(error)) return;
-        throw error;
-      }
-    }
+  [Symbol.asyncIterator](): AsyncIterator<unknown> {
+    return receiveUntilEnd(
+      () => this.recv(),
+      (error) => this.#endsIteration(error),
+    );
   }
 
   /** Messages as bytes (`recvBytes()`), ending as the iteration of messages does. */
-  async *iterBytes(options: CallOptions = {}): AsyncGenerator<Uint8Array, void, undefined> {
-    for (;;) {
-      try {
-        yield await this.recvBytes(undefined, options);
-      } catch (error) {
-        if (this.#endsIteration(error)) return;
-        throw error;
-      }
-    }
+  iterBytes(options: CallOptions = {}): AsyncGenerator<Uint8Array, void, undefined> {
+    return receiveUntilEnd(
+      () => this.recvBytes(undefined, options),
+      (error) => this.#endsIteration(error),
+    );
   }
 
   /** EOF at a message boundary, from a child that is still running or exited with code 0, or our own close. */
