@@ -402,10 +402,8 @@ function copyableItems(arg: unknown): number {
  * typed array or a DataView is read as its bytes, an ArrayBuffer whole.
  */
 function pickleBytes(input: unknown): Uint8Array {
-  if (ArrayBuffer.isView(input)) return new Uint8Array(input.buffer, input.byteOffset, input.byteLength);
-  if (input instanceof ArrayBuffer) return new Uint8Array(input);
-  if (typeof SharedArrayBuffer !== 'undefined' && input instanceof SharedArrayBuffer)
-    return new Uint8Array(input);
+  const bytes = byteViewOf(input);
+  if (bytes !== undefined) return bytes;
   throw new UnpicklingError(
     'BAD_ARGUMENT',
     `pickle data must be bytes (a Uint8Array, another ArrayBufferView or an ArrayBuffer), not ${kindOf(input)}`,

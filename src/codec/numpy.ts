@@ -10,6 +10,7 @@
  *
  * Pure: no `node:` imports, no I/O; runs in a browser. Nothing Python is ever executed.
  */
+import { byteViewOf } from './bytes-like.js';
 import { Registry } from './registry.js';
 import { bufferBytes, FreshString } from './stdlib-encode.js';
 import {
@@ -1684,10 +1685,9 @@ function isGlobalNamed(value: unknown, module: string, name: string): boolean {
  * placeholder.
  */
 function toBytes(value: unknown, what: string): Uint8Array {
-  if (value instanceof Uint8Array) return value;
   if (value instanceof PyPickleBuffer) return value.data;
-  if (ArrayBuffer.isView(value)) return new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
-  if (value instanceof ArrayBuffer) return new Uint8Array(value);
+  const view = byteViewOf(value);
+  if (view !== undefined) return view;
   if (typeof value === 'string') return latin1Encode(value);
   if (value instanceof PyObject && value.module === '_codecs' && value.name === 'encode') {
     const [text, encoding] = value.args;
