@@ -373,6 +373,45 @@ describe('wait', () => {
   });
 });
 
+describe('checking once (a timeout of 0) sees what the kernel holds, as CPython asks the kernel', () => {
+  it('poll(0) and wait(0) right after the peer sent', async () => {
+    const [a, b] = await pair();
+    await a.sendBytes(Buffer.from('sent'));
+    expect(await wait([b], 0)).toEqual([b]);
+    expect(await b.poll(0)).toBe(true);
+    expect(Buffer.from(await b.recvBytes()).toString()).toBe('sent');
+  });
+
+  it('poll() in the tick of the peer closing its end finds the end of the stream', async () => {
+    const [a, b] = await pair();
+    a.close();
+    expect(await b.poll()).toBe(true);
+    await expect(b.recvBytes()).rejects.toThrow(EOFError);
+  });
+
+  it('a loop of poll() calls lets I/O in instead of spinning on resolved promises', async () => {
+    const [a, b] = await pair();
+    setTimeout(() => void a.send('late'), 20);
+    let checks = 0;
+    while (!(await b.poll())) {
+      // Without a turn of the event loop per check, the message could never be read: the loop would spin.
+      if (++checks > 1_000_000) throw new Error('poll() never saw the message');
+    }
+    expect(await b.recv()).toBe('late');
+  });
+
+  it('wait(0) on a connection closed during its turn of the event loop fails as poll() does', async () => {
+    const [, b] = await pair();
+    const checking = wait([b], 0);
+    b.close();
+    await expect(checking).rejects.toThrow(ConnectionClosedError);
+    const [, d] = await pair();
+    const polling = d.poll(0);
+    d.close();
+    await expect(polling).rejects.toThrow(ConnectionClosedError);
+  });
+});
+
 describe('cancellation and ordering', () => {
   it('an aborted recv leaves the next message for the next receiver', async () => {
     const [a, b] = await pair();

@@ -321,6 +321,16 @@ export function secondsToMilliseconds(seconds: number | null | undefined): numbe
   return Math.max(0, seconds * 1000);
 }
 
+/**
+ * Resolves once an I/O phase of Node's event loop that began after the call has run, reading what the kernel
+ * held at the call. A check that must see the sockets' present state (CPython's `poll(0)` asks the kernel)
+ * awaits it first; it also lets a loop of such checks give way to I/O instead of spinning on resolved
+ * promises. Two `setImmediate` hops: called during an I/O phase, the first runs before the next one.
+ */
+export function eventLoopTurn(): Promise<void> {
+  return new Promise<void>((resolve) => setImmediate(() => setImmediate(resolve)));
+}
+
 /** The longest wait a timer can hold: 2^31 − 1 ms, about 24.8 days (CPython's `poll()` has the same bound). */
 const MAX_TIMEOUT_MILLISECONDS = 0x7fff_ffff;
 
@@ -575,14 +585,21 @@ export class Connection implements AsyncIterable<unknown> {
 
   /**
    * Whether a message (or EOF, or an error) can be received without waiting.
-   * @param timeout seconds to wait: `0` or negative checks once (the default, as Python), `null` waits forever.
+   * @param timeout seconds to wait: `0` or negative checks once (the default, as Python), after one turn of the
+   *   event loop reads what the kernel holds, so a `while (!(await conn.poll()))` loop lets I/O in; `null`
+   *   waits forever.
    */
   async poll(timeout: number | null = 0, options: CallOptions = {}): Promise<boolean> {
     this.checkClosed();
     this.checkReadable();
     if (this.readyToRead()) return true;
     const milliseconds = timeoutMilliseconds(timeout);
-    if (milliseconds === 0) return false;
+    if (milliseconds === 0) {
+      // What the peer has sent, or its close, may be in the kernel and not yet read.
+      await eventLoopTurn();
+      this.checkClosed();
+      return this.readyToRead();
+    }
     options.signal?.throwIfAborted();
     return new Promise<boolean>((resolve, reject) => {
       let timer: NodeJS.Timeout | undefined;

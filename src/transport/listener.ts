@@ -21,6 +21,7 @@ import {
   type ConnectionOptions,
   checkConnectionOptions,
   checkWholeNumber,
+  eventLoopTurn,
   holdReadingHook,
   type ReadinessHook,
   readinessHook,
@@ -193,7 +194,7 @@ export class Listener implements AsyncIterable<Connection> {
       next.connection[holdReadingHook](false);
       // What the peer sent while it waited is in the kernel: one turn of the event loop reads it, so that a
       // poll(0) right after accept() sees it, as CPython's would.
-      await new Promise<void>((resolve) => setImmediate(resolve));
+      await eventLoopTurn();
     }
     const accepted =
       next ??

@@ -4,6 +4,7 @@ import { kindOf } from '../codec/kind-of.js';
 import {
   type CallOptions,
   Connection,
+  eventLoopTurn,
   type ReadinessHook,
   readinessHook,
   timeoutMilliseconds,
@@ -101,7 +102,8 @@ function hookOf(object: Waitable): ReadinessHook {
  *   closed handle too); TypeError
  *   for objects that are not iterable or hold something other than a Connection, Listener or ChildProcess,
  *   and for a timeout that is not a number; RangeError for a NaN timeout.
- * @param timeout seconds; `undefined`/`null` wait forever, `0` or negative check once (as CPython).
+ * @param timeout seconds; `undefined`/`null` wait forever, `0` or negative check once (as CPython), after one turn of the
+ *   event loop reads what the kernel holds.
  */
 export async function wait<T extends Waitable>(
   objects: Iterable<T>,
@@ -117,7 +119,13 @@ export async function wait<T extends Waitable>(
   const hooks = watched.map(hookOf);
   const readyNow = (): T[] => watched.filter((_, index) => hooks[index]!.ready());
   const first = readyNow();
-  if (first.length > 0 || milliseconds === 0) return first;
+  if (first.length > 0) return first;
+  if (milliseconds === 0) {
+    // As poll(0): what the kernel holds is read first.
+    await eventLoopTurn();
+    if (watched.some(isClosedConnection)) throw new ConnectionClosedError();
+    return readyNow();
+  }
   options.signal?.throwIfAborted();
   return new Promise<T[]>((resolve, reject) => {
     let timer: NodeJS.Timeout | undefined;
