@@ -491,9 +491,75 @@ describe('numpy 2 order-K buffers', () => {
       entry.construct([hex('00'), NumpyDtype.from('u1'), tuple(1), 'K', tuple(0, 0)], undefined),
     ).toThrow(/not a permutation/);
   });
+
+  it('gives every element its place for items of every width, any rank, and unaligned buffers', () => {
+    const entry = decoder(numpyRegistry(), 'numpy._core.numeric', '_frombuffer');
+    const cases: [string, number[], number[]][] = [
+      ['u1', [4], [0]],
+      ['u2', [3, 5], [1, 0]],
+      ['S3', [2, 3, 4], [2, 0, 1]],
+      ['<u4', [2, 3, 4], [1, 2, 0]],
+      ['<f8', [3, 1, 4, 2], [3, 1, 0, 2]],
+      ['<c16', [2, 3], [1, 0]],
+      ['V5', [2, 2, 3], [0, 2, 1]],
+    ];
+    for (const [spec, shape, axes] of cases) {
+      const dtype = NumpyDtype.from(spec);
+      const size = shape.reduce((a, b) => a * b, 1);
+      for (const shift of [0, 1]) {
+        // An odd byte offset makes the buffer unaligned for the word copies.
+        const backing = new Uint8Array(size * dtype.itemsize + shift);
+        for (let i = 0; i < backing.length; i++) backing[i] = (i * 37 + 11) & 0xff;
+        const buffer = backing.subarray(shift);
+        const array = entry.construct(
+          [buffer, dtype, tuple(...shape), 'K', tuple(...axes)],
+          undefined,
+        ) as NDArray;
+        const resultShape = axes.map((axis) => shape[axis]!);
+        expect(array.shape).toEqual(resultShape);
+        // Reference: result element at index r is source element at s, s[axes[i]] = r[i].
+        const expected = new Uint8Array(buffer.length);
+        const index = new Array<number>(shape.length).fill(0);
+        for (let flat = 0; flat < size; flat++) {
+          let rest = flat;
+          for (let d = resultShape.length - 1; d >= 0; d--) {
+            index[axes[d]!] = rest % resultShape[d]!;
+            rest = Math.floor(rest / resultShape[d]!);
+          }
+          let sourceFlat = 0;
+          for (let d = 0; d < shape.length; d++) sourceFlat = sourceFlat * shape[d]! + index[d]!;
+          const from = sourceFlat * dtype.itemsize;
+          expected.set(buffer.subarray(from, from + dtype.itemsize), flat * dtype.itemsize);
+        }
+        expect(toHex(array.bytes)).toBe(toHex(expected));
+      }
+    }
+  });
+
+  it("refuses items of no bytes, as numpy's frombuffer does, instead of walking a shape of any size", () => {
+    const entry = decoder(numpyRegistry(), 'numpy._core.numeric', '_frombuffer');
+    for (const order of ['C', 'K']) {
+      expect(() =>
+        entry.construct(
+          [hex(''), NumpyDtype.from('V0'), tuple(2 ** 25, 2 ** 25), order, tuple(1, 0)],
+          undefined,
+        ),
+      ).toThrow('_frombuffer: itemsize cannot be zero in type');
+    }
+  });
 });
 
 describe('element values', () => {
+  it('refuses to read a subarray of zero-size items too large to build, instead of building it', () => {
+    const scalar = new NumpyScalar(NumpyDtype.subarray('V0', [2 ** 25, 2 ** 25]), new Uint8Array(0));
+    expect(() => scalar.value).toThrow(/subarray \(33554432, 33554432\) of zero-size items is too large/);
+    const small = new NumpyScalar(NumpyDtype.subarray('V0', [2, 3]), new Uint8Array(0));
+    expect(small.value).toEqual([
+      [new Uint8Array(0), new Uint8Array(0), new Uint8Array(0)],
+      [new Uint8Array(0), new Uint8Array(0), new Uint8Array(0)],
+    ]);
+  });
+
   it.each([
     ['?', hex('0001'), [false, true]],
     ['i1', hex('ff7f'), [-1, 127]],

@@ -818,6 +818,9 @@ function roundHalfEven(x: number): number {
  * (trailing NULs dropped); structured → a plain object keyed by field name; subarray → nested arrays;
  * raw void, longdouble and clongdouble → Uint8Array of the element's bytes.
  */
+/** The most items {@link readElement} makes of a subarray whose items have no bytes. */
+const MAX_EMPTY_SUBARRAY_ITEMS = 1 << 20;
+
 function readElement(dtype: NumpyDtype, view: DataView, offset: number): NumpyElement {
   if (dtype.fields) {
     const record: Record<string, unknown> = {};
@@ -833,6 +836,13 @@ function readElement(dtype: NumpyDtype, view: DataView, offset: number): NumpyEl
   }
   if (dtype.subarray) {
     const { base, shape } = dtype.subarray;
+    // Items of some bytes are bounded by the element's bytes; items of none are not, and numpy's own
+    // `.item()` of such a subarray cannot finish either.
+    if (base.itemsize === 0 && checkedShapeSize(shape) > MAX_EMPTY_SUBARRAY_ITEMS) {
+      throw new RangeError(
+        `numpy subarray (${shape.join(', ')}) of zero-size items is too large to read: at most ${MAX_EMPTY_SUBARRAY_ITEMS} items`,
+      );
+    }
     let index = 0;
     const build = (dim: number): unknown =>
       dim === shape.length
@@ -1563,6 +1573,8 @@ export function numpyRegistry(options: NumpyCodecOptions = {}): Registry {
 function arrayFromBuffer(args: readonly unknown[]): NDArray {
   const [buffer, dtype, rawShape, order, axisOrder] = args;
   if (!(dtype instanceof NumpyDtype)) throw new TypeError(`_frombuffer: dtype is ${describe(dtype)}`);
+  // numpy's frombuffer refuses these (ValueError): no element count can be read from the buffer's length.
+  if (dtype.itemsize === 0) throw new RangeError('_frombuffer: itemsize cannot be zero in type');
   const bytes = toBytes(buffer, '_frombuffer buffer');
   const shape = toShape(rawShape, '_frombuffer shape');
   // numpy's frombuffer gives a writeable array only over a writable buffer (bytearray, writable PickleBuffer).
@@ -1587,26 +1599,88 @@ function arrayFromBuffer(args: readonly unknown[]): NDArray {
   return new NDArray({ dtype, shape, order: order === 'F' ? 'F' : 'C', bytes, writeable });
 }
 
-/** The C-order bytes of `source.transpose(axes)` for a C-order source. */
+/**
+ * The C-order bytes of `source.transpose(axes)` for a C-order source: the result is walked in C order, the
+ * source offset stepped by each result axis's source stride, so each element costs a few additions (items of
+ * 1, 2, 4 and 8 bytes are copied as whole words).
+ */
 function transposeToC(source: NDArray, axes: readonly number[]): Uint8Array {
   const itemsize = source.dtype.itemsize;
   const from = source.bytes;
   const out = new Uint8Array(from.length);
-  const resultShape = axes.map((axis) => source.shape[axis]!);
-  const index = new Array<number>(resultShape.length).fill(0);
-  const sourceIndex = new Array<number>(resultShape.length).fill(0);
-  for (let flat = 0; flat < source.size; flat++) {
-    axes.forEach((axis, i) => {
-      sourceIndex[axis] = index[i]!;
-    });
-    const at = flatIndex(sourceIndex, source.shape, 'C') * itemsize;
-    out.set(from.subarray(at, at + itemsize), flat * itemsize);
-    for (let d = resultShape.length - 1; d >= 0; d--) {
-      if (++index[d]! < resultShape[d]!) break;
-      index[d] = 0;
+  const rank = axes.length;
+  if (from.length === 0 || rank === 0) {
+    out.set(from);
+    return out;
+  }
+  // Source strides in items, of a C-order array.
+  const sourceStrides = new Array<number>(rank);
+  for (let d = rank - 1, stride = 1; d >= 0; d--) {
+    sourceStrides[d] = stride;
+    stride *= source.shape[d]!;
+  }
+  const shape = axes.map((axis) => source.shape[axis]!);
+  const strides = axes.map((axis) => sourceStrides[axis]!);
+  const inner = shape[rank - 1]!;
+  const innerStride = strides[rank - 1]!;
+  const rows = source.size / inner;
+  const index = new Array<number>(rank).fill(0);
+  const word = itemsize === 8 ? 4 : itemsize;
+  const words = itemsize === 8 ? 2 : 1;
+  const wordView =
+    (word === 1 || word === 2 || word === 4) && from.byteOffset % word === 0
+      ? (view: Uint8Array) =>
+          word === 1
+            ? view
+            : word === 2
+              ? new Uint16Array(view.buffer, view.byteOffset, view.length / 2)
+              : new Uint32Array(view.buffer, view.byteOffset, view.length / 4)
+      : undefined;
+  let base = 0;
+  let at = 0;
+  if (wordView) {
+    const input = wordView(from);
+    const output = wordView(out);
+    const step = innerStride * words;
+    for (let row = 0; row < rows; row++) {
+      let s = base * words;
+      if (words === 1) {
+        for (let i = 0; i < inner; i++, s += step) output[at++] = input[s]!;
+      } else {
+        for (let i = 0; i < inner; i++, s += step) {
+          output[at++] = input[s]!;
+          output[at++] = input[s + 1]!;
+        }
+      }
+      base = nextRowOffset(base, index, shape, strides);
+    }
+  } else {
+    for (let row = 0; row < rows; row++) {
+      let s = base * itemsize;
+      for (let i = 0; i < inner; i++, s += innerStride * itemsize) {
+        out.set(from.subarray(s, s + itemsize), at);
+        at += itemsize;
+      }
+      base = nextRowOffset(base, index, shape, strides);
     }
   }
   return out;
+}
+
+/** Steps the odometer `index` over every axis but the last; returns the source offset (in items) of the next row. */
+function nextRowOffset(
+  base: number,
+  index: number[],
+  shape: readonly number[],
+  strides: readonly number[],
+): number {
+  for (let d = shape.length - 2; d >= 0; d--) {
+    base += strides[d]!;
+    if (++index[d]! < shape[d]!) return base;
+    base -= strides[d]! * shape[d]!;
+    index[d] = 0;
+  }
+  return base;
 }
 
 /** `scalar(dtype, bytes)`; for object dtypes numpy pickles the object itself, which is returned as is. */
