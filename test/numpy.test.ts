@@ -9,6 +9,7 @@ import { PicklingError } from '../src/codec/errors.js';
 import {
   halfToNumber,
   NDArray,
+  type NumpyCodecOptions,
   NumpyDtype,
   NumpyScalar,
   numberToHalf,
@@ -675,6 +676,47 @@ describe('ndarray reduction (encoding)', () => {
     expect(reduce(registry, NumpyScalar.of('f8', 1)).module).toBe('numpy.core.multiarray');
     const buffers = registerNumpy(new Registry(), { coreModule: 'numpy.core', pickleBuffers: true });
     expect(reduce(buffers, NDArray.fromList([1], 'i4')).module).toBe('numpy.core.numeric');
+  });
+
+  it('writes a decoded value back in the spelling it was read with, unless coreModule is given', () => {
+    const registry = numpyRegistry();
+    const i4 = NumpyDtype.from('<i4');
+    const fromNumpy1 = decoder(registry, 'numpy.core.numeric', '_frombuffer').construct(
+      [hex('01000000'), i4, tuple(1), 'C'],
+      undefined,
+    ) as NDArray;
+    const rebuilt = decoder(registry, 'numpy.core.multiarray', '_reconstruct').construct(
+      [new PyGlobal('numpy', 'ndarray'), tuple(0), hex('62')],
+      undefined,
+    ) as NDArray;
+    const scalar = decoder(registry, 'numpy.core.multiarray', 'scalar').construct(
+      [i4, hex('02000000')],
+      undefined,
+    ) as NumpyScalar;
+    const fromNumpy2 = decoder(registry, 'numpy._core.numeric', '_frombuffer').construct(
+      [hex('01000000'), i4, tuple(1), 'C'],
+      undefined,
+    ) as NDArray;
+    expect(reduce(registry, fromNumpy1).module).toBe('numpy.core.multiarray');
+    expect(reduce(registry, rebuilt).module).toBe('numpy.core.multiarray');
+    expect(reduce(registry, scalar).module).toBe('numpy.core.multiarray');
+    expect(reduce(registry, fromNumpy2).module).toBe('numpy._core.multiarray');
+    expect(reduce(registry, NDArray.fromList([1], 'i4')).module).toBe('numpy._core.multiarray');
+    const numpy2 = numpyRegistry({ coreModule: 'numpy._core' });
+    expect(reduce(numpy2, fromNumpy1).module).toBe('numpy._core.multiarray');
+    expect(reduce(numpy2, scalar).module).toBe('numpy._core.multiarray');
+  });
+
+  it('refuses misspelt and mistyped options instead of ignoring them', () => {
+    expect(() => numpyRegistry({ pickelBuffers: true } as unknown as NumpyCodecOptions)).toThrow(
+      'unknown numpy option "pickelBuffers"; the options are coreModule, pickleBuffers and scalars',
+    );
+    expect(() => numpyRegistry({ scalars: 'plane' } as unknown as NumpyCodecOptions)).toThrow(
+      "numpy option scalars must be 'wrapped' or 'plain', not \"plane\"",
+    );
+    expect(() => numpyRegistry({ coreModule: 'numpy' } as unknown as NumpyCodecOptions)).toThrow(RangeError);
+    expect(() => numpyRegistry({ pickleBuffers: 1 } as unknown as NumpyCodecOptions)).toThrow(TypeError);
+    expect(() => numpyRegistry(null as unknown as NumpyCodecOptions)).toThrow(TypeError);
   });
 
   it('writes _frombuffer(PickleBuffer, dtype, shape, order) with pickleBuffers, read-only when the array is', () => {

@@ -1386,6 +1386,20 @@ function flattenNested(list: unknown, depth: number): unknown[] {
   return out;
 }
 
+/**
+ * Whether an NDArray can hold the state numpy's `__setstate__` is given. It cannot hold a dtype it does not
+ * know (numpy 2's StringDType arrives as a placeholder), records holding objects, or the state of a subclass
+ * whose `__reduce__` extends ndarray's (numpy's own recipe appends attributes to the tuple); numpy loads them,
+ * so they are left placeholders. Anything else is parsed, and refused when numpy would refuse it too.
+ */
+function isArrayStateHeld(array: NDArray, state: unknown): boolean {
+  if (!Array.isArray(state)) return array.pythonClass === null;
+  if (state.length !== 4 && state.length !== 5) return array.pythonClass === null;
+  const dtype: unknown = state[state.length === 5 ? 2 : 1];
+  if (dtype instanceof PyObject) return false;
+  return !(dtype instanceof NumpyDtype && dtype.hasObject && dtype.kind !== 'O');
+}
+
 /** Reads numpy's `ndarray.__setstate__` tuple: `(version, shape, dtype, is_fortran, rawdata)`. */
 function parseArrayState(state: unknown): Omit<ArrayFields, 'writeable' | 'pythonClass'> {
   if (!Array.isArray(state) || (state.length !== 4 && state.length !== 5)) {
@@ -1457,8 +1471,10 @@ export class NumpyScalar {
 /** Options for {@link registerNumpy}. */
 export interface NumpyCodecOptions {
   /**
-   * The package path written for numpy's reconstructors: `'numpy._core'` (numpy 2, default) or
-   * `'numpy.core'` for peers still on numpy 1.x (numpy 2 loads both). Decoding accepts both always.
+   * The package path written for numpy's reconstructors: `'numpy._core'` (numpy 2) or `'numpy.core'` for
+   * peers still on numpy 1.x, which cannot import `numpy._core` (numpy 2 loads both). Default: the path an
+   * array or scalar was decoded with, so a value read from a numpy 1.x pickle goes back in its spelling, and
+   * `'numpy._core'` for values made here. Decoding accepts both always.
    */
   readonly coreModule?: 'numpy._core' | 'numpy.core';
   /**
@@ -1477,6 +1493,37 @@ export interface NumpyCodecOptions {
 /** Module spellings numpy 1.x and 2.x use for the same reconstructors. */
 const CORE_MODULES = ['numpy.core', 'numpy._core'] as const;
 
+/** The spelling each decoded array and scalar was read with: the default spelling it is written with. */
+const decodedCore = new WeakMap<object, (typeof CORE_MODULES)[number]>();
+
+const NUMPY_OPTION_NAMES = new Set(['coreModule', 'pickleBuffers', 'scalars']);
+
+/** Refuses misspelt or mistyped numpy options, which would otherwise be silently ignored. */
+function checkNumpyOptions(options: NumpyCodecOptions): void {
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    throw new TypeError(`numpy options must be an object, not ${describe(options)}`);
+  }
+  for (const name of Object.keys(options)) {
+    if (!NUMPY_OPTION_NAMES.has(name)) {
+      throw new TypeError(
+        `unknown numpy option ${JSON.stringify(name)}; the options are coreModule, pickleBuffers and scalars`,
+      );
+    }
+  }
+  const { coreModule, pickleBuffers, scalars } = options;
+  if (coreModule !== undefined && !(CORE_MODULES as readonly unknown[]).includes(coreModule)) {
+    throw new RangeError(
+      `numpy option coreModule must be 'numpy._core' or 'numpy.core', not ${describe(coreModule)}`,
+    );
+  }
+  if (pickleBuffers !== undefined && typeof pickleBuffers !== 'boolean') {
+    throw new TypeError(`numpy option pickleBuffers must be a boolean, not ${describe(pickleBuffers)}`);
+  }
+  if (scalars !== undefined && scalars !== 'wrapped' && scalars !== 'plain') {
+    throw new RangeError(`numpy option scalars must be 'wrapped' or 'plain', not ${describe(scalars)}`);
+  }
+}
+
 /** The `b'b'` numpy passes to `_reconstruct`: CPython's one `b'b'` object, shared with any other. */
 const RECONSTRUCT_TYPECODE = bufferBytes(Uint8Array.of(0x62));
 
@@ -1486,8 +1533,8 @@ const RECONSTRUCT_TYPECODE = bufferBytes(Uint8Array.of(0x62));
  * reducers for {@link NDArray}, {@link NumpyDtype} and {@link NumpyScalar}. Returns the registry.
  */
 export function registerNumpy(registry: Registry, options: NumpyCodecOptions = {}): Registry {
-  const core = options.coreModule ?? 'numpy._core';
-  if (core !== 'numpy._core' && core !== 'numpy.core') throw new RangeError(`coreModule: ${String(core)}`);
+  checkNumpyOptions(options);
+  const coreOf = (value: object): string => options.coreModule ?? decodedCore.get(value) ?? 'numpy._core';
   const plainScalars = options.scalars === 'plain';
 
   registry.register<NumpyDtype>({
@@ -1505,7 +1552,9 @@ export function registerNumpy(registry: Registry, options: NumpyCodecOptions = {
   });
 
   for (const module of CORE_MODULES) {
-    registry.register<NDArray>({
+    // The arguments of each `_reconstruct` call, for an array whose state then makes it a placeholder.
+    const reconstructArgs = new WeakMap<NDArray, readonly unknown[]>();
+    registry.register<NDArray | PyObject>({
       module: `${module}.multiarray`,
       name: '_reconstruct',
       decoder: {
@@ -1516,9 +1565,34 @@ export function registerNumpy(registry: Registry, options: NumpyCodecOptions = {
             throw new TypeError(`_reconstruct: expected an ndarray class, got ${describe(cls)}`);
           const isNdarray = cls.module === 'numpy' && cls.name === 'ndarray';
           const pythonClass = isNdarray ? undefined : new PyGlobal(cls.module, cls.name);
-          return new NDArray({ dtype: 'i1', shape: [0], ...(pythonClass ? { pythonClass } : {}) });
+          const array = new NDArray({ dtype: 'i1', shape: [0], ...(pythonClass ? { pythonClass } : {}) });
+          reconstructArgs.set(array, args);
+          decodedCore.set(array, module);
+          return array;
         },
         setState: (array, state) => {
+          if (array instanceof PyObject) {
+            // BUILD again on a placeholder: numpy's __setstate__ replaces the state.
+            array.state = state;
+            return undefined;
+          }
+          if (!isArrayStateHeld(array, state)) {
+            // numpy loads it, an NDArray cannot hold it: the inert placeholder, which re-encodes to the same
+            // bytes, instead of failing the whole load.
+            const [cls, shape, typecode] = reconstructArgs.get(array) ?? [];
+            // numpy's b'b' is CPython's one b'b', shared with the arrays encoded beside this placeholder.
+            const sharedTypecode =
+              typecode instanceof Uint8Array && bytesEqual(typecode, RECONSTRUCT_TYPECODE)
+                ? RECONSTRUCT_TYPECODE
+                : typecode;
+            const placeholder = new PyObject(
+              'reduce',
+              new PyGlobal(`${module}.multiarray`, '_reconstruct'),
+              tuple(cls, shape, sharedTypecode),
+            );
+            placeholder.state = state;
+            return placeholder;
+          }
           applyArrayState(array, state);
           return undefined;
         },
@@ -1527,14 +1601,30 @@ export function registerNumpy(registry: Registry, options: NumpyCodecOptions = {
     registry.register<NDArray>({
       module: `${module}.numeric`,
       name: '_frombuffer',
-      decoder: { construct: (args) => arrayFromBuffer(args) },
+      decoder: {
+        construct: (args) => {
+          const array = arrayFromBuffer(args);
+          decodedCore.set(array, module);
+          return array;
+        },
+      },
     });
     registry.register<unknown>({
       module: `${module}.multiarray`,
       name: 'scalar',
       decoder: {
         construct: (args) => {
+          const [dtype] = args;
+          if (dtype instanceof NumpyDtype && dtype.hasObject && dtype.kind !== 'O') {
+            // A record holding objects, pickled with its objects: left a placeholder, as its array is.
+            return new PyObject(
+              'reduce',
+              new PyGlobal(`${module}.multiarray`, 'scalar'),
+              args instanceof PyTuple ? args : PyTuple.fromItems(args),
+            );
+          }
           const scalar = scalarFromArgs(args);
+          if (scalar instanceof NumpyScalar) decodedCore.set(scalar, module);
           return plainScalars && scalar instanceof NumpyScalar ? scalar.value : scalar;
         },
       },
@@ -1545,14 +1635,15 @@ export function registerNumpy(registry: Registry, options: NumpyCodecOptions = {
     module: 'numpy',
     name: 'ndarray',
     type: NDArray,
-    reduce: (array, context) => reduceArray(array, core, options.pickleBuffers ?? context.protocol >= 5),
+    reduce: (array, context) =>
+      reduceArray(array, coreOf(array), options.pickleBuffers ?? context.protocol >= 5),
   });
   registry.register<NumpyScalar>({
-    module: `${core}.multiarray`,
+    module: `${options.coreModule ?? 'numpy._core'}.multiarray`,
     name: 'scalar',
     type: NumpyScalar,
     reduce: (scalar) =>
-      new PyObject('reduce', new PyGlobal(`${core}.multiarray`, 'scalar'), [
+      new PyObject('reduce', new PyGlobal(`${coreOf(scalar)}.multiarray`, 'scalar'), [
         scalar.dtype,
         bufferBytes(scalar.bytes),
       ]),
