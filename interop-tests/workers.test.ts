@@ -356,6 +356,9 @@ describe('spawnPython options', () => {
       [{ env: 5 as unknown as Record<string, string> }, TypeError],
       [{ cwd: 5 as unknown as string }, TypeError],
       [{ python: '' }, TypeError],
+      // A misspelt option would be ignored without a word.
+      [{ maxMesageLength: 10 } as Partial<SpawnPythonOptions>, TypeError],
+      [{ exitTimout: 1 } as Partial<SpawnPythonOptions>, TypeError],
     ];
     for (const [options, type] of bad) {
       const error = await rejection(spawnPython({ python, code: 'pass', ...options }));

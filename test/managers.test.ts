@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { dumps } from '../src/codec/encoder.js';
 import { loads } from '../src/codec/loads.js';
 import { PyGlobal, PyObject, PyTuple, tuple } from '../src/codec/values.js';
-import { ManagerClient, type ManagerConnection } from '../src/managers/client.js';
+import { ManagerClient, type ManagerClientOptions, type ManagerConnection } from '../src/managers/client.js';
 import {
   canonicalExceptionName,
   ManagerClosedError,
@@ -277,6 +277,20 @@ class FakeManagerServer {
 
 describe('ManagerClient (against an in-memory server)', () => {
   const address = ['127.0.0.1', 50000] as const;
+
+  it('refuses options without an authkey, with a misspelt name or another serializer, before connecting', () => {
+    // Without a key, the server's challenge would have been read as a pickle: "invalid load key, '#'".
+    expect(() => new ManagerClient(address, {} as ManagerClientOptions)).toThrow(
+      /needs the server's authkey .* manager servers always authenticate/,
+    );
+    expect(() => new ManagerClient(address, null as unknown as ManagerClientOptions)).toThrow(TypeError);
+    expect(
+      () => new ManagerClient(address, { authkey: 'k', timout: 5 } as unknown as ManagerClientOptions),
+    ).toThrow(/unknown option "timout": .*timeout/);
+    expect(() => new ManagerClient(address, { authkey: 'k', serializer: 'xmlrpclib' as 'pickle' })).toThrow(
+      `unsupported manager serializer "xmlrpclib"; only 'pickle' is supported`,
+    );
+  });
 
   it('creates on a fresh connection, calls on one channel, decrefs on release', async () => {
     const server = new FakeManagerServer();

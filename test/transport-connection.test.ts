@@ -9,6 +9,7 @@ import {
   Client,
   type Connection,
   ConnectionClosedError,
+  type ConnectionOptions,
   EOFError,
   Listener,
   Pipe,
@@ -821,6 +822,31 @@ describe('recv() with unpicklerOptions', () => {
     }
     const ends = await Pipe(true, { maxMessageLength: Number.POSITIVE_INFINITY, readHighWaterMark: 1 });
     open.push(...ends);
+  });
+
+  it('refuses a misspelt option, whose limit would otherwise never apply', async () => {
+    const misspelt = { maxMesageLength: 10 } as unknown as ConnectionOptions;
+    const named =
+      /unknown option "maxMesageLength": the options are protocol, picklerOptions, .*maxMessageLength/;
+    await expect(Pipe(true, misspelt)).rejects.toThrow(named);
+    await expect(Client(['127.0.0.1', 1], misspelt)).rejects.toThrow(named);
+    await expect(Listener.listen(['127.0.0.1', 0], misspelt)).rejects.toThrow(named);
+    await expect(
+      Listener.listen(['127.0.0.1', 0], { handshakeTimout: 5 } as unknown as ConnectionOptions),
+    ).rejects.toThrow(/unknown option "handshakeTimout": .*handshakeTimeout/);
+    // Each call's own options, and options left undefined, are taken.
+    const listener = await Listener.listen(['127.0.0.1', 0], {
+      authkey: 'k',
+      backlog: 4,
+      family: 'AF_INET',
+      handshakeTimeout: 5,
+      onHandshakeError: () => {},
+      maxMessageLength: undefined,
+    });
+    const accepting = listener.accept();
+    const client = await Client(listener.address, { authkey: 'k', family: 'AF_INET', timeout: 5 });
+    open.push(client, await accepting);
+    listener.close();
   });
 
   it('reads out-of-band buffers from the start of `buffers` for each message, as loads() does', async () => {

@@ -8,7 +8,7 @@
  *   alternate strictly, so calls are queued and sent one at a time.
  */
 import { Client } from '../transport/client.js';
-import type { ConnectionOptions } from '../transport/connection.js';
+import { type ConnectionOptions, checkConnectionOptions } from '../transport/connection.js';
 import { EOFError } from '../transport/errors.js';
 import { ManagerClosedError, ManagerProtocolError } from './errors.js';
 import {
@@ -146,9 +146,20 @@ export class ManagerClient implements ProxyHost {
   #closed = false;
 
   constructor(address: ManagerAddress, options: ManagerClientOptions) {
+    if (typeof options !== 'object' || options === null) {
+      throw new TypeError("a manager client needs options with at least the server's authkey: { authkey }");
+    }
+    checkConnectionOptions(options, ['authkey', 'serializer', 'channelName', 'connect', 'timeout']);
     if (options.serializer !== undefined && options.serializer !== 'pickle') {
       throw new TypeError(
-        `unsupported manager serializer ${JSON.stringify(options.serializer)}; only 'pickle' is`,
+        `unsupported manager serializer ${JSON.stringify(options.serializer)}; only 'pickle' is supported`,
+      );
+    }
+    if (options.connect === undefined && (options.authkey === undefined || options.authkey === null)) {
+      // Without a key the server's challenge would be read as a pickle: "invalid load key, '#'".
+      throw new TypeError(
+        "a manager client needs the server's authkey (BaseManager(authkey=...), by default the server " +
+          "process's current_process().authkey): manager servers always authenticate",
       );
     }
     this.address = address;

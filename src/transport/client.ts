@@ -86,7 +86,7 @@ export function connectSocket(
  *   the socket's error (e.g. `ECONNREFUSED`, no retry, as CPython 3); AuthenticationError; TransportError `TIMEOUT`.
  */
 export async function Client(address: Address, options: ClientOptions = {}): Promise<Connection> {
-  checkConnectionOptions(options);
+  checkConnectionOptions(options, ['family', 'authkey', 'timeout', 'signal']);
   const family = options.family ?? addressType(address);
   validateFamily(family);
   checkAddressShape(address, family);

@@ -73,16 +73,40 @@ export function checkWholeNumber(name: string, value: unknown, least: number, un
   }
 }
 
+/** The options of {@link ConnectionOptions}, which every call that makes a connection takes. */
+export const CONNECTION_OPTION_NAMES: readonly string[] = [
+  'protocol',
+  'picklerOptions',
+  'unpicklerOptions',
+  'maxMessageLength',
+  'readHighWaterMark',
+];
+
 /**
- * Refuses connection options that would silently lift a limit or fail later: `maxMessageLength` and
+ * Refuses an option name not in `names`: a misspelt limit (`maxMesageLength`) would otherwise be ignored
+ * without a word, and the limit meant never apply. Options whose value is `undefined` count as not given.
+ * @throws TypeError naming the options there are.
+ */
+export function checkOptionNames(options: object, names: readonly string[]): void {
+  for (const name of Object.keys(options)) {
+    if (!names.includes(name) && (options as Record<string, unknown>)[name] !== undefined) {
+      throw new TypeError(`unknown option ${JSON.stringify(name)}: the options are ${names.join(', ')}`);
+    }
+  }
+}
+
+/**
+ * Refuses connection options that would silently lift a limit or fail later: option names not in
+ * {@link CONNECTION_OPTION_NAMES} or `otherNames`; `maxMessageLength` and
  * `readHighWaterMark` must be whole numbers (or Infinity) from 0 and 1 up, and the pickler and unpickler
  * options must be ones a Pickler and an Unpickler accept. Called before any socket is made.
  * @throws RangeError for a bad number; PicklingError or UnpicklingError BAD_OPTION for a bad codec option.
  */
-export function checkConnectionOptions(options: ConnectionOptions): void {
+export function checkConnectionOptions(options: ConnectionOptions, otherNames: readonly string[] = []): void {
   if (typeof options !== 'object' || options === null) {
     throw new TypeError(`options must be an object, not ${options === null ? 'null' : typeof options}`);
   }
+  checkOptionNames(options, [...CONNECTION_OPTION_NAMES, ...otherNames]);
   checkWholeNumber('maxMessageLength', options.maxMessageLength, 0, true);
   checkWholeNumber('readHighWaterMark', options.readHighWaterMark, 1, true);
   if (options.picklerOptions !== undefined || options.protocol !== undefined) {

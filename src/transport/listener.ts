@@ -118,7 +118,7 @@ export class Listener implements AsyncIterable<Connection> {
    *   bad codec options; the socket's error (e.g. `EADDRINUSE`).
    */
   static async listen(address?: Address, options: ListenerOptions = {}): Promise<Listener> {
-    checkConnectionOptions(options);
+    checkConnectionOptions(options, ['family', 'backlog', 'authkey', 'handshakeTimeout', 'onHandshakeError']);
     // CPython's `address or arbitrary_address(family)`: an empty path asks for an arbitrary address too.
     if (address === '') address = undefined;
     const family = options.family ?? (address === undefined ? defaultFamily : addressType(address));

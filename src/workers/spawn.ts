@@ -12,9 +12,11 @@
 import type { ChildProcess, StdioOptions } from 'node:child_process';
 import { statSync } from 'node:fs';
 import {
+  CONNECTION_OPTION_NAMES,
   type Connection,
   type ConnectionOptions,
   checkConnectionOptions,
+  checkOptionNames,
   checkWholeNumber,
   timeoutMilliseconds,
 } from '../transport/connection.js';
@@ -60,6 +62,25 @@ export interface SpawnPythonOptions extends ConnectionOptions {
   /** Seconds to wait after SIGTERM before SIGKILL. Default 2; `null` waits without a limit. */
   readonly killTimeout?: number | null;
 }
+
+/** What {@link spawnPython} takes: its target, its own options and a connection's. */
+const SPAWN_PYTHON_OPTION_NAMES: readonly string[] = [
+  'module',
+  'script',
+  'code',
+  'python',
+  'args',
+  'pythonArgs',
+  'env',
+  'cwd',
+  'stdin',
+  'stdout',
+  'stderrLimit',
+  'echoStderr',
+  'exitTimeout',
+  'killTimeout',
+  ...CONNECTION_OPTION_NAMES,
+];
 
 const DEFAULT_STDERR_LIMIT = 64 * 1024;
 const DEFAULT_EXIT_TIMEOUT_SECONDS = 2;
@@ -181,6 +202,7 @@ export async function spawnPython(options: SpawnPythonOptions & PythonTarget): P
   timeoutMilliseconds(options.exitTimeout);
   timeoutMilliseconds(options.killTimeout);
   checkWholeNumber('stderrLimit', options.stderrLimit, 0);
+  checkOptionNames(options, SPAWN_PYTHON_OPTION_NAMES);
   checkConnectionOptions(connectionOptions(options));
   const stdio: StdioOptions = [options.stdin ?? 'ignore', options.stdout ?? 'inherit', 'pipe'];
   const env: Record<string, string | undefined> = { ...process.env, ...options.env };
