@@ -181,7 +181,10 @@ describe(`text codecs of Python 2 str against CPython (${describePythons(pythons
         cases.push({ id: `${encoding} ${errors} surrogates`, encoding, errors, data: encodedSurrogates });
       }
     }
-    let results: Map<string, { python: string; results: Record<string, { text?: string; error?: string }> }>;
+    let results: Map<
+      string,
+      { python: string; results: Record<string, { text?: string; error?: string; message?: string }> }
+    >;
     beforeAll(async () => {
       const request = { cases: cases.map((c) => ({ ...c, data: undefined, hex: bytesToHex(c.data) })) };
       results = await runOnEach(python3s, 'charmaps.py', () => request, ['decode']);
@@ -192,7 +195,7 @@ describe(`text codecs of Python 2 str against CPython (${describePythons(pythons
       for (const [label, { results: theirs }] of results) {
         for (const c of cases) {
           const want = theirs[c.id]!;
-          let got: { text?: string; error?: string };
+          let got: { text?: string; error?: string; message?: string };
           try {
             got = {
               text: loads(py2StrPickle(c.data), {
@@ -201,10 +204,20 @@ describe(`text codecs of Python 2 str against CPython (${describePythons(pythons
               }) as string,
             };
           } catch (e) {
-            got = { error: e instanceof UnpicklingError ? 'UnpicklingError' : String(e) };
+            got =
+              e instanceof UnpicklingError
+                ? { error: 'UnpicklingError', message: e.message }
+                : { error: String(e) };
           }
           if (want.error !== undefined ? got.error === undefined : got.text !== want.text) {
             failures.push(`${label} ${c.id}: CPython ${JSON.stringify(want)}, mpwire ${JSON.stringify(got)}`);
+          } else if (
+            want.error === 'UnicodeDecodeError' &&
+            (c.errors === 'strict' || c.errors === 'surrogatepass') &&
+            !got.message?.includes(want.message!)
+          ) {
+            // The codec's own words: which byte, where, and why.
+            failures.push(`${label} ${c.id}: CPython says ${want.message}, mpwire ${got.message}`);
           }
         }
       }

@@ -7,7 +7,7 @@
                            for those names and every alias and module name of the encodings package (the
                            CodecInfo name codecs.lookup gives, null when it finds no codec)
   charmaps.py decode       stdin {"cases": [{"id", "encoding", "errors", "hex"}]} (Python 3)
-                           stdout {"python", "results": {id: {"text": str} | {"error": exception type}}}:
+                           stdout {"python", "results": {id: {"text": str} | {"error": exception type, "message": str(e)}}}:
                            the bytes as a Python 2 str (BINSTRING) read by pickle.loads(encoding, errors)
   charmaps.py typescript   stdout: src/codec/python-codecs.ts, generated from this interpreter
                            (run it with the newest CPython: python3.13 python-fixtures/charmaps.py typescript)
@@ -131,7 +131,7 @@ def main():
                 results[case['id']] = {'text': pickle.loads(pickled, encoding=case['encoding'],
                                                             errors=case['errors'])}
             except Exception as e:
-                results[case['id']] = {'error': type(e).__name__}
+                results[case['id']] = {'error': type(e).__name__, 'message': str(e)}
         json.dump({'python': version, 'results': results}, sys.stdout)
     else:
         raise SystemExit('usage: charmaps.py tables|names|decode|typescript')

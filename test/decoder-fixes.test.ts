@@ -274,6 +274,46 @@ describe("protocol 0 INT, as CPython 3's C unpickler reads it", () => {
   });
 });
 
+describe('protocol 0 text CPython reads its own way', () => {
+  it("keeps the sign of float('-nan'), whose pickle keeps it", () => {
+    const bits = (text: string): string => hex(dumps(loads(bytes(text)), { protocol: 2 }));
+    expect(bits('F-nan\n.')).toBe('800247fff80000000000002e');
+    expect(bits('F-NaN\n.')).toBe('800247fff80000000000002e');
+    expect(bits('Fnan\n.')).toBe('8002477ff80000000000002e');
+    expect(bits('F+nan\n.')).toBe('8002477ff80000000000002e');
+  });
+
+  it("refuses INST names that are not ASCII, as load_inst's strict ASCII decode does", () => {
+    expect(() => loads(bytes('(i\xc3\xa9\nX\n.'))).toThrow(
+      "'ascii' codec can't decode byte 0xc3 in position 0: ordinal not in range(128)",
+    );
+    expect(() => loads(bytes('(imod\nX\xe9\n.'))).toThrow(/byte 0xe9 in position 1/);
+    // GLOBAL's names are UTF-8.
+    expect(loads(bytes('c\xc3\xa9\nX\n.'))).toEqual(new PyGlobal('\u00e9', 'X'));
+  });
+});
+
+describe('Python 2 str decoding errors', () => {
+  const py2Str = bytes(0x80, 2, 0x55, 4, 'caf\xe9.');
+
+  it("say which byte, where and why, as CPython's codec does, and how to read the str instead", () => {
+    expect(() => loads(py2Str)).toThrow(
+      "'ascii' codec can't decode byte 0xe9 in position 3: ordinal not in range(128) (a Python 2 str, " +
+        "decoded with encoding 'ASCII': pass encoding 'latin1', or 'bytes' to receive bytes",
+    );
+    expect(() => loads(py2Str, { encoding: 'utf-8' })).toThrow(
+      "'utf-8' codec can't decode byte 0xe9 in position 3: unexpected end of data",
+    );
+    expect(loads(py2Str, { encoding: 'latin1' })).toBe('caf\u00e9');
+  });
+
+  it('refuse an encoding name with a NUL or a lone surrogate, which CPython cannot pass to its codec lookup', () => {
+    expect(() => loads(py2Str, { encoding: 'latin1\0' })).toThrow(/embedded null character/);
+    expect(() => loads(py2Str, { encoding: 'cp1252\0junk' })).toThrow(/embedded null character/);
+    expect(() => loads(py2Str, { encoding: 'latin1\udce9' })).toThrow(/surrogates not allowed/);
+  });
+});
+
 describe('an int argument beyond 2**53', () => {
   it('says so, where a deque maxlen of 2**60 read "must be an int, not int"', () => {
     // collections.deque([], 2**60): LONG1 of 8 bytes.

@@ -253,7 +253,7 @@ describe('errors', () => {
   });
 
   it('rejects bad options with BAD_OPTION', () => {
-    for (const protocol of [6, -1, 1.5, Number.NaN]) {
+    for (const protocol of [6, 1.5, -1.5, Number.NaN]) {
       expect(catchPicklingError(() => dumps(1, { protocol })).code).toBe('BAD_OPTION');
     }
     expect(catchPicklingError(() => new Pickler({ protocol: 4, bufferCallback: () => true })).code).toBe(
@@ -314,8 +314,18 @@ describe('options and the Pickler object', () => {
       expect(error.message).toMatch(/^unknown option \w+: the options are protocol, fixImports/);
     }
     expect(catchPicklingError(() => dumps([1], { protocol: '4' as unknown as number })).message).toBe(
-      'pickle protocol must be an integer from 0 to 5, not "4"',
+      'pickle protocol must be an integer up to 5 (a negative one is the highest, as in CPython), not "4"',
     );
+    expect(catchPicklingError(() => dumps([1], { protocol: Number.NaN })).message).toMatch(/, not NaN$/);
+    expect(catchPicklingError(() => dumps([1], { protocol: 6 })).code).toBe('BAD_OPTION');
+  });
+
+  it('takes a negative protocol as the highest, as CPython (the Python 2 idiom protocol=-1)', () => {
+    const highest = toHex(dumps([1, 'a'], { protocol: 5 }));
+    for (const protocol of [-1, -7]) {
+      expect(toHex(dumps([1, 'a'], { protocol }))).toBe(highest);
+      expect(new Pickler({ protocol }).protocol).toBe(5);
+    }
   });
 
   it('refuses an array of options, and options that throw when read, with BAD_OPTION', () => {

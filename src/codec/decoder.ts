@@ -132,6 +132,8 @@ enum Restart {
   All = 2,
 }
 
+/** The NaN of `float('-nan')`: sign bit set (bits fff8000000000000). */
+const NEGATIVE_NAN = new DataView(Uint8Array.of(0xff, 0xf8, 0, 0, 0, 0, 0, 0).buffer).getFloat64(0);
 const MAX_SAFE = Number.MAX_SAFE_INTEGER;
 const LOG10_256 = Math.log10(256);
 const MIN_SAFE_BIG = BigInt(-MAX_SAFE);
@@ -1154,9 +1156,19 @@ export class Unpickler {
       const s = raw ? 0 : from;
       try {
         this.#textCodec ??= findTextCodec(this.#encoding);
-        return decodeWithCodec(src, s, s + n, this.#textCodec, this.#errors);
       } catch (e) {
         return fail('BAD_ARGUMENT', e instanceof Error ? e.message : String(e), e);
+      }
+      try {
+        return decodeWithCodec(src, s, s + n, this.#textCodec, this.#errors);
+      } catch (e) {
+        const reason = e instanceof Error ? e.message : String(e);
+        return fail(
+          'BAD_ARGUMENT',
+          `${reason} (a Python 2 str, decoded with encoding '${this.#encoding}': pass encoding 'latin1', or ` +
+            "'bytes' to receive bytes, as Python 3's pickle.loads(encoding=...))",
+          e,
+        );
       }
     };
     const nextBuffer = (): unknown => {
@@ -1484,7 +1496,8 @@ export class Unpickler {
               if (!PY_FLOAT.test(text)) fail('BAD_ARGUMENT', `could not convert string to float: '${text}'`);
               const lower = text.toLowerCase();
               let v: number;
-              if (lower.endsWith('nan')) v = Number.NaN;
+              // float('-nan') has its sign bit set, and a pickle of it keeps it.
+              if (lower.endsWith('nan')) v = text[0] === '-' ? NEGATIVE_NAN : Number.NaN;
               else if (lower.endsWith('inf') || lower.endsWith('infinity'))
                 v = text[0] === '-' ? -Infinity : Infinity;
               else {
@@ -1997,9 +2010,11 @@ export class Unpickler {
               break;
             }
             case 0x69: {
-              // INST: module\nname\n with the MARKed arguments
+              // INST: module\nname\n with the MARKed arguments; CPython decodes these names as ASCII
+              checkAsciiLine(data, pos, end, fail);
               const module = this.#utf8Line(data, pos, end, truncated, fail);
               pos = module.next;
+              checkAsciiLine(data, pos, end, fail);
               const name = this.#utf8Line(data, pos, end, truncated, fail);
               pos = name.next;
               const m = popMark();
@@ -2289,5 +2304,27 @@ export class Unpickler {
       }
     }
     return map;
+  }
+}
+
+/**
+ * INST's names are ASCII to CPython (`load_inst`): a byte above 0x7f in the line from `from` fails as its
+ * strict decode does. A line without its newline is left to the reader, which reports it truncated.
+ */
+function checkAsciiLine(
+  data: Uint8Array,
+  from: number,
+  end: number,
+  fail: (code: UnpicklingErrorCode, message: string) => never,
+): void {
+  const to = data.indexOf(0x0a, from);
+  if (to < 0 || to >= end) return;
+  for (let i = from; i < to; i++) {
+    if (data[i]! > 0x7f) {
+      fail(
+        'BAD_ARGUMENT',
+        `'ascii' codec can't decode byte 0x${data[i]!.toString(16)} in position ${i - from}: ordinal not in range(128)`,
+      );
+    }
   }
 }

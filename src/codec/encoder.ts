@@ -90,7 +90,7 @@ import {
 
 /** Options of `dumps` and `Pickler`. */
 export interface PicklerOptions {
-  /** Pickle protocol 0–5; default 4 (CPython 3.8–3.13's default). */
+  /** Pickle protocol 0–5, a negative number for the highest (5), as CPython; default 4 (CPython 3.8–3.13's). */
   protocol?: number;
   /** Below protocol 3, write Python 2 names for renamed modules (`__builtin__`), as CPython's `fix_imports`. Default true. */
   fixImports?: boolean;
@@ -302,12 +302,16 @@ export function checkPicklerOptions(options: PicklerOptions): number {
   const unknown = unknownPicklerOption(options);
   if (unknown !== undefined)
     bad(`unknown option ${unknown}: the options are ${[...PICKLER_OPTION_NAMES].join(', ')}`);
-  const protocol = options.protocol ?? DEFAULT_PROTOCOL;
-  if (!Number.isInteger(protocol) || protocol < 0 || protocol > HIGHEST_PROTOCOL) {
+  let protocol = options.protocol ?? DEFAULT_PROTOCOL;
+  if (!Number.isInteger(protocol) || protocol > HIGHEST_PROTOCOL) {
     bad(
-      `pickle protocol must be an integer from 0 to 5, not ${JSON.stringify(protocol) ?? String(protocol)}`,
+      `pickle protocol must be an integer up to 5 (a negative one is the highest, as in CPython), not ${
+        typeof protocol === 'string' ? JSON.stringify(protocol) : String(protocol)
+      }`,
     );
   }
+  // CPython: "If a negative number is specified, HIGHEST_PROTOCOL is selected."
+  if (protocol < 0) protocol = HIGHEST_PROTOCOL;
   if (options.bufferCallback !== undefined && protocol < 5) bad('bufferCallback needs protocol 5');
   for (const name of ['fixImports', 'memoizeStrings', 'numpy'] as const) {
     const value = options[name];
@@ -2033,6 +2037,7 @@ function dumpsWith(
   let shareable: boolean;
   try {
     protocol = options?.protocol ?? DEFAULT_PROTOCOL;
+    if (protocol < 0 && Number.isInteger(protocol)) protocol = HIGHEST_PROTOCOL;
     shareable =
       !sharedPicklerInUse &&
       (options === undefined ||

@@ -485,6 +485,17 @@ export type TextCodec = BuiltinCodec | CharmapCodec;
  * utf-16, and names CPython does not know either).
  */
 export function findTextCodec(encoding: string): TextCodec {
+  // CPython passes the name to C as UTF-8 text: a NUL or a lone surrogate fails there.
+  if (encoding.includes('\0'))
+    throw new TextDecodeFailure(`encoding name ${JSON.stringify(encoding)}: embedded null character`);
+  const surrogate = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/.exec(encoding);
+  if (surrogate) {
+    throw new TextDecodeFailure(
+      `encoding name ${JSON.stringify(encoding)}: 'utf-8' codec can't encode character '\\u${surrogate[0]
+        .charCodeAt(0)
+        .toString(16)}' in position ${surrogate.index}: surrogates not allowed`,
+    );
+  }
   const name = codecInfoName(normalizeEncodingName(encoding));
   const codec = name === undefined ? undefined : (BUILTIN_CODECS.get(name) ?? charmapCodec(name));
   if (codec === undefined) {
@@ -524,8 +535,65 @@ export function decodeWithCodec(
     codec === 'ascii'
       ? decodeAscii(bytes, start, end, errors)
       : decodeUtf8WithHandler(bytes, start, end, errors, errors === 'surrogatepass');
-  if (result === null) throw decodeFailure(errors, `'${codec}' codec can't decode the bytes`);
+  if (result === null) {
+    const position =
+      codec === 'ascii' ? asciiFailure(bytes, start, end) : utf8Failure(bytes, start, end, errors);
+    throw decodeFailure(errors, `'${codec}' codec ${position}`);
+  }
   return result;
+}
+
+/** `can't decode byte 0xe9 in position 3`, or `bytes in position 3-4`, as CPython words it. */
+function cannotDecode(bytes: Uint8Array, start: number, at: number, length: number): string {
+  return length === 1
+    ? `can't decode byte 0x${bytes[at]!.toString(16).padStart(2, '0')} in position ${at - start}`
+    : `can't decode bytes in position ${at - start}-${at - start + length - 1}`;
+}
+
+/** Where and why strict ASCII fails on these bytes, as CPython reports it. */
+function asciiFailure(bytes: Uint8Array, start: number, end: number): string {
+  let at = start;
+  while (at < end && bytes[at]! < 0x80) at++;
+  if (at === end) return "can't decode the bytes";
+  return `${cannotDecode(bytes, start, at, 1)}: ordinal not in range(128)`;
+}
+
+/**
+ * Where and why UTF-8 fails on these bytes, as CPython's decoder reports it: the first bad sequence, with
+ * "invalid start byte", "invalid continuation byte" (the valid prefix is the bytes reported) or "unexpected
+ * end of data" (the rest of the bytes). Encoded surrogates are valid under surrogatepass.
+ */
+function utf8Failure(bytes: Uint8Array, start: number, end: number, errors: string): string {
+  const surrogates = errors === 'surrogatepass';
+  let at = start;
+  while (at < end) {
+    const lead = bytes[at]!;
+    if (lead < 0x80) {
+      at++;
+      continue;
+    }
+    const length =
+      lead >= 0xc2 && lead <= 0xdf
+        ? 2
+        : lead >= 0xe0 && lead <= 0xef
+          ? 3
+          : lead >= 0xf0 && lead <= 0xf4
+            ? 4
+            : 0;
+    if (length === 0) return `${cannotDecode(bytes, start, at, 1)}: invalid start byte`;
+    // The range the second byte must fall in, which rules out overlong forms, surrogates and values past U+10FFFF.
+    const low = lead === 0xe0 ? 0xa0 : lead === 0xf0 ? 0x90 : 0x80;
+    const high = lead === 0xed && !surrogates ? 0x9f : lead === 0xf4 ? 0x8f : 0xbf;
+    for (let k = 1; k < length; k++) {
+      if (at + k >= end) return `${cannotDecode(bytes, start, at, end - at)}: unexpected end of data`;
+      const next = bytes[at + k]!;
+      if (k === 1 ? next < low || next > high : next < 0x80 || next > 0xbf) {
+        return `${cannotDecode(bytes, start, at, k)}: invalid continuation byte`;
+      }
+    }
+    at += length;
+  }
+  return "can't decode the bytes";
 }
 
 /** The failure at an undecodable byte, as CPython reports it for this handler. */
