@@ -268,6 +268,47 @@ describe.each(pythons.map((p) => [p.label, p] as const))('manager server on Pyth
     await inner.release();
   });
 
+  it('stores Namespace and Lock proxies as the proxy classes Python clients expect', async () => {
+    const namespace = await manager.create('Namespace', [], { a: 1 });
+    const lock = await manager.create('Lock');
+    const shared = await manager.dict<string, unknown>();
+    await shared.set('ns', namespace);
+    if (python.version[0] === 3) await shared.set('lock', lock);
+    const [host, port] = server.address as readonly [string, number];
+    // A Python client of the same dict, reaching it by its token as a proxy unpickled there would.
+    const reader = [
+      'import multiprocessing',
+      'from multiprocessing.managers import DictProxy, Token',
+      // Proxies unpickled in a client authenticate with its process key, which Python clients set so.
+      `multiprocessing.current_process().authkey = b'${AUTHKEY}'`,
+      `d = DictProxy(Token('dict', ('${host}', ${port}), '${shared.token.id}'), 'pickle', authkey=b'${AUTHKEY}')`,
+      "print(d['ns'].a)",
+      python.version[0] === 3 ? "with d['lock']:\n    print('locked')" : "print('locked')",
+    ].join('\n');
+    const output = await new Promise<string>((resolve, reject) => {
+      const child = spawn(python.executable, ['-c', reader], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let text = '';
+      child.stdout.on('data', (chunk: Buffer) => {
+        text += chunk.toString();
+      });
+      child.stderr.on('data', (chunk: Buffer) => {
+        text += chunk.toString();
+      });
+      child.once('error', reject);
+      child.once('exit', () => resolve(text));
+    });
+    expect(output.trim().split('\n')).toEqual(['1', 'locked']);
+    if (python.version[0] === 3) {
+      // Read back, it is the NamespaceProxy it was stored as, and goes back as one.
+      const back = (await shared.getItem('ns')) as ManagerProxy;
+      expect(back.pythonProxyType.name).toBe('NamespaceProxy');
+      await shared.set('again', back);
+      expect(await back.call('__getattribute__', ['a'])).toBe(1);
+      await back.release();
+    }
+    await Promise.all([shared.release(), namespace.release(), lock.release()]);
+  });
+
   it('counts references as Python does: create takes one, share increfs, release decrefs', async () => {
     const before = await manager.numberOfObjects();
     const list = await manager.list();
@@ -294,6 +335,20 @@ describe.each(pythons.map((p) => [p.label, p] as const))('manager server on Pyth
     expect(await manager.debugInfo()).not.toMatch(new RegExp(ids.join('|')));
   });
 
+  it('keeps a proxy whose call waits for the channel alive until its reply is in', async () => {
+    const queue = await manager.queue();
+    // The channel is busy for 0.3 s; meanwhile the only reference to the Workshop proxy is its call.
+    const blocking = queue.get({ timeout: 0.3 }).catch((error: unknown) => error);
+    const name = (await manager.create('Workshop', ['temp'])).call('get_name');
+    for (let i = 0; i < 5; i++) {
+      collectGarbage();
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    expect(await name).toBe('temp');
+    expect(await blocking).toBeInstanceOf(RemoteException);
+    await queue.release();
+  });
+
   it('many calls at once open a few connections at a time, which a backlog of 16 takes', async () => {
     const before = await manager.numberOfObjects();
     const counts = await Promise.all(Array.from({ length: 60 }, () => manager.numberOfObjects()));
@@ -301,6 +356,15 @@ describe.each(pythons.map((p) => [p.label, p] as const))('manager server on Pyth
     const lists = await Promise.all(Array.from({ length: 40 }, () => manager.list()));
     await Promise.all(lists.map((list) => list.release()));
     expect(await manager.numberOfObjects()).toBe(before);
+    // The limit is the process's, not each client's: six clients bursting at once stay within the backlog.
+    const clients = await Promise.all(
+      Array.from({ length: 6 }, () => connectManager(server.address, clientOptions(python))),
+    );
+    const bursts = await Promise.all(
+      clients.map((client) => Promise.all(Array.from({ length: 20 }, () => client.numberOfObjects()))),
+    );
+    expect(bursts.flat()).toEqual(Array.from({ length: 120 }, () => before));
+    await Promise.all(clients.map((client) => client.close()));
   });
 
   it('close() fails the calls waiting for the channel and the one on it, and runs none of them after', async () => {

@@ -14,7 +14,12 @@ import {
 import { buildRequest, expectReturn, parseCreateResult, parseReply } from '../src/managers/messages.js';
 import { proxiesFromPickle, proxiesToPickle, type ReceivedProxy } from '../src/managers/nested-proxies.js';
 import { DictProxy, ListProxy, ManagerProxy, QueueProxy } from '../src/managers/proxy.js';
-import { rewriteTokenAddress, tokenFromPickle, tokenToPickle } from '../src/managers/token.js';
+import {
+  type ManagerToken,
+  rewriteTokenAddress,
+  tokenFromPickle,
+  tokenToPickle,
+} from '../src/managers/token.js';
 
 function pickledToken(typeid: string, address: unknown, id: string): PyObject {
   const token = new PyObject('newobj', new PyGlobal('multiprocessing.managers', 'Token'), []);
@@ -106,7 +111,52 @@ describe('manager replies', () => {
     })();
     expect(error.pythonType).toBe('builtins.ValueError');
     expect(error.pythonArgs).toEqual(['bad', 2]);
-    expect(error.message).toBe('builtins.ValueError: ["bad",2]');
+    expect(error.message).toBe("builtins.ValueError: ('bad', 2)");
+  });
+
+  it("words the message as Python's str() of the exception", () => {
+    const messageOf = (module: string, name: string, ...args: unknown[]): string => {
+      try {
+        expectReturn(parseReply(tuple('#ERROR', pickledException(module, name, ...args))));
+      } catch (e) {
+        return (e as RemoteException).message;
+      }
+      throw new Error('expected a throw');
+    };
+    expect(messageOf('builtins', 'KeyError', 'a')).toBe("builtins.KeyError: 'a'");
+    expect(messageOf('builtins', 'ValueError', 'it broke')).toBe('builtins.ValueError: it broke');
+    expect(messageOf('builtins', 'ValueError')).toBe('builtins.ValueError');
+    expect(messageOf('builtins', 'FileNotFoundError', 2, 'No such file or directory', 'x.txt')).toBe(
+      "builtins.FileNotFoundError: [Errno 2] No such file or directory: 'x.txt'",
+    );
+    expect(messageOf('builtins', 'RuntimeError', 1.5, null, [true, tuple(1)])).toBe(
+      'builtins.RuntimeError: (1.5, None, [True, (1,)])',
+    );
+  });
+
+  it('reports the AttributeError of a method that is not exposed, not the fallback lookup failing after it', () => {
+    const traceback = [
+      'Traceback (most recent call last):',
+      '  File "managers.py", line 265, in serve_client',
+      '    raise AttributeError(',
+      "AttributeError: method 'echo' of <class 'Thing'> object is not in exposed=('get_name',)",
+      '',
+      'During handling of the above exception, another exception occurred:',
+      '',
+      'Traceback (most recent call last):',
+      '  File "managers.py", line 290, in serve_client',
+      '    fallback_func = self.fallback_mapping[methodname]',
+      "KeyError: 'echo'",
+      '',
+    ].join('\n');
+    const error = new RemoteTracebackError(traceback);
+    expect(error.message).toBe(
+      "AttributeError: method 'echo' of <class 'Thing'> object is not in exposed=('get_name',)",
+    );
+    expect(error.pythonType).toBe('builtins.AttributeError');
+    // Any other chained traceback reports its last exception.
+    const other = traceback.replace('fallback_mapping[methodname]', 'lookup(name)');
+    expect(new RemoteTracebackError(other).pythonType).toBe('builtins.KeyError');
   });
 
   it('turns #TRACEBACK into RemoteTracebackError carrying the text and the exception class', () => {
@@ -290,6 +340,24 @@ describe('ManagerClient (against an in-memory server)', () => {
     expect(() => new ManagerClient(address, { authkey: 'k', serializer: 'xmlrpclib' as 'pickle' })).toThrow(
       `unsupported manager serializer "xmlrpclib"; only 'pickle' is supported`,
     );
+  });
+
+  it('close() gives back the references of creates and shares still running, which then fail', async () => {
+    const server = new FakeManagerServer();
+    const client = new ManagerClient(address, { authkey: 'k', connect: server.connect });
+    const kept = await client.queue('get_queue');
+    const creating = Promise.allSettled([
+      client.queue('get_queue'),
+      client.create('get_queue'),
+      kept.share(),
+    ]);
+    await client.close();
+    for (const result of await creating) {
+      expect(result.status).toBe('rejected');
+      expect((result as PromiseRejectedResult).reason).toBeInstanceOf(ManagerClosedError);
+    }
+    expect([...server.refcounts]).toEqual([]);
+    expect(kept.released).toBe(true);
   });
 
   it('creates on a fresh connection, calls on one channel, decrefs on release', async () => {
@@ -547,6 +615,36 @@ describe('proxies inside values', () => {
     expect(proxiesToPickle(value)).toBe(value);
   });
 
+  it('pickles a proxy as the Python proxy class it came in as, or the one SyncManager gives its typeid', async () => {
+    const pickledType = (proxy: ManagerProxy): string => {
+      const [proxyType, , , kwds] = (proxiesToPickle(proxy) as PyObject).args as [
+        PyGlobal,
+        unknown,
+        unknown,
+        Map<string, unknown>,
+      ];
+      return `${proxyType.module}.${proxyType.name}${kwds.has('exposed') ? ' with exposed' : ''}`;
+    };
+    const of = (typeid: string): ManagerToken => ({ ...token, typeid });
+    expect(pickledType(new ManagerProxy(noHost, of('Namespace'), []))).toBe(
+      'multiprocessing.managers.NamespaceProxy',
+    );
+    expect(pickledType(new ManagerProxy(noHost, of('Lock'), []))).toBe(
+      'multiprocessing.managers.AcquirerProxy',
+    );
+    expect(pickledType(new ManagerProxy(noHost, of('Queue'), ['get']))).toBe(
+      'multiprocessing.managers.AutoProxy with exposed',
+    );
+    expect(pickledType(new ListProxy(noHost, of('my_list'), []))).toBe('multiprocessing.managers.ListProxy');
+    // A proxy read from a pickle goes back as the class it was pickled as, even one of another module.
+    const custom = new PyGlobal('mymodule', 'MyProxy');
+    const received = (await proxiesFromPickle(
+      proxiesToPickle(new ManagerProxy(noHost, of('Thing'), [], custom)),
+      async (r) => new r.proxyClass(noHost, { ...r.token, address: ['h', 1] }, r.exposed, r.pythonProxyType),
+    )) as ManagerProxy;
+    expect(pickledType(received)).toBe('mymodule.MyProxy');
+  });
+
   it('reads pickled proxies back through the adopter, once per pickled object', async () => {
     const auto = proxiesToPickle(new ManagerProxy(noHost, token, ['get'])) as PyObject;
     const decoded = { one: auto, many: [auto, tuple(auto)], map: new Map([['x', auto]]) };
@@ -560,6 +658,7 @@ describe('proxies inside values', () => {
         token: { typeid: 'Queue', serverAddress: tuple('127.0.0.1', 9), id: 'a1' },
         exposed: ['get'],
         proxyClass: ManagerProxy,
+        pythonProxyType: new PyGlobal('multiprocessing.managers', 'AutoProxy'),
       },
     ]);
     expect(result.one).toBeInstanceOf(ManagerProxy);

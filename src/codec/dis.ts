@@ -172,7 +172,7 @@ function reprInt(value: PyInt): string {
 }
 
 /** Python `repr(float)`: the shortest digits that round-trip, laid out as CPython lays them out. */
-function reprFloat(value: number): string {
+export function reprFloat(value: number): string {
   if (Number.isNaN(value)) return 'nan';
   if (value === Number.POSITIVE_INFINITY) return 'inf';
   if (value === Number.NEGATIVE_INFINITY) return '-inf';
@@ -202,7 +202,7 @@ function hex2(value: number): string {
  * Python `repr(bytes)`: `b'...'`, with Python's choice of quote. `bytearray`'s repr differs in one detail:
  * it escapes a single quote even inside double quotes.
  */
-function reprBytes(bytes: Uint8Array): string {
+export function reprBytes(bytes: Uint8Array): string {
   const isByteArray = bytes instanceof PyByteArray;
   const quote = bytes.includes(0x27) && !bytes.includes(0x22) ? '"' : "'";
   let body = '';
@@ -277,7 +277,7 @@ function reprCodePoints(codePoints: readonly number[]): string {
 }
 
 /** Python `repr(str)` of a JavaScript string. */
-function reprStr(text: string): string {
+export function reprStr(text: string): string {
   return reprCodePoints(Array.from(text, (char) => char.codePointAt(0)!));
 }
 

@@ -59,8 +59,8 @@ export interface ManagerClientOptions extends ConnectionOptions {
   readonly connect?: ManagerConnector;
   /**
    * Seconds each connection may take to connect and authenticate (the transport's `Client` timeout), as a
-   * server that accepts but never answers would otherwise hold a call for ever. Default (and `null`): none, as
-   * Python.
+   * server that accepts but never authenticates would otherwise hold a call for ever. It does not bound the
+   * call itself: abort one with its `signal`. Default (and `null`): none, as Python.
    */
   readonly timeout?: number | null;
 }
@@ -118,11 +118,31 @@ interface HeldReference {
 }
 
 /**
- * Fresh connections (public functions: create, incref, decref, ...) open at once, at most. CPython 3.8–3.12
- * managers listen with a backlog of 16; a burst beyond it leaves connections the server never accepts, whose
- * clients wait for ever for its challenge (Python's threads rarely burst that hard).
+ * Fresh connections (public functions: create, incref, decref, ...) open at once to one server from this
+ * process, at most, however many clients it has of that server. CPython 3.8–3.12 managers listen with a
+ * backlog of 16; a burst beyond it leaves connections the server never accepts, whose clients wait for ever
+ * for its challenge (Python's threads rarely burst that hard).
  */
 const MAX_PUBLIC_CONNECTIONS = 8;
+
+/** Fresh connections open to one server address, and the calls waiting for one to close. */
+interface ConnectionSlots {
+  open: number;
+  readonly waiting: (() => void)[];
+}
+
+/** Per server address (`host:port` or path), shared by every client of this process. */
+const publicConnectionSlots = new Map<string, ConnectionSlots>();
+
+function slotsFor(address: ManagerAddress): ConnectionSlots {
+  const key = typeof address === 'string' ? address : `${address[0]}:${address[1]}`;
+  let slots = publicConnectionSlots.get(key);
+  if (slots === undefined) {
+    slots = { open: 0, waiting: [] };
+    publicConnectionSlots.set(key, slots);
+  }
+  return slots;
+}
 
 /**
  * A connection to one manager server. Create proxies with {@link create} or the typed {@link queue},
@@ -140,8 +160,9 @@ export class ManagerClient implements ProxyHost {
   #channel: Promise<ManagerConnection> | undefined;
   #channelQueue: ChannelTask[] = [];
   #channelBusy = false;
-  #publicConnections = 0;
-  readonly #publicWaiting: (() => void)[] = [];
+  readonly #publicSlots: ConnectionSlots;
+  /** Public-function calls running, settled or not; close() waits for them. */
+  readonly #publicInFlight = new Set<Promise<void>>();
   #closing: Promise<void> | undefined;
   #closed = false;
 
@@ -163,6 +184,7 @@ export class ManagerClient implements ProxyHost {
       );
     }
     this.address = address;
+    this.#publicSlots = slotsFor(address);
     this.#connect = options.connect ?? transportConnector(options);
     this.#channelName = options.channelName ?? `mpwire-${process.pid}`;
   }
@@ -201,9 +223,25 @@ export class ManagerClient implements ProxyHost {
    */
   async callPublic(name: string, args: readonly unknown[] = [], kwargs?: PythonKwargs): Promise<unknown> {
     this.#assertOpen();
+    return this.#callPublicAnyway(name, args, kwargs);
+  }
+
+  /** {@link callPublic} on a client that may be closing or closed: for giving references back. */
+  #callPublicAnyway(name: string, args: readonly unknown[], kwargs?: PythonKwargs): Promise<unknown> {
+    const call = this.#runPublic(name, args, kwargs);
+    // close() waits for these: a create or incref among them brings a reference it must give back.
+    const settled = call.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.#publicInFlight.add(settled);
+    void settled.then(() => this.#publicInFlight.delete(settled));
+    return call;
+  }
+
+  async #runPublic(name: string, args: readonly unknown[], kwargs?: PythonKwargs): Promise<unknown> {
     await this.#publicConnectionSlot();
     try {
-      this.#assertOpen();
       const connection = await this.#connect(this.address);
       try {
         await connection.send(buildRequest(null, name, args, kwargs));
@@ -212,17 +250,18 @@ export class ManagerClient implements ProxyHost {
         await connection.close();
       }
     } finally {
-      this.#publicConnections--;
-      this.#publicWaiting.shift()?.();
+      this.#publicSlots.open--;
+      this.#publicSlots.waiting.shift()?.();
     }
   }
 
-  /** Waits until fewer than MAX_PUBLIC_CONNECTIONS fresh connections are open, and counts one more. */
+  /** Waits until fewer than MAX_PUBLIC_CONNECTIONS fresh connections to the server are open, and counts one more. */
   async #publicConnectionSlot(): Promise<void> {
-    while (this.#publicConnections >= MAX_PUBLIC_CONNECTIONS) {
-      await new Promise<void>((resolve) => this.#publicWaiting.push(resolve));
+    const slots = this.#publicSlots;
+    while (slots.open >= MAX_PUBLIC_CONNECTIONS) {
+      await new Promise<void>((resolve) => slots.waiting.push(resolve));
     }
-    this.#publicConnections++;
+    slots.open++;
   }
 
   /** How many objects the server holds references to (`number_of_objects`). */
@@ -286,6 +325,12 @@ export class ManagerClient implements ProxyHost {
       return this.callPublic('decref', [held.token.id]);
     });
     await Promise.allSettled(releases);
+    // Public calls still running (a create, an incref) may bring references, which adopt() then gives back.
+    while (this.#publicInFlight.size > 0) {
+      await Promise.all([...this.#publicInFlight]);
+      // Their callers' continuations (which adopt, or give back) run before the set is looked at again.
+      await new Promise((resolve) => setImmediate(resolve));
+    }
     this.#closed = true;
     const channel = this.#channel;
     this.#channel = undefined;
@@ -331,8 +376,19 @@ export class ManagerClient implements ProxyHost {
     await this.callPublic('decref', [proxy.token.id]);
   }
 
-  /** @internal */
+  /**
+   * @internal Records a proxy's reference. On a closing or closed client the reference is given back at once
+   * (close() has already let go of the others, or is doing so) and ManagerClosedError thrown, so that nothing
+   * is left held on the server.
+   */
   adopt(proxy: ManagerProxy): void {
+    if (this.#closing) {
+      proxy.markReleased();
+      this.#callPublicAnyway('decref', [proxy.token.id]).catch(() => undefined);
+      throw new ManagerClosedError(
+        `the manager client was closed before ${proxy.describe()} arrived; its reference was given back`,
+      );
+    }
     const held: HeldReference = { token: proxy.token, proxy: new WeakRef(proxy) };
     this.#held.add(held);
     this.#heldBy.set(proxy, held);
@@ -367,7 +423,7 @@ export class ManagerClient implements ProxyHost {
   readonly #adoptReceived = async (received: ReceivedProxy): Promise<ManagerProxy> => {
     const token = rewriteTokenAddress(received.token, this.address);
     await this.incref(token);
-    const proxy = new received.proxyClass(this, token, received.exposed);
+    const proxy = new received.proxyClass(this, token, received.exposed, received.pythonProxyType);
     this.adopt(proxy);
     return proxy;
   };

@@ -2,7 +2,8 @@
  * Errors a manager server reports, as `multiprocessing.managers.convert_to_error` would raise them in Python:
  * `#ERROR` carries the remote exception itself, `#TRACEBACK` and `#UNSERIALIZABLE` carry traceback text.
  */
-import { PyGlobal, PyObject } from '../codec/values.js';
+import { reprBytes, reprFloat, reprStr } from '../codec/dis.js';
+import { PyFloat, PyGlobal, PyObject, PyTuple } from '../codec/values.js';
 
 /** Python 2 and private-module spellings of exception classes, mapped to the name Python 3 documents. */
 const CANONICAL_EXCEPTION_NAMES: ReadonlyMap<string, string> = new Map([
@@ -79,7 +80,8 @@ export class RemoteException extends RemoteError {
   constructor(exception: unknown) {
     const { qualifiedName, args } = describeException(exception);
     const canonical = canonicalExceptionName(qualifiedName);
-    super('#ERROR', `${canonical}${args.length > 0 ? `: ${formatExceptionArgs(args)}` : ''}`);
+    const text = exceptionText(canonical, args);
+    super('#ERROR', text === '' ? canonical : `${canonical}: ${text}`);
     this.pythonTypeAsSent = qualifiedName;
     this.pythonArgs = args;
     this.exception = exception;
@@ -131,12 +133,72 @@ function describeException(exception: unknown): { qualifiedName: string; args: r
   return { qualifiedName: 'builtins.Exception', args: [exception] };
 }
 
-function formatExceptionArgs(args: readonly unknown[]): string {
-  if (args.length === 1) return typeof args[0] === 'string' ? args[0] : safeJson(args[0]);
-  return safeJson(args);
+/** The OSError family, whose str() is `[Errno n] strerror: 'filename'`. */
+const OS_ERRORS = new Set(
+  [
+    'OSError',
+    'BlockingIOError',
+    'ChildProcessError',
+    'ConnectionError',
+    'BrokenPipeError',
+    'ConnectionAbortedError',
+    'ConnectionRefusedError',
+    'ConnectionResetError',
+    'FileExistsError',
+    'FileNotFoundError',
+    'InterruptedError',
+    'IsADirectoryError',
+    'NotADirectoryError',
+    'PermissionError',
+    'ProcessLookupError',
+    'TimeoutError',
+  ].map((name) => `builtins.${name}`),
+);
+
+/** Python's `str(exc)` for an exception of this class with these args, as a Python client would print it. */
+function exceptionText(pythonType: string, args: readonly unknown[]): string {
+  if (args.length === 0) return '';
+  if (OS_ERRORS.has(pythonType) && args.length >= 2 && args.length <= 5) {
+    const [errno, strerror, filename, , filename2] = args;
+    const base = `[Errno ${pythonStr(errno)}] ${pythonStr(strerror)}`;
+    if (filename === undefined || filename === null) return base;
+    const first = `${base}: ${pythonRepr(filename)}`;
+    return filename2 === undefined || filename2 === null ? first : `${first} -> ${pythonRepr(filename2)}`;
+  }
+  if (args.length === 1) return pythonType === 'builtins.KeyError' ? pythonRepr(args[0]) : pythonStr(args[0]);
+  return pythonRepr(PyTuple.fromItems(args));
 }
 
-function safeJson(value: unknown): string {
+function pythonStr(value: unknown): string {
+  return typeof value === 'string' ? value : pythonRepr(value);
+}
+
+/** Python's `repr()` of the values exceptions usually carry; JSON for anything else. */
+function pythonRepr(value: unknown, seen: Set<object> = new Set()): string {
+  if (value === null || value === undefined) return 'None';
+  if (typeof value === 'boolean') return value ? 'True' : 'False';
+  if (typeof value === 'string') return reprStr(value);
+  if (typeof value === 'bigint') return String(value);
+  if (typeof value === 'number')
+    return Number.isInteger(value) && !Object.is(value, -0) ? String(value) : reprFloat(value);
+  if (value instanceof PyFloat) return reprFloat(value.value);
+  if (value instanceof Uint8Array) return reprBytes(value);
+  if (typeof value !== 'object' || seen.has(value)) return '...';
+  seen.add(value);
+  if (value instanceof PyTuple) {
+    const items = value.map((item) => pythonRepr(item, seen));
+    return items.length === 1 ? `(${items[0]},)` : `(${items.join(', ')})`;
+  }
+  if (Array.isArray(value)) return `[${value.map((item) => pythonRepr(item, seen)).join(', ')}]`;
+  if (value instanceof Map) {
+    return `{${[...value].map(([k, v]) => `${pythonRepr(k, seen)}: ${pythonRepr(v, seen)}`).join(', ')}}`;
+  }
+  if (value instanceof PyGlobal) return `<class '${value.qualifiedName}'>`;
+  if (Object.getPrototypeOf(value) === Object.prototype) {
+    return `{${Object.entries(value)
+      .map(([k, v]) => `${reprStr(k)}: ${pythonRepr(v, seen)}`)
+      .join(', ')}}`;
+  }
   try {
     return (
       JSON.stringify(value, (_key, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)) ?? String(value)
@@ -146,8 +208,20 @@ function safeJson(value: unknown): string {
   }
 }
 
+const CHAINED = '\nDuring handling of the above exception, another exception occurred:\n';
+
+/**
+ * The line naming the exception a traceback reports: its last line, except where a server's own lookup
+ * failed while handling the real error. Calling a method that is not exposed, 3.x's `serve_client` raises
+ * AttributeError (`method 'x' of ... is not in exposed=...`), then fails looking `x` up among its fallback
+ * methods, so the traceback ends in `KeyError: 'x'`: the AttributeError is reported.
+ */
 function lastTracebackLine(traceback: string): string {
-  const lines = traceback.trimEnd().split('\n');
+  const parts = traceback.trimEnd().split(CHAINED);
+  const last = parts[parts.length - 1]!;
+  const reported =
+    parts.length > 1 && last.includes('fallback_mapping[methodname]') ? parts[parts.length - 2]! : last;
+  const lines = reported.trimEnd().split('\n');
   return lines[lines.length - 1]?.trim() || 'remote error';
 }
 

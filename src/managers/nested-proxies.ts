@@ -6,7 +6,7 @@
 import { PyGlobal, PyObject, PyTuple } from '../codec/values.js';
 import { ManagerProtocolError } from './errors.js';
 import { exposedNames } from './messages.js';
-import { DictProxy, ListProxy, ManagerProxy, type ProxyClass } from './proxy.js';
+import { AUTO_PROXY, DictProxy, ListProxy, ManagerProxy, type ProxyClass } from './proxy.js';
 import { type ReceivedToken, tokenFromPickle, tokenToPickle } from './token.js';
 
 const MANAGERS_MODULE = 'multiprocessing.managers';
@@ -26,6 +26,8 @@ export interface ReceivedProxy {
   /** The exposed names the pickle carried (AutoProxy); empty for typed Python proxy classes, which carry none. */
   readonly exposed: readonly string[];
   readonly proxyClass: ProxyClass<ManagerProxy>;
+  /** The Python proxy class it was pickled as, which it is pickled as again. */
+  readonly pythonProxyType: PyGlobal;
 }
 
 /** Turns a received proxy into a live one; the client increfs, as Python's RebuildProxy does. */
@@ -49,18 +51,25 @@ function readRebuildProxy(value: PyObject): ReceivedProxy {
   return {
     token: tokenFromPickle(token),
     exposed: exposedValue === undefined || exposedValue === null ? [] : exposedNames(exposedValue),
-    proxyClass: TYPED_PROXY_CLASSES.get(proxyType.name) ?? ManagerProxy,
+    proxyClass:
+      (proxyType.module === MANAGERS_MODULE ? TYPED_PROXY_CLASSES.get(proxyType.name) : undefined) ??
+      ManagerProxy,
+    pythonProxyType: proxyType,
   };
 }
 
-/** Python's pickled form of a proxy: AutoProxy with its exposed names, or the typed class Python has. */
+/**
+ * Python's pickled form of a proxy: its Python proxy class (AutoProxy with the exposed names, which it builds
+ * its methods from; a typed class such as NamespaceProxy or ListProxy with none, as Python writes them).
+ */
 function proxyToPickle(proxy: ManagerProxy): PyObject {
-  const typedName =
-    proxy instanceof ListProxy ? 'ListProxy' : proxy instanceof DictProxy ? 'DictProxy' : undefined;
+  const proxyType = proxy.pythonProxyType;
   const kwds = new Map<string, unknown>();
-  if (!typedName) kwds.set('exposed', PyTuple.fromItems(proxy.exposed));
+  if (proxyType.module === AUTO_PROXY.module && proxyType.name === AUTO_PROXY.name) {
+    kwds.set('exposed', PyTuple.fromItems(proxy.exposed));
+  }
   return new PyObject('reduce', new PyGlobal(MANAGERS_MODULE, 'RebuildProxy'), [
-    new PyGlobal(MANAGERS_MODULE, typedName ?? 'AutoProxy'),
+    proxyType,
     tokenToPickle(proxy.token),
     'pickle',
     kwds,

@@ -2,6 +2,7 @@
  * Proxies: TypeScript handles on objects that live in a manager server. Each owns exactly one server-side
  * reference, as a Python proxy does once its constructor's incref and the creator's decref have cancelled out.
  */
+import { PyGlobal } from '../codec/values.js';
 import { secondsToMilliseconds } from '../transport/connection.js';
 import { ManagerClosedError } from './errors.js';
 import type { PythonKwargs } from './messages.js';
@@ -35,7 +36,8 @@ export interface ProxyCallOptions {
    * Gives up on the call. A call still queued is simply dropped. A call already sent cannot be cancelled on
    * the server (Python has no way to), so the client closes its method channel and opens a new one for the
    * next call; the server finishes the call anyway and its result is lost (an aborted `get` may consume an
-   * item). Prefer Python-side timeouts, such as `get({ timeout })`, where the method has one.
+   * item, and a new proxy the reply would have held leaves its reference on the server). Prefer Python-side
+   * timeouts, such as `get({ timeout })`, where the method has one.
    */
   readonly signal?: AbortSignal;
 }
@@ -45,7 +47,46 @@ export type ProxyClass<P extends ManagerProxy> = new (
   host: ProxyHost,
   token: ManagerToken,
   exposed: readonly string[],
+  pythonProxyType?: PyGlobal,
 ) => P;
+
+const MANAGERS_MODULE = 'multiprocessing.managers';
+
+/** Python's generic proxy class, made from the exposed names a pickled proxy carries. */
+export const AUTO_PROXY = new PyGlobal(MANAGERS_MODULE, 'AutoProxy');
+
+/**
+ * The proxy classes SyncManager registers its typeids with (`SyncManager.register('Lock', threading.Lock,
+ * AcquirerProxy)`...); the typeids it registers without one (`Queue`, `JoinableQueue`, `AsyncResult`) and any
+ * other server's get AutoProxy.
+ */
+const SYNC_MANAGER_PROXY_TYPES: ReadonlyMap<string, string> = new Map([
+  ['Event', 'EventProxy'],
+  ['Lock', 'AcquirerProxy'],
+  ['RLock', 'AcquirerProxy'],
+  ['Semaphore', 'AcquirerProxy'],
+  ['BoundedSemaphore', 'AcquirerProxy'],
+  ['Condition', 'ConditionProxy'],
+  ['Barrier', 'BarrierProxy'],
+  ['Pool', 'PoolProxy'],
+  ['list', 'ListProxy'],
+  ['dict', 'DictProxy'],
+  ['Value', 'ValueProxy'],
+  ['Array', 'ArrayProxy'],
+  ['Namespace', 'NamespaceProxy'],
+  ['Iterator', 'IteratorProxy'],
+]);
+
+/**
+ * The Python proxy class a new proxy is pickled as, when it did not arrive pickled as one: SyncManager's for
+ * its typeid, else the Python twin of its TypeScript class (ListProxy, DictProxy), else AutoProxy.
+ */
+function defaultPythonProxyType(proxy: ManagerProxy, typeid: string): PyGlobal {
+  const name =
+    SYNC_MANAGER_PROXY_TYPES.get(typeid) ??
+    (proxy instanceof ListProxy ? 'ListProxy' : proxy instanceof DictProxy ? 'DictProxy' : undefined);
+  return name === undefined ? AUTO_PROXY : new PyGlobal(MANAGERS_MODULE, name);
+}
 
 /**
  * A handle on one object in a manager server, like Python's `BaseProxy`/`AutoProxy`. `call` runs any exposed
@@ -56,14 +97,21 @@ export class ManagerProxy {
   readonly token: ManagerToken;
   /** The method names the server lets this proxy call (the server's list; it differs across Python versions). */
   readonly exposed: readonly string[];
+  /**
+   * The Python proxy class this proxy is pickled as when sent to the server or to Python clients (inside a
+   * value stored in a dict, put on a queue...): the class it came in as, or the one SyncManager registers its
+   * typeid with (`NamespaceProxy` for `Namespace`, `AcquirerProxy` for `Lock`...), else `AutoProxy`.
+   */
+  readonly pythonProxyType: PyGlobal;
   readonly #host: ProxyHost;
   #released = false;
 
   /** @internal Proxies come from `ManagerClient.create` and its typed variants, not from user code. */
-  constructor(host: ProxyHost, token: ManagerToken, exposed: readonly string[]) {
+  constructor(host: ProxyHost, token: ManagerToken, exposed: readonly string[], pythonProxyType?: PyGlobal) {
     this.#host = host;
     this.token = token;
     this.exposed = exposed;
+    this.pythonProxyType = pythonProxyType ?? defaultPythonProxyType(this, token.typeid);
   }
 
   /** True once `release()` has run; further calls throw ManagerClosedError. */
@@ -84,7 +132,9 @@ export class ManagerProxy {
     if (this.#released) {
       return Promise.reject(new ManagerClosedError(`proxy ${this.describe()} was released`));
     }
-    return this.#host.callMethod(this.token, methodName, args, kwargs, options);
+    // The proxy stays reachable until the reply is in: collected while its call waits for the channel, its
+    // finalizer's decref (on a connection of its own) could reach the server first and free the object.
+    return this.#host.callMethod(this.token, methodName, args, kwargs, options).finally(() => this);
   }
 
   /** A copy of the remote object itself (Python's `proxy._getvalue()`, the `#GETVALUE` request). */
@@ -100,7 +150,7 @@ export class ManagerProxy {
     if (this.#released) throw new ManagerClosedError(`proxy ${this.describe()} was released`);
     await this.#host.incref(this.token);
     const ctor = this.constructor as ProxyClass<this>;
-    const copy = new ctor(this.#host, this.token, this.exposed);
+    const copy = new ctor(this.#host, this.token, this.exposed, this.pythonProxyType);
     this.#host.adopt(copy);
     return copy;
   }
@@ -111,7 +161,7 @@ export class ManagerProxy {
    */
   as<P extends ManagerProxy>(proxyClass: ProxyClass<P>): P {
     if (this.#released) throw new ManagerClosedError(`proxy ${this.describe()} was released`);
-    const typed = new proxyClass(this.#host, this.token, this.exposed);
+    const typed = new proxyClass(this.#host, this.token, this.exposed, this.pythonProxyType);
     this.#host.transfer(this, typed);
     this.#released = true;
     return typed;
@@ -159,9 +209,11 @@ export interface QueueWaitOptions extends ProxyCallOptions {
  */
 function queueTimeout(timeout: number | null | undefined): number | null {
   if (timeout === undefined || timeout === null) return null;
-  if (Number.isNaN(timeout)) {
+  if (Number.isNaN(timeout) || timeout === Number.POSITIVE_INFINITY) {
+    // 3.x servers answer an infinite timeout with OverflowError; 2.7's wait for ever.
     throw new RangeError(
-      "timeout must be a number of seconds, got NaN (the server's queue would wait for ever)",
+      `timeout must be a finite number of seconds, got ${timeout} (the server's queue would wait for ever or ` +
+        'refuse it); pass null to wait without a limit',
     );
   }
   // Anything but a number: a TypeError, as for every timeout.
