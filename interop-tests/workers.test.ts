@@ -278,6 +278,7 @@ describe('a worker connection as a transport connection', () => {
   it('iterates messages until a child that exits with code 0 is done, and fileno() is its descriptor', async () => {
     await using worker = await spawnPython({ code: sender(5, 0) });
     expect(worker.conn.fileno()).toBe(worker.conn.connection.fileno());
+    expect([worker.conn.readable, worker.conn.writable]).toEqual([true, true]);
     const got: unknown[] = [];
     for await (const message of worker.conn) got.push(message);
     expect(got).toEqual([0, 1, 2, 3, 4]);

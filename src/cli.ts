@@ -123,8 +123,8 @@ function parseDisArguments(given: readonly string[]): DisArguments | 'help' {
     else if (arg === '-p' || arg === '--preamble') preamble = value();
     else if (arg === '-l' || arg === '--indentlevel') {
       const text = value();
-      if (!/^\d+$/.test(text))
-        throw new UsageError(`--indentlevel needs a non-negative integer, got ${text}`);
+      // argparse's int: a negative level indents nothing, as ' ' * -1 is ''.
+      if (!/^\s*[-+]?\d+\s*$/.test(text)) throw new UsageError(`--indentlevel needs an integer, got ${text}`);
       indentLevel = Number(text);
     } else throw new UsageError(`unknown option ${arg}`);
   }

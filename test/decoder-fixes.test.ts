@@ -314,6 +314,33 @@ describe('Python 2 str decoding errors', () => {
   });
 });
 
+describe('options and decoders a user gives', () => {
+  it('BUILD on a registered type whose decoder has no setState is NOT_SUPPORTED, and says what to add', () => {
+    const registry = new Registry().register({
+      module: 'app',
+      name: 'Point',
+      decoder: { construct: () => ({}) },
+    });
+    // app.Point() with a state: what pickling an instance of a plain class gives.
+    const pickle = bytes('\x80\x02capp\nPoint\n)R}X\x01\x00\x00\x00xK\x01sb.');
+    expect(() => loads(pickle, { registry })).toThrow(
+      expect.objectContaining({
+        code: 'NOT_SUPPORTED',
+        message: expect.stringContaining('setState(obj, state)'),
+      }),
+    );
+  });
+
+  it("takes null, Python's None, for the options whose default is None", () => {
+    const pickle = dumps([1, 'a'], { persistentId: null, bufferCallback: null });
+    expect(hex(pickle)).toBe(hex(dumps([1, 'a'])));
+    expect(loads(pickle, { buffers: null, persistentLoad: null })).toEqual([1, 'a']);
+    expect(() => loads(pickle, { buffers: 5 as never })).toThrow(
+      expect.objectContaining({ code: 'BAD_OPTION' }),
+    );
+  });
+});
+
 describe('an int argument beyond 2**53', () => {
   it('says so, where a deque maxlen of 2**60 read "must be an int, not int"', () => {
     // collections.deque([], 2**60): LONG1 of 8 bytes.

@@ -61,6 +61,10 @@ describe('runCli dis', () => {
     const path = file('list.pkl', LIST_PICKLE);
     expect(await runCli(['dis', '-a', '--indentlevel', '2', path], io)).toBe(ExitCode.OK);
     expect(io.stdout).toBe(dis(LIST_PICKLE, { annotate: true, indentLevel: 2 }));
+    // argparse takes -l -1, as python -m pickletools does: no indentation.
+    const negative = memoryIo();
+    expect(await runCli(['dis', '-l', '-1', path], negative)).toBe(ExitCode.OK);
+    expect(negative.stdout).toBe(dis(LIST_PICKLE, { indentLevel: 0 }));
   });
 
   it('prints a preamble per file and, with --memo, resolves memo references across files', async () => {
@@ -99,6 +103,9 @@ describe('runCli dis', () => {
     const unknown = memoryIo();
     expect(await runCli(['dis', '--frobnicate'], unknown)).toBe(ExitCode.USAGE);
     expect(unknown.stderr).toMatch(/^mpwire dis: unknown option --frobnicate\n\nUsage: mpwire/);
+    const notNumber = memoryIo();
+    expect(await runCli(['dis', '-l', 'two'], notNumber)).toBe(ExitCode.USAGE);
+    expect(notNumber.stderr).toMatch(/^mpwire dis: --indentlevel needs an integer, got two/);
     const noValue = memoryIo();
     expect(await runCli(['dis', '-l'], noValue)).toBe(ExitCode.USAGE);
     expect(noValue.stderr).toMatch(/^mpwire dis: option -l needs a value/);

@@ -115,6 +115,25 @@ describe('genops', () => {
 });
 
 describe('dis', () => {
+  it('takes any bytes-like input as loads does, and refuses misspelt or mistyped options', () => {
+    const pickle = bytes('(I1\nl.');
+    const listing = dis(pickle);
+    const copy = new ArrayBuffer(pickle.length);
+    new Uint8Array(copy).set(pickle);
+    expect(dis(copy)).toBe(listing);
+    expect(dis(new DataView(copy))).toBe(listing);
+    expect(dis(pickle, null)).toBe(listing);
+    expect([...genops(copy)].map((op) => op.info.name)).toEqual(['MARK', 'INT', 'LIST', 'STOP']);
+    expect(() => dis([40, 108, 46] as unknown as Uint8Array)).toThrow(/pickle data must be bytes/);
+    for (const options of [{ indentlevel: 2 }, { indentLevel: '2' }, { annotate: 'yes' }, { memo: {} }]) {
+      expect(() => dis(pickle, options as never)).toThrow(
+        expect.objectContaining({ code: 'BAD_OPTION' }) as unknown as Error,
+      );
+    }
+    // pickletools' ' ' * indentlevel: a negative level indents nothing.
+    expect(dis(pickle, { indentLevel: -1 })).toBe(dis(pickle, { indentLevel: 0 }));
+  });
+
   it('prints offsets, opcode bytes, MARK indentation, arguments and MARK notes as pickletools does', () => {
     expect(dis(bytes('(lp0\nI1\naV\\u20ac\np1\na.'))).toBe(
       [

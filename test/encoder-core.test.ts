@@ -152,7 +152,8 @@ function buildCases(): OracleCase[] {
       },
     },
     {
-      // CPython has one b'' and one bytes object per byte value: equal ones share a memo entry.
+      // CPython has one b'', so equal empty bytes share a memo entry; bytes(bytearray(b'A')) is a new object,
+      // not the b'A' it shares for literals and unpickled values, and distinct objects are written twice.
       name: 'bytes of length 0 and 1, distinct objects',
       python: "v = [b'', bytes(bytearray(b'')), b'A', bytes(bytearray(b'A')), b'B', b'']",
       value: () => [

@@ -14,6 +14,8 @@ import {
   Listener,
   Pipe,
   ProtocolError,
+  type SpawnWithPipeOptions,
+  spawnWithPipe,
   TransportError,
   wait,
 } from '../src/transport/index.js';
@@ -797,6 +799,15 @@ describe('recv() with unpicklerOptions', () => {
     await expect(
       Client(['127.0.0.1', 1], { picklerOptions: { protocol: 5, bufferCallback } }),
     ).rejects.toMatchObject({ code: 'BAD_OPTION' });
+    // At the default protocol too: the reason is the connection, not the protocol.
+    await expect(Pipe(true, { picklerOptions: { bufferCallback } })).rejects.toThrow(
+      'a connection cannot carry out-of-band buffers',
+    );
+    // A string where a number belongs is shown as a string.
+    await expect(Pipe(true, { maxMessageLength: '10' as unknown as number })).rejects.toThrow(/not "10"$/);
+    expect(() => spawnWithPipe('true', [], null as unknown as SpawnWithPipeOptions)).toThrow(
+      'options must be an object, not null',
+    );
     for (const maxMessageLength of [Number.NaN, -1, 1.5]) {
       await expect(Pipe(true, { maxMessageLength })).rejects.toThrow(RangeError);
     }

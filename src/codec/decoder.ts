@@ -111,9 +111,9 @@ export interface UnpicklerOptions {
   /** The copyreg extension registry for EXT1/EXT2/EXT4: code → [module, name]. */
   readonly extensions?: ReadonlyMap<number, readonly [string, string]>;
   /** Resolves PERSID/BINPERSID ids; without it they become PyPersistentRef placeholders. */
-  readonly persistentLoad?: (pid: unknown) => unknown;
+  readonly persistentLoad?: ((pid: unknown) => unknown) | null;
   /** Out-of-band buffers for NEXT_BUFFER, consumed in order, as `pickle.loads(..., buffers=)`. */
-  readonly buffers?: Iterable<ArrayBufferView | ArrayBuffer | PyPickleBuffer>;
+  readonly buffers?: Iterable<ArrayBufferView | ArrayBuffer | PyPickleBuffer> | null;
   /** Resource limits; missing fields take DEFAULT_UNPICKLING_LIMITS. */
   readonly limits?: Partial<UnpicklingLimits>;
 }
@@ -505,7 +505,7 @@ export class Unpickler {
       const allow = options.allowGlobals;
       this.#filter = allow === undefined ? undefined : typeof allow === 'function' ? allow : allowList(allow);
       this.#extensions = options.extensions;
-      this.#persistentLoad = options.persistentLoad;
+      this.#persistentLoad = options.persistentLoad ?? undefined;
       this.#buffers = options.buffers?.[Symbol.iterator]();
     } catch (error) {
       throw optionsReadFailure(error);
@@ -540,7 +540,11 @@ export class Unpickler {
   #load(input: Uint8Array | ArrayBufferView | ArrayBuffer, offset: number, keepMemo: boolean): LoadResult {
     const data = input instanceof Uint8Array ? input : pickleBytes(input);
     if (!Number.isInteger(offset) || offset < 0 || offset > data.length) {
-      throw new UnpicklingError('BAD_ARGUMENT', `offset ${offset} is outside the data`, 0);
+      const shown =
+        typeof offset === 'number'
+          ? String(offset)
+          : `${JSON.stringify(offset) ?? String(offset)} (not a number)`;
+      throw new UnpicklingError('BAD_ARGUMENT', `offset ${shown} is outside the data`, 0);
     }
     const memoBase = this.#memo.length;
     const memoCount = this.#memoCount;
@@ -2161,7 +2165,12 @@ export class Unpickler {
   ): unknown {
     const decoder = typeof obj === 'object' && obj !== null ? this.#userObjects.get(obj) : undefined;
     if (decoder) {
-      if (!decoder.setState) return fail('BAD_STACK', 'registered type has no setState for BUILD');
+      if (!decoder.setState) {
+        return fail(
+          'NOT_SUPPORTED',
+          `BUILD gives ${describe(obj)} a state, and its registered decoder has no setState(obj, state) to take it`,
+        );
+      }
       const replaced = decoder.setState(obj, stateValue);
       if (replaced === undefined || replaced === obj) return obj;
       this.#replaceInMemo(obj as object, replaced, memo, memoFloor, memoCeiling);

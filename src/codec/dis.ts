@@ -5,7 +5,9 @@
  * Pure: no I/O.
  */
 
+import { byteViewOf } from './bytes-like.js';
 import { UnpicklingError, type UnpicklingErrorCode } from './errors.js';
+import { kindOf } from './kind-of.js';
 import { OPCODE_BY_CODE, type OpcodeInfo, type OpcodeName } from './opcodes.js';
 import { PyByteArray, type PyInt } from './values.js';
 
@@ -786,8 +788,51 @@ export function opcodeEnd(data: Uint8Array, pos: number): number {
  * Throws a {@link DisassemblyError} for an unknown opcode, an argument that runs past the data or is
  * malformed, or data that ends before STOP — after yielding every opcode before the failure.
  */
-export function* genops(data: Uint8Array): Generator<PickleOp, void, undefined> {
-  for (const { info, arg, pos, end } of scanOps(data)) yield { info, arg, pos, end };
+export function* genops(
+  input: Uint8Array | ArrayBufferView | ArrayBuffer,
+): Generator<PickleOp, void, undefined> {
+  for (const { info, arg, pos, end } of scanOps(disassemblyInput(input))) yield { info, arg, pos, end };
+}
+
+/** The bytes of any bytes-like input, as `loads` takes them. @throws UnpicklingError BAD_ARGUMENT. */
+function disassemblyInput(input: unknown): Uint8Array {
+  const bytes = byteViewOf(input);
+  if (bytes !== undefined) return bytes;
+  throw new UnpicklingError(
+    'BAD_ARGUMENT',
+    `pickle data must be bytes (a Uint8Array, another ArrayBufferView or an ArrayBuffer), not ${kindOf(input)}`,
+    0,
+  );
+}
+
+const DISASSEMBLE_OPTION_NAMES: readonly string[] = ['indentLevel', 'annotate', 'memo'];
+
+/** Refuses misspelt and mistyped options, which would otherwise be ignored. @throws UnpicklingError BAD_OPTION. */
+function checkDisassembleOptions(options: DisassembleOptions | null): DisassembleOptions {
+  const bad = (message: string): never => {
+    throw new UnpicklingError('BAD_OPTION', message, 0);
+  };
+  if (options === null || options === undefined) return {};
+  if (typeof options !== 'object' || Array.isArray(options))
+    bad(`options must be an object, not ${kindOf(options)}`);
+  for (const name of Object.keys(options)) {
+    if (!DISASSEMBLE_OPTION_NAMES.includes(name)) {
+      bad(`unknown option ${name}: the options are ${DISASSEMBLE_OPTION_NAMES.join(', ')}`);
+    }
+  }
+  const { indentLevel, annotate, memo } = options;
+  if (indentLevel !== undefined && !Number.isSafeInteger(indentLevel)) {
+    bad(`indentLevel must be an integer, not ${kindOf(indentLevel)}`);
+  }
+  if (
+    annotate !== undefined &&
+    typeof annotate !== 'boolean' &&
+    !(typeof annotate === 'number' && Number.isSafeInteger(annotate))
+  ) {
+    bad(`annotate must be a boolean or an integer, not ${kindOf(annotate)}`);
+  }
+  if (memo !== undefined && !(memo instanceof Map)) bad(`memo must be a Map, not ${kindOf(memo)}`);
+  return options;
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -847,8 +892,14 @@ const ANNOTATE_DEFAULT_COLUMN = 30;
  * // '    0: \x80 PROTO      4\n    2: N    NONE\n    3: .    STOP\nhighest protocol among opcodes = 2\n'
  * // (PROTO itself is a protocol 2 opcode, and pickletools counts opcodes, not the PROTO argument.)
  */
-export function dis(data: Uint8Array, options: DisassembleOptions = {}): string {
-  const indentChunk = ' '.repeat(options.indentLevel ?? 4);
+export function dis(
+  input: Uint8Array | ArrayBufferView | ArrayBuffer,
+  disOptions: DisassembleOptions | null = {},
+): string {
+  const data = disassemblyInput(input);
+  const options = checkDisassembleOptions(disOptions);
+  // pickletools' ' ' * indentlevel: a negative level indents nothing.
+  const indentChunk = ' '.repeat(Math.max(0, options.indentLevel ?? 4));
   const annotate =
     options.annotate === true
       ? ANNOTATE_DEFAULT_COLUMN

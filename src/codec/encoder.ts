@@ -107,12 +107,12 @@ export interface PicklerOptions {
    * pickle the value normally, anything else to write that as a persistent id (BINPERSID, or PERSID at
    * protocol 0, where the id must be a string or number).
    */
-  persistentId?: (value: unknown) => unknown;
+  persistentId?: ((value: unknown) => unknown) | null;
   /**
    * CPython's `buffer_callback` (protocol 5): called with each PyPickleBuffer; a truthy result keeps the
    * buffer in band, anything else writes NEXT_BUFFER (+ READONLY_BUFFER) and leaves the data to the caller.
    */
-  bufferCallback?: (buffer: PyPickleBuffer) => unknown;
+  bufferCallback?: ((buffer: PyPickleBuffer) => unknown) | null;
   /** User classes: instances of a registered `type` are written through its reducer. */
   registry?: Registry;
   /**
@@ -312,14 +312,18 @@ export function checkPicklerOptions(options: PicklerOptions): number {
   }
   // CPython: "If a negative number is specified, HIGHEST_PROTOCOL is selected."
   if (protocol < 0) protocol = HIGHEST_PROTOCOL;
-  if (options.bufferCallback !== undefined && protocol < 5) bad('bufferCallback needs protocol 5');
+  if (options.bufferCallback !== undefined && options.bufferCallback !== null && protocol < 5)
+    bad('bufferCallback needs protocol 5');
   for (const name of ['fixImports', 'memoizeStrings', 'numpy'] as const) {
     const value = options[name];
     if (value !== undefined && typeof value !== 'boolean')
       bad(`${name} must be a boolean, not ${String(value)}`);
   }
+  // None (null) is Python's default for both, as no option.
   for (const name of ['persistentId', 'bufferCallback'] as const) {
-    if (options[name] !== undefined && typeof options[name] !== 'function') bad(`${name} must be a function`);
+    const value = options[name];
+    if (value !== undefined && value !== null && typeof value !== 'function')
+      bad(`${name} must be a function`);
   }
   if (options.registry !== undefined && typeof options.registry?.reducerFor !== 'function') {
     bad('registry must be a Registry');
@@ -474,8 +478,8 @@ export class Pickler {
       this.#binary = protocol >= 1;
       this.#fixImports = options.fixImports ?? true;
       this.#memoizeStrings = options.memoizeStrings ?? true;
-      this.#persistentId = options.persistentId;
-      this.#bufferCallback = options.bufferCallback;
+      this.#persistentId = options.persistentId ?? undefined;
+      this.#bufferCallback = options.bufferCallback ?? undefined;
       this.#registry = options.registry;
       this.#numpy = options.numpy ?? true;
       this.#extensions = options.extensions?.size ? options.extensions : undefined;

@@ -21,7 +21,10 @@ export type UnpicklingErrorCode =
   | 'BAD_FRAME'
   /** A global that strict mode or the allow-list refuses. */
   | 'GLOBAL_REFUSED'
-  /** PERSID/BINPERSID with no `persistentLoad` option, EXT codes with no registry entry, NEXT_BUFFER without buffers. */
+  /**
+   * PERSID/BINPERSID with no `persistentLoad` option, EXT codes with no registry entry, NEXT_BUFFER without
+   * buffers, BUILD on a registered type whose decoder has no `setState`.
+   */
   | 'NOT_SUPPORTED'
   /** A configured limit was exceeded (input size, depth, memo, string length, bigint digits, container size). */
   | 'LIMIT_EXCEEDED'
@@ -60,8 +63,6 @@ export type PicklingErrorCode =
   | 'PROTOCOL'
   /** A bad option, such as an unknown protocol number. */
   | 'BAD_OPTION'
-  /** A configured limit was exceeded. */
-  | 'LIMIT_EXCEEDED'
   /**
    * A Map key or Set element Python cannot hash (an array, object, Map, Set, or a tuple holding one): Python
    * could not load the pickle. Use a `PyTuple` (`tuple(...)`) or a `PyFrozenSet` instead.

@@ -39,7 +39,7 @@ export interface UnpicklingLimits {
   readonly maxObjects: number;
   /**
    * Most items the standard-library reconstructors (`set(list)`, `tuple(list)`, `bytes(list)`, `deque(list)`...)
-   * may copy in one load, per byte of input, on top of COPY_ALLOWANCE. A list in the memo can be handed to
+   * may copy in one load, per byte of input, beyond the first 1 048 576 (COPY_ALLOWANCE). A list in the memo can be handed to
    * them again and again for a few bytes each: 52 KB of pickle made 2000 tuples of a 20000-item list, 4e7
    * items (1.6 s; CPython 0.6 s). What a pickle holds once, it cannot copy more than once per byte.
    */
@@ -145,9 +145,11 @@ export function checkUnpicklerOptions(options: UnpicklerOptions): Readonly<Unpic
     if (value !== undefined && typeof value !== 'boolean')
       badOption(`${name} must be a boolean, not ${show(value)}`);
   }
+  // None (null) is Python's default for persistent_load and buffers, as no option.
   for (const name of FUNCTIONS) {
     const value = options[name];
-    if (value !== undefined && typeof value !== 'function') badOption(`${name} must be a function`);
+    if (value !== undefined && value !== null && typeof value !== 'function')
+      badOption(`${name} must be a function`);
   }
   for (const name of ['encoding', 'errors'] as const) {
     const value = options[name];
@@ -187,6 +189,7 @@ export function checkUnpicklerOptions(options: UnpicklerOptions): Readonly<Unpic
   }
   if (
     options.buffers !== undefined &&
+    options.buffers !== null &&
     (typeof options.buffers === 'string' || typeof options.buffers?.[Symbol.iterator] !== 'function')
   ) {
     badOption('buffers must be an iterable of buffers');

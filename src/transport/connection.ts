@@ -51,9 +51,14 @@ export interface ConnectionOptions {
   readonly readHighWaterMark?: number;
 }
 
+/** A value in an error message: a string quoted, so that `'1'` does not read as the number 1. */
+function shown(value: unknown): string {
+  return typeof value === 'string' ? JSON.stringify(value) : String(value);
+}
+
 /** An offset, size or length argument must be a whole number, as Python's are ints (a float is a TypeError). */
 function checkInteger(name: string, value: number): void {
-  if (!Number.isSafeInteger(value)) throw new TypeError(`${name} must be an integer, not ${String(value)}`);
+  if (!Number.isSafeInteger(value)) throw new TypeError(`${name} must be an integer, not ${shown(value)}`);
 }
 
 /**
@@ -69,7 +74,7 @@ export function checkWholeNumber(name: string, value: unknown, least: number, un
     !(Number.isSafeInteger(value) || (unbounded && value === Number.POSITIVE_INFINITY))
   ) {
     const range = `${unbounded ? 'a whole number or Infinity' : 'a whole number'} from ${least} up`;
-    throw new RangeError(`${name} must be ${range}, not ${String(value)}`);
+    throw new RangeError(`${name} must be ${range}, not ${shown(value)}`);
   }
 }
 
@@ -110,11 +115,11 @@ export function checkConnectionOptions(options: ConnectionOptions, otherNames: r
   checkWholeNumber('maxMessageLength', options.maxMessageLength, 0, true);
   checkWholeNumber('readHighWaterMark', options.readHighWaterMark, 1, true);
   if (options.picklerOptions !== undefined || options.protocol !== undefined) {
-    checkPicklerOptions({
-      ...options.picklerOptions,
-      protocol: options.protocol ?? options.picklerOptions?.protocol,
-    });
-    if (options.picklerOptions?.bufferCallback !== undefined) {
+    // Before the pickler's own checks, which would first ask for protocol 5 for it.
+    if (
+      options.picklerOptions?.bufferCallback !== undefined &&
+      options.picklerOptions.bufferCallback !== null
+    ) {
       // send() writes one pickle per message: buffers kept out of band would never reach the peer, which
       // would then fail to load the message (CPython's Connection.send has no buffer_callback either).
       throw new PicklingError(
@@ -124,6 +129,10 @@ export function checkConnectionOptions(options: ConnectionOptions, otherNames: r
         '',
       );
     }
+    checkPicklerOptions({
+      ...options.picklerOptions,
+      protocol: options.protocol ?? options.picklerOptions?.protocol,
+    });
   }
   if (options.unpicklerOptions !== undefined) checkUnpicklerOptions(options.unpicklerOptions);
 }
@@ -340,7 +349,7 @@ function abortReason(signal: AbortSignal): unknown {
 export function secondsToMilliseconds(seconds: number | null | undefined): number | undefined {
   if (seconds === null || seconds === undefined) return undefined;
   if (typeof seconds !== 'number')
-    throw new TypeError(`timeout must be a number of seconds, not ${String(seconds)}`);
+    throw new TypeError(`timeout must be a number of seconds, not ${shown(seconds)}`);
   if (Number.isNaN(seconds)) throw new RangeError('timeout must be a number of seconds, got NaN');
   return Math.max(0, seconds * 1000);
 }
@@ -971,7 +980,11 @@ export class Connection implements AsyncIterable<unknown> {
       if (payload !== undefined) {
         const receiver = this.receivers.shift()!;
         if (receiver.maxlength !== undefined && payload.byteLength > receiver.maxlength) {
-          this.failBadLength(receiver);
+          this.failBadLength(
+            receiver,
+            payload.byteLength,
+            `the receive's maxlength of ${receiver.maxlength}`,
+          );
           return;
         }
         this.queue.shift();
@@ -983,7 +996,7 @@ export class Connection implements AsyncIterable<unknown> {
       if (end === undefined) return;
       const receiver = this.receivers.shift()!;
       if (end.kind === 'too-long') {
-        this.failBadLength(receiver);
+        this.failBadLength(receiver, end.length, `maxMessageLength ${this.maxMessageLength}`);
         return;
       }
       receiver.reject(end.kind === 'eof' ? new EOFError() : end.error);
@@ -995,8 +1008,14 @@ export class Connection implements AsyncIterable<unknown> {
    * CPython's `_bad_message_length`: the payload stays unread, so a duplex end becomes write-only and a
    * read-only end is closed.
    */
-  private failBadLength(receiver: PendingReceive): void {
-    receiver.reject(new ProtocolError('BAD_MESSAGE_LENGTH', 'bad message length'));
+  private failBadLength(receiver: PendingReceive, length: number, limit: string): void {
+    receiver.reject(
+      new ProtocolError(
+        'BAD_MESSAGE_LENGTH',
+        `bad message length: ${length} bytes, over ${limit}; the message stays unread, and ` +
+          'this end receives nothing more',
+      ),
+    );
     this.isReadable = false;
     this.queue.drain();
     this.queuedBytes = 0;

@@ -154,6 +154,9 @@ export function spawnWithPipe(
   args: readonly string[],
   options: SpawnWithPipeOptions = {},
 ): SpawnedWithPipe {
+  if (typeof options !== 'object' || options === null) {
+    throw new TypeError(`options must be an object, not ${options === null ? 'null' : typeof options}`);
+  }
   const {
     duplex = true,
     childEnd = 'writer',

@@ -57,6 +57,16 @@ export class WorkerConnection {
     return this.connection.closed;
   }
 
+  /** Whether this end receives (the transport's `readable`). */
+  get readable(): boolean {
+    return this.connection.readable;
+  }
+
+  /** Whether this end sends (the transport's `writable`). */
+  get writable(): boolean {
+    return this.connection.writable;
+  }
+
   /** Pickles `value` (at the `protocol` given to `spawnPython`) and sends it as one message. */
   send(value: unknown, options?: CallOptions): Promise<void> {
     return this.#guard('send', () => this.connection.send(value, options));
