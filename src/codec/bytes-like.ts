@@ -3,6 +3,8 @@
  * ArrayBuffer or SharedArrayBuffer (whole). Typed arrays made in another realm (a `vm` context, a test
  * runner's outer realm) fail `instanceof` and are recognised by their tag instead.
  */
+import { UnpicklingError } from './errors.js';
+import { kindOf } from './kind-of.js';
 
 /** A Uint8Array of this realm or another (not a Buffer subclass check: a Buffer is a Uint8Array too). */
 export function isUint8Array(value: unknown): value is Uint8Array {
@@ -25,4 +27,18 @@ export function byteViewOf(value: unknown): Uint8Array | undefined {
   if (tag === '[object ArrayBuffer]' || tag === '[object SharedArrayBuffer]')
     return new Uint8Array(value as ArrayBuffer);
   return undefined;
+}
+
+/**
+ * The bytes of a pickle given to `loads`, `dis` or `genops`: bytes, bytearray or a memoryview in Python, any
+ * bytes-like value here. @throws UnpicklingError BAD_ARGUMENT for anything else.
+ */
+export function pickleBytes(input: unknown): Uint8Array {
+  const bytes = byteViewOf(input);
+  if (bytes !== undefined) return bytes;
+  throw new UnpicklingError(
+    'BAD_ARGUMENT',
+    `pickle data must be bytes (a Uint8Array, another ArrayBufferView or an ArrayBuffer), not ${kindOf(input)}`,
+    0,
+  );
 }

@@ -5,7 +5,7 @@
  * PyObject record. Every failure is an UnpicklingError carrying a code and the byte offset of the opcode.
  */
 import { readFloat64BE, readInt32LE, readUint16LE, readUint32LE } from './byte-read.js';
-import { byteViewOf } from './bytes-like.js';
+import { byteViewOf, pickleBytes } from './bytes-like.js';
 import { mapPython2Name, PYTHON2_ONLY_MODULES } from './compat-names.js';
 import { isDatetimeStateAt, type LookaheadBudget, lookaheadBudget } from './datetime-state-lookahead.js';
 import { UnpicklingError, type UnpicklingErrorCode } from './errors.js';
@@ -397,20 +397,6 @@ function copyableItems(arg: unknown): number {
   if (arg instanceof Set || arg instanceof Map) return arg.size;
   if (ArrayBuffer.isView(arg)) return arg.byteLength;
   return 0;
-}
-
-/**
- * The bytes of any bytes-like input, as Python's `loads` takes bytes, bytearray or a memoryview: another
- * typed array or a DataView is read as its bytes, an ArrayBuffer whole.
- */
-function pickleBytes(input: unknown): Uint8Array {
-  const bytes = byteViewOf(input);
-  if (bytes !== undefined) return bytes;
-  throw new UnpicklingError(
-    'BAD_ARGUMENT',
-    `pickle data must be bytes (a Uint8Array, another ArrayBufferView or an ArrayBuffer), not ${kindOf(input)}`,
-    0,
-  );
 }
 
 /** An unpickler's load that starts with an empty memo and keeps none, for `loadAlone` (set by the class). */

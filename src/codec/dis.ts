@@ -5,7 +5,7 @@
  * Pure: no I/O.
  */
 
-import { byteViewOf } from './bytes-like.js';
+import { pickleBytes } from './bytes-like.js';
 import { UnpicklingError, type UnpicklingErrorCode } from './errors.js';
 import { kindOf } from './kind-of.js';
 import { OPCODE_BY_CODE, type OpcodeInfo, type OpcodeName } from './opcodes.js';
@@ -791,18 +791,7 @@ export function opcodeEnd(data: Uint8Array, pos: number): number {
 export function* genops(
   input: Uint8Array | ArrayBufferView | ArrayBuffer,
 ): Generator<PickleOp, void, undefined> {
-  for (const { info, arg, pos, end } of scanOps(disassemblyInput(input))) yield { info, arg, pos, end };
-}
-
-/** The bytes of any bytes-like input, as `loads` takes them. @throws UnpicklingError BAD_ARGUMENT. */
-function disassemblyInput(input: unknown): Uint8Array {
-  const bytes = byteViewOf(input);
-  if (bytes !== undefined) return bytes;
-  throw new UnpicklingError(
-    'BAD_ARGUMENT',
-    `pickle data must be bytes (a Uint8Array, another ArrayBufferView or an ArrayBuffer), not ${kindOf(input)}`,
-    0,
-  );
+  for (const { info, arg, pos, end } of scanOps(pickleBytes(input))) yield { info, arg, pos, end };
 }
 
 const DISASSEMBLE_OPTION_NAMES: readonly string[] = ['indentLevel', 'annotate', 'memo'];
@@ -896,7 +885,7 @@ export function dis(
   input: Uint8Array | ArrayBufferView | ArrayBuffer,
   disOptions: DisassembleOptions | null = {},
 ): string {
-  const data = disassemblyInput(input);
+  const data = pickleBytes(input);
   const options = checkDisassembleOptions(disOptions);
   // pickletools' ' ' * indentlevel: a negative level indents nothing.
   const indentChunk = ' '.repeat(Math.max(0, options.indentLevel ?? 4));
