@@ -251,6 +251,18 @@ const CASES: readonly Case[] = [
     expr: "[np.zeros(1, 'M8[D]'), np.zeros(1, 'M8[ms]'), np.zeros(1, 'M8[D]'), np.zeros(1, 'M8[ms]')]",
   },
   { id: 'nested struct', expr: "np.zeros(1, [('p', [('x', '<f4'), ('y', '<f4')])])" },
+  // Dtypes numpy's buffer export refuses, so protocol 5 writes them with _reconstruct, in band.
+  {
+    id: 'fields out of order',
+    expr: "np.arange(4, dtype='u1').view({'names': ['ab', 'cd'], 'formats': ['u1', 'u1'], 'offsets': [1, 0]})",
+  },
+  {
+    id: 'overlapping fields',
+    expr: "np.zeros(2, dtype={'names': ['ab', 'cd'], 'formats': ['<i4', '<i2'], 'offsets': [0, 2]})",
+  },
+  { id: 'colon in a field name', expr: "np.zeros(2, dtype=[('a:b', '<i4')])" },
+  // numpy keys a field by its title only when the title is a str.
+  { id: 'titled fields', expr: "np.zeros(1, [(('a title', 'ab'), 'i4'), ((1, 'cd'), 'i2')])" },
   // No bytes and one-byte bytes are shared objects in CPython: numpy's b'b', 1-byte data and scalars share them.
   {
     id: 'one-byte data',
@@ -551,6 +563,18 @@ describe('numpy interop', () => {
           ["np.array(['ab', 'c\u00e9'], dtype='<U2')", () => NDArray.fromList(['ab', 'cé'], '<U2')],
           ["np.array([b'abc', b''], dtype='S3')", () => NDArray.fromList(['abc', ''], 'S3')],
           ["np.array([0.5, 65504], dtype='<f2')", () => NDArray.fromList([0.5, 65504], '<f2')],
+          // A subarray dtype gives the array its base dtype and its dimensions, as numpy's ndarray does.
+          [
+            "np.array([[1, 2], [3, 4]], dtype='<i4')",
+            () =>
+              NDArray.fromList(
+                [
+                  [1, 2],
+                  [3, 4],
+                ],
+                NumpyDtype.subarray('<i4', [2]),
+              ),
+          ],
           [
             "np.array([1577836800000000000], dtype='M8[ns]')",
             () => NDArray.fromList([1577836800000000000n], 'M8[ns]'),

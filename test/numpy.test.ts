@@ -550,6 +550,36 @@ describe('numpy 2 order-K buffers', () => {
   });
 });
 
+describe('arrays of a subarray dtype', () => {
+  it("take its base as their dtype and its dimensions after their own, as numpy's ndarray does", () => {
+    const pairs = NumpyDtype.subarray('<i4', [2]);
+    const built = new NDArray({ dtype: pairs, shape: [3] });
+    expect([built.dtype.str, built.shape]).toEqual(['<i4', [3, 2]]);
+    const fromBytes = new NDArray({ dtype: pairs, bytes: new Uint8Array(16) });
+    expect(fromBytes.shape).toEqual([2, 2]);
+    const listed = NDArray.fromList(
+      [
+        [1, 2],
+        [3, 4],
+      ],
+      pairs,
+    );
+    expect([listed.dtype.str, listed.shape, listed.toList()]).toEqual([
+      '<i4',
+      [2, 2],
+      [
+        [1, 2],
+        [3, 4],
+      ],
+    ]);
+    expect(new NDArray({ dtype: NumpyDtype.subarray(pairs, [3]), shape: [] }).shape).toEqual([3, 2]);
+    expect(() => new NDArray({ dtype: pairs, shape: [3], order: 'F' })).toThrow(RangeError);
+    // numpy: np.dtype(('i4', ())) is int32 itself.
+    expect(NumpyDtype.subarray('<i4', []).str).toBe('<i4');
+    expect(() => new NDArray({ dtype: pairs, bytes: new Uint8Array(12) })).toThrow(/whole number/);
+  });
+});
+
 describe('element values', () => {
   it('refuses to read a subarray of zero-size items too large to build, instead of building it', () => {
     const scalar = new NumpyScalar(NumpyDtype.subarray('V0', [2 ** 25, 2 ** 25]), new Uint8Array(0));

@@ -5,6 +5,7 @@ import { dumps, PyPickleBuffer } from '../src/codec/index.js';
 import { adoptAcceptedSocket } from '../src/transport/direct-read.js';
 import { encodeJoinedFrame, type FrameReader } from '../src/transport/framing.js';
 import {
+  AuthenticationError,
   type BufferTooShort,
   Client,
   type Connection,
@@ -292,6 +293,23 @@ describe('sending to a peer that has gone', () => {
 });
 
 describe('listener and client edges', () => {
+  it('tells a client without a key that the Listener asked for one, where CPython says invalid load key', async () => {
+    const listener = await Listener.listen(['127.0.0.1', 0], {
+      authkey: 'secret',
+      onHandshakeError: () => {},
+    });
+    try {
+      const keyless = await Client(listener.address);
+      open.push(keyless);
+      const error = await keyless.recv().catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(AuthenticationError);
+      expect((error as Error).message).toMatch(/sent an authentication challenge.*connect with its authkey/);
+      expect((error as Error).cause).toMatchObject({ code: 'UNKNOWN_OPCODE' });
+    } finally {
+      listener.close();
+    }
+  });
+
   it('refuses a Client timeout of 0 or less, which would only race the connect', async () => {
     await using listener = await Listener.listen(['127.0.0.1', 0]);
     for (const timeout of [0, -1]) {

@@ -325,6 +325,8 @@ export class NumpyDtype {
   /** A subarray dtype, like `np.dtype(('<i4', (2, 3)))` (usable as a field of a structured dtype). */
   static subarray(base: NumpyDtype | string, shape: readonly number[]): NumpyDtype {
     const baseDtype = typeof base === 'string' ? NumpyDtype.from(base) : base;
+    // numpy: np.dtype(('i4', ())) is int32 itself.
+    if (shape.length === 0) return baseDtype;
     const count = checkedShapeSize(shape);
     return createDtype({
       ...VOID_DEFAULTS,
@@ -681,7 +683,8 @@ function reduceDtype(dtype: NumpyDtype): PyObject {
           ? tuple(field.dtype, field.offset)
           : tuple(field.dtype, field.offset, field.title);
       fields.set(field.name, entry);
-      if (field.title !== null) fields.set(field.title, entry);
+      // numpy keys a field by its title too only when the title is a str (`(1, 'a')` titles nothing).
+      if (typeof field.title === 'string') fields.set(field.title, entry);
     }
   }
   const common = [
@@ -1079,10 +1082,38 @@ export class NDArray {
   #dataIsView = false;
 
   constructor(init: NDArrayInit) {
-    const dtype = typeof init.dtype === 'string' ? NumpyDtype.from(init.dtype) : init.dtype;
+    const given = typeof init.dtype === 'string' ? NumpyDtype.from(init.dtype) : init.dtype;
     const order = init.order ?? 'C';
     if (order !== 'C' && order !== 'F')
       throw new RangeError(`order must be 'C' or 'F', got ${String(order)}`);
+    // As numpy's ndarray: a subarray dtype gives its base as the dtype and its dimensions after the array's
+    // own (np.zeros(3, ('i4', (2,))) is int32 of shape (3, 2)); the bytes are laid out the same.
+    let dtype = given;
+    const subarrayDims: number[] = [];
+    while (dtype.subarray) {
+      subarrayDims.push(...dtype.subarray.shape);
+      dtype = dtype.subarray.base;
+    }
+    if (subarrayDims.length > 0 && order === 'F') {
+      throw new RangeError(
+        `a subarray dtype (${given.toString()}) with order 'F': give its base dtype and the whole shape instead`,
+      );
+    }
+    if (subarrayDims.length > 0) {
+      const count = checkedShapeSize(subarrayDims);
+      const elements =
+        init.shape !== undefined
+          ? undefined
+          : init.bytes !== undefined
+            ? init.bytes.length / given.itemsize
+            : init.objects !== undefined
+              ? init.objects.length / count
+              : 0;
+      if (elements !== undefined && !Number.isSafeInteger(elements)) {
+        throw new RangeError(`the data is not a whole number of ${given.toString()} elements`);
+      }
+      init = { ...init, dtype, shape: [...(init.shape ?? [elements!]), ...subarrayDims] };
+    }
     if (dtype.hasObject && dtype.kind !== 'O') {
       throw new TypeError(`structured dtypes holding objects are not supported: ${dtype.toString()}`);
     }
@@ -1790,10 +1821,10 @@ function scalarFromArgs(args: readonly unknown[]): NumpyScalar | unknown {
 function reduceArray(array: NDArray, core: string, pickleBuffers: boolean): PyObject {
   const dtype = array.dtype;
   const fortran = array.order === 'F' && !isAlsoCContiguous(array.shape);
-  // numpy falls back to _reconstruct for object dtypes, subclasses, zero-size items and dtypes the buffer
-  // protocol refuses (datetime64/timedelta64 anywhere in the dtype).
+  // numpy falls back to _reconstruct for object dtypes, subclasses, zero-size items and dtypes its buffer
+  // export refuses.
   const bufferable =
-    !dtype.hasObject && array.pythonClass === null && dtype.itemsize > 0 && !containsDatetime(dtype);
+    !dtype.hasObject && array.pythonClass === null && dtype.itemsize > 0 && hasBufferFormat(dtype);
   if (pickleBuffers && bufferable) {
     const buffer = new PyPickleBuffer(array.bytes, !array.writeable);
     return new PyObject('reduce', new PyGlobal(`${core}.numeric`, '_frombuffer'), [
@@ -1817,10 +1848,30 @@ function reduceArray(array: NDArray, core: string, pickleBuffers: boolean): PyOb
   return reduction;
 }
 
-function containsDatetime(dtype: NumpyDtype): boolean {
-  if (dtype.kind === 'M' || dtype.kind === 'm') return true;
-  if (dtype.subarray) return containsDatetime(dtype.subarray.base);
-  return dtype.fields?.some((field) => containsDatetime(field.dtype)) ?? false;
+/**
+ * Whether numpy's buffer export (`_buffer_format_string`) can describe the dtype: not with datetime64 or
+ * timedelta64 anywhere in it, nor with fields out of order or overlapping (in the order of their names), nor
+ * a `:` in a field name. `offset` is where the previous item ended, as numpy tracks it; returns the end of this
+ * one, or -1 when numpy refuses it.
+ */
+function bufferFormatEnd(dtype: NumpyDtype, offset: number): number {
+  if (dtype.kind === 'M' || dtype.kind === 'm') return -1;
+  if (dtype.subarray) return bufferFormatEnd(dtype.subarray.base, offset) < 0 ? -1 : offset + dtype.itemsize;
+  if (dtype.fields) {
+    const start = offset;
+    for (const field of dtype.fields) {
+      const fieldOffset = start + field.offset;
+      if (offset > fieldOffset || field.name.includes(':')) return -1;
+      offset = bufferFormatEnd(field.dtype, fieldOffset);
+      if (offset < 0) return -1;
+    }
+    return start + dtype.itemsize;
+  }
+  return offset + dtype.itemsize;
+}
+
+function hasBufferFormat(dtype: NumpyDtype): boolean {
+  return bufferFormatEnd(dtype, 0) >= 0;
 }
 
 /** numpy calls an array Fortran-ordered only when it is not also C-contiguous (at most one axis longer than 1). */

@@ -38,6 +38,11 @@ function secureRandomBytes(length: number): Uint8Array {
   return bytes;
 }
 const CHALLENGE = ENCODER.encode('#CHALLENGE#');
+
+/** Whether a message is a handshake challenge: what a keyless client receives from a Listener with a key. */
+export function isChallengeMessage(message: Uint8Array): boolean {
+  return message.byteLength >= CHALLENGE.length && CHALLENGE.every((byte, i) => message[i] === byte);
+}
 const WELCOME = ENCODER.encode('#WELCOME#');
 const FAILURE = ENCODER.encode('#FAILURE#');
 

@@ -12,8 +12,16 @@ import { checkPicklerOptions, dumpsTransient, type PicklerOptions } from '../cod
 import { PicklingError } from '../codec/errors.js';
 import { loads } from '../codec/loads.js';
 import { checkUnpicklerOptions } from '../codec/unpickler-options.js';
+import { isChallengeMessage } from './auth.js';
 import { DIRECT_READ_MINIMUM, type DirectReadChannel, directReadChannelOf } from './direct-read.js';
-import { BufferTooShort, ConnectionClosedError, EOFError, ProtocolError, TransportError } from './errors.js';
+import {
+  AuthenticationError,
+  BufferTooShort,
+  ConnectionClosedError,
+  EOFError,
+  ProtocolError,
+  TransportError,
+} from './errors.js';
 import {
   encodeFrameHeader,
   encodeJoinedFrame,
@@ -532,12 +540,24 @@ export class Connection implements AsyncIterable<unknown> {
     this.checkReadable();
     const payload =
       this.takeQueuedMessage(undefined, options.signal) ?? (await this.receive(undefined, options.signal));
-    const decodeOptions = this.unpicklerOptions;
-    // `buffers` is an iterator that each decode starts afresh, as loads() does.
-    if (decodeOptions === undefined || decodeOptions.buffers !== undefined)
-      return loads(payload, decodeOptions);
-    this.unpickler ??= new Unpickler(decodeOptions);
-    return loadAlone(this.unpickler, payload);
+    try {
+      const decodeOptions = this.unpicklerOptions;
+      // `buffers` is an iterator that each decode starts afresh, as loads() does.
+      if (decodeOptions === undefined || decodeOptions.buffers !== undefined)
+        return loads(payload, decodeOptions);
+      this.unpickler ??= new Unpickler(decodeOptions);
+      return loadAlone(this.unpickler, payload);
+    } catch (error) {
+      // CPython's keyless client fails here with "invalid load key, '#'"; the cause is worth naming.
+      if (isChallengeMessage(payload)) {
+        throw new AuthenticationError(
+          'the peer sent an authentication challenge: it is a Listener with an authkey, and this connection ' +
+            'was made without one; connect with its authkey',
+          { cause: error },
+        );
+      }
+      throw error;
+    }
   }
 
   /**
