@@ -7,6 +7,7 @@ import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { connectManager } from '../dist/index.js';
+import { protocolOptionsFor } from './pickle-protocol.mjs';
 
 const python = process.env.PYTHON ?? 'python3';
 const authkey = 'queue-secret';
@@ -23,10 +24,12 @@ const producer = spawn(python, [script('queue_producer.py'), host, port, authkey
 });
 const producerExit = once(producer, 'exit');
 
-const manager = await connectManager([host, Number(port)], { authkey }).catch((error) => {
-  server.kill();
-  throw error;
-});
+const manager = await connectManager([host, Number(port)], { authkey, ...protocolOptionsFor(python) }).catch(
+  (error) => {
+    server.kill();
+    throw error;
+  },
+);
 try {
   const orders = await manager.queue('get_queue');
   const quantities = new Map();

@@ -7,6 +7,7 @@ import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { Client } from '../dist/index.js';
+import { protocolOptionsFor } from './pickle-protocol.mjs';
 
 const python = process.env.PYTHON ?? 'python3';
 const authkey = 'model-secret';
@@ -17,7 +18,7 @@ const serverExit = once(server, 'exit');
 const [readyLine] = await once(createInterface({ input: server.stdout }), 'line');
 const [, host, port] = readyLine.split(' ');
 
-const conn = await Client([host, Number(port)], { authkey });
+const conn = await Client([host, Number(port)], { authkey, ...protocolOptionsFor(python) });
 // send() pickles one message and recv() unpickles one, exactly as Python's Connection does.
 const request = async (message) => {
   await conn.send(message);

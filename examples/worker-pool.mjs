@@ -5,13 +5,17 @@
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { spawnPython } from '../dist/index.js';
+import { protocolOptionsFor } from './pickle-protocol.mjs';
 
 const python = process.env.PYTHON ?? 'python3';
 const script = fileURLToPath(new URL('./python/pool_worker.py', import.meta.url));
 const poolSize = Math.max(2, Math.min(4, availableParallelism()));
 const limits = [10_000, 50_000, 100_000, 200_000, 300_000, 400_000, 500_000, 1_000_000];
 
-const workers = await Promise.all(Array.from({ length: poolSize }, () => spawnPython({ python, script })));
+const protocolOptions = protocolOptionsFor(python);
+const workers = await Promise.all(
+  Array.from({ length: poolSize }, () => spawnPython({ python, script, ...protocolOptions })),
+);
 try {
   const pending = limits.map((limit, taskId) => ({ taskId, limit }));
   const results = [];

@@ -14,6 +14,9 @@ const run = promisify(execFile);
 const python3 = findPythons()
   .filter((p) => p.version[0] === 3)
   .at(-1);
+// The examples' Python scripts run on 2.7 too, and the examples say protocol 2 for it.
+const python2 = findPythons().find((p) => p.version[0] === 2);
+const interpreters = [python3, python2].filter((p) => p !== undefined);
 
 function newestMtime(directory: string): number {
   let newest = 0;
@@ -31,23 +34,23 @@ beforeAll(() => {
   }
 }, 120_000);
 
-async function runExample(name: string): Promise<string> {
-  const { stdout } = await run(process.execPath, [join(ROOT, 'examples', name)], {
-    cwd: ROOT,
-    env: { ...process.env, PYTHON: python3!.executable },
-    timeout: 60_000,
-  });
-  return stdout;
-}
+describe.each(interpreters.map((p) => [p.label, p] as const))('examples on Python %s', (_label, python) => {
+  const runExample = async (name: string): Promise<string> => {
+    const { stdout } = await run(process.execPath, [join(ROOT, 'examples', name)], {
+      cwd: ROOT,
+      env: { ...process.env, PYTHON: python.executable },
+      timeout: 60_000,
+    });
+    return stdout;
+  };
 
-describe.runIf(python3)('examples', () => {
   beforeAll(() => {
-    console.log(`examples run with: ${describePythons(python3 ? [python3] : [])}`);
+    console.log(`examples run with: ${describePythons([python])}`);
   });
 
   it('model-client.mjs talks to a Python model server behind a Listener', async () => {
     const out = await runExample('model-client.mjs');
-    expect(out).toMatch(/^model iris-linear \(Python 3\.\d+\) labels: setosa, versicolor, virginica$/m);
+    expect(out).toMatch(/^model iris-linear \(Python [23]\.\d+\) labels: setosa, versicolor, virginica$/m);
     expect(out).toMatch(/^predict \[5\.1,3\.5,1\.4,0\.2\] -> ok setosa \(0\.9\d\d\)$/m);
     expect(out).toMatch(/^predict \[5\.9,2\.8,4\.3,1\.3\] -> ok versicolor /m);
     expect(out).toMatch(/^predict \[6\.7,3,5\.2,2\.3\] -> ok virginica /m);
