@@ -273,6 +273,12 @@ class FakeManagerServer {
       close: () => {
         this.log.push(`c${index} close`);
       },
+      ref: () => {
+        if (channel) this.log.push(`c${index} ref`);
+      },
+      unref: () => {
+        if (channel) this.log.push(`c${index} unref`);
+      },
     };
   };
 
@@ -360,6 +366,19 @@ describe('ManagerClient (against an in-memory server)', () => {
     expect(kept.released).toBe(true);
   });
 
+  it('lets the process exit while the method channel sits idle, and holds it while calls run', async () => {
+    const server = new FakeManagerServer();
+    const client = new ManagerClient(address, { authkey: 'k', connect: server.connect });
+    const queue = await client.queue('get_queue');
+    await Promise.all([queue.put('a'), queue.put('b')]);
+    await new Promise((resolve) => setImmediate(resolve));
+    const channelLog = server.log
+      .filter((line) => / (put|ref|unref)/.test(line))
+      .map((line) => line.slice(3));
+    expect(channelLog).toEqual(['ref', '100 put ["a",true,null]', 'ref', '100 put ["b",true,null]', 'unref']);
+    await client.close();
+  });
+
   it('creates on a fresh connection, calls on one channel, decrefs on release', async () => {
     const server = new FakeManagerServer();
     const client = new ManagerClient(address, { authkey: 'k', connect: server.connect });
@@ -372,7 +391,7 @@ describe('ManagerClient (against an in-memory server)', () => {
     expect(await queue.get()).toBe('a');
     await queue.release();
     await queue.release();
-    expect(server.log).toEqual([
+    expect(server.log.filter((line) => !/ (un)?ref$/.test(line))).toEqual([
       'c1 - create ["get_queue"]',
       'c1 close',
       `c2 - accept_connection ["mpwire-${process.pid}"]`,

@@ -37,6 +37,10 @@ export interface ManagerConnection {
   send(message: unknown): Promise<void> | void;
   recv(): Promise<unknown>;
   close(): Promise<void> | void;
+  /** Keeps the process alive while a call runs on it (the transport's `Connection.ref`); optional. */
+  ref?(): void;
+  /** Lets the process exit while it sits idle between calls (`Connection.unref`); optional. */
+  unref?(): void;
 }
 
 /** Opens an authenticated connection to the server; the default uses the transport's `Client`. */
@@ -474,6 +478,7 @@ export class ManagerClient implements ProxyHost {
           running = true;
           try {
             const channel = await this.#openChannel();
+            channel.ref?.();
             await channel.send(request);
             resolve(parseReply(await channel.recv()));
           } catch (error) {
@@ -506,6 +511,13 @@ export class ManagerClient implements ProxyHost {
       for (let task = this.#channelQueue.shift(); task; task = this.#channelQueue.shift()) await task.run();
     } finally {
       this.#channelBusy = false;
+      // An idle method connection does not keep the process alive, as a Python client's does not.
+      this.#channel?.then(
+        (channel) => {
+          if (!this.#channelBusy) channel.unref?.();
+        },
+        () => undefined,
+      );
     }
   }
 

@@ -504,6 +504,22 @@ export class Connection implements AsyncIterable<unknown> {
   }
 
   /**
+   * Lets the process exit while this connection is open and idle, as Node's `socket.unref()` (a Python
+   * process exits with its connections open). A receive or send still waiting then does not keep it alive
+   * either. {@link ref} undoes it.
+   */
+  unref(): this {
+    this.socket.unref();
+    return this;
+  }
+
+  /** Keeps the process alive while this connection is open again (the default), after {@link unref}. */
+  ref(): this {
+    this.socket.ref();
+    return this;
+  }
+
+  /**
    * The socket's file descriptor.
    * @throws ConnectionClosedError after `close()`; TransportError when the platform exposes no descriptor.
    */
