@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { dumps } from '../src/codec/encoder.js';
 import { loads } from '../src/codec/loads.js';
-import { PyGlobal, PyObject, PyTuple, tuple } from '../src/codec/values.js';
+import { PyFrozenSet, PyGlobal, PyObject, PyTuple, tuple } from '../src/codec/values.js';
 import { ManagerClient, type ManagerClientOptions, type ManagerConnection } from '../src/managers/client.js';
 import {
   canonicalExceptionName,
@@ -662,6 +662,44 @@ describe('proxies inside values', () => {
       async (r) => new r.proxyClass(noHost, { ...r.token, address: ['h', 1] }, r.exposed, r.pythonProxyType),
     )) as ManagerProxy;
     expect(pickledType(received)).toBe('mymodule.MyProxy');
+  });
+
+  it('finds proxies in Sets, frozensets, Map keys and placeholders, both ways, as Python pickles them', async () => {
+    const proxy = new ManagerProxy(noHost, token, ['get']);
+    const namespace = new PyObject('reduce', new PyGlobal('multiprocessing.managers', 'Namespace'), tuple());
+    namespace.state = { inner: proxy };
+    const value = {
+      set: new Set([proxy]),
+      frozen: new PyFrozenSet([proxy]),
+      keyed: new Map([[proxy, 1]]),
+      namespace,
+    };
+    const out = proxiesToPickle(value) as {
+      set: Set<unknown>;
+      frozen: PyFrozenSet;
+      keyed: Map<unknown, number>;
+      namespace: PyObject;
+    };
+    const isRebuild = (item: unknown): boolean => item instanceof PyObject && item.name === 'RebuildProxy';
+    expect([...out.set].every(isRebuild)).toBe(true);
+    expect(out.frozen).toBeInstanceOf(PyFrozenSet);
+    expect([...out.frozen].every(isRebuild)).toBe(true);
+    expect([...out.keyed.keys()].every(isRebuild)).toBe(true);
+    expect(isRebuild((out.namespace.state as { inner: unknown }).inner)).toBe(true);
+    // The caller's own values are left as they were.
+    expect([...value.set][0]).toBe(proxy);
+    expect((namespace.state as { inner: unknown }).inner).toBe(proxy);
+    let adopted = 0;
+    const back = (await proxiesFromPickle(out, async (received) => {
+      adopted++;
+      return new received.proxyClass(noHost, { ...received.token, address: ['h', 1] }, received.exposed);
+    })) as typeof out;
+    expect(adopted).toBe(1);
+    const live = [...back.set][0];
+    expect(live).toBeInstanceOf(ManagerProxy);
+    expect([...back.frozen][0]).toBe(live);
+    expect([...back.keyed.keys()][0]).toBe(live);
+    expect((back.namespace.state as { inner: unknown }).inner).toBe(live);
   });
 
   it('reads pickled proxies back through the adopter, once per pickled object', async () => {
