@@ -124,7 +124,8 @@ function parseDisArguments(given: readonly string[]): DisArguments | 'help' {
     else if (arg === '-l' || arg === '--indentlevel') {
       const text = value();
       // argparse's int: a negative level indents nothing, as ' ' * -1 is ''.
-      if (!/^\s*[-+]?\d+\s*$/.test(text)) throw new UsageError(`--indentlevel needs an integer, got ${text}`);
+      if (!/^\s*[-+]?\d+\s*$/.test(text) || Number(text) > 10_000)
+        throw new UsageError(`--indentlevel needs an integer up to 10000, got ${text}`);
       indentLevel = Number(text);
     } else throw new UsageError(`unknown option ${arg}`);
   }

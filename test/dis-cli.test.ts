@@ -105,7 +105,7 @@ describe('runCli dis', () => {
     expect(unknown.stderr).toMatch(/^mpwire dis: unknown option --frobnicate\n\nUsage: mpwire/);
     const notNumber = memoryIo();
     expect(await runCli(['dis', '-l', 'two'], notNumber)).toBe(ExitCode.USAGE);
-    expect(notNumber.stderr).toMatch(/^mpwire dis: --indentlevel needs an integer, got two/);
+    expect(notNumber.stderr).toMatch(/^mpwire dis: --indentlevel needs an integer up to 10000, got two/);
     const noValue = memoryIo();
     expect(await runCli(['dis', '-l'], noValue)).toBe(ExitCode.USAGE);
     expect(noValue.stderr).toMatch(/^mpwire dis: option -l needs a value/);

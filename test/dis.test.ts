@@ -132,6 +132,7 @@ describe('dis', () => {
     }
     // pickletools' ' ' * indentlevel: a negative level indents nothing.
     expect(dis(pickle, { indentLevel: -1 })).toBe(dis(pickle, { indentLevel: 0 }));
+    expect(() => dis(pickle, { indentLevel: 1e9 })).toThrow(/indentLevel must be an integer up to 10000/);
   });
 
   it('prints offsets, opcode bytes, MARK indentation, arguments and MARK notes as pickletools does', () => {

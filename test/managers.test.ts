@@ -132,6 +132,31 @@ describe('manager replies', () => {
     expect(messageOf('builtins', 'RuntimeError', 1.5, null, [true, tuple(1)])).toBe(
       'builtins.RuntimeError: (1.5, None, [True, (1,)])',
     );
+    expect(messageOf('builtins', 'ValueError', new Set([1]), new PyFrozenSet())).toBe(
+      'builtins.ValueError: ({1}, frozenset())',
+    );
+    // Python 2.7's IOError reads as an OSError does.
+    expect(messageOf('exceptions', 'IOError', 2, 'No such file or directory', 'a.txt')).toBe(
+      "builtins.IOError: [Errno 2] No such file or directory: 'a.txt'",
+    );
+    expect(
+      messageOf(
+        'builtins',
+        'UnicodeDecodeError',
+        'utf-8',
+        Uint8Array.of(0x61, 0xe9),
+        1,
+        2,
+        'invalid continuation byte',
+      ),
+    ).toBe(
+      "builtins.UnicodeDecodeError: 'utf-8' codec can't decode byte 0xe9 in position 1: invalid continuation byte",
+    );
+    expect(
+      messageOf('builtins', 'UnicodeEncodeError', 'ascii', 'caf\u00e9', 3, 4, 'ordinal not in range(128)'),
+    ).toBe(
+      "builtins.UnicodeEncodeError: 'ascii' codec can't encode character '\\xe9' in position 3: ordinal not in range(128)",
+    );
   });
 
   it('reports the AttributeError of a method that is not exposed, not the fallback lookup failing after it', () => {
@@ -364,6 +389,24 @@ describe('ManagerClient (against an in-memory server)', () => {
     }
     expect([...server.refcounts]).toEqual([]);
     expect(kept.released).toBe(true);
+  });
+
+  it('close() is not held up by calls that never started, even behind another client of the same server', async () => {
+    const hung = ['hung.example', 1] as const;
+    // A server that takes requests and never answers: client A's calls take every connection slot.
+    const silent = async (): Promise<ManagerConnection> => ({
+      send: () => undefined,
+      recv: () => new Promise<never>(() => {}),
+      close: () => undefined,
+    });
+    const a = new ManagerClient(hung, { authkey: 'k', connect: silent });
+    for (let i = 0; i < 8; i++) void a.callPublic('number_of_objects').catch(() => undefined);
+    const b = new ManagerClient(hung, { authkey: 'k', connect: silent });
+    const queued = b.callPublic('number_of_objects');
+    const started = Date.now();
+    await b.close();
+    expect(Date.now() - started).toBeLessThan(1000);
+    await expect(queued).rejects.toBeInstanceOf(ManagerClosedError);
   });
 
   it('lets the process exit while the method channel sits idle, and holds it while calls run', async () => {
@@ -612,7 +655,8 @@ describe('proxies inside values', () => {
 
   it('writes a proxy as RebuildProxy(AutoProxy or the typed class, token, "pickle", kwds)', () => {
     const auto = new ManagerProxy(noHost, token, ['get', 'put']);
-    const list = new ListProxy(noHost, { ...token, typeid: 'list', id: 'b2' }, []);
+    const listExposed = ['__getitem__', '__setitem__', 'append', 'count', 'extend'];
+    const list = new ListProxy(noHost, { ...token, typeid: 'list', id: 'b2' }, listExposed);
     const value = { plain: [1, 2], proxies: tuple(auto, list) };
     const out = proxiesToPickle(value) as { plain: number[]; proxies: PyTuple };
     expect(out).not.toBe(value);
@@ -645,16 +689,24 @@ describe('proxies inside values', () => {
       return `${proxyType.module}.${proxyType.name}${kwds.has('exposed') ? ' with exposed' : ''}`;
     };
     const of = (typeid: string): ManagerToken => ({ ...token, typeid });
-    expect(pickledType(new ManagerProxy(noHost, of('Namespace'), []))).toBe(
+    // A server registered with SyncManager's proxy class answers create with that class's _exposed_.
+    const namespaceExposed = ['__getattribute__', '__setattr__', '__delattr__'];
+    expect(pickledType(new ManagerProxy(noHost, of('Namespace'), namespaceExposed))).toBe(
       'multiprocessing.managers.NamespaceProxy',
     );
-    expect(pickledType(new ManagerProxy(noHost, of('Lock'), []))).toBe(
+    expect(pickledType(new ManagerProxy(noHost, of('Lock'), ['acquire', 'release']))).toBe(
       'multiprocessing.managers.AcquirerProxy',
+    );
+    // Another server's 'Event', registered without a proxy class, exposes its object's public methods.
+    expect(pickledType(new ManagerProxy(noHost, of('Event'), ['get', 'put']))).toBe(
+      'multiprocessing.managers.AutoProxy with exposed',
     );
     expect(pickledType(new ManagerProxy(noHost, of('Queue'), ['get']))).toBe(
       'multiprocessing.managers.AutoProxy with exposed',
     );
-    expect(pickledType(new ListProxy(noHost, of('my_list'), []))).toBe('multiprocessing.managers.ListProxy');
+    expect(pickledType(new ListProxy(noHost, of('my_list'), ['__getitem__', '__setitem__', 'append']))).toBe(
+      'multiprocessing.managers.ListProxy',
+    );
     // A proxy read from a pickle goes back as the class it was pickled as, even one of another module.
     const custom = new PyGlobal('mymodule', 'MyProxy');
     const received = (await proxiesFromPickle(

@@ -583,7 +583,22 @@ describe('arrays of a subarray dtype', () => {
 describe('element values', () => {
   it('refuses to read a subarray of zero-size items too large to build, instead of building it', () => {
     const scalar = new NumpyScalar(NumpyDtype.subarray('V0', [2 ** 25, 2 ** 25]), new Uint8Array(0));
-    expect(() => scalar.value).toThrow(/subarray \(33554432, 33554432\) of zero-size items is too large/);
+    expect(() => scalar.value).toThrow(/values of zero-size items, too many to read: at most 1048576/);
+    // Counted over the whole element: nested subarrays and many fields of them.
+    const nested = NumpyDtype.subarray(
+      NumpyDtype.subarray(NumpyDtype.subarray('V0', [1000]), [1000]),
+      [1000],
+    );
+    expect(() => new NumpyScalar(nested, new Uint8Array(0)).value).toThrow(/too many to read/);
+    const fields = NumpyDtype.structured(
+      Array.from({ length: 16 }, (_, i) => ({ name: `f${i}`, dtype: NumpyDtype.subarray('V0', [1 << 20]) })),
+    );
+    expect(() => new NumpyScalar(fields, new Uint8Array(0)).value).toThrow(/too many to read/);
+    // Items of a byte or more are bounded by the element's bytes, however many.
+    expect(
+      (new NumpyScalar(NumpyDtype.subarray('u1', [3_000_000]), new Uint8Array(3_000_000)).value as unknown[])
+        .length,
+    ).toBe(3_000_000);
     const small = new NumpyScalar(NumpyDtype.subarray('V0', [2, 3]), new Uint8Array(0));
     expect(small.value).toEqual([
       [new Uint8Array(0), new Uint8Array(0), new Uint8Array(0)],

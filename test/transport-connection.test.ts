@@ -105,6 +105,17 @@ describe('crafted frames', () => {
     });
   });
 
+  it('a frame over a limit names the limit, whether the receive waited first or the frame came first', async () => {
+    const [a, b] = await pair();
+    const waiting = b.recvBytes(4);
+    await a.sendBytes(new Uint8Array(10));
+    await expect(waiting).rejects.toThrow("bad message length: 10 bytes, over the receive's maxlength of 4;");
+    const [c, d] = await Pipe(true, { maxMessageLength: 5 });
+    open.push(c, d);
+    await c.sendBytes(new Uint8Array(6));
+    await expect(d.recvBytes()).rejects.toThrow('bad message length: 6 bytes, over maxMessageLength 5;');
+  });
+
   it('a frame split into single bytes is delivered once, whole', async () => {
     const [a, b] = await pair();
     const frame = fromHex('0000000a 00010203040506070809');
@@ -419,6 +430,15 @@ describe('checking once (a timeout of 0) sees what the kernel holds, as CPython 
       if (++checks > 1_000_000) throw new Error('poll() never saw the message');
     }
     expect(await b.recv()).toBe('late');
+  });
+
+  it('poll(0) with an aborted signal rejects, as a waiting poll does', async () => {
+    const [, b] = await pair();
+    await expect(b.poll(0, { signal: AbortSignal.abort() })).rejects.toThrow();
+    const controller = new AbortController();
+    const polling = b.poll(0, { signal: controller.signal });
+    controller.abort();
+    await expect(polling).rejects.toThrow();
   });
 
   it('wait(0) on a connection closed during its turn of the event loop fails as poll() does', async () => {
@@ -826,6 +846,9 @@ describe('recv() with unpicklerOptions', () => {
     expect(() => spawnWithPipe('true', [], null as unknown as SpawnWithPipeOptions)).toThrow(
       'options must be an object, not null',
     );
+    expect(() =>
+      spawnWithPipe('true', [], { maxMesageLength: 10 } as unknown as SpawnWithPipeOptions),
+    ).toThrow(/unknown option "maxMesageLength"/);
     for (const maxMessageLength of [Number.NaN, -1, 1.5]) {
       await expect(Pipe(true, { maxMessageLength })).rejects.toThrow(RangeError);
     }

@@ -795,6 +795,8 @@ export function* genops(
 }
 
 const DISASSEMBLE_OPTION_NAMES: readonly string[] = ['indentLevel', 'annotate', 'memo'];
+/** Blanks per MARK level beyond which one line would outgrow what a string can hold. */
+const MAX_INDENT_LEVEL = 10_000;
 
 /** Refuses misspelt and mistyped options, which would otherwise be ignored. @throws UnpicklingError BAD_OPTION. */
 function checkDisassembleOptions(options: DisassembleOptions | null): DisassembleOptions {
@@ -810,8 +812,10 @@ function checkDisassembleOptions(options: DisassembleOptions | null): Disassembl
     }
   }
   const { indentLevel, annotate, memo } = options;
-  if (indentLevel !== undefined && !Number.isSafeInteger(indentLevel)) {
-    bad(`indentLevel must be an integer, not ${kindOf(indentLevel)}`);
+  if (indentLevel !== undefined && !(Number.isSafeInteger(indentLevel) && indentLevel <= MAX_INDENT_LEVEL)) {
+    bad(
+      `indentLevel must be an integer up to ${MAX_INDENT_LEVEL}, not ${typeof indentLevel === 'number' ? indentLevel : kindOf(indentLevel)}`,
+    );
   }
   if (
     annotate !== undefined &&

@@ -8,7 +8,16 @@ export {
   type UnpicklerOptions,
   type UnpicklingLimits,
 } from './decoder.js';
-export * from './dis.js';
+export {
+  type DisassembleOptions,
+  DisassemblyError,
+  type DisassemblyMemo,
+  dis,
+  genops,
+  type OpcodeArgument,
+  opcodeEnd,
+  type PickleOp,
+} from './dis.js';
 export { dumps, Pickler, type PicklerOptions } from './encoder.js';
 export * from './errors.js';
 export { loads } from './loads.js';

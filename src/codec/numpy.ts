@@ -821,10 +821,41 @@ function roundHalfEven(x: number): number {
  * (trailing NULs dropped); structured → a plain object keyed by field name; subarray → nested arrays;
  * raw void, longdouble and clongdouble → Uint8Array of the element's bytes.
  */
-/** The most items {@link readElement} makes of a subarray whose items have no bytes. */
+/**
+ * The most values {@link readElement} makes for one element beyond one per byte of it: only zero-size items
+ * (`V0` in a subarray or field) can cost more, and a few bytes of dtype could otherwise ask for 2^50.
+ */
 const MAX_EMPTY_SUBARRAY_ITEMS = 1 << 20;
 
+const valueCounts = new WeakMap<NumpyDtype, number>();
+
+/** How many values {@link readElement} makes for one element of `dtype` (records and nested arrays count too). */
+function valuesPerElement(dtype: NumpyDtype): number {
+  let count = valueCounts.get(dtype);
+  if (count === undefined) {
+    if (dtype.subarray)
+      count = (checkedShapeSize(dtype.subarray.shape) || 1) * (valuesPerElement(dtype.subarray.base) + 1);
+    else if (dtype.fields)
+      count = 1 + dtype.fields.reduce((sum, field) => sum + valuesPerElement(field.dtype), 0);
+    else count = 1;
+    count = Math.min(count, Number.MAX_SAFE_INTEGER);
+    valueCounts.set(dtype, count);
+  }
+  return count;
+}
+
 function readElement(dtype: NumpyDtype, view: DataView, offset: number): NumpyElement {
+  if (
+    (dtype.fields || dtype.subarray) &&
+    valuesPerElement(dtype) > Math.max(MAX_EMPTY_SUBARRAY_ITEMS, 4 * dtype.itemsize + 4)
+  ) {
+    // A value per byte, and the arrays and records holding them, come to under four per byte; values of
+    // zero-size items are not bounded by the bytes, and numpy's own `.item()` of such a dtype cannot finish.
+    throw new RangeError(
+      `numpy ${dtype.toString()} elements hold ${valuesPerElement(dtype)} values of zero-size items, too many to ` +
+        `read: at most ${MAX_EMPTY_SUBARRAY_ITEMS}`,
+    );
+  }
   if (dtype.fields) {
     const record: Record<string, unknown> = {};
     for (const field of dtype.fields) {
@@ -839,13 +870,6 @@ function readElement(dtype: NumpyDtype, view: DataView, offset: number): NumpyEl
   }
   if (dtype.subarray) {
     const { base, shape } = dtype.subarray;
-    // Items of some bytes are bounded by the element's bytes; items of none are not, and numpy's own
-    // `.item()` of such a subarray cannot finish either.
-    if (base.itemsize === 0 && checkedShapeSize(shape) > MAX_EMPTY_SUBARRAY_ITEMS) {
-      throw new RangeError(
-        `numpy subarray (${shape.join(', ')}) of zero-size items is too large to read: at most ${MAX_EMPTY_SUBARRAY_ITEMS} items`,
-      );
-    }
     let index = 0;
     const build = (dim: number): unknown =>
       dim === shape.length
@@ -1817,6 +1841,13 @@ function scalarFromArgs(args: readonly unknown[]): NumpyScalar | unknown {
   return new NumpyScalar(dtype, bytes.subarray(0, dtype.itemsize));
 }
 
+/** The bytes `tobytes()` gives for this data: a bytes object (a bytearray's memory viewed as bytes). */
+function plainBytes(data: Uint8Array): Uint8Array {
+  return bufferBytes(
+    data instanceof PyByteArray ? new Uint8Array(data.buffer, data.byteOffset, data.length) : data,
+  );
+}
+
 /** numpy's `ndarray.__reduce_ex__` for a contiguous array. */
 function reduceArray(array: NDArray, core: string, pickleBuffers: boolean): PyObject {
   const dtype = array.dtype;
@@ -1841,9 +1872,9 @@ function reduceArray(array: NDArray, core: string, pickleBuffers: boolean): PyOb
     RECONSTRUCT_TYPECODE,
   ]);
   // numpy's `tobytes()` makes its bytes from the data: no bytes, or one byte, are CPython's shared objects.
-  const raw = array.objects
-    ? reorder(array.objects, array.shape, array.order, 'C')
-    : bufferBytes(array.bytes);
+  // Always bytes: the data of an array read from a writable protocol-5 buffer is a bytearray, which numpy's
+  // __setstate__ refuses ("pickle not returning string").
+  const raw = array.objects ? reorder(array.objects, array.shape, array.order, 'C') : plainBytes(array.bytes);
   reduction.state = tuple(1, PyTuple.fromItems(array.shape), dtype, fortran, raw);
   return reduction;
 }

@@ -485,17 +485,6 @@ export type TextCodec = BuiltinCodec | CharmapCodec;
  * utf-16, and names CPython does not know either).
  */
 export function findTextCodec(encoding: string): TextCodec {
-  // CPython passes the name to C as UTF-8 text: a NUL or a lone surrogate fails there.
-  if (encoding.includes('\0'))
-    throw new TextDecodeFailure(`encoding name ${JSON.stringify(encoding)}: embedded null character`);
-  const surrogate = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/.exec(encoding);
-  if (surrogate) {
-    throw new TextDecodeFailure(
-      `encoding name ${JSON.stringify(encoding)}: 'utf-8' codec can't encode character '\\u${surrogate[0]
-        .charCodeAt(0)
-        .toString(16)}' in position ${surrogate.index}: surrogates not allowed`,
-    );
-  }
   const name = codecInfoName(normalizeEncodingName(encoding));
   const codec = name === undefined ? undefined : (BUILTIN_CODECS.get(name) ?? charmapCodec(name));
   if (codec === undefined) {
@@ -581,9 +570,23 @@ function utf8Failure(bytes: Uint8Array, start: number, end: number, errors: stri
             ? 4
             : 0;
     if (length === 0) return `${cannotDecode(bytes, start, at, 1)}: invalid start byte`;
+    // An encoded surrogate, whole, is a character under surrogatepass; a part of one fails as in strict mode,
+    // since CPython's handler re-raises the strict decoder's error when it cannot complete the surrogate.
+    if (
+      surrogates &&
+      lead === 0xed &&
+      at + 2 < end &&
+      bytes[at + 1]! >= 0xa0 &&
+      bytes[at + 1]! <= 0xbf &&
+      bytes[at + 2]! >= 0x80 &&
+      bytes[at + 2]! <= 0xbf
+    ) {
+      at += 3;
+      continue;
+    }
     // The range the second byte must fall in, which rules out overlong forms, surrogates and values past U+10FFFF.
     const low = lead === 0xe0 ? 0xa0 : lead === 0xf0 ? 0x90 : 0x80;
-    const high = lead === 0xed && !surrogates ? 0x9f : lead === 0xf4 ? 0x8f : 0xbf;
+    const high = lead === 0xed ? 0x9f : lead === 0xf4 ? 0x8f : 0xbf;
     for (let k = 1; k < length; k++) {
       if (at + k >= end) return `${cannotDecode(bytes, start, at, end - at)}: unexpected end of data`;
       const next = bytes[at + k]!;

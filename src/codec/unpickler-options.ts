@@ -68,6 +68,7 @@ const CHOICES: Readonly<Record<string, readonly unknown[]>> = {
   dicts: ['auto', 'map', 'object'],
 };
 const FLAGS = ['fixImports', 'zeroCopyBytes', 'numpy'] as const;
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 const FUNCTIONS = ['persistentLoad'] as const;
 
 /**
@@ -155,6 +156,11 @@ export function checkUnpicklerOptions(options: UnpicklerOptions): Readonly<Unpic
     const value = options[name];
     if (value !== undefined && typeof value !== 'string')
       badOption(`${name} must be a string, not ${show(value)}`);
+    // CPython refuses these when the unpickler is made (its C API takes the names as UTF-8 C strings).
+    if (typeof value === 'string' && value.includes('\0'))
+      badOption(`${name} ${JSON.stringify(value)}: embedded null character`);
+    if (typeof value === 'string' && LONE_SURROGATE.test(value))
+      badOption(`${name} ${JSON.stringify(value)}: surrogates not allowed`);
   }
   const allow = options.allowGlobals;
   if (allow !== undefined && typeof allow !== 'function') {

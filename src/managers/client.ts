@@ -135,18 +135,54 @@ interface ConnectionSlots {
   readonly waiting: (() => void)[];
 }
 
-/** Per server address (`host:port` or path), shared by every client of this process. */
+/**
+ * Per server address (`host:port` or path), shared by every client of this process; an entry lives while a
+ * connection to its server is open or awaited.
+ */
 const publicConnectionSlots = new Map<string, ConnectionSlots>();
 
-function slotsFor(address: ManagerAddress): ConnectionSlots {
-  const key = typeof address === 'string' ? address : `${address[0]}:${address[1]}`;
+function addressKey(address: ManagerAddress): string {
+  return typeof address === 'string' ? address : `${address[0]}:${address[1]}`;
+}
+
+/**
+ * Waits until fewer than MAX_PUBLIC_CONNECTIONS fresh connections to the server are open, and counts one more.
+ * `cancelled` gives up the wait (rejecting with its error) when it settles first.
+ */
+async function takeConnectionSlot(key: string, cancelled?: Promise<never>): Promise<void> {
   let slots = publicConnectionSlots.get(key);
   if (slots === undefined) {
     slots = { open: 0, waiting: [] };
     publicConnectionSlots.set(key, slots);
   }
-  return slots;
+  while (slots.open >= MAX_PUBLIC_CONNECTIONS) {
+    const waiting = slots;
+    let wake!: () => void;
+    const woken = new Promise<void>((resolve) => {
+      wake = resolve;
+      waiting.waiting.push(resolve);
+    });
+    try {
+      await (cancelled ? Promise.race([woken, cancelled]) : woken);
+    } catch (error) {
+      const at = waiting.waiting.indexOf(wake);
+      if (at >= 0) waiting.waiting.splice(at, 1);
+      throw error;
+    }
+  }
+  slots.open++;
 }
+
+function giveConnectionSlot(key: string): void {
+  const slots = publicConnectionSlots.get(key)!;
+  slots.open--;
+  const next = slots.waiting.shift();
+  if (next) next();
+  else if (slots.open === 0) publicConnectionSlots.delete(key);
+}
+
+/** How long close() waits for public calls already under way (a create, an incref) to bring their references. */
+const CLOSE_WAIT_SECONDS = 10;
 
 /**
  * A connection to one manager server. Create proxies with {@link create} or the typed {@link queue},
@@ -164,7 +200,9 @@ export class ManagerClient implements ProxyHost {
   #channel: Promise<ManagerConnection> | undefined;
   #channelQueue: ChannelTask[] = [];
   #channelBusy = false;
-  readonly #publicSlots: ConnectionSlots;
+  /** Rejects when close() starts: calls still waiting for a connection slot then give up. */
+  readonly #closeStarted: Promise<never>;
+  #startClose: (error: Error) => void = () => undefined;
   /** Public-function calls running, settled or not; close() waits for them. */
   readonly #publicInFlight = new Set<Promise<void>>();
   #closing: Promise<void> | undefined;
@@ -188,7 +226,10 @@ export class ManagerClient implements ProxyHost {
       );
     }
     this.address = address;
-    this.#publicSlots = slotsFor(address);
+    this.#closeStarted = new Promise<never>((_, reject) => {
+      this.#startClose = reject;
+    });
+    this.#closeStarted.catch(() => undefined);
     this.#connect = options.connect ?? transportConnector(options);
     this.#channelName = options.channelName ?? `mpwire-${process.pid}`;
   }
@@ -227,25 +268,37 @@ export class ManagerClient implements ProxyHost {
    */
   async callPublic(name: string, args: readonly unknown[] = [], kwargs?: PythonKwargs): Promise<unknown> {
     this.#assertOpen();
-    return this.#callPublicAnyway(name, args, kwargs);
+    return this.#runPublic(name, args, kwargs);
   }
 
-  /** {@link callPublic} on a client that may be closing or closed: for giving references back. */
-  #callPublicAnyway(name: string, args: readonly unknown[], kwargs?: PythonKwargs): Promise<unknown> {
-    const call = this.#runPublic(name, args, kwargs);
-    // close() waits for these: a create or incref among them brings a reference it must give back.
-    const settled = call.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.#publicInFlight.add(settled);
-    void settled.then(() => this.#publicInFlight.delete(settled));
-    return call;
-  }
-
-  async #runPublic(name: string, args: readonly unknown[], kwargs?: PythonKwargs): Promise<unknown> {
-    await this.#publicConnectionSlot();
+  /**
+   * A public call on a fresh connection, once a slot is free. A call that only brings a reference (any but a
+   * decref) is dropped when the client started closing while it waited for its slot; once under way, close()
+   * waits for it (a create or incref brings a reference it must give back).
+   */
+  async #runPublic(
+    name: string,
+    args: readonly unknown[],
+    kwargs: PythonKwargs | undefined,
+    givesBack = name === 'decref',
+  ): Promise<unknown> {
+    let underWay: (() => void) | undefined;
+    const track = (): void => {
+      const settled = new Promise<void>((resolve) => {
+        underWay = resolve;
+      });
+      this.#publicInFlight.add(settled);
+      void settled.then(() => this.#publicInFlight.delete(settled));
+    };
+    // A decref counts from the start, so that close() waits for one adopt() began while it was closing.
+    if (givesBack) track();
+    const key = addressKey(this.address);
+    // Any other call still waiting for a slot when close() starts is dropped.
+    await takeConnectionSlot(key, givesBack ? undefined : this.#closeStarted);
     try {
+      if (this.#closing && !givesBack)
+        throw new ManagerClosedError('the manager client was closed before this call ran');
+      if (!givesBack) track();
       const connection = await this.#connect(this.address);
       try {
         await connection.send(buildRequest(null, name, args, kwargs));
@@ -254,18 +307,10 @@ export class ManagerClient implements ProxyHost {
         await connection.close();
       }
     } finally {
-      this.#publicSlots.open--;
-      this.#publicSlots.waiting.shift()?.();
+      giveConnectionSlot(key);
+      // Settled after the caller's continuation has had its turn (it adopts, or gives back).
+      if (underWay) setImmediate(underWay);
     }
-  }
-
-  /** Waits until fewer than MAX_PUBLIC_CONNECTIONS fresh connections to the server are open, and counts one more. */
-  async #publicConnectionSlot(): Promise<void> {
-    const slots = this.#publicSlots;
-    while (slots.open >= MAX_PUBLIC_CONNECTIONS) {
-      await new Promise<void>((resolve) => slots.waiting.push(resolve));
-    }
-    slots.open++;
   }
 
   /** How many objects the server holds references to (`number_of_objects`). */
@@ -318,6 +363,7 @@ export class ManagerClient implements ProxyHost {
   }
 
   async #closeOnce(): Promise<void> {
+    this.#startClose(new ManagerClosedError('the manager client was closed before this call ran'));
     for (const task of this.#channelQueue.splice(0)) {
       task.fail(new ManagerClosedError('the manager client was closed before this call ran'));
     }
@@ -329,11 +375,18 @@ export class ManagerClient implements ProxyHost {
       return this.callPublic('decref', [held.token.id]);
     });
     await Promise.allSettled(releases);
-    // Public calls still running (a create, an incref) may bring references, which adopt() then gives back.
-    while (this.#publicInFlight.size > 0) {
-      await Promise.all([...this.#publicInFlight]);
-      // Their callers' continuations (which adopt, or give back) run before the set is looked at again.
-      await new Promise((resolve) => setImmediate(resolve));
+    // Public calls under way (a create, an incref) may bring references, which adopt() then gives back; a
+    // server that does not answer holds close() for CLOSE_WAIT_SECONDS at most.
+    const deadline = Date.now() + CLOSE_WAIT_SECONDS * 1000;
+    while (this.#publicInFlight.size > 0 && Date.now() < deadline) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        Promise.all([...this.#publicInFlight]),
+        new Promise((resolve) => {
+          timer = setTimeout(resolve, Math.max(0, deadline - Date.now())).unref();
+        }),
+      ]);
+      clearTimeout(timer);
     }
     this.#closed = true;
     const channel = this.#channel;
@@ -388,7 +441,7 @@ export class ManagerClient implements ProxyHost {
   adopt(proxy: ManagerProxy): void {
     if (this.#closing) {
       proxy.markReleased();
-      this.#callPublicAnyway('decref', [proxy.token.id]).catch(() => undefined);
+      this.#runPublic('decref', [proxy.token.id], undefined).catch(() => undefined);
       throw new ManagerClosedError(
         `the manager client was closed before ${proxy.describe()} arrived; its reference was given back`,
       );

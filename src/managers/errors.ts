@@ -3,7 +3,7 @@
  * `#ERROR` carries the remote exception itself, `#TRACEBACK` and `#UNSERIALIZABLE` carry traceback text.
  */
 import { reprBytes, reprFloat, reprStr } from '../codec/dis.js';
-import { PyFloat, PyGlobal, PyObject, PyTuple } from '../codec/values.js';
+import { PyFloat, PyFrozenSet, PyGlobal, PyObject, PyTuple } from '../codec/values.js';
 
 /** Python 2 and private-module spellings of exception classes, mapped to the name Python 3 documents. */
 const CANONICAL_EXCEPTION_NAMES: ReadonlyMap<string, string> = new Map([
@@ -152,6 +152,9 @@ const OS_ERRORS = new Set(
     'PermissionError',
     'ProcessLookupError',
     'TimeoutError',
+    // Python 2's, and Python 3's aliases of OSError.
+    'IOError',
+    'EnvironmentError',
   ].map((name) => `builtins.${name}`),
 );
 
@@ -165,8 +168,36 @@ function exceptionText(pythonType: string, args: readonly unknown[]): string {
     const first = `${base}: ${pythonRepr(filename)}`;
     return filename2 === undefined || filename2 === null ? first : `${first} -> ${pythonRepr(filename2)}`;
   }
+  const unicodeError = unicodeErrorText(pythonType, args);
+  if (unicodeError !== undefined) return unicodeError;
   if (args.length === 1) return pythonType === 'builtins.KeyError' ? pythonRepr(args[0]) : pythonStr(args[0]);
   return pythonRepr(PyTuple.fromItems(args));
+}
+
+/** `'utf-8' codec can't decode byte 0xe9 in position 3: reason`, from (encoding, object, start, end, reason). */
+function unicodeErrorText(pythonType: string, args: readonly unknown[]): string | undefined {
+  const decode = pythonType === 'builtins.UnicodeDecodeError';
+  if ((!decode && pythonType !== 'builtins.UnicodeEncodeError') || args.length !== 5) return undefined;
+  const [encoding, object, start, end, reason] = args;
+  if (typeof start !== 'number' || typeof end !== 'number') return undefined;
+  const where = end - start === 1 ? `in position ${start}` : `in position ${start}-${end - 1}`;
+  if (decode && object instanceof Uint8Array) {
+    const what = end - start === 1 ? `byte 0x${object[start]?.toString(16).padStart(2, '0')}` : 'bytes';
+    return `'${pythonStr(encoding)}' codec can't decode ${what} ${where}: ${pythonStr(reason)}`;
+  }
+  if (!decode && typeof object === 'string') {
+    if (end - start !== 1)
+      return `'${pythonStr(encoding)}' codec can't encode characters ${where}: ${pythonStr(reason)}`;
+    const code = object.codePointAt(start) ?? 0;
+    const escaped =
+      code <= 0xff
+        ? `\\x${code.toString(16).padStart(2, '0')}`
+        : code <= 0xffff
+          ? `\\u${code.toString(16).padStart(4, '0')}`
+          : `\\U${code.toString(16).padStart(8, '0')}`;
+    return `'${pythonStr(encoding)}' codec can't encode character '${escaped}' ${where}: ${pythonStr(reason)}`;
+  }
+  return undefined;
 }
 
 function pythonStr(value: unknown): string {
@@ -190,6 +221,11 @@ function pythonRepr(value: unknown, seen: Set<object> = new Set()): string {
     return items.length === 1 ? `(${items[0]},)` : `(${items.join(', ')})`;
   }
   if (Array.isArray(value)) return `[${value.map((item) => pythonRepr(item, seen)).join(', ')}]`;
+  if (value instanceof Set) {
+    const items = [...value].map((item) => pythonRepr(item, seen)).join(', ');
+    if (value instanceof PyFrozenSet) return items === '' ? 'frozenset()' : `frozenset({${items}})`;
+    return items === '' ? 'set()' : `{${items}}`;
+  }
   if (value instanceof Map) {
     return `{${[...value].map(([k, v]) => `${pythonRepr(k, seen)}: ${pythonRepr(v, seen)}`).join(', ')}}`;
   }

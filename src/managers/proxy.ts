@@ -57,35 +57,45 @@ export const AUTO_PROXY = new PyGlobal(MANAGERS_MODULE, 'AutoProxy');
 
 /**
  * The proxy classes SyncManager registers its typeids with (`SyncManager.register('Lock', threading.Lock,
- * AcquirerProxy)`...); the typeids it registers without one (`Queue`, `JoinableQueue`, `AsyncResult`) and any
- * other server's get AutoProxy.
+ * AcquirerProxy)`...), each with methods its `_exposed_` lists. A server answers `create` with the exposed names
+ * it registered, which for a typeid registered with a proxy class are that class's `_exposed_`: so a proxy
+ * takes the class only when its exposed names include these, and another server's typeid of the same name
+ * (registered without a proxy class, so exposing its object's public methods) gets AutoProxy.
  */
-const SYNC_MANAGER_PROXY_TYPES: ReadonlyMap<string, string> = new Map([
-  ['Event', 'EventProxy'],
-  ['Lock', 'AcquirerProxy'],
-  ['RLock', 'AcquirerProxy'],
-  ['Semaphore', 'AcquirerProxy'],
-  ['BoundedSemaphore', 'AcquirerProxy'],
-  ['Condition', 'ConditionProxy'],
-  ['Barrier', 'BarrierProxy'],
-  ['Pool', 'PoolProxy'],
-  ['list', 'ListProxy'],
-  ['dict', 'DictProxy'],
-  ['Value', 'ValueProxy'],
-  ['Array', 'ArrayProxy'],
-  ['Namespace', 'NamespaceProxy'],
-  ['Iterator', 'IteratorProxy'],
+const SYNC_MANAGER_PROXY_TYPES: ReadonlyMap<
+  string,
+  { readonly name: string; readonly exposes: readonly string[] }
+> = new Map([
+  ['Event', { name: 'EventProxy', exposes: ['is_set', 'set', 'clear', 'wait'] }],
+  ['Lock', { name: 'AcquirerProxy', exposes: ['acquire', 'release'] }],
+  ['RLock', { name: 'AcquirerProxy', exposes: ['acquire', 'release'] }],
+  ['Semaphore', { name: 'AcquirerProxy', exposes: ['acquire', 'release'] }],
+  ['BoundedSemaphore', { name: 'AcquirerProxy', exposes: ['acquire', 'release'] }],
+  ['Condition', { name: 'ConditionProxy', exposes: ['acquire', 'release', 'wait', 'notify'] }],
+  ['Barrier', { name: 'BarrierProxy', exposes: ['__getattribute__', 'wait', 'abort', 'reset'] }],
+  ['Pool', { name: 'PoolProxy', exposes: ['apply_async', 'map_async', 'terminate'] }],
+  ['list', { name: 'ListProxy', exposes: ['__getitem__', '__setitem__', 'append'] }],
+  ['dict', { name: 'DictProxy', exposes: ['__getitem__', '__setitem__', 'keys'] }],
+  ['Value', { name: 'ValueProxy', exposes: ['get', 'set'] }],
+  ['Array', { name: 'ArrayProxy', exposes: ['__len__', '__getitem__', '__setitem__'] }],
+  ['Namespace', { name: 'NamespaceProxy', exposes: ['__getattribute__', '__setattr__', '__delattr__'] }],
+  ['Iterator', { name: 'IteratorProxy', exposes: ['send', 'throw', 'close'] }],
 ]);
 
 /**
  * The Python proxy class a new proxy is pickled as, when it did not arrive pickled as one: SyncManager's for
- * its typeid, else the Python twin of its TypeScript class (ListProxy, DictProxy), else AutoProxy.
+ * its typeid (or, for a ListProxy or DictProxy, for its TypeScript class) when its exposed names say the server
+ * registered it so, else AutoProxy.
  */
 function defaultPythonProxyType(proxy: ManagerProxy, typeid: string): PyGlobal {
-  const name =
+  const known =
     SYNC_MANAGER_PROXY_TYPES.get(typeid) ??
-    (proxy instanceof ListProxy ? 'ListProxy' : proxy instanceof DictProxy ? 'DictProxy' : undefined);
-  return name === undefined ? AUTO_PROXY : new PyGlobal(MANAGERS_MODULE, name);
+    SYNC_MANAGER_PROXY_TYPES.get(
+      proxy instanceof ListProxy ? 'list' : proxy instanceof DictProxy ? 'dict' : '',
+    );
+  return known?.exposes.every((method) => proxy.exposed.includes(method))
+    ? new PyGlobal(MANAGERS_MODULE, known.name)
+    : AUTO_PROXY;
 }
 
 /**

@@ -269,10 +269,10 @@ function isWriteSideError(error: unknown): boolean {
   return (error as { code?: unknown } | null)?.code === 'EPIPE';
 }
 
-function readEndOf(result: Exclude<FrameReadResult, { kind: 'message' }>): ReadEnd {
+function readEndOf(result: Exclude<FrameReadResult, { kind: 'message' }>, limit: string): ReadEnd {
   switch (result.kind) {
     case 'too-long':
-      return { kind: 'too-long', length: result.length };
+      return { kind: 'too-long', length: result.length, limit };
     case 'unallocatable': {
       const message =
         `the peer announced a message of ${result.length} bytes, more than can be allocated here; ` +
@@ -293,7 +293,7 @@ function readEndOf(result: Exclude<FrameReadResult, { kind: 'message' }>): ReadE
 /** What ends the stream for readers once the queued messages are consumed. */
 type ReadEnd =
   | { readonly kind: 'eof' }
-  | { readonly kind: 'too-long'; readonly length: number }
+  | { readonly kind: 'too-long'; readonly length: number; readonly limit: string }
   /** `thenEof`: the stream is over, so after this error is reported once, receives get EOFError, as in CPython. */
   | { readonly kind: 'error'; readonly error: unknown; readonly thenEof?: boolean };
 
@@ -664,9 +664,11 @@ export class Connection implements AsyncIterable<unknown> {
     if (this.readyToRead()) return true;
     const milliseconds = timeoutMilliseconds(timeout);
     if (milliseconds === 0) {
+      options.signal?.throwIfAborted();
       // What the peer has sent, or its close, may be in the kernel and not yet read.
       await eventLoopTurn();
       this.checkClosed();
+      options.signal?.throwIfAborted();
       return this.readyToRead();
     }
     options.signal?.throwIfAborted();
@@ -862,7 +864,7 @@ export class Connection implements AsyncIterable<unknown> {
               reject(abortReason(signal));
               if (failed !== undefined) {
                 // An end already found (the stream ended inside this message) stays the one reported.
-                this.readEnd ??= readEndOf(failed);
+                this.readEnd ??= readEndOf(failed, this.describeFrameLimit());
                 this.deliver();
                 this.notifyReadiness();
               }
@@ -937,6 +939,17 @@ export class Connection implements AsyncIterable<unknown> {
     return limit;
   }
 
+  /** Which limit {@link currentFrameLimit} is, for the error of a frame over it. */
+  private describeFrameLimit(): string {
+    const first = this.receivers.peek();
+    const maxlength = this.queue.length === 0 ? first?.maxlength : undefined;
+    const base = this.handshakeLimit ?? this.maxMessageLength;
+    if (maxlength !== undefined && maxlength < base) return `the receive's maxlength of ${maxlength}`;
+    return this.handshakeLimit !== undefined
+      ? `the handshake's limit of ${this.handshakeLimit}`
+      : `maxMessageLength ${this.maxMessageLength}`;
+  }
+
   /** Moves whole frames from the reader to the queue and the queue to receivers; pauses on a full queue. */
   private pump(): void {
     if (this.isClosed) return;
@@ -973,7 +986,7 @@ export class Connection implements AsyncIterable<unknown> {
         this.queue.push(result.payload);
         this.queuedBytes += result.payload.byteLength;
       } else {
-        this.readEnd = readEndOf(result);
+        this.readEnd = readEndOf(result, this.describeFrameLimit());
       }
       this.deliver();
     }
@@ -1032,7 +1045,7 @@ export class Connection implements AsyncIterable<unknown> {
       if (end === undefined) return;
       const receiver = this.receivers.shift()!;
       if (end.kind === 'too-long') {
-        this.failBadLength(receiver, end.length, `maxMessageLength ${this.maxMessageLength}`);
+        this.failBadLength(receiver, end.length, end.limit);
         return;
       }
       receiver.reject(end.kind === 'eof' ? new EOFError() : end.error);

@@ -8,7 +8,13 @@ import { rmSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
 import { arbitraryAddress } from './address.js';
 import { connectSocket } from './client.js';
-import { Connection, type ConnectionOptions, checkConnectionOptions } from './connection.js';
+import {
+  CONNECTION_OPTION_NAMES,
+  Connection,
+  type ConnectionOptions,
+  checkConnectionOptions,
+  checkOptionNames,
+} from './connection.js';
 
 /**
  * Two connected ends, as CPython's `Pipe(duplex)`: with `duplex` both ends read and write; otherwise the
@@ -135,6 +141,28 @@ export interface SpawnWithPipeOptions extends SpawnOptions, ConnectionOptions {
   readonly fd?: number;
 }
 
+/** What spawnWithPipe takes: its own options, a connection's and Node's `spawn` options. */
+const SPAWN_WITH_PIPE_OPTION_NAMES: readonly string[] = [
+  'duplex',
+  'childEnd',
+  'fd',
+  ...CONNECTION_OPTION_NAMES,
+  'cwd',
+  'env',
+  'argv0',
+  'stdio',
+  'detached',
+  'uid',
+  'gid',
+  'serialization',
+  'shell',
+  'windowsVerbatimArguments',
+  'windowsHide',
+  'signal',
+  'timeout',
+  'killSignal',
+];
+
 /** The spawned child, this process's end, and the child's descriptor number. */
 export interface SpawnedWithPipe {
   readonly child: ChildProcess;
@@ -157,6 +185,7 @@ export function spawnWithPipe(
   if (typeof options !== 'object' || options === null) {
     throw new TypeError(`options must be an object, not ${options === null ? 'null' : typeof options}`);
   }
+  checkOptionNames(options, SPAWN_WITH_PIPE_OPTION_NAMES);
   const {
     duplex = true,
     childEnd = 'writer',
