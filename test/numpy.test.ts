@@ -190,6 +190,15 @@ describe('dtype reduction (encoding)', () => {
     expect(state[8]).toEqual(tuple(null, tuple(hex('6e73'), 1, 1, 1)));
   });
 
+  it('reads a datetime unit count only as numpy does: a whole number that fits a C int', () => {
+    const state = (count: number): unknown =>
+      tuple(4, '<', null, null, null, -1, -1, 0, tuple(null, tuple(hex('6e73'), count, 1, 1)));
+    expect(decodeDtype(registry, ['M8', false, true], state(3)).str).toBe('<M8[3ns]');
+    for (const count of [1.5, 2 ** 40, 0]) {
+      expect(() => decodeDtype(registry, ['M8', false, true], state(count))).toThrow(/bad datetime unit/);
+    }
+  });
+
   it('writes structured dtypes with names, a fields dict (titles too) and itemsize', () => {
     const dtype = NumpyDtype.structured([
       { name: 'a', dtype: '<i4', title: 'T' },

@@ -598,7 +598,14 @@ function parseDatetimeUnit(info: unknown): [string, number] {
   const [rawUnit, count] = info as unknown[];
   const unit =
     typeof rawUnit === 'string' ? rawUnit : rawUnit instanceof Uint8Array ? latin1Decode(rawUnit) : undefined;
-  if (unit === undefined || !DATETIME_UNITS.has(unit) || typeof count !== 'number' || !(count >= 1)) {
+  // numpy keeps the count in a C int, and refuses a fraction or one that does not fit.
+  if (
+    unit === undefined ||
+    !DATETIME_UNITS.has(unit) ||
+    typeof count !== 'number' ||
+    !Number.isInteger(count) ||
+    !(count >= 1 && count <= 0x7fff_ffff)
+  ) {
     throw new TypeError(`numpy.dtype: bad datetime unit ${describe(info)}`);
   }
   return [unit, count];
