@@ -103,6 +103,42 @@ describe('NumpyDtype.from', () => {
     expect(new NumpyDtype('f8').equals(NumpyDtype.from('f8'))).toBe(true);
   });
 
+  it('takes the names numpy 2 takes, with the sizes they have on 64-bit Linux', () => {
+    // What np.dtype(name).str gives there.
+    const names: Record<string, string> = {
+      int: '<i8',
+      uint: '<u8',
+      float: '<f8',
+      complex: '<c16',
+      str: '<U0',
+      bytes: '|S0',
+      longdouble: '<f16',
+      float128: '<f16',
+      clongdouble: '<c32',
+      complex256: '<c32',
+      intp: '<i8',
+      uintp: '<u8',
+      p: '<i8',
+      P: '<u8',
+      half: '<f2',
+      single: '<f4',
+      double: '<f8',
+      csingle: '<c8',
+      cdouble: '<c16',
+      byte: '|i1',
+      ubyte: '|u1',
+      short: '<i2',
+      intc: '<i4',
+      long: '<i8',
+      ulonglong: '<u8',
+      object_: '|O',
+      str_: '<U0',
+      void: '|V0',
+      c: '|S1',
+    };
+    for (const [name, str] of Object.entries(names)) expect(NumpyDtype.from(name).str, name).toBe(str);
+  });
+
   it.each(['f3', 'i16', 'x8', 'M8[parsec]', 'f8[ns]', ''])('refuses %j', (spec) => {
     expect(() => NumpyDtype.from(spec)).toThrow(RangeError);
   });
