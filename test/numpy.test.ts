@@ -595,6 +595,25 @@ describe('numpy 2 order-K buffers', () => {
   });
 });
 
+describe('object arrays from nested lists', () => {
+  it('take the dimensions numpy gives them: as deep as the lists are rectangular', () => {
+    const ragged = NDArray.fromList([[1, 2], [3]], 'O');
+    expect([ragged.shape, ragged.toList()]).toEqual([[2], [[1, 2], [3]]]);
+    expect(NDArray.fromList([[2, 3], 1], 'O').shape).toEqual([2]);
+    expect(
+      NDArray.fromList(
+        [
+          [1, 2],
+          [3, 4],
+        ],
+        'O',
+      ).shape,
+    ).toEqual([2, 2]);
+    expect(NDArray.fromList([[], []], 'O').shape).toEqual([2, 0]);
+    expect(NDArray.fromList(5, 'O').shape).toEqual([]);
+  });
+});
+
 describe('arrays of a subarray dtype', () => {
   it("take its base as their dtype and its dimensions after their own, as numpy's ndarray does", () => {
     const pairs = NumpyDtype.subarray('<i4', [2]);

@@ -1458,6 +1458,7 @@ function swapBytes(bytes: Uint8Array, unit: number): Uint8Array {
 }
 
 function nestedShape(list: unknown, dtype: NumpyDtype): number[] {
+  if (dtype.kind === 'O') return objectShape(list);
   const shape: number[] = [];
   let level: unknown = list;
   // A structured element is an object, a subarray element a nested array: stop descending where they start.
@@ -1468,6 +1469,23 @@ function nestedShape(list: unknown, dtype: NumpyDtype): number[] {
     level = level[0];
   }
   return shape.slice(0, Math.max(0, shape.length - elementDepth));
+}
+
+/**
+ * The dimensions numpy gives an object array of nested lists: as deep as every list at a level has one length
+ * (`[[1, 2], [3]]` is 2 objects, `[[1, 2], [3, 4]]` 2 × 2); the items below are the objects.
+ */
+function objectShape(list: unknown): number[] {
+  const shape: number[] = [];
+  let level: unknown[] = [list];
+  while (level.length > 0 && level.every((item) => Array.isArray(item))) {
+    const lists = level as unknown[][];
+    const length = lists[0]!.length;
+    if (!lists.every((item) => item.length === length)) break;
+    shape.push(length);
+    level = lists.flat(1);
+  }
+  return shape;
 }
 
 function flattenNested(list: unknown, depth: number): unknown[] {
