@@ -888,18 +888,24 @@ function valuesPerElement(dtype: NumpyDtype): number {
   return count;
 }
 
-function readElement(dtype: NumpyDtype, view: DataView, offset: number): NumpyElement {
-  if (
-    (dtype.fields || dtype.subarray) &&
-    valuesPerElement(dtype) > Math.max(MAX_EMPTY_SUBARRAY_ITEMS, 4 * dtype.itemsize + 4)
-  ) {
-    // A value per byte, and the arrays and records holding them, come to under four per byte; values of
-    // zero-size items are not bounded by the bytes, and numpy's own `.item()` of such a dtype cannot finish.
+/**
+ * Refuses to read elements of a dtype whose values are too many for their bytes. Checked once per read (a
+ * scalar's value, `get`, `toList`), not per element or field. @throws RangeError.
+ */
+function checkReadableElements(dtype: NumpyDtype): void {
+  if (!dtype.fields && !dtype.subarray) return;
+  // A value per byte, and the arrays and records holding them, come to under four per byte; values of
+  // zero-size items are not bounded by the bytes, and numpy's own `.item()` of such a dtype cannot finish.
+  const values = valuesPerElement(dtype);
+  if (values > Math.max(MAX_EMPTY_SUBARRAY_ITEMS, 4 * dtype.itemsize + 4)) {
     throw new RangeError(
-      `numpy ${dtype.toString()} elements hold ${valuesPerElement(dtype)} values of zero-size items, too many to ` +
+      `numpy ${dtype.toString()} elements hold ${values} values of zero-size items, too many to ` +
         `read: at most ${MAX_EMPTY_SUBARRAY_ITEMS}`,
     );
   }
+}
+
+function readElement(dtype: NumpyDtype, view: DataView, offset: number): NumpyElement {
   if (dtype.fields) {
     const record: Record<string, unknown> = {};
     for (const field of dtype.fields) {
@@ -1367,11 +1373,13 @@ export class NDArray {
       }
       return n;
     });
+    checkReadableElements(this.#f.dtype);
     return this.#elementAt(flatIndex(normalised, shape, this.#f.order));
   }
 
   /** The whole array as nested JavaScript arrays in logical (C) order, like numpy's `tolist()`. */
   toList(): unknown {
+    checkReadableElements(this.#f.dtype);
     const shape = this.#f.shape;
     const index: number[] = [];
     const build = (dim: number): unknown => {
@@ -1574,6 +1582,7 @@ export class NumpyScalar {
 
   /** The value, mapped as {@link NDArray.get} maps elements. */
   get value(): NumpyElement {
+    checkReadableElements(this.dtype);
     return readElement(
       this.dtype,
       new DataView(this.bytes.buffer, this.bytes.byteOffset, this.bytes.length),
