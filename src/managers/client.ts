@@ -181,6 +181,15 @@ function giveConnectionSlot(key: string): void {
   else if (slots.open === 0) publicConnectionSlots.delete(key);
 }
 
+/** ManagerClientOptions beyond a connection's; a record of every key, so that one added there and not here fails to compile. */
+const MANAGER_CLIENT_OPTION_NAMES: readonly string[] = Object.keys({
+  authkey: true,
+  serializer: true,
+  channelName: true,
+  connect: true,
+  timeout: true,
+} satisfies Record<Exclude<keyof ManagerClientOptions, keyof ConnectionOptions>, true>);
+
 /** How long close() waits for public calls already under way (a create, an incref) to bring their references. */
 const CLOSE_WAIT_SECONDS = 10;
 
@@ -212,7 +221,7 @@ export class ManagerClient implements ProxyHost {
     if (typeof options !== 'object' || options === null) {
       throw new TypeError("a manager client needs options with at least the server's authkey: { authkey }");
     }
-    checkConnectionOptions(options, ['authkey', 'serializer', 'channelName', 'connect', 'timeout']);
+    checkConnectionOptions(options, MANAGER_CLIENT_OPTION_NAMES);
     if (options.serializer !== undefined && options.serializer !== 'pickle') {
       throw new TypeError(
         `unsupported manager serializer ${JSON.stringify(options.serializer)}; only 'pickle' is supported`,

@@ -33,6 +33,14 @@ export interface ClientOptions extends ConnectionOptions, CallOptions {
   readonly timeout?: number | null;
 }
 
+/** ClientOptions beyond a connection's; a record of every key, so that one added there and not here fails to compile. */
+const CLIENT_OPTION_NAMES: readonly string[] = Object.keys({
+  family: true,
+  authkey: true,
+  timeout: true,
+  signal: true,
+} satisfies Record<Exclude<keyof ClientOptions, keyof ConnectionOptions>, true>);
+
 /** Adds the Node 20 abstract-name padding to a refused connection, since the bare errno hides it. */
 function explainAbstractRefusal(error: Error, address: Address): Error {
   const code = (error as NodeJS.ErrnoException).code;
@@ -86,7 +94,7 @@ export function connectSocket(
  *   the socket's error (e.g. `ECONNREFUSED`, no retry, as CPython 3); AuthenticationError; TransportError `TIMEOUT`.
  */
 export async function Client(address: Address, options: ClientOptions = {}): Promise<Connection> {
-  checkConnectionOptions(options, ['family', 'authkey', 'timeout', 'signal']);
+  checkConnectionOptions(options, CLIENT_OPTION_NAMES);
   const family = options.family ?? addressType(address);
   validateFamily(family);
   checkAddressShape(address, family);

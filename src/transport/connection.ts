@@ -87,13 +87,13 @@ export function checkWholeNumber(name: string, value: unknown, least: number, un
 }
 
 /** The options of {@link ConnectionOptions}, which every call that makes a connection takes. */
-export const CONNECTION_OPTION_NAMES: readonly string[] = [
-  'protocol',
-  'picklerOptions',
-  'unpicklerOptions',
-  'maxMessageLength',
-  'readHighWaterMark',
-];
+export const CONNECTION_OPTION_NAMES: readonly string[] = Object.keys({
+  protocol: true,
+  picklerOptions: true,
+  unpicklerOptions: true,
+  maxMessageLength: true,
+  readHighWaterMark: true,
+} satisfies Record<keyof ConnectionOptions, true>);
 
 /**
  * Refuses an option name not in `names`: a misspelt limit (`maxMesageLength`) would otherwise be ignored

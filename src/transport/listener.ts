@@ -69,6 +69,15 @@ interface PendingAccept {
 
 const DEFAULT_HANDSHAKE_TIMEOUT_SECONDS = 20;
 
+/** ListenerOptions beyond a connection's; a record of every key, so that one added there and not here fails to compile. */
+const LISTENER_OPTION_NAMES: readonly string[] = Object.keys({
+  family: true,
+  backlog: true,
+  authkey: true,
+  handshakeTimeout: true,
+  onHandshakeError: true,
+} satisfies Record<Exclude<keyof ListenerOptions, keyof ConnectionOptions>, true>);
+
 function listenerClosed(): TransportError {
   return new TransportError('LISTENER_CLOSED', 'listener is closed');
 }
@@ -118,7 +127,7 @@ export class Listener implements AsyncIterable<Connection> {
    *   bad codec options; the socket's error (e.g. `EADDRINUSE`).
    */
   static async listen(address?: Address, options: ListenerOptions = {}): Promise<Listener> {
-    checkConnectionOptions(options, ['family', 'backlog', 'authkey', 'handshakeTimeout', 'onHandshakeError']);
+    checkConnectionOptions(options, LISTENER_OPTION_NAMES);
     // CPython's `address or arbitrary_address(family)`: an empty path asks for an arbitrary address too.
     if (address === '') address = undefined;
     const family = options.family ?? (address === undefined ? defaultFamily : addressType(address));

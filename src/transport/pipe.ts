@@ -143,24 +143,26 @@ export interface SpawnWithPipeOptions extends SpawnOptions, ConnectionOptions {
 
 /** What spawnWithPipe takes: its own options, a connection's and Node's `spawn` options. */
 const SPAWN_WITH_PIPE_OPTION_NAMES: readonly string[] = [
-  'duplex',
-  'childEnd',
-  'fd',
+  ...Object.keys({
+    duplex: true,
+    childEnd: true,
+    fd: true,
+    cwd: true,
+    env: true,
+    argv0: true,
+    stdio: true,
+    detached: true,
+    uid: true,
+    gid: true,
+    serialization: true,
+    shell: true,
+    windowsVerbatimArguments: true,
+    windowsHide: true,
+    signal: true,
+    timeout: true,
+    killSignal: true,
+  } satisfies Record<Exclude<keyof SpawnWithPipeOptions, keyof ConnectionOptions>, true>),
   ...CONNECTION_OPTION_NAMES,
-  'cwd',
-  'env',
-  'argv0',
-  'stdio',
-  'detached',
-  'uid',
-  'gid',
-  'serialization',
-  'shell',
-  'windowsVerbatimArguments',
-  'windowsHide',
-  'signal',
-  'timeout',
-  'killSignal',
 ];
 
 /** The spawned child, this process's end, and the child's descriptor number. */

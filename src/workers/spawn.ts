@@ -65,20 +65,22 @@ export interface SpawnPythonOptions extends ConnectionOptions {
 
 /** What {@link spawnPython} takes: its target, its own options and a connection's. */
 const SPAWN_PYTHON_OPTION_NAMES: readonly string[] = [
-  'module',
-  'script',
-  'code',
-  'python',
-  'args',
-  'pythonArgs',
-  'env',
-  'cwd',
-  'stdin',
-  'stdout',
-  'stderrLimit',
-  'echoStderr',
-  'exitTimeout',
-  'killTimeout',
+  ...Object.keys({
+    module: true,
+    script: true,
+    code: true,
+    python: true,
+    args: true,
+    pythonArgs: true,
+    env: true,
+    cwd: true,
+    stdin: true,
+    stdout: true,
+    stderrLimit: true,
+    echoStderr: true,
+    exitTimeout: true,
+    killTimeout: true,
+  } satisfies Record<Exclude<keyof (SpawnPythonOptions & PythonTarget), keyof ConnectionOptions>, true>),
   ...CONNECTION_OPTION_NAMES,
 ];
 
