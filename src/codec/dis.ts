@@ -794,7 +794,11 @@ export function* genops(
   for (const { info, arg, pos, end } of scanOps(pickleBytes(input))) yield { info, arg, pos, end };
 }
 
-const DISASSEMBLE_OPTION_NAMES: readonly string[] = ['indentLevel', 'annotate', 'memo'];
+const DISASSEMBLE_OPTION_NAMES: readonly string[] = Object.keys({
+  indentLevel: true,
+  annotate: true,
+  memo: true,
+} satisfies Record<keyof DisassembleOptions, true>);
 /** Blanks per MARK level beyond which one line would outgrow what a string can hold. */
 const MAX_INDENT_LEVEL = 10_000;
 

@@ -1622,7 +1622,12 @@ const CORE_MODULES = ['numpy.core', 'numpy._core'] as const;
 /** The spelling each decoded array and scalar was read with: the default spelling it is written with. */
 const decodedCore = new WeakMap<object, (typeof CORE_MODULES)[number]>();
 
-const NUMPY_OPTION_NAMES = new Set(['coreModule', 'pickleBuffers', 'scalars']);
+const NUMPY_OPTION_NAMES = new Set(
+  Object.keys({ coreModule: true, pickleBuffers: true, scalars: true } satisfies Record<
+    keyof NumpyCodecOptions,
+    true
+  >),
+);
 
 /** Refuses misspelt or mistyped numpy options, which would otherwise be silently ignored. */
 function checkNumpyOptions(options: NumpyCodecOptions): void {
