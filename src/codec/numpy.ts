@@ -1847,22 +1847,15 @@ function transposeToC(source: NDArray, axes: readonly number[]): Uint8Array {
   const innerStride = strides[rank - 1]!;
   const rows = source.size / inner;
   const index = new Array<number>(rank).fill(0);
+  // Items of 1, 2, 4 and 8 bytes move as whole words (an 8-byte item as two 4-byte words).
   const word = itemsize === 8 ? 4 : itemsize;
   const words = itemsize === 8 ? 2 : 1;
-  const wordView =
-    (word === 1 || word === 2 || word === 4) && from.byteOffset % word === 0
-      ? (view: Uint8Array) =>
-          word === 1
-            ? view
-            : word === 2
-              ? new Uint16Array(view.buffer, view.byteOffset, view.length / 2)
-              : new Uint32Array(view.buffer, view.byteOffset, view.length / 4)
-      : undefined;
+  const byWords = (word === 1 || word === 2 || word === 4) && from.byteOffset % word === 0;
   let base = 0;
   let at = 0;
-  if (wordView) {
-    const input = wordView(from);
-    const output = wordView(out);
+  if (byWords) {
+    const input = wordsOf(from, word);
+    const output = wordsOf(out, word);
     const step = innerStride * words;
     for (let row = 0; row < rows; row++) {
       let s = base * words;
@@ -1887,6 +1880,14 @@ function transposeToC(source: NDArray, axes: readonly number[]): Uint8Array {
     }
   }
   return out;
+}
+
+/** `bytes` as an array of words of `word` bytes, over the same memory (its offset a multiple of `word`). */
+function wordsOf(bytes: Uint8Array, word: number): Uint8Array | Uint16Array | Uint32Array {
+  if (word === 1) return bytes;
+  return word === 2
+    ? new Uint16Array(bytes.buffer, bytes.byteOffset, bytes.length / 2)
+    : new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.length / 4);
 }
 
 /** Steps the odometer `index` over every axis but the last; returns the source offset (in items) of the next row. */

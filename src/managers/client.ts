@@ -190,6 +190,11 @@ const MANAGER_CLIENT_OPTION_NAMES: readonly string[] = Object.keys({
   timeout: true,
 } satisfies Record<Exclude<keyof ManagerClientOptions, keyof ConnectionOptions>, true>);
 
+/** The failure of a call close() dropped before it ran. */
+function closedBeforeRun(): ManagerClosedError {
+  return new ManagerClosedError('the manager client was closed before this call ran');
+}
+
 /** How long close() waits for public calls already under way (a create, an incref) to bring their references. */
 const CLOSE_WAIT_SECONDS = 10;
 
@@ -305,8 +310,7 @@ export class ManagerClient implements ProxyHost {
     // Any other call still waiting for a slot when close() starts is dropped.
     await takeConnectionSlot(key, givesBack ? undefined : this.#closeStarted);
     try {
-      if (this.#closing && !givesBack)
-        throw new ManagerClosedError('the manager client was closed before this call ran');
+      if (this.#closing && !givesBack) throw closedBeforeRun();
       if (!givesBack) track();
       const connection = await this.#connect(this.address);
       try {
@@ -372,10 +376,9 @@ export class ManagerClient implements ProxyHost {
   }
 
   async #closeOnce(): Promise<void> {
-    this.#startClose(new ManagerClosedError('the manager client was closed before this call ran'));
-    for (const task of this.#channelQueue.splice(0)) {
-      task.fail(new ManagerClosedError('the manager client was closed before this call ran'));
-    }
+    const notRun = closedBeforeRun();
+    this.#startClose(notRun);
+    for (const task of this.#channelQueue.splice(0)) task.fail(notRun);
     const releases = [...this.#held].map((held) => {
       const proxy = held.proxy.deref();
       if (proxy !== undefined) return proxy.release();
