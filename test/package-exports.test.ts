@@ -1,5 +1,14 @@
-import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
 import { posix } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -49,6 +58,56 @@ describe('package entry points (built dist/)', () => {
     );
     expect(result).toEqual(canRequire ? ['function', 'function'] : 'ERR_REQUIRE_ESM');
   });
+});
+
+describe('the built declarations, as a consumer compiles them', () => {
+  it('compile under strict settings with library checks on, and show no internal member', () => {
+    // A consumer package whose node_modules/mpwire is this package, compiled with the consumer's usual settings
+    // and without skipLibCheck, so every shipped .d.ts is checked too.
+    const dir = mkdtempSync(posix.join(tmpdir(), 'mpwire-consumer-'));
+    try {
+      mkdirSync(`${dir}/node_modules`);
+      symlinkSync(root, `${dir}/node_modules/mpwire`, 'dir');
+      symlinkSync(`${root}node_modules/@types`, `${dir}/node_modules/@types`, 'dir');
+      writeFileSync(`${dir}/package.json`, '{ "type": "module" }');
+      const compilerOptions = {
+        strict: true,
+        exactOptionalPropertyTypes: true,
+        noUncheckedIndexedAccess: true,
+        module: 'node16',
+        moduleResolution: 'node16',
+        target: 'es2022',
+        noEmit: true,
+        skipLibCheck: false,
+        types: ['node'],
+      };
+      writeFileSync(`${dir}/tsconfig.json`, JSON.stringify({ compilerOptions, files: ['consumer.ts'] }));
+      writeFileSync(
+        `${dir}/consumer.ts`,
+        [
+          "import { type ManagerClient, ManagerProxy, QueueProxy, dumps, loads } from 'mpwire';",
+          "import { dumps as codecDumps } from 'mpwire/codec';",
+          "// A typed proxy of the user's own, reached through as().",
+          'class CounterProxy extends ManagerProxy {',
+          "  increment(): Promise<unknown> { return this.call('increment', []); }",
+          '}',
+          'export async function use(client: ManagerClient, proxy: ManagerProxy): Promise<unknown> {',
+          '  const counter: CounterProxy = proxy.as(CounterProxy);',
+          '  const queue: QueueProxy<string> = await client.queue<string>();',
+          "  // @ts-expect-error the client's channel methods are the package's own",
+          "  client.callMethod(proxy.token, 'get', []);",
+          '  return [await counter.increment(), queue, loads(dumps(1)), codecDumps(2)];',
+          '}',
+        ].join('\n'),
+      );
+      const tsc = `${root}node_modules/typescript/bin/tsc`;
+      const result = spawnSync(process.execPath, [tsc, '-p', dir], { encoding: 'utf8' });
+      expect(result.stdout + result.stderr).toBe('');
+      expect(result.status).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });
 
 describe('the packed tarball (npm pack --dry-run)', () => {

@@ -9,11 +9,12 @@ import type { PythonKwargs } from './messages.js';
 import type { ManagerToken } from './token.js';
 
 /**
- * What a proxy needs from its client: method calls over the shared channel and reference counting over fresh
- * connections. Implemented by `ManagerClient`.
- * @internal
+ * The client a proxy belongs to (a `ManagerClient`), as the proxy sees it: method calls over the shared channel
+ * and reference counting over fresh connections. Opaque outside the package: a proxy subclass's constructor
+ * only hands it on to `super`.
  */
 export interface ProxyHost {
+  /** @internal */
   callMethod(
     token: ManagerToken,
     methodName: string,
@@ -21,12 +22,13 @@ export interface ProxyHost {
     kwargs?: PythonKwargs,
     options?: ProxyCallOptions,
   ): Promise<unknown>;
+  /** @internal */
   incref(token: ManagerToken): Promise<void>;
-  /** Drops this proxy's reference; `proxy` is forgotten by the client's bookkeeping. */
+  /** @internal Drops this proxy's reference; `proxy` is forgotten by the client's bookkeeping. */
   releaseReference(proxy: ManagerProxy): Promise<void>;
-  /** Records a new proxy so the client can release it on close and when it is garbage-collected. */
+  /** @internal Records a new proxy so the client can release it on close and when it is garbage-collected. */
   adopt(proxy: ManagerProxy): void;
-  /** Moves the reference `from` owns to `to`, which replaces it in the bookkeeping. */
+  /** @internal Moves the reference `from` owns to `to`, which replaces it in the bookkeeping. */
   transfer(from: ManagerProxy, to: ManagerProxy): void;
 }
 
