@@ -78,6 +78,28 @@ describe('values', () => {
     expect(there.toDate().getTime()).toBe(date.getTime());
   });
 
+  it('datetime keeps the microseconds of a fixed offset both ways (figures from CPython)', () => {
+    const date = new Date(Date.UTC(2024, 1, 29, 12, 30, 15, 123));
+    const behind = new PyTimezone(new PyTimedelta(0, 0, -250500));
+    // e.astimezone(timezone(timedelta(microseconds=-250500))) is 12:30:14.872500.
+    const there = PyDatetime.fromDate(date, behind);
+    expect([there.second, there.microsecond]).toEqual([14, 872500]);
+    expect(there.toDate().getTime()).toBe(date.getTime());
+    const ahead = PyDatetime.fromDate(date, new PyTimezone(new PyTimedelta(0, 0, 500)));
+    expect([ahead.second, ahead.microsecond]).toEqual([15, 123500]);
+    // (d - epoch) // timedelta(milliseconds=1): the instant rounded down to its millisecond.
+    const cases: [number[], number, number][] = [
+      [[2024, 2, 29, 12, 30, 15, 123400], -250500, 1709209815373],
+      [[1970, 1, 1, 0, 0, 0, 999], 1, 0],
+      [[1970, 1, 1, 0, 0, 0, 0], 1, -1],
+      [[1969, 12, 31, 23, 59, 59, 999999], -1, 0],
+    ];
+    for (const [[y, mo, d, h, mi, s, us], offsetUs, ms] of cases) {
+      const tz = new PyTimezone(new PyTimedelta(0, 0, offsetUs));
+      expect(new PyDatetime(y!, mo!, d!, h!, mi!, s!, us!, tz).toDate().getTime()).toBe(ms);
+    }
+  });
+
   it('uuid keeps hex and prints the canonical form', () => {
     const u = new PyUUID('12345678-1234-5678-1234-567812345678');
     expect(u.hex).toBe('12345678123456781234567812345678');

@@ -351,8 +351,11 @@ export class PyDatetime {
   static fromDate(date: Date, tz: PyTimezone | PyZoneInfo = PyTimezone.utc): PyDatetime {
     const ms = date.getTime();
     if (Number.isNaN(ms)) throw new RangeError('an invalid Date has no datetime');
-    const offset =
-      tz instanceof PyZoneInfo ? zoneOffsetMs(tz.key, ms) : Number(tz.offset.totalMicroseconds() / 1000n);
+    // A fixed offset may have microseconds (timezone(timedelta(microseconds=500))): its whole milliseconds
+    // move the Date, the rest lands in the wall time's microseconds, so no part of it is lost.
+    const offsetUs =
+      tz instanceof PyZoneInfo ? zoneOffsetMs(tz.key, ms) * 1000 : Number(tz.offset.totalMicroseconds());
+    const offset = Math.floor(offsetUs / 1000);
     const wall = new Date(ms + offset);
     // Where the wall time is read with the other offset too, fold 0 names the earlier instant.
     const fold = tz instanceof PyZoneInfo && tz.offsetAt(ms + offset, 0) !== offset ? 1 : 0;
@@ -363,16 +366,16 @@ export class PyDatetime {
       wall.getUTCHours(),
       wall.getUTCMinutes(),
       wall.getUTCSeconds(),
-      wall.getUTCMilliseconds() * 1000,
+      wall.getUTCMilliseconds() * 1000 + (offsetUs - offset * 1000),
       tz,
       fold,
     );
   }
 
   /**
-   * The instant as a JavaScript Date (microseconds truncated to milliseconds). A naive datetime is read as
-   * UTC; an aware one needs a PyTimezone tzinfo, or a PyZoneInfo, whose offset comes from the runtime's
-   * time-zone data (`fold` choosing in a repeated or skipped hour, as in CPython).
+   * The instant as a JavaScript Date (microseconds rounded down to milliseconds, as `timestamp()` would be).
+   * A naive datetime is read as UTC; an aware one needs a PyTimezone tzinfo, or a PyZoneInfo, whose offset
+   * comes from the runtime's time-zone data (`fold` choosing in a repeated or skipped hour, as in CPython).
    */
   toDate(): Date {
     const wall = new Date(0);
@@ -380,7 +383,10 @@ export class PyDatetime {
     wall.setUTCHours(this.hour, this.minute, this.second, Math.floor(this.microsecond / 1000));
     let ms = wall.getTime();
     if (this.tzinfo instanceof PyTimezone) {
-      ms -= Number(this.tzinfo.offset.totalMicroseconds() / 1000n);
+      // The instant in microseconds is the wall time's less the offset's; only the sub-millisecond parts are
+      // added here, so no sum grows past 2^53.
+      const offsetUs = Number(this.tzinfo.offset.totalMicroseconds());
+      ms += Math.floor(((this.microsecond % 1000) - offsetUs) / 1000);
     } else if (this.tzinfo instanceof PyZoneInfo) {
       ms -= this.tzinfo.offsetAt(ms, this.fold);
     } else if (this.tzinfo !== null) {
