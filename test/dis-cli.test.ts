@@ -4,7 +4,17 @@
  * started as a real process.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  closeSync,
+  existsSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -18,10 +28,20 @@ const LIST_PICKLE = Uint8Array.of(0x80, 0x02, 0x5d, 0x71, 0x00, 0x4b, 0x07, 0x61
 const GET_PICKLE = Uint8Array.of(0x80, 0x02, 0x68, 0x00, 0x2e); // memo 0, from the pickle before
 const TRUNCATED_PICKLE = Uint8Array.of(0x28, 0x4e, 0x4a, 0x01); // MARK NONE BININT with 1 of 4 bytes
 
-function memoryIo(stdin: Uint8Array = new Uint8Array()): CliIo & { stdout: string; stderr: string } {
+function memoryIo(
+  stdin: Uint8Array = new Uint8Array(),
+): CliIo & { stdout: string; stderr: string; files: Map<string, string> } {
   const io = {
     stdout: '',
     stderr: '',
+    files: new Map<string, string>(),
+    openOutput: (path: string) => {
+      io.files.set(path, '');
+      return {
+        write: (text: string) => io.files.set(path, io.files.get(path) + text),
+        close: () => {},
+      };
+    },
     readStdin: async () => stdin,
     readFile: async (path: string) => new Uint8Array(await readFile(path)),
     writeStdout: (text: string) => {
@@ -160,6 +180,9 @@ describe('mpwire dis matches python -m pickletools', () => {
     [['-ml3', '--preamble={name}:']],
     [['--indentlevel=2', '-am']],
     [['-p', '>> {name}', '-l', '0', '-m']],
+    [['-l=2', '-p=X {name}', '-m']],
+    [['--indent', '2', '--ann', '--mem', '--pre', '{{name}} {name!r} {name!a:*^60} {name:>010.9}|']],
+    [['-l', '1_0', '-amp={name!s:}']],
   ])('with the argparse spellings %j', async (options) => {
     const python = referencePython();
     const args = [...options, file('cli-spell-1.pkl', LIST_PICKLE), file('cli-spell-2.pkl', GET_PICKLE)];
@@ -167,6 +190,66 @@ describe('mpwire dis matches python -m pickletools', () => {
     const io = memoryIo();
     expect(await runCli(['dis', ...args], io)).toBe(ExitCode.OK);
     expect(io.stdout).toBe(expected);
+  });
+});
+
+describe('mpwire dis matches python -m pickletools: streams, names and output files', () => {
+  it('lists the pickles one Pickler wrote to standard input in turn for - -, offsets going on', async () => {
+    const python = referencePython();
+    const stream = new Uint8Array([...LIST_PICKLE, ...GET_PICKLE]);
+    const path = file('cli-stream.pkl', stream);
+    // pickletools counts offsets with tell(), which a pipe does not have: standard input is the file itself.
+    const fd = openSync(path, 'r');
+    let expected: string;
+    try {
+      expected = execFileSync(python, ['-m', 'pickletools', '-m', '-', '-'], {
+        encoding: 'utf8',
+        stdio: [fd, 'pipe', 'pipe'],
+      });
+    } finally {
+      closeSync(fd);
+    }
+    const io = memoryIo(stream);
+    expect(await runCli(['dis', '-m', '-', '-'], io)).toBe(ExitCode.OK);
+    expect(io.stdout).toBe(expected);
+    expect(io.stdout).toContain('    9: \\x80 PROTO      2\n');
+  });
+
+  it("prints file names with $ and non-ASCII characters in the preamble as Python's format does", async () => {
+    const python = referencePython();
+    const first = file('a$&b é.pkl', LIST_PICKLE);
+    const second = file("c$$d$`'.pkl", GET_PICKLE);
+    const args = ['-m', '-p', '{name} {name!r} {name!a}', first, second];
+    const expected = execFileSync(python, ['-m', 'pickletools', ...args], { encoding: 'utf8' });
+    const io = memoryIo();
+    expect(await runCli(['dis', ...args], io)).toBe(ExitCode.OK);
+    expect(io.stdout).toBe(expected);
+  });
+
+  it('writes the listing to the -o file', async () => {
+    const python = referencePython();
+    const source = file('cli-out.pkl', LIST_PICKLE);
+    const target = join(workDir, 'cli-out.txt');
+    execFileSync(python, ['-m', 'pickletools', '-a', '-o', target, source]);
+    const io = memoryIo();
+    expect(await runCli(['dis', '-a', '--output', 'listing.txt', source], io)).toBe(ExitCode.OK);
+    expect(io.stdout).toBe('');
+    expect(io.files.get('listing.txt')).toBe(readFileSync(target, 'utf8'));
+  });
+
+  it('refuses a preamble Python cannot format, before listing anything', async () => {
+    for (const [preamble, message] of [
+      ['{nme}', "the preamble's field {nme} is not one it has"],
+      ['{name', "the preamble has a single '{'"],
+      ['x}', "the preamble has a single '}'"],
+      ['{name!x}', "the preamble's conversion !x is not one of !r, !s, !a"],
+      ['{name:d}', 'the preamble\'s format spec "d" is not one for a str'],
+    ] as const) {
+      const io = memoryIo();
+      expect(await runCli(['dis', '-p', preamble, file('cli-p.pkl', LIST_PICKLE)], io)).toBe(ExitCode.USAGE);
+      expect(io.stdout).toBe('');
+      expect(io.stderr).toContain(`mpwire dis: ${message}`);
+    }
   });
 });
 
@@ -196,4 +279,32 @@ describe('the compiled mpwire bin', () => {
     expect(bad.status).toBe(ExitCode.BAD_PICKLE);
     expect(bad.stderr).toBe('mpwire dis: <stdin>: not enough data in stream to read int4 (at byte 2)\n');
   });
+
+  // '(' * 240 + 'l' * 240 + '.' listed with -l 10000: about 576 million characters, more than a string holds.
+  const deepPickle = (): string =>
+    file(
+      'cli-deep.pkl',
+      new Uint8Array([...'('.repeat(240), ...'l'.repeat(240), '.'].map((c) => c.charCodeAt(0))),
+    );
+
+  it('streams a listing longer than a string can hold, byte for byte as pickletools prints it', () => {
+    const path = deepPickle();
+    const digest = (command: string): string =>
+      execFileSync('bash', ['-o', 'pipefail', '-c', `${command} | md5sum`], { encoding: 'utf8' });
+    const ours = digest(`"${process.execPath}" "${join(buildDir, 'cli.js')}" dis -l 10000 "${path}"`);
+    expect(ours).toBe(digest(`"${referencePython()}" -m pickletools -l 10000 "${path}"`));
+  }, 60_000);
+
+  it('stops quietly, with status 0, when the reader of the listing goes away', () => {
+    const path = deepPickle();
+    const result = spawnSync(
+      'bash',
+      [
+        '-c',
+        `"${process.execPath}" "${join(buildDir, 'cli.js')}" dis -l 10000 "${path}" | head -c 100 >/dev/null; echo "\${PIPESTATUS[0]}"`,
+      ],
+      { encoding: 'utf8' },
+    );
+    expect({ stdout: result.stdout, stderr: result.stderr }).toEqual({ stdout: '0\n', stderr: '' });
+  }, 60_000);
 });

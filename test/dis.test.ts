@@ -244,4 +244,80 @@ describe('dis', () => {
     expect(listing).toContain("    2: \\x8d BINUNICODE8 'hi'\n");
     expect(listing).toContain("   13: \\x8e BINBYTES8  b'\\x00'\n");
   });
+
+  it("reads a protocol 0 STRING of one quote as '', as pickletools tests startswith and endswith", () => {
+    expect(dis(bytes("S'\n."))).toBe(
+      "    0: S    STRING     ''\n    3: .    STOP\nhighest protocol among opcodes = 0\n",
+    );
+  });
+
+  // '(' * depth + 'l' * depth + '.': each line is indented by every MARK still open.
+  const nestedLists = (depth: number): Uint8Array =>
+    new Uint8Array([...'('.repeat(depth), ...'l'.repeat(depth), '.'].map((c) => c.charCodeAt(0)));
+
+  it('gives the listing to out in pieces, the same text, and out has what was made before a failure', () => {
+    const pickle = nestedLists(200);
+    const pieces: string[] = [];
+    expect(dis(pickle, { out: (text) => pieces.push(text) })).toBe('');
+    expect(pieces.length).toBeGreaterThan(1);
+    expect(pieces.join('')).toBe(dis(pickle));
+    const bad = bytes(']N', [0x94, 0x94], 'a0.');
+    const made: string[] = [];
+    const error = thrownBy(() => dis(bad, { out: (text) => made.push(text) }));
+    expect(error).toMatchObject({ code: 'BAD_STACK', offset: 6, listing: '' });
+    expect(made.join('')).toBe((thrownBy(() => dis(bad)) as DisassemblyError).listing);
+    expect(() => dis(pickle, { out: 'stdout' as never })).toThrow(/out must be a function, not str/);
+  });
+
+  it('says a listing longer than a string can hold is LIMIT_EXCEEDED, and lists it through out', () => {
+    // 340 levels of 10000 blanks: about 1.16e9 characters (pickletools prints it); a string holds 2^29 - 24.
+    const pickle = nestedLists(340);
+    const error = thrownBy(() => dis(pickle, { indentLevel: 10_000 }));
+    expect(error).toBeInstanceOf(DisassemblyError);
+    expect(error).toMatchObject({ code: 'LIMIT_EXCEEDED' });
+    expect((error as Error).message).toMatch(
+      /^the listing is longer than a string can hold; pass the out option/,
+    );
+    let length = 0;
+    let last = '';
+    dis(pickle, {
+      indentLevel: 10_000,
+      out: (text) => {
+        length += text.length;
+        last = text;
+      },
+    });
+    // Line k (from 0) of the MARKs and of the LISTs is indented by k and by 340 - k levels (a LIST's line is
+    // made before its MARK is popped).
+    let expected = 0;
+    for (let k = 0; k < 340; k++) {
+      expected += `${String(k).padStart(5)}: (    ${' '.repeat(10_000 * k)}MARK\n`.length;
+      const pos = 340 + k;
+      const note = ` (MARK at ${339 - k})`;
+      expected +=
+        `${String(pos).padStart(5)}: l    ${' '.repeat(10_000 * (340 - k))}LIST${' '.repeat(6)}${note}\n`
+          .length;
+    }
+    expected += '  680: .    STOP\nhighest protocol among opcodes = 0\n'.length;
+    expect(length).toBe(expected);
+    expect(last.endsWith('  680: .    STOP\nhighest protocol among opcodes = 0\n')).toBe(true);
+  });
+
+  it('starts at start, counting offsets from the start of the data, as pickletools in a part-read file', () => {
+    const two = bytes('I1\n.I2\n.');
+    expect(dis(two, { start: 4 })).toBe(
+      '    4: I    INT        2\n    7: .    STOP\nhighest protocol among opcodes = 0\n',
+    );
+    expect([...genops(two, 4)].map((op) => [op.pos, op.end])).toEqual([
+      [4, 7],
+      [7, 8],
+    ]);
+    expect(() => dis(two, { start: 8 })).toThrow(/pickle exhausted before seeing STOP/);
+    for (const start of [-1, 9, 1.5, '4']) {
+      expect(() => dis(two, { start: start as never })).toThrow(
+        /start must be an integer from 0 to the data's length, 8/,
+      );
+      expect(() => [...genops(two, start as never)]).toThrow(/start must be an integer/);
+    }
+  });
 });

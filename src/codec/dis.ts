@@ -52,6 +52,18 @@ export interface DisassembleOptions {
   readonly annotate?: boolean | number;
   /** The memo to emulate; mutated by PUT-style opcodes. Default: a fresh one. */
   readonly memo?: DisassemblyMemo;
+  /**
+   * Receives the listing in pieces as it is made (pickletools' `out`), instead of `dis` returning it: for
+   * listings too long for one string (a string holds at most about 2^29 characters, which a pickle of a few
+   * million opcodes, or deep nesting, outgrows). What was made before a failure has reached it too, so the
+   * error's `listing` is then empty. Default: `dis` returns the listing.
+   */
+  readonly out?: (text: string) => void;
+  /**
+   * Where the pickle starts in the data; the listing's offsets still count from the data's start, as
+   * pickletools counts a file's position when the file is already part read. Default 0.
+   */
+  readonly start?: number;
 }
 
 /**
@@ -618,7 +630,8 @@ class ArgumentCursor {
       if (quote === undefined) {
         throw new ArgumentError('BAD_ARGUMENT', `no string quotes around ${reprBytes(line)}`);
       }
-      if (line.length < 2 || line[line.length - 1] !== quote) {
+      // pickletools tests startswith and endswith, so a lone quote is both and quotes an empty string.
+      if (line[line.length - 1] !== quote) {
         const quoteRepr = reprBytes(Uint8Array.of(quote));
         throw new ArgumentError(
           'BAD_ARGUMENT',
@@ -741,8 +754,8 @@ function readArgument(
 }
 
 /** pickletools' `_genops` over bytes, keeping the code points of str arguments for exact reprs. */
-function* scanOps(data: Uint8Array): Generator<ScannedOp, void, undefined> {
-  let pos = 0;
+function* scanOps(data: Uint8Array, start: number): Generator<ScannedOp, void, undefined> {
+  let pos = start;
   for (;;) {
     if (pos >= data.length)
       throw new DisassemblyError('TRUNCATED', 'pickle exhausted before seeing STOP', pos);
@@ -790,14 +803,28 @@ export function opcodeEnd(data: Uint8Array, pos: number): number {
  */
 export function* genops(
   input: Uint8Array | ArrayBufferView | ArrayBuffer,
+  start = 0,
 ): Generator<PickleOp, void, undefined> {
-  for (const { info, arg, pos, end } of scanOps(pickleBytes(input))) yield { info, arg, pos, end };
+  const data = pickleBytes(input);
+  checkStart(start, data, (message) => new UnpicklingError('BAD_OPTION', message, 0));
+  for (const { info, arg, pos, end } of scanOps(data, start)) yield { info, arg, pos, end };
+}
+
+/** Refuses a `start` that is not a position in `data` (its length included: an empty rest is TRUNCATED). */
+function checkStart(start: unknown, data: Uint8Array, error: (message: string) => Error): void {
+  if (!(typeof start === 'number' && Number.isSafeInteger(start) && start >= 0 && start <= data.length)) {
+    throw error(
+      `start must be an integer from 0 to the data's length, ${data.length}, not ${typeof start === 'number' ? start : kindOf(start)}`,
+    );
+  }
 }
 
 const DISASSEMBLE_OPTION_NAMES: readonly string[] = Object.keys({
   indentLevel: true,
   annotate: true,
   memo: true,
+  out: true,
+  start: true,
 } satisfies Record<keyof DisassembleOptions, true>);
 /** Blanks per MARK level beyond which one line would outgrow what a string can hold. */
 const MAX_INDENT_LEVEL = 10_000;
@@ -829,6 +856,8 @@ function checkDisassembleOptions(options: DisassembleOptions | null): Disassembl
     bad(`annotate must be a boolean or an integer, not ${kindOf(annotate)}`);
   }
   if (memo !== undefined && !(memo instanceof Map)) bad(`memo must be a Map, not ${kindOf(memo)}`);
+  if (options.out !== undefined && typeof options.out !== 'function')
+    bad(`out must be a function, not ${kindOf(options.out)}`);
   return options;
 }
 
@@ -872,6 +901,13 @@ function codePointLength(text: string): number {
 
 const MARK = 'mark';
 const ANNOTATE_DEFAULT_COLUMN = 30;
+/** With `out`, the listing is handed over whenever this many characters have gathered. */
+const OUT_CHUNK = 1 << 16;
+
+/** Whether `error` is V8's refusal to make a string longer than it can hold. */
+function isStringTooLong(error: unknown): boolean {
+  return error instanceof RangeError && error.message === 'Invalid string length';
+}
 
 /**
  * Disassembles the pickle at the start of `data` through its first STOP into the listing CPython 3.13's
@@ -882,7 +918,8 @@ const ANNOTATE_DEFAULT_COLUMN = 30;
  * Like pickletools it checks the stack and memo as it goes. Where pickletools raises, this throws a
  * {@link DisassemblyError} carrying pickletools' message (`reason`), the offending opcode's offset, and the
  * listing printed so far (`listing`) — which, as in pickletools, includes the offending line for stack and
- * memo errors and stops before it for unreadable opcodes.
+ * memo errors and stops before it for unreadable opcodes. A listing (or one line of it) longer than a string
+ * can hold is a `LIMIT_EXCEEDED` DisassemblyError; the `out` option takes such listings in pieces.
  *
  * @example
  * dis(Uint8Array.of(0x80, 0x04, 0x4e, 0x2e));
@@ -908,120 +945,155 @@ export function dis(
   const markStack: number[] = [];
   let maxProto = -1;
   let annotationColumn = annotate;
+  const out = options.out;
   let listing = '';
   const fail = (code: UnpicklingErrorCode, reason: string, offset: number): never => {
+    if (out !== undefined) {
+      // As pickletools, whatever was made before the failure is printed first.
+      const made = listing;
+      listing = '';
+      if (made !== '') out(made);
+    }
     throw new DisassemblyError(code, reason, offset, listing);
   };
 
-  const ops = scanOps(data);
-  for (;;) {
-    let next: IteratorResult<ScannedOp, void>;
-    try {
-      next = ops.next();
-    } catch (error) {
-      if (error instanceof DisassemblyError) fail(error.code, error.reason, error.offset);
-      throw error;
-    }
-    if (next.done) break;
-    const op = next.value;
-    const { info, pos } = op;
-    // Like pickletools, the offset is out before the rest of the line is built, which can still fail.
-    listing += `${String(pos).padStart(5)}: `;
-    let line = `${reprOpcodeByte(info.code).padEnd(4)} ${indentChunk.repeat(markStack.length)}${info.name}`;
-    maxProto = Math.max(maxProto, info.proto);
-    const before = info.stackBefore;
-    let after: readonly string[] = info.stackAfter;
-    let popCount = before.length;
-    let errorReason: string | undefined;
-    let errorCode: UnpicklingErrorCode = 'BAD_STACK';
-
-    // Whether a MARK is popped: by an opcode that takes a stack slice, or by a POP of the MARK itself.
-    let markNote: string | undefined;
-    const markIndex = before.indexOf(MARK);
-    if (markIndex >= 0 || (info.name === 'POP' && stack.length > 0 && stack[stack.length - 1] === MARK)) {
-      const markPos = markStack.pop();
-      if (markPos !== undefined) {
-        markNote = `(MARK at ${markPos})`;
-        while (stack[stack.length - 1] !== MARK) {
-          // pickletools' emulation fails this way when an earlier opcode popped the MARK as an ordinary item.
-          if (stack.length === 0) fail('BAD_STACK', 'list index out of range', pos);
-          stack.pop();
-        }
-        stack.pop();
-        popCount = Math.max(markIndex, 0);
-      } else {
-        errorReason = markNote = 'no MARK exists on stack';
-      }
-    }
-
-    let argRepr: string | undefined;
-    const describeArgument = (): string => {
-      argRepr ??= reprArgument(op);
-      return argRepr;
-    };
-    try {
-      if (
-        info.name === 'PUT' ||
-        info.name === 'BINPUT' ||
-        info.name === 'LONG_BINPUT' ||
-        info.name === 'MEMOIZE'
-      ) {
-        let index: number | bigint;
-        if (info.name === 'MEMOIZE') {
-          index = memo.size;
-          markNote = `(as ${index})`;
-        } else {
-          index = memoKey(op.arg);
-        }
-        if (memo.has(index)) {
-          errorReason = `memo key ${describeArgument()} already defined`;
-          errorCode = 'BAD_ARGUMENT';
-        } else if (stack.length === 0) {
-          errorReason = "stack is empty -- can't store into memo";
-        } else if (stack[stack.length - 1] === MARK) {
-          errorReason = "can't store markobject in the memo";
-        } else {
-          memo.set(index, stack[stack.length - 1]!);
-        }
-      } else if (info.name === 'GET' || info.name === 'BINGET' || info.name === 'LONG_BINGET') {
-        const stored = memo.get(memoKey(op.arg));
-        if (stored !== undefined) {
-          after = [stored];
-        } else {
-          errorReason = `memo key ${describeArgument()} has never been stored into`;
-          errorCode = 'MEMO_MISSING';
-        }
-      }
-
-      if (op.arg !== null || markNote !== undefined) {
-        line += ' '.repeat(Math.max(0, 10 - info.name.length));
-        if (op.arg !== null) line += ` ${describeArgument()}`;
-        if (markNote !== undefined) line += ` ${markNote}`;
-      }
-    } catch (error) {
-      if (error instanceof ArgumentError) fail(error.code, error.reason, pos);
-      throw error;
-    }
-    if (annotate) {
-      line += ' '.repeat(Math.max(0, annotationColumn - codePointLength(line)));
-      annotationColumn = codePointLength(line);
-      if (annotationColumn > 50) annotationColumn = annotate;
-      line += ` ${OPCODE_SUMMARY[info.name as OpcodeName]}`;
-    }
-    listing += `${line}\n`;
-
-    // pickletools complains only once the offending opcode is printed.
-    if (errorReason !== undefined) fail(errorCode, errorReason, pos);
-    if (stack.length < popCount) {
-      fail('BAD_STACK', `tries to pop ${popCount} items from stack with only ${stack.length} items`, pos);
-    }
-    stack.length -= popCount;
-    if (after.includes(MARK)) markStack.push(pos);
-    stack.push(...after);
-    if (info.name === 'STOP') {
-      listing += `highest protocol among opcodes = ${maxProto}\n`;
-      if (stack.length > 0) fail('BAD_STACK', `stack not empty after STOP: [${stack.join(', ')}]`, pos);
-    }
+  const start = options.start ?? 0;
+  checkStart(start, data, (message) => new UnpicklingError('BAD_OPTION', message, 0));
+  const ops = scanOps(data, start);
+  let pos = start;
+  try {
+    pos = disassembleInto();
+  } catch (error) {
+    if (!isStringTooLong(error)) throw error;
+    // A string holds at most 2^29 - 24 characters: past half of that, the listing itself was what outgrew it.
+    fail(
+      'LIMIT_EXCEEDED',
+      listing.length > 2 ** 28
+        ? 'the listing is longer than a string can hold; pass the out option to take it in pieces'
+        : `the line of the opcode at byte ${pos} is longer than a string can hold`,
+      pos,
+    );
   }
-  return listing;
+  if (out === undefined) return listing;
+  if (listing !== '') out(listing);
+  return '';
+
+  // The loop, in a function of its own so that a string grown past what V8 allows becomes a DisassemblyError.
+  function disassembleInto(): number {
+    for (;;) {
+      let next: IteratorResult<ScannedOp, void>;
+      try {
+        next = ops.next();
+      } catch (error) {
+        if (error instanceof DisassemblyError) fail(error.code, error.reason, error.offset);
+        throw error;
+      }
+      if (next.done) break;
+      const op = next.value;
+      const { info } = op;
+      pos = op.pos;
+      // Like pickletools, the offset is out before the rest of the line is built, which can still fail.
+      listing += `${String(pos).padStart(5)}: `;
+      let line = `${reprOpcodeByte(info.code).padEnd(4)} ${indentChunk.repeat(markStack.length)}${info.name}`;
+      maxProto = Math.max(maxProto, info.proto);
+      const before = info.stackBefore;
+      let after: readonly string[] = info.stackAfter;
+      let popCount = before.length;
+      let errorReason: string | undefined;
+      let errorCode: UnpicklingErrorCode = 'BAD_STACK';
+
+      // Whether a MARK is popped: by an opcode that takes a stack slice, or by a POP of the MARK itself.
+      let markNote: string | undefined;
+      const markIndex = before.indexOf(MARK);
+      if (markIndex >= 0 || (info.name === 'POP' && stack.length > 0 && stack[stack.length - 1] === MARK)) {
+        const markPos = markStack.pop();
+        if (markPos !== undefined) {
+          markNote = `(MARK at ${markPos})`;
+          while (stack[stack.length - 1] !== MARK) {
+            // pickletools' emulation fails this way when an earlier opcode popped the MARK as an ordinary item.
+            if (stack.length === 0) fail('BAD_STACK', 'list index out of range', pos);
+            stack.pop();
+          }
+          stack.pop();
+          popCount = Math.max(markIndex, 0);
+        } else {
+          errorReason = markNote = 'no MARK exists on stack';
+        }
+      }
+
+      let argRepr: string | undefined;
+      const describeArgument = (): string => {
+        argRepr ??= reprArgument(op);
+        return argRepr;
+      };
+      try {
+        if (
+          info.name === 'PUT' ||
+          info.name === 'BINPUT' ||
+          info.name === 'LONG_BINPUT' ||
+          info.name === 'MEMOIZE'
+        ) {
+          let index: number | bigint;
+          if (info.name === 'MEMOIZE') {
+            index = memo.size;
+            markNote = `(as ${index})`;
+          } else {
+            index = memoKey(op.arg);
+          }
+          if (memo.has(index)) {
+            errorReason = `memo key ${describeArgument()} already defined`;
+            errorCode = 'BAD_ARGUMENT';
+          } else if (stack.length === 0) {
+            errorReason = "stack is empty -- can't store into memo";
+          } else if (stack[stack.length - 1] === MARK) {
+            errorReason = "can't store markobject in the memo";
+          } else {
+            memo.set(index, stack[stack.length - 1]!);
+          }
+        } else if (info.name === 'GET' || info.name === 'BINGET' || info.name === 'LONG_BINGET') {
+          const stored = memo.get(memoKey(op.arg));
+          if (stored !== undefined) {
+            after = [stored];
+          } else {
+            errorReason = `memo key ${describeArgument()} has never been stored into`;
+            errorCode = 'MEMO_MISSING';
+          }
+        }
+
+        if (op.arg !== null || markNote !== undefined) {
+          line += ' '.repeat(Math.max(0, 10 - info.name.length));
+          if (op.arg !== null) line += ` ${describeArgument()}`;
+          if (markNote !== undefined) line += ` ${markNote}`;
+        }
+      } catch (error) {
+        if (error instanceof ArgumentError) fail(error.code, error.reason, pos);
+        throw error;
+      }
+      if (annotate) {
+        line += ' '.repeat(Math.max(0, annotationColumn - codePointLength(line)));
+        annotationColumn = codePointLength(line);
+        if (annotationColumn > 50) annotationColumn = annotate;
+        line += ` ${OPCODE_SUMMARY[info.name as OpcodeName]}`;
+      }
+      listing += `${line}\n`;
+      if (out !== undefined && listing.length >= OUT_CHUNK) {
+        out(listing);
+        listing = '';
+      }
+
+      // pickletools complains only once the offending opcode is printed.
+      if (errorReason !== undefined) fail(errorCode, errorReason, pos);
+      if (stack.length < popCount) {
+        fail('BAD_STACK', `tries to pop ${popCount} items from stack with only ${stack.length} items`, pos);
+      }
+      stack.length -= popCount;
+      if (after.includes(MARK)) markStack.push(pos);
+      stack.push(...after);
+      if (info.name === 'STOP') {
+        listing += `highest protocol among opcodes = ${maxProto}\n`;
+        if (stack.length > 0) fail('BAD_STACK', `stack not empty after STOP: [${stack.join(', ')}]`, pos);
+      }
+    }
+    return pos;
+  }
 }
