@@ -526,6 +526,30 @@ describe('numpy interop', () => {
         },
       );
 
+      // Under bigints: 'always' every int comes as a bigint, numpy's own bookkeeping (versions, itemsizes,
+      // offsets, shapes) included; the values are the same and so are the bytes they re-encode to.
+      it("decodes every pickle with bigints: 'always' and re-encodes it to numpy's own bytes", () => {
+        const failures: string[] = [];
+        for (const fixture of byteComparable) {
+          try {
+            const value = loads(fromHex(fixture.pickle), {
+              bigints: 'always',
+              buffers: fixture.buffers.map(fromHex),
+            });
+            const buffers: Uint8Array[] = [];
+            const pickle = dumps(value, {
+              protocol: fixture.protocol,
+              ...(fixture.oob ? { bufferCallback: (b: PyPickleBuffer) => void buffers.push(b.data) } : {}),
+            });
+            if (toHex(pickle) !== fixture.pickle || buffers.map(toHex).join() !== fixture.buffers.join())
+              failures.push(`${label(fixture)}: other bytes`);
+          } catch (error) {
+            failures.push(`${label(fixture)}: ${String(error)}`);
+          }
+        }
+        expect(failures).toEqual([]);
+      });
+
       it('CPython loads every re-encoded value as an equal numpy object', () => {
         const checks: Check[] = generated.fixtures.map((f) => {
           const { pickle, buffers } = encodeFixture(decodeFixture(f), f);

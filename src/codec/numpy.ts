@@ -524,8 +524,11 @@ function naturalAlignment(kind: NumpyKind, itemsize: number): number {
 }
 
 /** Reads numpy's `dtype.__setstate__` tuple, every version numpy ever wrote (0 through 4). */
-function parseDtypeState(current: DtypeFields, state: unknown): Partial<DtypeFields> {
-  if (!Array.isArray(state)) throw new TypeError(`numpy.dtype state must be a tuple, got ${describe(state)}`);
+function parseDtypeState(current: DtypeFields, rawState: unknown): Partial<DtypeFields> {
+  if (!Array.isArray(rawState))
+    throw new TypeError(`numpy.dtype state must be a tuple, got ${describe(rawState)}`);
+  // Its ints (version, itemsize, alignment, flags) as numbers, whichever form `bigints` chose.
+  const state = rawState.map(plainInt);
   let version: unknown;
   let endian: unknown;
   let subarray: unknown;
@@ -632,7 +635,8 @@ function parseDatetimeUnit(info: unknown): [string, number] {
   if (!Array.isArray(info) || info.length < 2) {
     throw new TypeError(`numpy.dtype: bad datetime unit ${describe(info)}`);
   }
-  const [rawUnit, count] = info as unknown[];
+  const [rawUnit, rawCount] = info as unknown[];
+  const count = plainInt(rawCount);
   const unit =
     typeof rawUnit === 'string' ? rawUnit : rawUnit instanceof Uint8Array ? latin1Decode(rawUnit) : undefined;
   // numpy keeps the count in a C int, and refuses a fraction or one that does not fit.
@@ -654,7 +658,8 @@ function parseSubarray(subarray: unknown): NumpySubarray | null {
     throw new TypeError(`numpy.dtype: incorrect subarray ${describe(subarray)}`);
   }
   const rawShape: unknown = subarray[1];
-  const shape = typeof rawShape === 'number' ? [rawShape] : toShape(rawShape, 'subarray shape');
+  const dims = plainInt(rawShape);
+  const shape = typeof dims === 'number' ? [dims] : toShape(dims, 'subarray shape');
   return { base: subarray[0], shape };
 }
 
@@ -673,7 +678,7 @@ function parseFields(names: unknown, fields: unknown): NumpyField[] | null {
     if (!Array.isArray(entry) || entry.length < 2 || !(entry[0] instanceof NumpyDtype)) {
       throw new TypeError(`numpy.dtype: bad entry for field ${JSON.stringify(name)}: ${describe(entry)}`);
     }
-    const offset: unknown = entry[1];
+    const offset: unknown = plainInt(entry[1]);
     if (!isNonNegativeInt(offset)) throw new TypeError(`numpy.dtype: bad offset for field ${name}`);
     return { name, dtype: entry[0], offset, title: entry.length > 2 ? entry[2] : null };
   });
@@ -2031,7 +2036,7 @@ function toBytes(value: unknown, what: string): Uint8Array {
 function toShape(value: unknown, what: string): number[] {
   if (!Array.isArray(value)) throw new TypeError(`${what} must be a tuple, got ${describe(value)}`);
   return value.map((n: unknown) => {
-    const dim = typeof n === 'bigint' && n <= BigInt(Number.MAX_SAFE_INTEGER) && n >= 0n ? Number(n) : n;
+    const dim = plainInt(n);
     if (!isNonNegativeInt(dim)) throw new TypeError(`${what} holds ${describe(n)}, not a dimension`);
     return dim;
   });
@@ -2046,6 +2051,18 @@ function checkedShapeSize(shape: readonly number[]): number {
   }
   return size;
 }
+
+/**
+ * An int of numpy's own bookkeeping (a dtype's version or itemsize, an offset, a dimension) as a number: the
+ * decoder gives bigints for every int under `bigints: 'always'`. Other values, and ints past 2^53, stay.
+ */
+function plainInt(value: unknown): unknown {
+  return typeof value === 'bigint' && value >= MIN_SAFE_BIGINT && value <= MAX_SAFE_BIGINT
+    ? Number(value)
+    : value;
+}
+const MIN_SAFE_BIGINT = BigInt(Number.MIN_SAFE_INTEGER);
+const MAX_SAFE_BIGINT = BigInt(Number.MAX_SAFE_INTEGER);
 
 function isNonNegativeInt(value: unknown): value is number {
   return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
