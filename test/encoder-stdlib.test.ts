@@ -471,6 +471,15 @@ const cases: EncoderCase[] = [
     },
   },
   {
+    name: 'plain objects, Maps, Sets and Dates of another realm are dicts, sets and datetimes',
+    python:
+      "o = {'a': 1, 'b': [2]}\nv = [o, o, {'k': 3}, {4}, dt(2024, 1, 2, 3, 4, 5, 6000, tzinfo=timezone.utc), {}]",
+    value: () =>
+      runInNewContext(
+        "const o = { a: 1, b: [2] }; [o, o, new Map([['k', 3]]), new Set([4]), new Date(Date.UTC(2024, 0, 2, 3, 4, 5, 6)), Object.create(null)]",
+      ) as unknown,
+  },
+  {
     name: 'registry reducer',
     python: '[Point(1, 2), Point(3, 4)]',
     value: () => [new Point(1, 2), new Point(3, 4)],

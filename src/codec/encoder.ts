@@ -216,6 +216,33 @@ function isPlainObject(value: object): boolean {
   return proto === Object.prototype || proto === null;
 }
 
+/**
+ * Which built-in an object of another realm (a `vm` context, an iframe) is, where `instanceof` and
+ * prototype identity cannot tell: Maps, Sets and Dates by their internal slots (the brand checks of their
+ * own methods), plain objects by a prototype that is a realm's `Object.prototype`.
+ */
+function foreignBuiltinKind(value: object): 'Object' | 'Map' | 'Set' | 'Date' | undefined {
+  const hasSlot = (method: (this: never) => unknown): boolean => {
+    try {
+      method.call(value as never);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  if (hasSlot(Map.prototype.has as (this: never) => unknown)) return 'Map';
+  if (hasSlot(Set.prototype.has as (this: never) => unknown)) return 'Set';
+  if (hasSlot(Date.prototype.getTime as (this: never) => unknown)) return 'Date';
+  const proto: unknown = Object.getPrototypeOf(value);
+  if (proto === null || typeof proto !== 'object' || Object.getPrototypeOf(proto) !== null) return undefined;
+  const ctor: unknown = Object.getOwnPropertyDescriptor(proto, 'constructor')?.value;
+  return typeof ctor === 'function' &&
+    ctor.name === 'Object' &&
+    Function.prototype.toString.call(ctor).endsWith('{ [native code] }')
+    ? 'Object'
+    : undefined;
+}
+
 /** What to do instead, for a value with no pickle form of its own. */
 function unpicklableHint(value: unknown): string {
   if (ArrayBuffer.isView(value) && !(value instanceof DataView)) {
@@ -1194,6 +1221,13 @@ export class Pickler {
     }
   }
 
+  #saveDate(value: Date): boolean {
+    if (Number.isNaN(value.getTime()))
+      throw new PicklingError('UNPICKLABLE', 'cannot pickle an invalid Date');
+    const reduction = reduceStdlibValue(PyDatetime.fromDate(value), this.protocol)!;
+    return this.#saveReduction(reduction, value);
+  }
+
   #saveObject(value: object): boolean {
     const memoIndex = this.#memoLookup(value);
     if (memoIndex !== undefined) {
@@ -1247,12 +1281,7 @@ export class Pickler {
     if (stdlib !== undefined) return this.#saveReduction(stdlib, value);
     if (value instanceof Map) return this.#saveMap(value, value);
     if (Array.isArray(value)) return this.#saveList(value, value);
-    if (value instanceof Date) {
-      if (Number.isNaN(value.getTime()))
-        throw new PicklingError('UNPICKLABLE', 'cannot pickle an invalid Date');
-      const reduction = reduceStdlibValue(PyDatetime.fromDate(value), this.protocol)!;
-      return this.#saveReduction(reduction, value);
-    }
+    if (value instanceof Date) return this.#saveDate(value);
     if (value instanceof PyPersistentRef) return this.#savePersistentId(value.pid);
     if (value instanceof PyPickleBuffer) return this.#savePickleBuffer(value);
     if (
@@ -1264,8 +1293,19 @@ export class Pickler {
       return this.#saveReduction(reducer(value, this.#reduceContext), value);
     }
     if (isPlainObject(value)) return this.#saveObjectDict(value as Record<string, unknown>, value);
-    // A Uint8Array of another realm (a vm context) is bytes too.
+    // A Uint8Array of another realm (a vm context, an iframe) is bytes too, and so on for its plain objects,
+    // Maps, Sets and Dates.
     if (isUint8Array(value)) return this.#saveBytesObject(value);
+    switch (foreignBuiltinKind(value)) {
+      case 'Object':
+        return this.#saveObjectDict(value as Record<string, unknown>, value);
+      case 'Map':
+        return this.#saveMap(value as Map<unknown, unknown>, value);
+      case 'Set':
+        return this.#saveSet(value as Set<unknown>);
+      case 'Date':
+        return this.#saveDate(value as Date);
+    }
     throw new PicklingError('UNPICKLABLE', `cannot pickle ${typeName(value)} (${unpicklableHint(value)})`);
   }
 
