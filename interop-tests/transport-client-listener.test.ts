@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuthenticationError, Client, Listener } from '../src/transport/index.js';
 import { type PythonPeer, pattern, type Received, sha256, startPeers } from './support/mp-peer.js';
@@ -127,5 +128,53 @@ describe('64 MiB messages', () => {
       }
     },
     120_000,
+  );
+});
+
+describe('a Unix-socket Listener whose backlog is full', () => {
+  // CPython's Listener() listens with backlog 1; its blocking connect waits for room, where Node's
+  // non-blocking one fails at once with EAGAIN. Client waits as CPython's does.
+  const chosen = [pythons[0]!, pythons.at(-1)!].filter((p, i, all) => all.indexOf(p) === i);
+  it.each(chosen.map((python) => ({ label: python.label, executable: python.executable })))(
+    'CPython $label: four Clients at once all connect to a Listener() that accepts a moment later',
+    async ({ executable }) => {
+      const server = spawn(
+        executable,
+        [
+          '-u',
+          '-c',
+          [
+            'import sys, time',
+            'from multiprocessing.connection import Listener',
+            'l = Listener()',
+            'sys.stdout.write(l.address + "\\n")',
+            'time.sleep(0.5)',
+            'for i in range(4):',
+            '    c = l.accept(); c.send("hello"); c.close()',
+          ].join('\n'),
+        ],
+        { stdio: ['ignore', 'pipe', 'inherit'] },
+      );
+      try {
+        const address = await new Promise<string>((resolve, reject) => {
+          server.stdout.once('data', (chunk: Buffer) => resolve(chunk.toString().trim()));
+          server.once('error', reject);
+        });
+        const replies = await Promise.all(
+          Array.from({ length: 4 }, async () => {
+            const connection = await Client(address, { timeout: 20 });
+            try {
+              return await connection.recv();
+            } finally {
+              connection.close();
+            }
+          }),
+        );
+        expect(replies).toEqual(['hello', 'hello', 'hello', 'hello']);
+      } finally {
+        server.kill();
+      }
+    },
+    30_000,
   );
 });

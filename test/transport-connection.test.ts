@@ -1,5 +1,9 @@
 /** Connection behaviour that needs no Python: crafted frames over a Node socket pair, argument checks, cancellation. */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createConnection, Server, Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { dumps, PyPickleBuffer } from '../src/codec/index.js';
 import { adoptAcceptedSocket } from '../src/transport/direct-read.js';
@@ -367,6 +371,19 @@ describe('listener and client edges', () => {
     await expect(accepted.recvBytes()).rejects.toMatchObject({ code: 'BAD_MESSAGE_LENGTH' });
   });
 
+  it('waits for room in a full Unix-socket backlog (EAGAIN) as a blocking connect does, within its timeout', async () => {
+    const directory = mkdtempSync(join(tmpdir(), 'mpwire-backlog-'));
+    try {
+      await using listener = await Listener.listen(join(directory, 'sock'), { backlog: 1 });
+      // All connect in one turn of the event loop, before the Listener's socket can accept any.
+      const clients = Array.from({ length: 6 }, () => Client(listener.address, { timeout: 10 }));
+      for (let i = 0; i < 6; i++) open.push(await listener.accept());
+      for (const client of clients) open.push(await client);
+    } finally {
+      rmSync(directory, { recursive: true, force: true });
+    }
+  });
+
   it('takes backlog 0 as the smallest queue instead of Node reading it as its default', async () => {
     await using listener = await Listener.listen(['127.0.0.1', 0], { backlog: 0 });
     const connecting = Client(listener.address);
@@ -439,6 +456,39 @@ describe('checking once (a timeout of 0) sees what the kernel holds, as CPython 
     const polling = b.poll(0, { signal: controller.signal });
     controller.abort();
     await expect(polling).rejects.toThrow();
+  });
+
+  it('wait(0) with an aborted signal rejects, as poll(0) does', async () => {
+    const [, b] = await pair();
+    await expect(wait([b], 0, { signal: AbortSignal.abort() })).rejects.toMatchObject({ name: 'AbortError' });
+    const controller = new AbortController();
+    const waiting = wait([b], 0, { signal: controller.signal });
+    controller.abort();
+    await expect(waiting).rejects.toMatchObject({ name: 'AbortError' });
+  });
+
+  it('Pipe() with no file descriptors left rejects, and the process lives on', () => {
+    // The pairing's own promise used to reject as well, with nobody to catch it, and Node ended the process.
+    const script = [
+      "import { openSync, closeSync } from 'node:fs';",
+      "import { Pipe } from 'mpwire';",
+      'const held = [];',
+      "try { for (;;) held.push(openSync('/dev/null', 'r')); } catch {}",
+      'let code;',
+      'try { await Pipe(); } catch (error) { code = error.code; }',
+      'for (const fd of held) closeSync(fd);',
+      'await new Promise((resolve) => setTimeout(resolve, 100));',
+      'const [a, b] = await Pipe();',
+      "await a.send('after');",
+      'process.stdout.write(JSON.stringify({ code, after: await b.recv() }));',
+      'a.close(); b.close();',
+    ].join('\n');
+    const output = execFileSync(
+      'bash',
+      ['-c', 'ulimit -n 64 && exec "$0" --input-type=module -e "$1"', process.execPath, script],
+      { cwd: join(import.meta.dirname, '..'), encoding: 'utf8' },
+    );
+    expect(JSON.parse(output)).toEqual({ code: 'EMFILE', after: 'after' });
   });
 
   it('wait(0) on a connection closed during its turn of the event loop fails as poll() does', async () => {

@@ -91,7 +91,8 @@ export function connectSocket(
  * Connects to `address` and, when an `authkey` is given, runs the handshake (answer first, then challenge,
  * as CPython's `Client`). Addresses: `[host, port]` (IPv4), a Unix socket path, or `"\0name"` (Linux abstract).
  * @throws RangeError for `AF_PIPE` or a bad address; TypeError for a bad key (checked before connecting);
- *   the socket's error (e.g. `ECONNREFUSED`, no retry, as CPython 3); AuthenticationError; TransportError `TIMEOUT`.
+ *   the socket's error (e.g. `ECONNREFUSED`, no retry, as CPython 3; a Unix socket whose backlog is full is
+ *   waited for, as CPython's blocking connect waits); AuthenticationError; TransportError `TIMEOUT`.
  */
 export async function Client(address: Address, options: ClientOptions = {}): Promise<Connection> {
   checkConnectionOptions(options, CLIENT_OPTION_NAMES);
@@ -109,21 +110,44 @@ export async function Client(address: Address, options: ClientOptions = {}): Pro
     );
   }
   options.signal?.throwIfAborted();
-  const { socket, connected } = connectSocket(address, family);
+  let socket: Socket | undefined;
   let connection: Connection | undefined;
+  let givenUp = false;
   const work = (async () => {
-    await connected;
+    // A Unix socket whose listener's backlog is full refuses a non-blocking connect with EAGAIN, where
+    // CPython's blocking connect waits for room (its Listener's default backlog is 1): retried until there is
+    // room, the deadline passes or the signal aborts.
+    for (let delay = 1; ; delay = Math.min(delay * 2, MAX_EAGAIN_DELAY_MS)) {
+      const attempt = connectSocket(address, family);
+      socket = attempt.socket;
+      try {
+        await attempt.connected;
+        break;
+      } catch (error) {
+        if (family === 'AF_INET' || (error as NodeJS.ErrnoException).code !== 'EAGAIN' || givenUp)
+          throw error;
+        socket.destroy();
+        await new Promise((resolve) => setTimeout(resolve, delay));
+        if (givenUp) throw error;
+      }
+    }
     connection = new Connection(socket, {}, options);
     if (authkey !== undefined) await authenticate(connection, authkey, 'client');
     return connection;
   })();
+  const giveUp = (): void => {
+    givenUp = true;
+    if (connection) connection.close();
+    else socket?.destroy();
+  };
   return withDeadline(work, milliseconds, options.signal, 'connecting and authenticating', () => {
     work.catch(() => undefined);
-    if (connection) connection.close();
-    else socket.destroy();
+    giveUp();
   }).catch((error: unknown) => {
-    if (connection) connection.close();
-    else socket.destroy();
+    giveUp();
     throw error;
   });
 }
+
+/** The longest pause between connects to a Unix socket whose backlog is full. */
+const MAX_EAGAIN_DELAY_MS = 100;

@@ -49,6 +49,8 @@ export async function Pipe(
       });
       server.once('error', reject);
     });
+    // A server error rejects this and the listen below (or the pairing) alike; it is reported through them.
+    accepted.catch(() => undefined);
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen({ path, backlog: 8, exclusive: true }, () => resolve());
@@ -86,7 +88,10 @@ function pairedOrFailed(first: Socket, accepted: Promise<Socket>): Promise<Socke
     };
     first.once('error', onError);
     first.once('close', onClose);
-    void accepted.then((second) => settle(() => resolve(second)));
+    accepted.then(
+      (second) => settle(() => resolve(second)),
+      (error: unknown) => settle(() => reject(error)),
+    );
   });
 }
 

@@ -121,9 +121,11 @@ export async function wait<T extends Waitable>(
   const first = readyNow();
   if (first.length > 0) return first;
   if (milliseconds === 0) {
-    // As poll(0): what the kernel holds is read first.
+    // As poll(0): what the kernel holds is read first, and an aborted signal is honoured before and after.
+    options.signal?.throwIfAborted();
     await eventLoopTurn();
     if (watched.some(isClosedConnection)) throw new ConnectionClosedError();
+    options.signal?.throwIfAborted();
     return readyNow();
   }
   options.signal?.throwIfAborted();
