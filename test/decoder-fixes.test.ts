@@ -504,3 +504,31 @@ describe('what the review of the kept memo and the new limits found', () => {
     expect(() => loads(bytes(0x80, 5, 'cbuiltins\nint\n', 0x98, '.'))).toThrow(/not 'type'/);
   });
 });
+
+describe('a dict that takes a non-str key after it was referred to again', () => {
+  it('stays a plain object elsewhere when it was memoized more than 4096 entries before the key (CPython bytes)', () => {
+    for (const n of [10, 4100, 70000]) {
+      const [pickle] = pickleEach(
+        `d = {}\nd['a'] = [d] + [[i] for i in range(${n})]\nd[1] = 2`,
+        "[{'u': 1}, d]",
+        [4],
+      );
+      const [plain, d] = loads(pickle!) as [Record<string, number>, Map<unknown, unknown>];
+      expect(plain).toEqual({ u: 1 });
+      expect(d).toBeInstanceOf(Map);
+      expect((d.get('a') as unknown[])[0]).toBe(d);
+      expect(d.get(1)).toBe(2);
+    }
+  });
+
+  it('copied by DUP, memoized and fetched again is one Map everywhere, as CPython gives one dict', () => {
+    // EMPTY_DICT DUP MEMOIZE BINGET 0, SETITEM 1: 2, POP, BINGET 0, TUPLE3, STOP: ({1: 2},) * 3, one dict.
+    const value = loads(
+      Uint8Array.from(Buffer.from('80047d329468004b014b0273306800872e', 'hex')),
+    ) as unknown[];
+    expect(value[0]).toBeInstanceOf(Map);
+    expect(value[0]).toBe(value[1]);
+    expect(value[1]).toBe(value[2]);
+    expect([...(value[0] as Map<unknown, unknown>)]).toEqual([[1, 2]]);
+  });
+});

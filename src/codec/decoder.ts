@@ -871,7 +871,9 @@ export class Unpickler {
       if (v === undefined) fail('MEMO_MISSING', `Memo value not found at index ${index}`);
       if (index < memoBase && isMutable(v)) this.#tookEarlierObject = true;
       if (pendingInMemo && v instanceof PendingState) return materialize(v, index);
-      if (trackDicts && isPlainDict(v)) this.#escapedDicts.set(v as object, index);
+      // A DUP's mark (-1) stays: the copy DUP left may be anywhere, which only a rerun with every dict a Map mends.
+      if (trackDicts && isPlainDict(v) && this.#escapedDicts.get(v as object) !== -1)
+        this.#escapedDicts.set(v as object, index);
       return v;
     };
     // Plain objects have no size: items set on any of them are counted, and only once that total passes
@@ -2283,6 +2285,14 @@ export class Unpickler {
         this.#forceMapSlots.add(i);
         if (this.#restart === Restart.None) this.#restart = Restart.Some;
       }
+    }
+    // Handed out by a GET from a slot beyond the window: the slot it came from is known.
+    if (escapedAt !== undefined && escapedAt >= 0 && !patched && memo[escapedAt] === obj) {
+      this.#saveMemoEntry(memo, escapedAt);
+      memo[escapedAt] = map;
+      patched = true;
+      this.#forceMapSlots.add(escapedAt);
+      if (this.#restart === Restart.None) this.#restart = Restart.Some;
     }
     if (escapedAt === -1 || (escapedAt !== undefined && !patched)) this.#restart = Restart.All;
     else if (!patched && stop > 0 && !known) {
