@@ -226,7 +226,9 @@ describe('pickles CPython 3.13 test/pickletester.py refuses', () => {
     for (const full of rows) {
       for (let n = 0; n < full.length; n++) {
         const e = refusal(full.subarray(0, n));
-        expect(['TRUNCATED', 'BAD_FRAME', 'BAD_ARGUMENT', 'BAD_STACK']).toContain(e.code);
+        expect(['TRUNCATED', 'BAD_ARGUMENT', 'BAD_STACK']).toContain(e.code);
+        // Protocols 4 and 5 frame their opcodes: a cut inside the frame is truncated data, not a bad frame.
+        if (full[1]! >= 4 && n > 2) expect(e.code).toBe('TRUNCATED');
       }
     }
     expectRefused('', 'TRUNCATED');
@@ -258,9 +260,12 @@ describe('hostile lengths and limits', () => {
     expectRefused('T\xff\xff\xff\xffab.', 'BAD_ARGUMENT');
   });
 
-  it('FRAME longer than the data is refused', () => {
-    expectRefused('\x80\x04\x95\x10\x00\x00\x00\x00\x00\x00\x00N.', 'BAD_FRAME');
-    expectRefused('\x80\x04\x95\x00\x00\x00\x00\x00\x00\x00\x01N.', 'BAD_FRAME');
+  it('FRAME longer than the data is truncated data', () => {
+    expectRefused('\x80\x04\x95\x10\x00\x00\x00\x00\x00\x00\x00N.', 'TRUNCATED');
+    expectRefused('\x80\x04\x95\x00\x00\x00\x00\x00\x00\x00\x01N.', 'TRUNCATED');
+    expect(refusal(bytes('\x80\x04\x95\xff\xff\xff\xff\xff\xff\xff\xffN.')).message).toBe(
+      'FRAME: pickle data was truncated: a frame of 18446744073709551615 bytes is longer than the 2 bytes left (at byte 2)',
+    );
   });
 
   it('tells no data from data that stops short of STOP, and both from a cut argument', () => {

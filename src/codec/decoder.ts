@@ -1377,9 +1377,11 @@ export class Unpickler {
               pos += 8;
               if (hi !== 0 || lo > end - pos) {
                 if (overLimit && hi === 0 && lo <= data.length - pos) truncated();
+                // A frame longer than the data is data that stops short: TRUNCATED, as a stream reader waits on.
+                const length = hi === 0 ? String(lo) : String((BigInt(hi) << 32n) | BigInt(lo));
                 fail(
-                  'BAD_FRAME',
-                  `frame of ${hi * 2 ** 32 + lo} bytes is longer than the remaining data (pickle data was truncated)`,
+                  'TRUNCATED',
+                  `pickle data was truncated: a frame of ${length} bytes is longer than the ${end - pos} bytes left`,
                 );
               }
               break;

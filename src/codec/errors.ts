@@ -5,7 +5,7 @@
 
 /** Why an unpickle failed. Stable strings, safe to branch on. */
 export type UnpicklingErrorCode =
-  /** The data ended before STOP, or an argument ran past the end. */
+  /** The data ended before STOP, or an argument or a FRAME ran past the end. */
   | 'TRUNCATED'
   /** A byte that is not an opcode. */
   | 'UNKNOWN_OPCODE'
@@ -17,8 +17,6 @@ export type UnpicklingErrorCode =
   | 'BAD_STACK'
   /** GET/BINGET of a memo key that was never stored. */
   | 'MEMO_MISSING'
-  /** FRAME misuse: overlapping frames or a frame longer than the data. */
-  | 'BAD_FRAME'
   /** A global that strict mode or the allow-list refuses. */
   | 'GLOBAL_REFUSED'
   /**
