@@ -20,8 +20,8 @@ export type UnpicklingErrorCode =
   /** A global that strict mode or the allow-list refuses. */
   | 'GLOBAL_REFUSED'
   /**
-   * PERSID/BINPERSID with no `persistentLoad` option, EXT codes with no registry entry, NEXT_BUFFER without
-   * buffers, BUILD on a registered type whose decoder has no `setState`.
+   * EXT codes with no registry entry, NEXT_BUFFER without buffers, BUILD on a registered type whose decoder
+   * has no `setState`. (PERSID/BINPERSID without a `persistentLoad` give `PyPersistentRef` placeholders.)
    */
   | 'NOT_SUPPORTED'
   /** A configured limit was exceeded (input size, depth, memo, string length, bigint digits, container size). */
