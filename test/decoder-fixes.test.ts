@@ -532,3 +532,44 @@ describe('a dict that takes a non-str key after it was referred to again', () =>
     expect([...(value[0] as Map<unknown, unknown>)]).toEqual([[1, 2]]);
   });
 });
+
+describe("a __reduce__ with a state setter (Python 3.8's sixth item)", () => {
+  const setup = [
+    'def set_state(obj, state):',
+    "    obj.st = ('set', state)",
+    'class SS:',
+    '    def __reduce__(self):',
+    "        return (SS, (), 'state!', None, None, set_state)",
+  ].join('\n');
+
+  it('keeps the setter and its state, and re-encodes to the same bytes at every protocol', () => {
+    const pickles = pickleEach(setup, '[SS(), SS()]', ALL);
+    pickles.forEach((pickle, protocol) => {
+      const [first, second] = loads(pickle) as [PyObject, PyObject];
+      expect(first.stateSetter).toEqual(new PyGlobal('__main__', 'set_state'));
+      expect(first.state).toBe('state!');
+      expect(second.state).toBe('state!');
+      expect(hex(dumps([first, second], { protocol }))).toBe(hex(pickle));
+    });
+  });
+
+  it('a reducer that returns a stateSetter writes what CPython writes', () => {
+    const registry = new Registry();
+    class Settable {}
+    registry.register({
+      module: '__main__',
+      name: 'SS',
+      type: Settable,
+      reduce: () => {
+        const reduction = new PyObject('reduce', new PyGlobal('__main__', 'SS'), []);
+        reduction.state = 'state!';
+        reduction.stateSetter = new PyGlobal('__main__', 'set_state');
+        return reduction;
+      },
+    });
+    const pickles = pickleEach(setup, '[SS(), SS()]', ALL);
+    pickles.forEach((pickle, protocol) => {
+      expect(hex(dumps([new Settable(), new Settable()], { protocol, registry }))).toBe(hex(pickle));
+    });
+  });
+});

@@ -1847,7 +1847,8 @@ export class Unpickler {
             case 0x30: {
               // POP: pops a MARK when one is on top, as the C unpickler does
               if (marks.length > 0 && marks[marks.length - 1] === stack.length) popMark();
-              else pop();
+              else if (pop() === made && made instanceof PyObject && data[pos - 2] === 0x52)
+                keepStateSetterCall(made);
               break;
             }
             case 0x31: {
@@ -2311,6 +2312,20 @@ export class Unpickler {
       }
     }
     return map;
+  }
+}
+
+/**
+ * `setter(obj, state)` by REDUCE, its result thrown away by the POP right after, is how CPython's pickler
+ * writes a `__reduce__` state setter (3.8 on). The call is kept on the object it sets (`stateSetter` and
+ * `state`), so that the object re-encodes to the same bytes and Python sets its state again.
+ */
+function keepStateSetterCall(call: PyObject): void {
+  if (call.kind !== 'reduce' || call.args.length !== 2) return;
+  const [target, state] = call.args;
+  if (target instanceof PyObject && target.state === undefined && target.stateSetter === undefined) {
+    target.stateSetter = call.callable;
+    target.state = state;
   }
 }
 

@@ -1885,8 +1885,32 @@ export class Pickler {
       const flat = flattenEntries(dictItems);
       if (flat.length > 0) program.push(ACT_DICT_ITEMS, flat, '.dictItems');
     }
-    if (reduction.state !== undefined)
+    const stateSetter = reduction.stateSetter;
+    if (reduction.state === undefined) {
+      // No state, nothing to set (CPython calls a state setter only for a state that is not None).
+    } else if (stateSetter === undefined || stateSetter === null) {
       program.push(ACT_SAVE, reduction.state, '.state', ACT_BYTE, Op.BUILD, '');
+    } else {
+      if (key === undefined) {
+        throw new PicklingError(
+          'UNPICKLABLE',
+          'a state setter needs the object it sets, which this reduction has not',
+        );
+      }
+      // save_reduce: state_setter, obj (a memo GET by now), state, TUPLE2, REDUCE, then POP the call's result.
+      program.push(
+        ACT_SAVE,
+        stateSetter,
+        '.stateSetter',
+        ACT_SAVE,
+        key,
+        '',
+        ACT_SAVE,
+        reduction.state,
+        '.state',
+      );
+      program.push(ACT_BYTE, Op.TUPLE2, '', ACT_BYTE, Op.REDUCE, '', ACT_BYTE, Op.POP, '');
+    }
     this.#pushProgram(program);
     return true;
   }

@@ -183,6 +183,11 @@ export interface Reduction {
   readonly kwargs?: ReadonlyMap<string, unknown> | undefined;
   /** BUILD state; `undefined` for none. */
   readonly state?: unknown;
+  /**
+   * The state setter of `__reduce__`'s sixth item (Python 3.8 on): with one, the state goes to
+   * `stateSetter(obj, state)`, whose result is popped, instead of BUILD.
+   */
+  readonly stateSetter?: unknown;
   readonly listItems?: readonly unknown[] | undefined;
   readonly dictItems?: ReadonlyMap<unknown, unknown> | readonly (readonly [unknown, unknown])[] | undefined;
 }

@@ -135,6 +135,11 @@ export class PyObject {
   kwargs: Map<string, unknown> | undefined;
   /** The BUILD state; `undefined` when there was no BUILD (a BUILD of None gives `null`). */
   state: unknown = undefined;
+  /**
+   * The callable of a `__reduce__` state setter (Python 3.8 on): the pickle called `stateSetter(obj, state)`
+   * and popped its result instead of a BUILD; `state` holds the state. `undefined` for none.
+   */
+  stateSetter: unknown = undefined;
   /** Items added by APPEND/APPENDS to this object. */
   readonly listItems: unknown[] = [];
   /** Key/value pairs added by SETITEM/SETITEMS to this object, in order. */
