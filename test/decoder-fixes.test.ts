@@ -573,3 +573,81 @@ describe("a __reduce__ with a state setter (Python 3.8's sixth item)", () => {
     });
   });
 });
+
+describe('registered decoders reach instances written for protocols 0 and 1, and nested classes', () => {
+  class Point {
+    constructor(
+      public x: unknown = undefined,
+      public y: unknown = undefined,
+    ) {}
+  }
+  class Inner {
+    state: unknown;
+  }
+  const registry = new Registry()
+    .register<Point>({
+      module: '__main__',
+      name: 'Point',
+      decoder: {
+        construct: (args) => new Point(...args),
+        setState: (point, state) => {
+          Object.assign(point, state);
+          return undefined;
+        },
+      },
+      type: Point,
+      reduce: (point) => {
+        const reduction = new PyObject('newobj', new PyGlobal('__main__', 'Point'), []);
+        reduction.state = { x: point.x, y: point.y };
+        return reduction;
+      },
+    })
+    .register<Inner>({
+      module: '__main__',
+      name: 'Outer.Inner',
+      decoder: {
+        construct: () => new Inner(),
+        setState: (inner, state) => {
+          inner.state = state;
+          return undefined;
+        },
+      },
+    });
+  const setup = [
+    'class Point:',
+    '    def __init__(self, x, y): self.x, self.y = x, y',
+    'class Outer:',
+    '    class Inner:',
+    '        def __init__(self, v): self.v = v',
+  ].join('\n');
+
+  it("copyreg._reconstructor (CPython's protocols 0 and 1) and every other protocol give the registered type", () => {
+    pickleEach(setup, "Point(1, 'y')", ALL).forEach((pickle) => {
+      const point = loads(pickle, { registry });
+      expect(point).toBeInstanceOf(Point);
+      expect({ ...(point as Point) }).toEqual({ x: 1, y: 'y' });
+    });
+  });
+
+  it('copyreg.__newobj__, what a newobj reduction is below protocol 2, gives the registered type back', () => {
+    for (const protocol of [0, 1, 2]) {
+      const point = loads(dumps(new Point(1, 'y'), { protocol, registry }), { registry });
+      expect(point).toBeInstanceOf(Point);
+      expect({ ...(point as Point) }).toEqual({ x: 1, y: 'y' });
+    }
+  });
+
+  it("a nested class, getattr(Outer, 'Inner') below protocol 4, reaches the decoder registered for Outer.Inner", () => {
+    pickleEach(setup, 'Outer.Inner(5)', ALL).forEach((pickle) => {
+      const inner = loads(pickle, { registry });
+      expect(inner).toBeInstanceOf(Inner);
+      expect((inner as Inner).state).toEqual({ v: 5 });
+    });
+    // Not registered, or refused by the allow-list: getattr stays a placeholder call.
+    const [pickle0] = pickleEach(setup, 'Outer.Inner(5)', [2]);
+    expect(loads(pickle0!)).toBeInstanceOf(PyObject);
+    expect(
+      loads(pickle0!, { registry, allowGlobals: ['__main__.Outer', 'builtins.getattr'] }),
+    ).toBeInstanceOf(PyObject);
+  });
+});

@@ -1010,7 +1010,21 @@ export class Unpickler {
       return g;
     };
     const ctx: ReconstructContext = {
-      handlerFor: (c) => (c instanceof PyGlobal ? this.#handlers.get(c) : undefined),
+      // copyreg._reconstructor and __newobj__ (how protocols 0 and 1 make instances) reach a registered
+      // decoder of their class as NEWOBJ does.
+      handlerFor: (c) => {
+        if (!(c instanceof PyGlobal)) return undefined;
+        const user = this.#userDecoders.get(c);
+        if (user === undefined) return this.#handlers.get(c);
+        return {
+          construct: (_cls, args, kwargs) =>
+            this.#construct(
+              user,
+              args instanceof PyTuple ? args : (PyTuple.fromItems(args) as PyTuple),
+              kwargs === undefined ? undefined : new Map(kwargs),
+            ),
+        };
+      },
       makeDict: (entries) => {
         const plain =
           dictMode !== 'map' &&
@@ -1084,6 +1098,10 @@ export class Unpickler {
           chargeCopies(argsTuple);
           const v = handler.call(argsTuple, ctx);
           if (v !== KEEP_PLACEHOLDER) return recordOrigin(v, kind, callable, argsTuple, undefined);
+        }
+        if (callable.name === 'getattr' && callable.module === 'builtins' && this.#registry !== undefined) {
+          const nested = this.#registeredNestedClass(argsTuple);
+          if (nested !== undefined) return nested;
         }
       }
       return new PyObject(kind, callable, argsTuple);
@@ -2136,6 +2154,23 @@ export class Unpickler {
     if (text === null || /[\ud800-\udfff]/.test(text))
       return fail('BAD_ARGUMENT', "'utf-8' codec can't decode the global name");
     return { text, next: nl + 1 };
+  }
+
+  /**
+   * `getattr(Outer, 'Inner')`, how CPython names a nested class below protocol 4, as the global
+   * `module.Outer.Inner` when the registry has a decoder for it (and the allow-list lets it through).
+   */
+  #registeredNestedClass(args: PyTuple): PyGlobal | undefined {
+    if (args.length !== 2) return undefined;
+    const [owner, attribute] = args;
+    if (!(owner instanceof PyGlobal) || typeof attribute !== 'string' || attribute.includes('.'))
+      return undefined;
+    const name = `${owner.name}.${attribute}`;
+    const decoder = this.#registry?.decoderFor(owner.module, name);
+    if (decoder === undefined || (this.#filter && !this.#filter(owner.module, name))) return undefined;
+    const nested = new PyGlobal(owner.module, name);
+    this.#userDecoders.set(nested, decoder);
+    return nested;
   }
 
   #construct(decoder: ClassDecoder, args: PyTuple, kwargs: Map<string, unknown> | undefined): unknown {
