@@ -779,3 +779,19 @@ describe('dumps that bet no object comes twice', () => {
     expect(calls).toBe(1);
   });
 });
+
+describe('nesting without end', () => {
+  it('a reducer whose reduction holds a new value of its own type is LIMIT_EXCEEDED, with a path of bounded length', () => {
+    class Runaway {}
+    const registry = new Registry().register({
+      module: 'm',
+      name: 'Runaway',
+      type: Runaway,
+      reduce: () => new PyObject('reduce', new PyGlobal('m', 'Runaway'), [new Runaway()]),
+    });
+    const error = catchPicklingError(() => dumps(new Runaway(), { registry }));
+    expect(error.code).toBe('LIMIT_EXCEEDED');
+    expect(error.message).toMatch(/^values nested more than 1000000 deep/);
+    expect(error.path).toMatch(/^value(\.args\[0\]){250}\.\.\.\(\d+ more\)\.\.\.(\.args\[0\]){250}$/);
+  });
+});

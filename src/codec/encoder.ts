@@ -155,6 +155,14 @@ const TUPLE_PLAIN = 0;
 const TUPLE_FROZENSET = 1;
 
 // Program actions: [action, argument, path label] triplets.
+/**
+ * Containers, reductions and their parts open at once (the encoder's explicit stack): far beyond any value CPython
+ * can pickle (its recursion limit stops it near 1000) and what the decoder reads by default, and a bound on the
+ * memory of a reducer that nests without end.
+ */
+const MAX_NESTING = 1_000_000;
+/** Steps of an error's path (a container or a reduction's part each) shown at its start and its end (see #path). */
+const PATH_ENDS = 500;
 const ACT_SAVE = 1;
 const ACT_SAVE_NO_PERSISTENT_ID = 2;
 const ACT_BYTE = 3;
@@ -673,6 +681,13 @@ export class Pickler {
   }
 
   #push(kind: number, obj: unknown, aux: unknown, end: number, mode: number, label: number): number {
+    if (this.#sp >= MAX_NESTING) {
+      throw new PicklingError(
+        'LIMIT_EXCEEDED',
+        `values nested more than ${MAX_NESTING} deep (a reducer whose reduction holds a new value of its own type ` +
+          'nests without end; CPython stops at about 1000 with a RecursionError)',
+      );
+    }
     const sp = this.#sp++;
     this.#fKind[sp] = kind;
     this.#fObj[sp] = obj;
@@ -1961,9 +1976,17 @@ export class Pickler {
   }
 
   /** Where the dump is in the value: `value` and the accessor of each open container's current item. */
+  /** Where the encoder is, as `value[0].a...`; past PATH_ENDS levels at each end, the middle is counted. */
   #path(): string {
     let path = 'value';
-    for (let sp = 0; sp < this.#sp; sp++) path += this.#childSegment(sp);
+    const depth = this.#sp;
+    if (depth <= 2 * PATH_ENDS) {
+      for (let sp = 0; sp < depth; sp++) path += this.#childSegment(sp);
+      return path;
+    }
+    for (let sp = 0; sp < PATH_ENDS; sp++) path += this.#childSegment(sp);
+    path += `...(${depth - 2 * PATH_ENDS} more)...`;
+    for (let sp = depth - PATH_ENDS; sp < depth; sp++) path += this.#childSegment(sp);
     return path;
   }
 

@@ -61,6 +61,8 @@ export type PicklingErrorCode =
   | 'PROTOCOL'
   /** A bad option, such as an unknown protocol number. */
   | 'BAD_OPTION'
+  /** A value nested more than 1 000 000 deep, which is what a reducer that nests without end gives. */
+  | 'LIMIT_EXCEEDED'
   /**
    * A Map key or Set element Python cannot hash (an array, object, Map, Set, or a tuple holding one): Python
    * could not load the pickle. Use a `PyTuple` (`tuple(...)`) or a `PyFrozenSet` instead.
