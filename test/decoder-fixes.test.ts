@@ -651,3 +651,57 @@ describe('registered decoders reach instances written for protocols 0 and 1, and
     ).toBeInstanceOf(PyObject);
   });
 });
+
+describe('registered user types modelled as plain objects, arrays or Maps, as dict keys and set elements', () => {
+  const setup = [
+    'import dataclasses',
+    '@dataclasses.dataclass(frozen=True)',
+    'class Key:',
+    '    a: int',
+  ].join('\n');
+  // A frozen dataclass decoded to a plain object: Python hashes it, so it may be a key.
+  const registry = new Registry().register<Record<string, unknown>>({
+    module: '__main__',
+    name: 'Key',
+    decoder: {
+      construct: () => ({}),
+      setState: (key, state) => {
+        Object.assign(key, state);
+        return undefined;
+      },
+    },
+  });
+
+  it('decode as keys and elements, inside tuples too, where the same shapes of plain data are refused', () => {
+    for (const pickle of pickleEach(setup, "[{Key(1): 'x'}, {Key(2)}, {(Key(3), 1): 'y'}]", ALL)) {
+      const [dict, set, tupleKeyed] = loads(pickle, { registry }) as [
+        Map<unknown, unknown>,
+        Set<unknown>,
+        Map<unknown, unknown>,
+      ];
+      expect([...dict]).toEqual([[{ a: 1 }, 'x']]);
+      expect([...set]).toEqual([{ a: 2 }]);
+      expect([...tupleKeyed.values()]).toEqual(['y']);
+    }
+    // {'a': 1} itself as a key is what Python refuses.
+    const plainKey = Uint8Array.from(Buffer.from('80047d947d948c0161944b017394680073' + '2e', 'hex'));
+    expect(() => loads(plainKey)).toThrow(/unhashable type: 'dict'/);
+  });
+
+  it('encode as Map keys and Set elements when a registered reducer writes them', () => {
+    class Pair extends Array<number> {}
+    const encoding = new Registry().register<Pair>({
+      module: '__main__',
+      name: 'Key',
+      type: Pair,
+      reduce: (pair) => {
+        const reduction = new PyObject('reduce', new PyGlobal('__main__', 'Key'), [pair[0]]);
+        return reduction;
+      },
+    });
+    const key = Pair.from([1]) as Pair;
+    expect(() => dumps(new Map([[key, 'x']]), { registry: encoding })).not.toThrow();
+    expect(() => dumps(new Set([key]), { registry: encoding })).not.toThrow();
+    expect(() => dumps(new Map([[[1], 'x']]))).toThrow(/a dict key is a list/);
+  });
+});

@@ -896,7 +896,7 @@ export class Unpickler {
       dictMode === 'map' ? new Map() : new PlainObject();
     /** A dict key or set element (asKey), refused as CPython refuses what Python cannot hash. */
     const refuseUnhashable = (type: string): never => fail('UNHASHABLE', `unhashable type: '${type}'`);
-    const keyOf = (value: unknown): unknown => asKey(value, refuseUnhashable);
+    const keyOf = (value: unknown): unknown => asKey(value, refuseUnhashable, madeByDecoder);
     /** SETITEM of a key a plain object cannot hold: the dict becomes a Map (kept apart, so setItem stays small). */
     const setKeyAsMap = (
       target: Record<string, unknown>,
@@ -1009,7 +1009,10 @@ export class Unpickler {
       state.globals.set(key, g);
       return g;
     };
+    // What a registered decoder made is a user class's instance, which Python hashes by its own rules.
+    const madeByDecoder = (value: object): boolean => this.#userObjects.has(value);
     const ctx: ReconstructContext = {
+      registered: madeByDecoder,
       // copyreg._reconstructor and __newobj__ (how protocols 0 and 1 make instances) reach a registered
       // decoder of their class as NEWOBJ does.
       handlerFor: (c) => {
@@ -1130,7 +1133,7 @@ export class Unpickler {
         const handler = this.#handlers.get(cls);
         if (handler?.construct) {
           chargeCopies(argsTuple);
-          const v = handler.construct(cls, argsTuple, kwargs);
+          const v = handler.construct(cls, argsTuple, kwargs, ctx);
           if (v !== KEEP_PLACEHOLDER) return recordOrigin(v, kind, cls, argsTuple, kwargs);
         }
       }

@@ -399,6 +399,8 @@ export class Pickler {
   readonly #persistentId: ((value: unknown) => unknown) | undefined;
   readonly #bufferCallback: ((buffer: PyPickleBuffer) => unknown) | undefined;
   readonly #registry: Registry | undefined;
+  /** Whether a value is written by a registered reducer (so stands for a user class, which Python hashes). */
+  readonly #registered: ((value: object) => boolean) | undefined;
   readonly #numpy: boolean;
   readonly #extensions: ReadonlyMap<string, number> | undefined;
   /** Passed to every reducer; one object for the pickler's life, so reducing allocates nothing for it. */
@@ -516,6 +518,10 @@ export class Pickler {
       this.#persistentId = options.persistentId ?? undefined;
       this.#bufferCallback = options.bufferCallback ?? undefined;
       this.#registry = options.registry;
+      const registry = options.registry;
+      this.#registered = registry?.hasReducers
+        ? (value) => registry.reducerFor(value) !== undefined
+        : undefined;
       this.#numpy = options.numpy ?? true;
       this.#extensions = options.extensions?.size ? options.extensions : undefined;
       this.#reduceContext = { protocol };
@@ -1690,13 +1696,13 @@ export class Pickler {
     this.#writeEmptyDict(key);
     if (value.size === 0) return false;
     const mode = this.#binary ? MODE_EXACT_DICT : MODE_ONE_BY_ONE;
-    this.#push(FRAME_PAIRS, flattenEntries(value), undefined, value.size, mode, LABEL_MAP);
+    this.#push(FRAME_PAIRS, flattenEntries(value, this.#registered), undefined, value.size, mode, LABEL_MAP);
     return true;
   }
 
   #saveSet(value: Set<unknown>): boolean {
     const items = Array.from(value);
-    refuseUnhashable(items, 1, 'a set element');
+    refuseUnhashable(items, 1, 'a set element', this.#registered);
     if (this.protocol < 4) {
       const args = [new TransientList(items)];
       return this.#saveReduction({ kind: 'reduce', callable: BUILTINS_SET, args }, value);
@@ -1711,7 +1717,7 @@ export class Pickler {
 
   #saveFrozenSet(value: PyFrozenSet): boolean {
     const items = Array.from(value);
-    refuseUnhashable(items, 1, 'a frozenset element');
+    refuseUnhashable(items, 1, 'a frozenset element', this.#registered);
     if (this.protocol < 4) {
       const args = [new TransientList(items)];
       return this.#saveReduction({ kind: 'reduce', callable: BUILTINS_FROZENSET, args }, value);
@@ -1897,7 +1903,7 @@ export class Pickler {
       program.push(ACT_LIST_ITEMS, listItems, '.listItems');
     const dictItems = reduction.dictItems;
     if (dictItems !== undefined) {
-      const flat = flattenEntries(dictItems);
+      const flat = flattenEntries(dictItems, this.#registered);
       if (flat.length > 0) program.push(ACT_DICT_ITEMS, flat, '.dictItems');
     }
     const stateSetter = reduction.stateSetter;
@@ -2044,6 +2050,7 @@ function hexDigit(hex: string, index: number): number {
 /** Map entries or [key, value] pairs as one flat [k0, v0, k1, v1, ...] array. */
 function flattenEntries(
   entries: ReadonlyMap<unknown, unknown> | readonly (readonly [unknown, unknown])[],
+  registered: ((value: object) => boolean) | undefined,
 ): unknown[] {
   const flat: unknown[] = [];
   if (entries instanceof Map) {
@@ -2053,7 +2060,7 @@ function flattenEntries(
   } else {
     for (const [k, v] of entries as readonly (readonly [unknown, unknown])[]) flat.push(k, v);
   }
-  refuseUnhashable(flat, 2, 'a dict key');
+  refuseUnhashable(flat, 2, 'a dict key', registered);
   return flat;
 }
 
@@ -2061,11 +2068,16 @@ function flattenEntries(
  * Refuses, as Python would on load, an item Python cannot hash among `items[0]`, `items[step]`, ... (dict
  * keys, set elements). Only objects need a look: numbers, strings, bigints, booleans and null all hash.
  */
-function refuseUnhashable(items: readonly unknown[], step: number, what: string): void {
+function refuseUnhashable(
+  items: readonly unknown[],
+  step: number,
+  what: string,
+  registered: ((value: object) => boolean) | undefined,
+): void {
   for (let i = 0; i < items.length; i += step) {
     const item = items[i];
     if (typeof item !== 'object' || item === null) continue;
-    const type = unhashableType(item);
+    const type = unhashableType(item, registered);
     if (type !== undefined) {
       throw new PicklingError(
         'UNHASHABLE',

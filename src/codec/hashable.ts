@@ -28,9 +28,21 @@ const KEEP_VERDICT_ITEMS = 16;
  */
 const HASHABLE_TUPLES = new WeakSet<PyTuple>();
 
-/** CPython's name for the type of `value` when Python cannot hash it, else undefined. */
-export function unhashableType(value: unknown): string | undefined {
+/**
+ * CPython's name for the type of `value` when Python cannot hash it, else undefined. `registered` says which
+ * objects stand for a user class (a registered decoder made them, a registered reducer writes them): Python
+ * hashes those by its own rules, whatever their JavaScript shape, so they are taken as hashable.
+ */
+export function unhashableType(value: unknown, registered?: (value: object) => boolean): string | undefined {
   if (typeof value !== 'object' || value === null) return undefined;
+  const type = shapeUnhashableType(value, registered);
+  return type !== undefined && registered?.(value) === true ? undefined : type;
+}
+
+function shapeUnhashableType(
+  value: object,
+  registered: ((value: object) => boolean) | undefined,
+): string | undefined {
   // Tuples hash their items: the first unhashable one decides. Each tuple is looked at once, so tuples that
   // share tuples (60 levels of (t, t) from a few bytes of pickle) cost their number, not 2^60.
   if (value instanceof PyTuple) {
@@ -39,6 +51,8 @@ export function unhashableType(value: unknown): string | undefined {
     let pending: PyTuple[] | undefined;
     let seen: Set<PyTuple> | undefined;
     let looked = 0;
+    // Whether an item was taken as hashable for being registered: that verdict is not kept for later calls.
+    let excused = false;
     for (let tuple: PyTuple | undefined = value; tuple !== undefined; tuple = pending?.pop()) {
       looked += tuple.length;
       for (const item of tuple) {
@@ -50,12 +64,15 @@ export function unhashableType(value: unknown): string | undefined {
             pending.push(item);
           }
         } else if (typeof item === 'object' && item !== null) {
-          const name = unhashableType(item);
-          if (name !== undefined) return name;
+          const name = shapeUnhashableType(item, registered);
+          if (name !== undefined) {
+            if (registered?.(item) !== true) return name;
+            excused = true;
+          }
         }
       }
     }
-    if (looked >= KEEP_VERDICT_ITEMS) HASHABLE_TUPLES.add(value);
+    if (looked >= KEEP_VERDICT_ITEMS && !excused) HASHABLE_TUPLES.add(value);
     return undefined;
   }
   if (value instanceof PyDeque) return 'collections.deque';
@@ -82,9 +99,13 @@ export function unhashableType(value: unknown): string | undefined {
  * cannot hash goes to `refuse` (which throws), and -0 becomes `PyFloat(-0)`, since JavaScript's Sets and Maps
  * store -0 as +0, which would turn a Python -0.0 into the int 0 (`PyFloat(-0)` re-encodes to -0.0).
  */
-export function asKey(value: unknown, refuse: (type: string) => never): unknown {
+export function asKey(
+  value: unknown,
+  refuse: (type: string) => never,
+  registered?: (value: object) => boolean,
+): unknown {
   if (typeof value === 'object' && value !== null) {
-    const type = unhashableType(value);
+    const type = unhashableType(value, registered);
     if (type !== undefined) refuse(type);
     return value;
   }

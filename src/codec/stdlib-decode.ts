@@ -59,6 +59,8 @@ export interface ReconstructContext {
    * keys are already keys (asKey), as `dictEntries` gives them.
    */
   makeDict(entries: [unknown, unknown][]): unknown;
+  /** Which values a registered decoder made: user classes' instances, hashable whatever their shape. */
+  readonly registered?: (value: object) => boolean;
 }
 
 /** How one standard-library global is interpreted. Every method is optional. */
@@ -70,6 +72,7 @@ export interface GlobalHandler {
     cls: PyGlobal,
     args: readonly unknown[],
     kwargs: ReadonlyMap<string, unknown> | undefined,
+    ctx?: ReconstructContext,
   ): unknown;
   /** BUILD on a placeholder made by `construct`: returns the finished value. */
   build?(obj: PyObject, state: unknown): unknown;
@@ -137,14 +140,14 @@ function iterableItems(value: unknown, what: string): unknown[] {
 }
 
 /** Key/value pairs of a dict argument (plain object or Map) or of an iterable of pairs. */
-function dictEntries(value: unknown, what: string): [unknown, unknown][] {
+function dictEntries(value: unknown, what: string, ctx?: ReconstructContext): [unknown, unknown][] {
   if (value instanceof Map) return [...value.entries()];
   if (value !== null && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype)
     return Object.entries(value);
   const pairs: [unknown, unknown][] = [];
   for (const item of iterableItems(value, what)) {
     if (!Array.isArray(item) || item.length !== 2) fail(`${what} items must be pairs`);
-    pairs.push([keyOf(item[0]), item[1]]);
+    pairs.push([keyOf(item[0], ctx), item[1]]);
   }
   return pairs;
 }
@@ -465,10 +468,11 @@ function newSet<T extends Set<unknown>>(
   args: readonly unknown[],
   make: (items: unknown[]) => T,
   what: string,
+  ctx: ReconstructContext | undefined,
 ): T {
   if (args.length > 1) fail(`${what} expected at most 1 argument`);
   const items = args.length === 0 ? [] : iterableItems(args[0], `${what}() argument`);
-  return make(items.map(keyOf));
+  return make(items.map((item) => keyOf(item, ctx)));
 }
 
 /** Refuses a dict key or set element as CPython's `dict()` and `set()` refuse what Python cannot hash. */
@@ -477,17 +481,17 @@ function refuseUnhashable(type: string): never {
 }
 
 /** A dict key or set element, as asKey makes it. */
-function keyOf(value: unknown): unknown {
-  return asKey(value, refuseUnhashable);
+function keyOf(value: unknown, ctx: ReconstructContext | undefined): unknown {
+  return asKey(value, refuseUnhashable, ctx?.registered);
 }
 
 const setHandler: GlobalHandler = {
-  call: (args) => newSet(args, (items) => new Set(items), 'set'),
-  construct: (_cls, args) => newSet(args, (items) => new Set(items), 'set'),
+  call: (args, ctx) => newSet(args, (items) => new Set(items), 'set', ctx),
+  construct: (_cls, args, _kwargs, ctx) => newSet(args, (items) => new Set(items), 'set', ctx),
 };
 const frozensetHandler: GlobalHandler = {
-  call: (args) => newSet(args, (items) => new PyFrozenSet(items), 'frozenset'),
-  construct: (_cls, args) => newSet(args, (items) => new PyFrozenSet(items), 'frozenset'),
+  call: (args, ctx) => newSet(args, (items) => new PyFrozenSet(items), 'frozenset', ctx),
+  construct: (_cls, args, _kwargs, ctx) => newSet(args, (items) => new PyFrozenSet(items), 'frozenset', ctx),
 };
 
 const bytearrayHandler: GlobalHandler = {
@@ -643,23 +647,26 @@ const tupleHandler: GlobalHandler = {
 const dictHandler: GlobalHandler = {
   call(args, ctx) {
     if (args.length > 1) fail(`dict expected at most 1 argument, got ${args.length}`);
-    return ctx.makeDict(args.length === 0 ? [] : dictEntries(args[0], 'dict()'));
+    return ctx.makeDict(args.length === 0 ? [] : dictEntries(args[0], 'dict()', ctx));
   },
 };
 
 const orderedDictHandler: GlobalHandler = {
-  call(args) {
+  call(args, ctx) {
     if (args.length > 1) fail('OrderedDict expected at most 1 argument');
     // Python 2 passes the items as a list of [key, value] lists.
-    return new PyOrderedDict(args.length === 0 ? [] : dictEntries(args[0], 'OrderedDict()'));
+    return new PyOrderedDict(args.length === 0 ? [] : dictEntries(args[0], 'OrderedDict()', ctx));
   },
 };
 
 const defaultDictHandler: GlobalHandler = {
-  call(args) {
+  call(args, ctx) {
     if (args.length > 2) return KEEP_PLACEHOLDER;
     if (args.length > 0 && !mayBeCallable(args[0])) fail('first argument must be callable or None');
-    return new PyDefaultDict(args[0] ?? null, args.length > 1 ? dictEntries(args[1], 'defaultdict()') : null);
+    return new PyDefaultDict(
+      args[0] ?? null,
+      args.length > 1 ? dictEntries(args[1], 'defaultdict()', ctx) : null,
+    );
   },
 };
 
@@ -693,7 +700,7 @@ function mayBeCallable(value: unknown): boolean {
 }
 
 const counterHandler: GlobalHandler = {
-  call(args) {
+  call(args, ctx) {
     if (args.length > 1) fail('Counter expected at most 1 argument');
     const counter = new PyCounter();
     // Counter(None) is empty: update() skips a None.
@@ -704,10 +711,10 @@ const counterHandler: GlobalHandler = {
       source instanceof Map ||
       (typeof source === 'object' && source !== null && Object.getPrototypeOf(source) === Object.prototype)
     ) {
-      for (const [k, v] of dictEntries(source, 'Counter()')) counter.set(k, v);
+      for (const [k, v] of dictEntries(source, 'Counter()', ctx)) counter.set(k, v);
     } else {
       for (const item of iterableItems(source, 'Counter()')) {
-        const key = keyOf(item);
+        const key = keyOf(item, ctx);
         counter.set(key, ((counter.get(key) as number | undefined) ?? 0) + 1);
       }
     }
@@ -893,7 +900,7 @@ const reconstructorHandler: GlobalHandler = {
     if (!mayBeCallable(base)) fail(`_reconstructor() base must be a type, not ${describe(base)}`);
     if (base instanceof PyGlobal && base.module === 'builtins' && base.name === 'object' && state === null) {
       const handler = ctx.handlerFor(cls);
-      if (handler?.construct) return handler.construct(cls as PyGlobal, [], undefined);
+      if (handler?.construct) return handler.construct(cls as PyGlobal, [], undefined, ctx);
     }
     return KEEP_PLACEHOLDER;
   },
@@ -907,7 +914,7 @@ const newobjHandler: GlobalHandler = {
     if (!mayBeCallable(cls)) fail(`${describe(cls)}.__new__(X): X is not a type object (${describe(cls)})`);
     const handler = ctx.handlerFor(args[0]);
     return handler?.construct
-      ? handler.construct(args[0] as PyGlobal, args.slice(1), undefined)
+      ? handler.construct(args[0] as PyGlobal, args.slice(1), undefined, ctx)
       : KEEP_PLACEHOLDER;
   },
 };
