@@ -10,6 +10,7 @@ import {
   PyObject,
   PyOrderedDict,
   Registry,
+  tuple,
   Unpickler,
 } from '../src/codec/index.js';
 
@@ -703,5 +704,72 @@ describe('registered user types modelled as plain objects, arrays or Maps, as di
     expect(() => dumps(new Map([[key, 'x']]), { registry: encoding })).not.toThrow();
     expect(() => dumps(new Set([key]), { registry: encoding })).not.toThrow();
     expect(() => dumps(new Map([[[1], 'x']]))).toThrow(/a dict key is a list/);
+  });
+});
+
+describe("reductions written as Python's __reduce_ex__ gives them", () => {
+  const setup = [
+    'class P:',
+    '    def __init__(self, a, b=0): self.a, self.b = a, b',
+    '    def __eq__(self, other): return type(other) is type(self) and vars(other) == vars(self)',
+    'class Q(P):',
+    '    def __getnewargs_ex__(self): return ((self.a,), {"b": self.b})',
+  ].join('\n');
+  const stateOf = (value: { a: number; b: number }): Record<string, number> => ({ a: value.a, b: value.b });
+
+  it('(copyreg.__newobj__, (cls,), state) is NEWOBJ from protocol 2, and __newobj_ex__ NEWOBJ_EX from 4, as CPython writes', () => {
+    class P {
+      constructor(
+        readonly a: number,
+        readonly b: number,
+      ) {}
+    }
+    class Q extends P {}
+    const registry = new Registry()
+      .register<P>({
+        module: '__main__',
+        name: 'P',
+        type: P,
+        reduce: (p) => {
+          const reduction = new PyObject('reduce', new PyGlobal('copyreg', '__newobj__'), [
+            new PyGlobal('__main__', 'P'),
+          ]);
+          reduction.state = stateOf(p);
+          return reduction;
+        },
+      })
+      .register<Q>({
+        module: '__main__',
+        name: 'Q',
+        type: Q,
+        reduce: (q) => {
+          const reduction = new PyObject('reduce', new PyGlobal('copyreg', '__newobj_ex__'), [
+            new PyGlobal('__main__', 'Q'),
+            tuple(q.a),
+            new Map([['b', q.b]]),
+          ]);
+          reduction.state = stateOf(q);
+          return reduction;
+        },
+      });
+    pickleEach(setup, 'P(1, 2)', [2, 3, 4, 5]).forEach((pickle, i) => {
+      expect(hex(dumps(new P(1, 2), { protocol: i + 2, registry }))).toBe(hex(pickle));
+    });
+    pickleEach(setup, 'Q(1, b=2)', [4, 5]).forEach((pickle, i) => {
+      expect(hex(dumps(new Q(1, 2), { protocol: i + 4, registry }))).toBe(hex(pickle));
+    });
+  });
+
+  it('a NEWOBJ_EX placeholder goes below protocol 4 as copyreg.__newobj_ex__, which CPython loads as the same object', () => {
+    const [pickle] = pickleEach(setup, 'Q(1, b=2)', [4]);
+    const placeholder = loads(pickle!);
+    const check = [
+      'import pickle, sys',
+      setup,
+      'ok = all(pickle.loads(bytes.fromhex(h)) == Q(1, b=2) for h in sys.argv[1:])',
+      'sys.stdout.write(str(ok))',
+    ].join('\n');
+    const rewritten = [0, 1, 2, 3].map((protocol) => hex(dumps(placeholder, { protocol })));
+    expect(execFileSync('python3', ['-c', check, ...rewritten]).toString()).toBe('True');
   });
 });

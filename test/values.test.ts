@@ -4,10 +4,13 @@ import {
   isTuple,
   PyDatetime,
   PyFrozenSet,
+  PyGlobal,
+  PyObject,
   PyTimedelta,
   PyTimezone,
   PyTuple,
   PyUUID,
+  Registry,
   tuple,
 } from '../src/index.js';
 
@@ -106,6 +109,21 @@ describe('values', () => {
     expect(u.toString()).toBe('12345678-1234-5678-1234-567812345678');
     expect(u.toBigInt()).toBe(0x12345678123456781234567812345678n);
     expect(() => new PyUUID('xyz')).toThrow(RangeError);
+  });
+
+  it('a Registry reduces with the most specific registered class, whatever the order of registration', () => {
+    class Shape {}
+    class Circle extends Shape {}
+    class Disc extends Circle {}
+    const reducerOf = (name: string) => () => new PyObject('reduce', new PyGlobal('geo', name), []);
+    const registry = new Registry()
+      .register({ module: 'geo', name: 'Circle', type: Circle, reduce: reducerOf('Circle') })
+      .register({ module: 'geo', name: 'Shape', type: Shape, reduce: reducerOf('Shape') });
+    const nameFor = (value: object) => (registry.reducerFor(value)!(value, { protocol: 4 }) as PyObject).name;
+    expect(nameFor(new Shape())).toBe('Shape');
+    expect(nameFor(new Circle())).toBe('Circle');
+    expect(nameFor(new Disc())).toBe('Circle');
+    expect(registry.reducerFor({})).toBeUndefined();
   });
 
   it('allowList matches exact names and module wildcards', () => {

@@ -1853,6 +1853,34 @@ export class Pickler {
     const callable = reduction.callable;
     switch (reduction.kind) {
       case 'reduce':
+        // save_reduce writes a `__newobj__` function (copyreg's, or any so named) as NEWOBJ from protocol 2,
+        // and a `__newobj_ex__` one as NEWOBJ_EX from protocol 4: the same bytes as `kind: 'newobj'`.
+        if (
+          callable instanceof PyGlobal &&
+          args.length >= 1 &&
+          ((callable.name === '__newobj__' && this.protocol >= 2) ||
+            (callable.name === '__newobj_ex__' && this.protocol >= 4 && args.length === 3))
+        ) {
+          const cls = args[0];
+          if (callable.name === '__newobj__') {
+            const newArgs = new TransientTuple(args.slice(1));
+            program.push(ACT_SAVE, cls, '.args[0]', ACT_SAVE, newArgs, '.args', ACT_BYTE, Op.NEWOBJ, '');
+          } else {
+            program.push(
+              ACT_SAVE,
+              cls,
+              '.args[0]',
+              ACT_SAVE,
+              args[1],
+              '.args[1]',
+              ACT_SAVE,
+              args[2],
+              '.args[2]',
+            );
+            program.push(ACT_BYTE, Op.NEWOBJ_EX, '');
+          }
+          break;
+        }
         program.push(ACT_SAVE, callable, '.callable', ACT_SAVE, argsTuple, '.args', ACT_BYTE, Op.REDUCE, '');
         break;
       case 'newobj':
@@ -1869,14 +1897,12 @@ export class Pickler {
         if (this.protocol >= 4) {
           program.push(ACT_SAVE, callable, '.callable', ACT_SAVE, argsTuple, '.args');
           program.push(ACT_SAVE, kwargs, '.kwargs', ACT_BYTE, Op.NEWOBJ_EX, '');
-        } else if (this.protocol < 2) {
+        } else {
+          // Below protocol 4, copyreg.__newobj_ex__(cls, args, kwargs), which Python 3 loads as NEWOBJ_EX. At
+          // protocols 2-3 CPython writes functools.partial(cls.__new__, ...) instead, which depends on the
+          // class's own __new__, unknown here.
           const newArgs = new TransientTuple([callable, argsTuple, kwargs]);
           program.push(ACT_SAVE, COPYREG_NEWOBJ_EX, '', ACT_SAVE, newArgs, '.args', ACT_BYTE, Op.REDUCE, '');
-        } else {
-          throw new PicklingError(
-            'PROTOCOL',
-            "NEWOBJ_EX needs protocol 4 (CPython's protocol 2-3 fallback depends on the class's __new__)",
-          );
         }
         break;
       }

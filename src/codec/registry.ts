@@ -52,12 +52,15 @@ export type GlobalFilter = (module: string, name: string) => boolean;
 export class Registry {
   readonly #decoders = new Map<string, ClassDecoder>();
   readonly #reducers: { type: Constructor<unknown>; reduce: ClassReducer }[] = [];
+  /** The reducer of each registered type by its prototype (the latest registration of a type wins). */
+  readonly #reducersByPrototype = new Map<object, ClassReducer>();
 
   /** Registers a user type; returns `this` for chaining. */
   register<T>(codec: ClassCodec<T>): this {
     if (codec.decoder) this.#decoders.set(`${codec.module}\n${codec.name}`, codec.decoder as ClassDecoder);
     if (codec.type && codec.reduce) {
       this.#reducers.push({ type: codec.type, reduce: codec.reduce as ClassReducer });
+      this.#reducersByPrototype.set(codec.type.prototype as object, codec.reduce as ClassReducer);
     } else if (codec.type || codec.reduce) {
       throw new TypeError('register: `type` and `reduce` go together');
     }
@@ -70,7 +73,16 @@ export class Registry {
   }
 
   /** The reducer for a value whose class (or a base class) was registered, if any. Most recent wins. */
+  /**
+   * The reducer of the most specific registered class `value` is an instance of: its own class's, else its
+   * nearest registered base class's, whatever order they were registered in. A type that decides `instanceof`
+   * itself (`Symbol.hasInstance`) is asked last, the latest registered first.
+   */
   reducerFor(value: object): ClassReducer | undefined {
+    for (let proto = Object.getPrototypeOf(value); proto !== null; proto = Object.getPrototypeOf(proto)) {
+      const reduce = this.#reducersByPrototype.get(proto as object);
+      if (reduce !== undefined) return reduce;
+    }
     for (let i = this.#reducers.length - 1; i >= 0; i--) {
       const entry = this.#reducers[i]!;
       if (value instanceof entry.type) return entry.reduce;
