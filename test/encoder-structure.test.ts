@@ -13,9 +13,11 @@ import {
   type PicklerOptions,
   PicklingError,
   PyArray,
+  PyComplex,
   PyDate,
   PyDatetime,
   PyDecimal,
+  PyDefaultDict,
   PyDeque,
   PyFrozenSet,
   PyGlobal,
@@ -24,7 +26,10 @@ import {
   PyRange,
   PyTime,
   PyTimedelta,
+  PyTimezone,
   PyTuple,
+  PyUUID,
+  PyZoneInfo,
   Registry,
   tuple,
 } from '../src/index.js';
@@ -120,6 +125,25 @@ describe('errors', () => {
       [new PyDecimal('1.2.3'), /"1\.2\.3" is not a Decimal/],
       [new PyRange(1, 5, 0), /range\(\) arg 3 must not be zero/],
       [Object.assign(PyDeque.fromItems([1, 2], 2), { maxlen: 1 }), /deque of 2 items over its maxlen 1/],
+      // What CPython's loads (or its pickler) would refuse in these types' other fields.
+      [new PyTimezone(new PyTimedelta(1)), /offset must be a timedelta strictly between/],
+      [new PyTimezone(new PyTimedelta(-1)), /offset must be a timedelta strictly between/],
+      [
+        new PyTimezone(new PyTimedelta(0, 60), 5 as unknown as string),
+        /timezone\(\) argument 2 must be str, not int/,
+      ],
+      [
+        new PyDatetime(2020, 1, 1, 0, 0, 0, 0, 5),
+        /tzinfo argument must be None or of a tzinfo subclass, not type 'int'/,
+      ],
+      [new PyTime(1, 0, 0, 0, 'UTC'), /not type 'str'/],
+      [new PyDefaultDict(5), /first argument must be callable or None/],
+      [new PyRange(0, 1.5), /'float' object cannot be interpreted as an integer/],
+      [new PyUUID('12345678123456781234567812345678', 7), /7 is not a valid SafeUUID/],
+      [new PyZoneInfo(5 as unknown as string), /a ZoneInfo key is a str, not int/],
+      [new PyComplex((10n ** 400n) as unknown as number, 0), /a complex's parts are floats/],
+      [new PyObject('reduce', 5, []), /the callable of a reduce reduction is number/],
+      [new PyObject('newobj', 'x', []), /the class of a newobj reduction is string, which has no __new__/],
     ];
     for (const [value, message] of cases) {
       for (const protocol of [0, 2, 4]) {

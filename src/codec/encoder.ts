@@ -53,6 +53,7 @@ import {
   FreshString,
   freshString,
   globalNaming,
+  isPlainData,
   isSharedString,
   isUtcEquivalent,
   MODULE_FRESH,
@@ -1839,6 +1840,15 @@ export class Pickler {
 
   /** Writes `reduction` as CPython's `save_reduce(reduction, obj=key)` would. */
   #saveReduction(reduction: Reduction, key: object | undefined): boolean {
+    if (isPlainData(reduction.callable)) {
+      // CPython's pickler refuses these itself: what it wrote could not be called on load.
+      throw new PicklingError(
+        'BAD_VALUE',
+        reduction.kind === 'newobj' || reduction.kind === 'newobj_ex'
+          ? `the class of a ${reduction.kind} reduction is ${typeName(reduction.callable)}, which has no __new__`
+          : `the callable of a ${reduction.kind} reduction is ${typeName(reduction.callable)}, which Python cannot call`,
+      );
+    }
     const program: unknown[] = [];
     if (key !== undefined) program.push(ACT_ENTER, key, '');
     const args = reduction.args;

@@ -275,6 +275,7 @@ function datetimeReduction(value: PyDatetime, protocol: number): Reduction {
   checkFold(value.fold);
   if (value.fold === 1 && protocol > 3) state[2]! |= 0x80;
   const bytes = Uint8Array.from(state);
+  checkTzinfo(value.tzinfo);
   return reduce(DATETIME_DATETIME, value.tzinfo === null ? [bytes] : [bytes, value.tzinfo]);
 }
 
@@ -283,11 +284,62 @@ function timeReduction(value: PyTime, protocol: number): Reduction {
   checkFold(value.fold);
   if (value.fold === 1 && protocol > 3) state[0]! |= 0x80;
   const bytes = Uint8Array.from(state);
+  checkTzinfo(value.tzinfo);
   return reduce(DATETIME_TIME, value.tzinfo === null ? [bytes] : [bytes, value.tzinfo]);
+}
+
+/**
+ * Whether `value` is plain data, which no Python callable, class or tzinfo can be: a primitive, an array,
+ * bytes, a Map, a Set or a plain object. Globals, placeholders and registered user types are not.
+ */
+export function isPlainData(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null) return typeof value !== 'function';
+  if (Array.isArray(value) || value instanceof Map || value instanceof Set || value instanceof Uint8Array)
+    return true;
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
+/** Python's type name of plain data, for messages. */
+function pythonTypeName(value: unknown): string {
+  if (value === null || value === undefined) return 'NoneType';
+  if (typeof value === 'number') return Number.isInteger(value) ? 'int' : 'float';
+  if (typeof value === 'bigint') return 'int';
+  if (typeof value === 'boolean') return 'bool';
+  if (typeof value === 'string') return 'str';
+  if (Array.isArray(value)) return 'list';
+  if (value instanceof Uint8Array) return 'bytes';
+  if (value instanceof Set) return 'set';
+  return 'dict';
+}
+
+/** A day in microseconds: a timezone's offset is strictly less than this either way. */
+const DAY_MICROSECONDS = 86_400_000_000n;
+
+/** A datetime's or time's tzinfo: None or a tzinfo object, never plain data (CPython's TypeError). */
+function checkTzinfo(tzinfo: unknown): void {
+  if (tzinfo !== null && isPlainData(tzinfo)) {
+    throw new PicklingError(
+      'BAD_VALUE',
+      `tzinfo argument must be None or of a tzinfo subclass, not type '${pythonTypeName(tzinfo)}'`,
+    );
+  }
+}
+
+/** An int argument: a whole number, a bigint or a bool, as `range()` takes them. */
+function isPythonInt(value: unknown): boolean {
+  return (
+    (typeof value === 'number' && Number.isInteger(value)) ||
+    typeof value === 'bigint' ||
+    typeof value === 'boolean'
+  );
 }
 
 /** UUID has no `__reduce__`: `object.__reduce_ex__` gives NEWOBJ at 2+, `copyreg._reconstructor` below. */
 function uuidReduction(value: PyUUID, protocol: number): Reduction {
+  if (!(value.isSafe === undefined || value.isSafe === null || value.isSafe === 0 || value.isSafe === -1)) {
+    throw new PicklingError('BAD_VALUE', `${String(value.isSafe)} is not a valid SafeUUID (0, -1 or None)`);
+  }
   const asInt = value.toBigInt();
   const state = new Map<string, unknown>([
     ['int', asInt <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(asInt) : asInt],
@@ -410,6 +462,19 @@ export function reduceStdlibValue(value: object, protocol: number): Reduction | 
     return reduce(DATETIME_TIMEDELTA, [value.days, value.seconds, value.microseconds]);
   }
   if (value instanceof PyTimezone) {
+    const offset = value.offset instanceof PyTimedelta ? value.offset.totalMicroseconds() : undefined;
+    if (offset === undefined || offset <= -DAY_MICROSECONDS || offset >= DAY_MICROSECONDS) {
+      throw new PicklingError(
+        'BAD_VALUE',
+        'offset must be a timedelta strictly between -timedelta(hours=24) and timedelta(hours=24), as CPython says',
+      );
+    }
+    if (value.name !== null && typeof value.name !== 'string') {
+      throw new PicklingError(
+        'BAD_VALUE',
+        `timezone() argument 2 must be str, not ${pythonTypeName(value.name)}`,
+      );
+    }
     return reduce(DATETIME_TIMEZONE, value.name === null ? [value.offset] : [value.offset, value.name]);
   }
   if (value instanceof PyDate) {
@@ -428,6 +493,9 @@ export function reduceStdlibValue(value: object, protocol: number): Reduction | 
     return reduce(DECIMAL_DECIMAL, [freshString(text)]);
   }
   if (value instanceof PyZoneInfo) {
+    if (typeof value.key !== 'string') {
+      throw new PicklingError('BAD_VALUE', `a ZoneInfo key is a str, not ${pythonTypeName(value.key)}`);
+    }
     // ZoneInfo.__reduce__ gives (ZoneInfo._unpickle, (key, from_cache)); the class method is a new bound
     // method each time, which pickles as getattr(ZoneInfo, '_unpickle'): a new object here too.
     const unpickle = new PyObject(
@@ -438,18 +506,37 @@ export function reduceStdlibValue(value: object, protocol: number): Reduction | 
     return { kind: 'reduce', callable: unpickle, args: [value.key, value.fromCache ? 1 : 0] };
   }
   if (value instanceof PyComplex) {
+    if (typeof value.real !== 'number' || typeof value.imag !== 'number') {
+      throw new PicklingError(
+        'BAD_VALUE',
+        `a complex's parts are floats: numbers, not ${typeof value.real} and ${typeof value.imag}`,
+      );
+    }
     return reduce(BUILTINS_COMPLEX, [new PyFloat(value.real), new PyFloat(value.imag)]);
   }
   if (value instanceof PyUUID) return uuidReduction(value, protocol);
   if (value instanceof PyRange) {
     if (value.step === 0 || value.step === 0n)
       throw new PicklingError('BAD_VALUE', "range() arg 3 must not be zero, as CPython's range would say");
+    for (const bound of [value.start, value.stop, value.step]) {
+      if (!isPythonInt(bound)) {
+        throw new PicklingError(
+          'BAD_VALUE',
+          `'${pythonTypeName(bound)}' object cannot be interpreted as an integer, as CPython's range would say`,
+        );
+      }
+    }
     return reduce(BUILTINS_RANGE, [value.start, value.stop, value.step]);
   }
   if (value instanceof PySlice) return reduce(BUILTINS_SLICE, [value.start, value.stop, value.step]);
   if (value instanceof PyOrderedDict)
     return reduce(COLLECTIONS_ORDERED_DICT, EMPTY_ARGS, { dictItems: value });
   if (value instanceof PyDefaultDict) {
+    if (value.defaultFactory !== null && isPlainData(value.defaultFactory))
+      throw new PicklingError(
+        'BAD_VALUE',
+        'first argument must be callable or None, as CPython says of a defaultdict',
+      );
     const args = value.defaultFactory === null ? EMPTY_ARGS : [value.defaultFactory];
     return reduce(COLLECTIONS_DEFAULTDICT, args, { dictItems: value });
   }
