@@ -773,3 +773,26 @@ describe("reductions written as Python's __reduce_ex__ gives them", () => {
     expect(execFileSync('python3', ['-c', check, ...rewritten]).toString()).toBe('True');
   });
 });
+
+describe('LONG4 past the maxBigIntDigits estimate', () => {
+  const long4 = (body: Uint8Array): Uint8Array => {
+    const out = new Uint8Array(2 + 1 + 4 + body.length + 1);
+    out.set([0x80, 0x02, 0x8b]);
+    new DataView(out.buffer).setInt32(3, body.length, true);
+    out.set(body, 7);
+    out[out.length - 1] = 0x2e;
+    return out;
+  };
+
+  it('counts only the bytes that are not sign extension, as the value CPython reads (-1 in 40 000 bytes)', () => {
+    expect(loads(long4(new Uint8Array(40_000).fill(0xff)))).toBe(-1);
+    const small = new Uint8Array(40_000);
+    small[0] = 5;
+    expect(loads(long4(small))).toBe(5);
+  });
+
+  it('still refuses a value of more digits than the limit', () => {
+    const big = new Uint8Array(40_000).fill(0x11);
+    expect(() => loads(long4(big))).toThrow(/exceeds maxBigIntDigits \(68800\)/);
+  });
+});

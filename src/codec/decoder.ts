@@ -1489,8 +1489,16 @@ export class Unpickler {
               pos += 4;
               if (n < 0) fail('BAD_ARGUMENT', 'LONG pickle has negative byte count');
               if (end - pos < n) truncated();
-              checkDigits(n * LOG10_256);
-              stack.push(readLong(pos, n));
+              if (n * LOG10_256 <= limits.maxBigIntDigits) {
+                stack.push(readLong(pos, n));
+              } else {
+                // Past the estimate, only the bytes that are not sign extension count, then the digits.
+                const m = significantLongBytes(data, pos, n);
+                checkDigits(Math.max(0, (m - 1) * LOG10_256));
+                const value = readLong(pos, m);
+                checkDigits(String(value).replace('-', '').length);
+                stack.push(value);
+              }
               pos += n;
               break;
             }
@@ -2351,6 +2359,19 @@ export class Unpickler {
     }
     return map;
   }
+}
+
+/**
+ * How many of the `n` little-endian two's-complement bytes at `pos` carry the value: high bytes that only
+ * extend the sign (0xff over a negative byte, 0x00 over a positive one) do not. At least 1 when `n` is.
+ */
+function significantLongBytes(data: Uint8Array, pos: number, n: number): number {
+  if (n === 0) return 0;
+  const negative = data[pos + n - 1]! >= 0x80;
+  const fill = negative ? 0xff : 0x00;
+  let m = n;
+  while (m > 1 && data[pos + m - 1] === fill && data[pos + m - 2]! >= 0x80 === negative) m--;
+  return m;
 }
 
 /**
