@@ -128,6 +128,26 @@ describe.runIf(hasNumpy)('numpy decodes without a registry', () => {
     expect(execFileSync('python3', ['-c', check]).toString().trim()).toBe('[1, 2]');
   });
 
+  it('refuses what numpy refuses: an array state of version 2, _reconstruct of 4 arguments', () => {
+    const setup = [
+      'import numpy as np',
+      'from numpy.core.multiarray import _reconstruct',
+      'class Odd:',
+      '    def __init__(self, version, extra): self.version, self.extra = version, extra',
+      '    def __reduce__(self):',
+      '        state = np.arange(3.0).__reduce__()[2]',
+      "        return (_reconstruct, (np.ndarray, (0,), b'b') + self.extra, (self.version,) + state[1:])",
+    ].join('\n');
+    const [version0, version2, fourArguments] = [
+      pickleEach(setup, 'Odd(0, ())', [2])[0]!,
+      pickleEach(setup, 'Odd(2, ())', [2])[0]!,
+      pickleEach(setup, 'Odd(1, (1,))', [2])[0]!,
+    ];
+    expect((loads(version0) as NDArray).toList()).toEqual([0, 1, 2]);
+    expect(() => loads(version2)).toThrow(/can't handle version 2 of numpy.ndarray pickle/);
+    expect(() => loads(fourArguments)).toThrow(/_reconstruct\(\) takes exactly 3 arguments \(4 given\)/);
+  });
+
   it('arrays, dtypes and scalars at protocols 2, 4 and 5 by default', () => {
     const [arrays, dtypes, scalars] = [
       numpyPickles("np.arange(6, dtype='<i4').reshape(2, 3)", [2, 4, 5]),

@@ -1535,6 +1535,13 @@ function parseArrayState(state: unknown): Omit<ArrayFields, 'writeable' | 'pytho
   if (!Array.isArray(state) || (state.length !== 4 && state.length !== 5)) {
     throw new TypeError(`ndarray state must be a 4- or 5-tuple, got ${describe(state)}`);
   }
+  if (state.length === 5) {
+    // numpy reads versions 0 and 1 (a 4-tuple is version 0 without its number).
+    const version = plainInt(state[0]);
+    if (version !== 0 && version !== 1) {
+      throw new RangeError(`can't handle version ${String(state[0])} of numpy.ndarray pickle`);
+    }
+  }
   const [rawShape, dtype, isFortran, raw] = state.length === 5 ? state.slice(1) : state;
   if (!(dtype instanceof NumpyDtype)) throw new TypeError(`ndarray state: dtype is ${describe(dtype)}`);
   const shape = toShape(rawShape, 'ndarray shape');
@@ -1696,6 +1703,8 @@ export function registerNumpy(registry: Registry, options: NumpyCodecOptions = {
       decoder: {
         // numpy's own `_reconstruct(cls, (0,), b'b')` makes an empty int8 array that BUILD then fills in place.
         construct: (args) => {
+          if (args.length !== 3)
+            throw new TypeError(`_reconstruct() takes exactly 3 arguments (${args.length} given)`);
           const cls = args[0];
           if (!isGlobalLike(cls))
             throw new TypeError(`_reconstruct: expected an ndarray class, got ${describe(cls)}`);
