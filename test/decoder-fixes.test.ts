@@ -6,6 +6,7 @@ import {
   NDArray,
   NumpyDtype,
   NumpyScalar,
+  PyDeque,
   PyGlobal,
   PyObject,
   PyOrderedDict,
@@ -814,5 +815,26 @@ describe('LONG4 past the maxBigIntDigits estimate', () => {
   it('still refuses a value of more digits than the limit', () => {
     const big = new Uint8Array(40_000).fill(0x11);
     expect(() => loads(long4(big))).toThrow(/exceeds maxBigIntDigits \(68800\)/);
+  });
+});
+
+describe('SETITEM and APPEND on lists and deques, as CPython runs them on any object', () => {
+  const load = (text: string): unknown => loads(Uint8Array.from(Buffer.from(text, 'latin1')));
+
+  it('sets a list or deque item by index, from the end when negative, and refuses one out of range', () => {
+    expect(load('\x80\x02]K\x01aK\x00K\x07s.')).toEqual([7]);
+    expect(load('\x80\x02]K\x01aK\x02a(J\xff\xff\xff\xffK\x09u.')).toEqual([1, 9]);
+    const deque = load('\x80\x02ccollections\ndeque\n)RK\x01aK\x00K\x07s.');
+    expect(deque).toBeInstanceOf(PyDeque);
+    expect([...(deque as PyDeque)]).toEqual([7]);
+    expect(() => load('\x80\x02]K\x05K\x07s.')).toThrow(/list assignment index out of range/);
+    expect(() => load('\x80\x02]K\x01aX\x01\x00\x00\x00aK\x07s.')).toThrow(/list indices must be integers/);
+  });
+
+  it('keeps only the last maxlen items of a deque given more by APPENDS, as a full deque drops its oldest', () => {
+    // deque([], 2) then APPENDS 1, 2, 3: CPython gives deque([2, 3], maxlen=2).
+    const deque = load('\x80\x02ccollections\ndeque\n)K\x02\x86R(K\x01K\x02K\x03e.') as PyDeque;
+    expect([...deque]).toEqual([2, 3]);
+    expect(deque.maxlen).toBe(2);
   });
 });

@@ -50,6 +50,7 @@ import {
 import {
   PyByteArray,
   PyCounter,
+  PyDeque,
   PyFloat,
   PyFrozenSet,
   PyGlobal,
@@ -941,10 +942,31 @@ export class Unpickler {
         decoder.setItem(target, key, value);
         return target;
       }
+      if (Array.isArray(target) && !(target instanceof PyTuple)) return setSequenceItem(target, key, value);
       return fail('BAD_STACK', `cannot set an item on ${describe(target)}`);
+    };
+    /** `list[i] = v` (and a deque's), as CPython's SETITEM does on any object: an int index, from the end if negative. */
+    const setSequenceItem = (target: unknown[], key: unknown, value: unknown): unknown => {
+      const what = target instanceof PyDeque ? 'deque' : 'list';
+      const index =
+        typeof key === 'boolean' ? Number(key) : typeof key === 'bigint' ? Number(key) : (key as number);
+      if (!(typeof index === 'number' && Number.isInteger(index))) {
+        fail('BAD_VALUE', `${what} indices must be integers or slices, not ${describe(key)}`);
+      }
+      const at = index < 0 ? target.length + index : index;
+      if (at < 0 || at >= target.length) {
+        fail('BAD_VALUE', `${what === 'deque' ? 'deque index' : 'list assignment index'} out of range`);
+      }
+      target[at] = value;
+      return target;
     };
     const appendItem = (target: unknown, item: unknown): void => {
       if (Array.isArray(target) && !(target instanceof PyTuple)) {
+        // A full deque drops its oldest item (CPython's pickler never writes more than maxlen items).
+        if (target instanceof PyDeque && target.maxlen !== null && target.length >= target.maxlen) {
+          if (target.maxlen === 0) return;
+          target.shift();
+        }
         if (target.length >= maxItems) checkItems(target.length + 1);
         target.push(item);
         return;
@@ -1298,7 +1320,7 @@ export class Unpickler {
      */
     const appendNumberRun = (p: number): number => {
       const target = stack[stack.length - 1];
-      if (!Array.isArray(target) || target instanceof PyTuple) return -1;
+      if (!Array.isArray(target) || target instanceof PyTuple || target instanceof PyDeque) return -1;
       let count = numberRunLength(p);
       if (count < 0 || target.length + count > maxItems) return -1;
       let last = runEnd;
@@ -1812,7 +1834,7 @@ export class Unpickler {
               const m = popMark();
               if (m <= cur.fence || m === 0) fail('BAD_STACK', 'unpickling stack underflow');
               const target = stack[m - 1];
-              if (Array.isArray(target) && !(target instanceof PyTuple)) {
+              if (Array.isArray(target) && !(target instanceof PyTuple) && !(target instanceof PyDeque)) {
                 checkItems(target.length + stack.length - m);
                 if (typeof stack[m] === 'number' && allNumbers(stack, m)) appendNumbers(target, stack, m);
                 else appendValues(target, stack, m);
