@@ -321,3 +321,22 @@ describe('dis', () => {
     }
   });
 });
+
+describe('dis of long arguments', () => {
+  it('lists a bytes argument of megabytes, its repr made a block at a time', () => {
+    // BINBYTES of 4 MiB of zero bytes: one line of 16 MiB of \x00 escapes.
+    const size = 4 << 20;
+    const pickle = new Uint8Array(2 + 5 + size + 1);
+    pickle.set([0x80, 0x03, 0x42]);
+    new DataView(pickle.buffer).setUint32(3, size, true);
+    pickle[pickle.length - 1] = 0x2e;
+    const listing = dis(pickle);
+    expect(listing.length).toBe(
+      '    0: \\x80 PROTO      3\n'.length +
+        `    2: B    BINBYTES   b''\n`.length +
+        4 * size +
+        `${String(pickle.length - 1).padStart(5)}: .    STOP\nhighest protocol among opcodes = 3\n`.length,
+    );
+    expect(listing.startsWith("    0: \\x80 PROTO      3\n    2: B    BINBYTES   b'\\x00\\x00")).toBe(true);
+  });
+});

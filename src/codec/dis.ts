@@ -213,23 +213,75 @@ function hex2(value: number): string {
 }
 
 /**
+ * Builds a long text from UTF-16 code units, a block of them at a time: a string grown one character at a time
+ * is a chain of small pieces that takes tens of bytes per character (a 20 MB bytes argument took 1.2 GB).
+ */
+class TextBuilder {
+  readonly #parts: string[] = [];
+  readonly #block = new Uint16Array(8192);
+  #length = 0;
+
+  unit(code: number): void {
+    if (this.#length === this.#block.length) this.#flush();
+    this.#block[this.#length++] = code;
+  }
+
+  /** A code point, as a surrogate pair past U+FFFF. */
+  codePoint(cp: number): void {
+    if (cp <= 0xffff) {
+      this.unit(cp);
+    } else {
+      this.unit(0xd800 + ((cp - 0x10000) >> 10));
+      this.unit(0xdc00 + ((cp - 0x10000) & 0x3ff));
+    }
+  }
+
+  /** ASCII text such as an escape. */
+  ascii(text: string): void {
+    for (let i = 0; i < text.length; i++) this.unit(text.charCodeAt(i));
+  }
+
+  #flush(): void {
+    if (this.#length === 0) return;
+    this.#parts.push(
+      String.fromCharCode.apply(null, this.#block.subarray(0, this.#length) as unknown as number[]),
+    );
+    this.#length = 0;
+  }
+
+  toString(): string {
+    this.#flush();
+    return this.#parts.join('');
+  }
+}
+
+/** `\xNN` for a byte or a code point below 0x100. */
+function hexEscape(out: TextBuilder, value: number): void {
+  out.ascii(`\\x${hex2(value)}`);
+}
+
+/**
  * Python `repr(bytes)`: `b'...'`, with Python's choice of quote. `bytearray`'s repr differs in one detail:
  * it escapes a single quote even inside double quotes.
  */
 export function reprBytes(bytes: Uint8Array): string {
   const isByteArray = bytes instanceof PyByteArray;
-  const quote = bytes.includes(0x27) && !bytes.includes(0x22) ? '"' : "'";
-  let body = '';
+  const quote = bytes.includes(0x27) && !bytes.includes(0x22) ? 0x22 : 0x27;
+  const out = new TextBuilder();
+  out.unit(0x62); // b
+  out.unit(quote);
   for (const byte of bytes) {
-    const char = String.fromCharCode(byte);
-    if (char === quote || char === '\\' || (isByteArray && char === "'")) body += `\\${char}`;
-    else if (byte === 0x09) body += '\\t';
-    else if (byte === 0x0a) body += '\\n';
-    else if (byte === 0x0d) body += '\\r';
-    else if (byte < 0x20 || byte >= 0x7f) body += `\\x${hex2(byte)}`;
-    else body += char;
+    if (byte === quote || byte === 0x5c || (isByteArray && byte === 0x27)) {
+      out.unit(0x5c);
+      out.unit(byte);
+    } else if (byte === 0x09) out.ascii('\\t');
+    else if (byte === 0x0a) out.ascii('\\n');
+    else if (byte === 0x0d) out.ascii('\\r');
+    else if (byte < 0x20 || byte >= 0x7f) hexEscape(out, byte);
+    else out.unit(byte);
   }
-  return `b${quote}${body}${quote}`;
+  out.unit(quote);
+  return out.toString();
 }
 
 const NOT_PRINTABLE = /[\p{Cc}\p{Cf}\p{Cs}\p{Co}\p{Cn}\p{Zl}\p{Zp}\p{Zs}]/u;
@@ -274,25 +326,36 @@ function isPrintable(codePoint: number): boolean {
 /** Python `repr(str)` of a string given as code points (which may include lone surrogates). */
 function reprCodePoints(codePoints: readonly number[]): string {
   const quote = codePoints.includes(0x27) && !codePoints.includes(0x22) ? 0x22 : 0x27;
-  let body = '';
-  for (const cp of codePoints) {
-    if (cp === quote || cp === 0x5c) body += `\\${String.fromCharCode(cp)}`;
-    else if (cp === 0x09) body += '\\t';
-    else if (cp === 0x0a) body += '\\n';
-    else if (cp === 0x0d) body += '\\r';
-    else if (cp < 0x20 || cp === 0x7f) body += `\\x${hex2(cp)}`;
-    else if (cp < 0x7f || isPrintable(cp)) body += String.fromCodePoint(cp);
-    else if (cp <= 0xff) body += `\\x${hex2(cp)}`;
-    else if (cp <= 0xffff) body += `\\u${cp.toString(16).padStart(4, '0')}`;
-    else body += `\\U${cp.toString(16).padStart(8, '0')}`;
-  }
-  const q = String.fromCharCode(quote);
-  return `${q}${body}${q}`;
+  const out = new TextBuilder();
+  out.unit(quote);
+  for (const cp of codePoints) reprCodePoint(out, cp, quote);
+  out.unit(quote);
+  return out.toString();
 }
 
-/** Python `repr(str)` of a JavaScript string. */
+/** One code point of a str's repr inside `quote`. */
+function reprCodePoint(out: TextBuilder, cp: number, quote: number): void {
+  if (cp === quote || cp === 0x5c) {
+    out.unit(0x5c);
+    out.unit(cp);
+  } else if (cp === 0x09) out.ascii('\\t');
+  else if (cp === 0x0a) out.ascii('\\n');
+  else if (cp === 0x0d) out.ascii('\\r');
+  else if (cp < 0x20 || cp === 0x7f) hexEscape(out, cp);
+  else if (cp < 0x7f || isPrintable(cp)) out.codePoint(cp);
+  else if (cp <= 0xff) hexEscape(out, cp);
+  else if (cp <= 0xffff) out.ascii(`\\u${cp.toString(16).padStart(4, '0')}`);
+  else out.ascii(`\\U${cp.toString(16).padStart(8, '0')}`);
+}
+
+/** Python `repr(str)` of a JavaScript string (a lone surrogate is one code point, as Python's are). */
 export function reprStr(text: string): string {
-  return reprCodePoints(Array.from(text, (char) => char.codePointAt(0)!));
+  const quote = text.includes("'") && !text.includes('"') ? 0x22 : 0x27;
+  const out = new TextBuilder();
+  out.unit(quote);
+  for (const char of text) reprCodePoint(out, char.codePointAt(0)!, quote);
+  out.unit(quote);
+  return out.toString();
 }
 
 function codePointsToString(codePoints: readonly number[]): string {

@@ -118,7 +118,10 @@ export class ManagerProxy {
   readonly #host: ProxyHost;
   #released = false;
 
-  /** @internal Proxies come from `ManagerClient.create` and its typed variants, not from user code. */
+  /**
+   * Proxies come from `ManagerClient.create` and its typed variants, not from user code; a subclass's
+   * constructor hands these on to `super`.
+   */
   constructor(host: ProxyHost, token: ManagerToken, exposed: readonly string[], pythonProxyType?: PyGlobal) {
     this.#host = host;
     this.token = token;

@@ -782,7 +782,7 @@ export class Connection implements AsyncIterable<unknown> {
     return error instanceof EOFError || (error instanceof ConnectionClosedError && this.isClosed);
   }
 
-  /** @internal Observed by `wait()`. */
+  /** Observed by `wait()`; not for user code. */
   get [readinessHook](): ReadinessHook {
     return { ready: () => this.readyToRead(), subscribe: (listener) => this.onReadiness(listener) };
   }

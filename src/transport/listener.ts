@@ -275,7 +275,7 @@ export class Listener implements AsyncIterable<Connection> {
     }
   }
 
-  /** @internal Observed by `wait()`: ready when an authenticated connection is waiting to be accepted. */
+  /** Observed by `wait()` (not for user code): ready when an authenticated connection is waiting to be accepted. */
   get [readinessHook](): ReadinessHook {
     return {
       ready: () => this.ready.length > 0 || this.isClosed,

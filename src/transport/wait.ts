@@ -14,7 +14,7 @@ import { Listener } from './listener.js';
 
 /** An object that stands for a connection in `wait()` (a spawned worker's `WorkerConnection`). */
 export interface WaitableObject {
-  /** @internal */
+  /** How `wait()` watches the object; the package's own objects provide it, not user code. */
   readonly [readinessHook]: ReadinessHook;
 }
 

@@ -118,7 +118,7 @@ export class PythonWorker {
   readonly #killTimeoutMs: number | undefined;
   #exit: PythonExit | undefined;
 
-  /** @internal Use {@link spawnPython}. */
+  /** Made by {@link spawnPython}; not for user code. */
   constructor(child: ChildProcess, connection: Connection, stderr: StderrTail, options: SpawnPythonOptions) {
     this.process = child;
     this.#stderr = stderr;

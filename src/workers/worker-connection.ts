@@ -41,7 +41,7 @@ export class WorkerConnection {
   #exit: PythonExit | undefined;
   readonly #exitWatchers = new Set<(exit: PythonExit) => void>();
 
-  /** @internal Created by `spawnPython`. */
+  /** Made by `spawnPython`; not for user code. */
   constructor(connection: Connection, worker: WorkerProcess) {
     this.connection = connection;
     this.#worker = worker;
@@ -128,7 +128,7 @@ export class WorkerConnection {
     return error instanceof PythonExitError && error.exitCode === 0 && error.cause instanceof EOFError;
   }
 
-  /** @internal Observed by `wait()`, which watches this as it watches {@link connection}. */
+  /** Observed by `wait()` (not for user code), which watches this as it watches {@link connection}. */
   get [readinessHook](): ReadinessHook {
     if (this.connection.closed) throw new ConnectionClosedError();
     return this.connection[readinessHook];
