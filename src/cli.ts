@@ -172,7 +172,6 @@ function parseDisArguments(given: readonly string[]): DisArguments | 'help' {
     else if (arg === '-m' || arg === '--memo') shareMemo = true;
     else if (arg === '-p' || arg === '--preamble') {
       preamble = value();
-      formatPreamble(preamble, ''); // refuses a malformed template before anything is listed
     } else if (arg === '-o' || arg === '--output') output = value();
     else if (arg === '-l' || arg === '--indentlevel') {
       const text = value();
@@ -183,6 +182,8 @@ function parseDisArguments(given: readonly string[]): DisArguments | 'help' {
       indentLevel = Number(text.replaceAll('_', ''));
     } else throw new UsageError(`unknown option ${arg}`);
   }
+  // pickletools formats the preamble only for several files; a malformed one is refused before any listing.
+  if (files.length > 1) formatPreamble(preamble, '');
   return { output, annotate, indentLevel, shareMemo, preamble, files: files.length > 0 ? files : ['-'] };
 }
 

@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import {
   dumps,
+  genops,
   loads,
   NDArray,
   NumpyDtype,
@@ -573,6 +574,45 @@ describe("a __reduce__ with a state setter (Python 3.8's sixth item)", () => {
       expect(second.state).toBe('state!');
       expect(hex(dumps([first, second], { protocol }))).toBe(hex(pickle));
     });
+  });
+
+  it('takes only a POP right after the REDUCE for a state setter, not one after an argument byte 0x52', () => {
+    // a = m.a(); x = m.f(a, 'S'), put at memo 82 (BINPUT 0x52), then POP: no state setter, as CPython writes.
+    const pickle = Uint8Array.from(
+      Buffer.from('\x80\x02cm\na\n)Rq\x00cm\nf\nh\x00X\x01\x00\x00\x00S\x86Rq\x520h\x520h\x00.', 'latin1'),
+    );
+    const a = loads(pickle) as PyObject;
+    expect(a.stateSetter).toBeUndefined();
+    expect(a.state).toBeUndefined();
+    // a's own REDUCE only: no setter call added.
+    const reduces = [...genops(dumps(a, { protocol: 2 }))].filter((op) => op.info.name === 'REDUCE');
+    expect(reduces).toHaveLength(1);
+  });
+
+  it("gives a registered decoder's value the state through its setState, as a BUILD would", () => {
+    class Made {
+      state: unknown;
+    }
+    const withSetState = new Registry().register<Made>({
+      module: '__main__',
+      name: 'SS',
+      decoder: {
+        construct: () => new Made(),
+        setState: (made, state) => {
+          made.state = state;
+          return undefined;
+        },
+      },
+    });
+    const without = new Registry().register<Made>({
+      module: '__main__',
+      name: 'SS',
+      decoder: { construct: () => new Made() },
+    });
+    for (const pickle of pickleEach(setup, 'SS()', ALL)) {
+      expect((loads(pickle, { registry: withSetState }) as Made).state).toBe('state!');
+      expect(() => loads(pickle, { registry: without })).toThrow(/registered decoder has no setState/);
+    }
   });
 
   it('a reducer that returns a stateSetter writes what CPython writes', () => {

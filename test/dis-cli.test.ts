@@ -237,7 +237,7 @@ describe('mpwire dis matches python -m pickletools: streams, names and output fi
     expect(io.files.get('listing.txt')).toBe(readFileSync(target, 'utf8'));
   });
 
-  it('refuses a preamble Python cannot format, before listing anything', async () => {
+  it('refuses a preamble Python cannot format, before listing anything; one file is listed without one', async () => {
     for (const [preamble, message] of [
       ['{nme}', "the preamble's field {nme} is not one it has"],
       ['{name', "the preamble has a single '{'"],
@@ -246,9 +246,14 @@ describe('mpwire dis matches python -m pickletools: streams, names and output fi
       ['{name:d}', 'the preamble\'s format spec "d" is not one for a str'],
     ] as const) {
       const io = memoryIo();
-      expect(await runCli(['dis', '-p', preamble, file('cli-p.pkl', LIST_PICKLE)], io)).toBe(ExitCode.USAGE);
+      const files = [file('cli-p.pkl', LIST_PICKLE), file('cli-p2.pkl', GET_PICKLE)];
+      expect(await runCli(['dis', '-m', '-p', preamble, ...files], io)).toBe(ExitCode.USAGE);
       expect(io.stdout).toBe('');
       expect(io.stderr).toContain(`mpwire dis: ${message}`);
+      // pickletools prints no preamble for one file, so never formats it.
+      const single = memoryIo();
+      expect(await runCli(['dis', '-p', preamble, files[0]!], single)).toBe(ExitCode.OK);
+      expect(single.stdout).toBe(dis(LIST_PICKLE));
     }
   });
 });

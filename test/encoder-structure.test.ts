@@ -3,6 +3,7 @@
  * Pickler memo across dumps, persistent ids, INST/OBJ placeholders.
  */
 import { execFileSync } from 'node:child_process';
+import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { dumpsTransient } from '../src/codec/encoder.js';
 import {
@@ -145,6 +146,16 @@ describe('errors', () => {
       [new PyObject('reduce', 5, []), /the callable of a reduce reduction is number/],
       [new PyObject('newobj', 'x', []), /the class of a newobj reduction is string, which has no __new__/],
     ];
+    // save_reduce checks the class of a __newobj__ reduction where it writes NEWOBJ, from protocol 2.
+    const newobj = (args: unknown[]) => new PyObject('reduce', new PyGlobal('copyreg', '__newobj__'), args);
+    for (const protocol of [2, 4]) {
+      expect(catchPicklingError(() => dumps(newobj(['notaclass', 1]), { protocol })).message).toMatch(
+        /args\[0\] from __newobj__ args is string, not a type/,
+      );
+      expect(catchPicklingError(() => dumps(newobj([]), { protocol })).message).toMatch(
+        /__newobj__ arglist is empty/,
+      );
+    }
     for (const [value, message] of cases) {
       for (const protocol of [0, 2, 4]) {
         const error = catchPicklingError(() => dumps(value, { protocol }));
@@ -815,5 +826,15 @@ describe('nesting without end', () => {
     expect(error.code).toBe('LIMIT_EXCEEDED');
     expect(error.message).toMatch(/^values nested more than 1000000 deep/);
     expect(error.path).toMatch(/^value(\.args\[0\]){250}\.\.\.\(\d+ more\)\.\.\.(\.args\[0\]){250}$/);
+  });
+});
+
+describe("another realm's objects as keys", () => {
+  it('refuses its plain objects and Maps as dict keys and its Sets as set elements, as Python cannot hash them', () => {
+    const foreign = runInNewContext('[{ a: 1 }, new Map(), new Set([1])]') as object[];
+    for (const key of foreign) {
+      expect(catchPicklingError(() => dumps(new Map([[key, 1]]))).code).toBe('UNHASHABLE');
+      expect(catchPicklingError(() => dumps(new Set([key]))).code).toBe('UNHASHABLE');
+    }
   });
 });

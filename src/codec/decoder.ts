@@ -455,8 +455,10 @@ export class Unpickler {
   #restart: Restart = Restart.None;
   #forceMapSlots = new Set<number>();
   #forceAllMaps = false;
-  /** Dicts that a GET (memo index) or DUP (-1) handed out before their representation was final. */
+  /** Dicts that a GET handed out before their representation was final, with the memo index it read. */
   #escapedDicts = new Map<object, number>();
+  /** Dicts DUP copied before their representation was final: only a rerun with every dict a Map mends them. */
+  #dupedDicts = new Set<object>();
   /** Typed values made by standard-library handlers in this load, by value. */
   #origins = new Map<object, StdlibOrigin>();
   /** Memo entries BUILD may still search beyond MEMO_PATCH_WINDOW in this load. */
@@ -605,6 +607,7 @@ export class Unpickler {
   /** Empties the per-attempt tables of values (dicts handed out, typed values' origins). */
   #forgetValues(): void {
     if (this.#escapedDicts.size > 0) this.#escapedDicts = new Map();
+    if (this.#dupedDicts.size > 0) this.#dupedDicts = new Set();
     if (this.#origins.size > 0) this.#origins = new Map();
   }
 
@@ -779,6 +782,8 @@ export class Unpickler {
     // The value the last REDUCE/NEWOBJ/INST/OBJ made, and the lowest memo index written since: a BUILD on
     // it only searches the memo from there when it replaces the value (one UUID, not 4096 slots, per BUILD).
     let made: unknown;
+    // Where the last REDUCE ended: a POP there throws its result away (a `__reduce__` state setter's call).
+    let reducedAt = -1;
     let madeFloor = 0;
     // The memo's length when it was made, and the highest index a PUT wrote since: the memo slots that can
     // hold it are from madeFloor to this ceiling, and those appended since.
@@ -872,9 +877,7 @@ export class Unpickler {
       if (v === undefined) fail('MEMO_MISSING', `Memo value not found at index ${index}`);
       if (index < memoBase && isMutable(v)) this.#tookEarlierObject = true;
       if (pendingInMemo && v instanceof PendingState) return materialize(v, index);
-      // A DUP's mark (-1) stays: the copy DUP left may be anywhere, which only a rerun with every dict a Map mends.
-      if (trackDicts && isPlainDict(v) && this.#escapedDicts.get(v as object) !== -1)
-        this.#escapedDicts.set(v as object, index);
+      if (trackDicts && isPlainDict(v)) this.#escapedDicts.set(v as object, index);
       return v;
     };
     // Plain objects have no size: items set on any of them are counted, and only once that total passes
@@ -1898,8 +1901,8 @@ export class Unpickler {
             case 0x30: {
               // POP: pops a MARK when one is on top, as the C unpickler does
               if (marks.length > 0 && marks[marks.length - 1] === stack.length) popMark();
-              else if (pop() === made && made instanceof PyObject && data[pos - 2] === 0x52)
-                keepStateSetterCall(made);
+              else if (pop() === made && made instanceof PyObject && cur.opPos === reducedAt)
+                this.#keepStateSetterCall(made, fail);
               break;
             }
             case 0x31: {
@@ -1911,7 +1914,7 @@ export class Unpickler {
             case 0x32: {
               // DUP
               const v = top();
-              if (trackDicts && isPlainDict(v)) this.#escapedDicts.set(v as object, -1);
+              if (trackDicts && isPlainDict(v)) this.#dupedDicts.add(v as object);
               stack.push(v);
               break;
             }
@@ -2021,6 +2024,7 @@ export class Unpickler {
                 fail('BAD_STACK', `REDUCE argument list must be a tuple, not ${describe(args)}`);
               made = callGlobal('reduce', callable, args as PyTuple);
               stack.push(made);
+              reducedAt = pos;
               if (++objects > maxObjects) tooManyObjects();
               madeFloor = memo.length;
               madeLength = madeFloor;
@@ -2206,6 +2210,33 @@ export class Unpickler {
     return nested;
   }
 
+  /**
+   * `setter(obj, state)` by REDUCE, its result thrown away by the POP right after, is how CPython's pickler
+   * writes a `__reduce__` state setter (3.8 on). On a placeholder the call is kept (`stateSetter` and `state`),
+   * so that it re-encodes to the same bytes and Python sets its state again; a registered decoder's value
+   * takes the state through its `setState`, as from a BUILD.
+   */
+  #keepStateSetterCall(call: PyObject, fail: (code: UnpicklingErrorCode, message: string) => never): void {
+    if (call.kind !== 'reduce' || call.args.length !== 2) return;
+    const [target, state] = call.args;
+    if (target instanceof PyObject) {
+      if (target.state === undefined && target.stateSetter === undefined) {
+        target.stateSetter = call.callable;
+        target.state = state;
+      }
+      return;
+    }
+    const decoder = typeof target === 'object' && target !== null ? this.#userObjects.get(target) : undefined;
+    if (decoder === undefined) return;
+    if (!decoder.setState) {
+      fail(
+        'NOT_SUPPORTED',
+        `a state setter gives ${describe(target)} a state, and its registered decoder has no setState(obj, state) to take it`,
+      );
+    }
+    decoder.setState!(target, state);
+  }
+
   #construct(decoder: ClassDecoder, args: PyTuple, kwargs: Map<string, unknown> | undefined): unknown {
     const value = decoder.construct(args, kwargs);
     if (typeof value === 'object' && value !== null) this.#userObjects.set(value, decoder);
@@ -2358,14 +2389,15 @@ export class Unpickler {
       }
     }
     // Handed out by a GET from a slot beyond the window: the slot it came from is known.
-    if (escapedAt !== undefined && escapedAt >= 0 && !patched && memo[escapedAt] === obj) {
+    if (escapedAt !== undefined && !patched && memo[escapedAt] === obj) {
       this.#saveMemoEntry(memo, escapedAt);
       memo[escapedAt] = map;
       patched = true;
       this.#forceMapSlots.add(escapedAt);
       if (this.#restart === Restart.None) this.#restart = Restart.Some;
     }
-    if (escapedAt === -1 || (escapedAt !== undefined && !patched)) this.#restart = Restart.All;
+    // The copy a DUP left may be anywhere: only a rerun with every dict a Map mends it.
+    if (this.#dupedDicts.has(obj) || (escapedAt !== undefined && !patched)) this.#restart = Restart.All;
     else if (!patched && stop > 0 && !known) {
       // Rare: memoized long ago. A bounded number of full scans within the load's budget of memo entries
       // searched (a sparse memo of millions of holes is slow to search), then a rerun with every dict a Map.
@@ -2394,20 +2426,6 @@ function significantLongBytes(data: Uint8Array, pos: number, n: number): number 
   let m = n;
   while (m > 1 && data[pos + m - 1] === fill && data[pos + m - 2]! >= 0x80 === negative) m--;
   return m;
-}
-
-/**
- * `setter(obj, state)` by REDUCE, its result thrown away by the POP right after, is how CPython's pickler
- * writes a `__reduce__` state setter (3.8 on). The call is kept on the object it sets (`stateSetter` and
- * `state`), so that the object re-encodes to the same bytes and Python sets its state again.
- */
-function keepStateSetterCall(call: PyObject): void {
-  if (call.kind !== 'reduce' || call.args.length !== 2) return;
-  const [target, state] = call.args;
-  if (target instanceof PyObject && target.state === undefined && target.stateSetter === undefined) {
-    target.stateSetter = call.callable;
-    target.state = state;
-  }
 }
 
 /**

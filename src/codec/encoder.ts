@@ -42,6 +42,7 @@ import { FRAME_FULL, PickleOutput } from './byte-writer.js';
 import { isUint8Array } from './bytes-like.js';
 import { mapPython3Name } from './compat-names.js';
 import { PicklingError } from './errors.js';
+import { foreignBuiltinKind } from './foreign-builtin.js';
 import { unhashableType } from './hashable.js';
 import { isPickledAsFloat, isSafeInteger } from './number-kind.js';
 import { NDArray, NumpyDtype, NumpyScalar, numpyRegistry } from './numpy.js';
@@ -223,33 +224,6 @@ function latin1String(data: Uint8Array): string {
 function isPlainObject(value: object): boolean {
   const proto = Object.getPrototypeOf(value);
   return proto === Object.prototype || proto === null;
-}
-
-/**
- * Which built-in an object of another realm (a `vm` context, an iframe) is, where `instanceof` and
- * prototype identity cannot tell: Maps, Sets and Dates by their internal slots (the brand checks of their
- * own methods), plain objects by a prototype that is a realm's `Object.prototype`.
- */
-function foreignBuiltinKind(value: object): 'Object' | 'Map' | 'Set' | 'Date' | undefined {
-  const hasSlot = (method: (this: never) => unknown): boolean => {
-    try {
-      method.call(value as never);
-      return true;
-    } catch {
-      return false;
-    }
-  };
-  if (hasSlot(Map.prototype.has as (this: never) => unknown)) return 'Map';
-  if (hasSlot(Set.prototype.has as (this: never) => unknown)) return 'Set';
-  if (hasSlot(Date.prototype.getTime as (this: never) => unknown)) return 'Date';
-  const proto: unknown = Object.getPrototypeOf(value);
-  if (proto === null || typeof proto !== 'object' || Object.getPrototypeOf(proto) !== null) return undefined;
-  const ctor: unknown = Object.getOwnPropertyDescriptor(proto, 'constructor')?.value;
-  return typeof ctor === 'function' &&
-    ctor.name === 'Object' &&
-    Function.prototype.toString.call(ctor).endsWith('{ [native code] }')
-    ? 'Object'
-    : undefined;
 }
 
 /** What to do instead, for a value with no pickle form of its own. */
@@ -1867,11 +1841,24 @@ export class Pickler {
         // and a `__newobj_ex__` one as NEWOBJ_EX from protocol 4: the same bytes as `kind: 'newobj'`.
         if (
           callable instanceof PyGlobal &&
-          args.length >= 1 &&
           ((callable.name === '__newobj__' && this.protocol >= 2) ||
-            (callable.name === '__newobj_ex__' && this.protocol >= 4 && args.length === 3))
+            (callable.name === '__newobj_ex__' && this.protocol >= 4))
         ) {
+          // ... after save_reduce's checks of the class argument.
+          if (args.length === 0) throw new PicklingError('BAD_VALUE', `${callable.name} arglist is empty`);
+          if (callable.name === '__newobj_ex__' && args.length !== 3) {
+            throw new PicklingError(
+              'BAD_VALUE',
+              `__newobj_ex__ takes (cls, args, kwargs), not ${args.length} items`,
+            );
+          }
           const cls = args[0];
+          if (isPlainData(cls)) {
+            throw new PicklingError(
+              'BAD_VALUE',
+              `args[0] from ${callable.name} args is ${typeName(cls)}, not a type`,
+            );
+          }
           if (callable.name === '__newobj__') {
             const newArgs = new TransientTuple(args.slice(1));
             program.push(ACT_SAVE, cls, '.args[0]', ACT_SAVE, newArgs, '.args', ACT_BYTE, Op.NEWOBJ, '');
@@ -2017,8 +2004,7 @@ export class Pickler {
     return new PicklingError(error.code, message, path, { cause: error.cause });
   }
 
-  /** Where the dump is in the value: `value` and the accessor of each open container's current item. */
-  /** Where the encoder is, as `value[0].a...`; past PATH_ENDS levels at each end, the middle is counted. */
+  /** Where the dump is in the value, as `value[0].a...`; past PATH_ENDS steps at each end, the middle is counted. */
   #path(): string {
     let path = 'value';
     const depth = this.#sp;

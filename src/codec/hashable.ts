@@ -4,6 +4,7 @@
  * `dict()` reduction meets one, and so does mpwire. Values whose hashability depends on a class mpwire does
  * not know (PyObject placeholders, user types) are allowed. Pure.
  */
+import { foreignBuiltinKind } from './foreign-builtin.js';
 import { NDArray } from './numpy.js';
 import {
   PyArray,
@@ -91,7 +92,14 @@ function shapeUnhashableType(
   if (value instanceof PyDecimal)
     return /^[+-]?snan/i.test(value.value) ? 'decimal.Decimal (signaling NaN)' : undefined;
   const proto = Object.getPrototypeOf(value);
-  return proto === Object.prototype || proto === null ? 'dict' : undefined;
+  if (proto === Object.prototype || proto === null) return 'dict';
+  // Another realm's plain object, Map or Set, which dumps writes as a dict or set.
+  if (!(value instanceof Object)) {
+    const foreign = foreignBuiltinKind(value);
+    if (foreign === 'Object' || foreign === 'Map') return 'dict';
+    if (foreign === 'Set') return 'set';
+  }
+  return undefined;
 }
 
 /**

@@ -51,16 +51,18 @@ export type GlobalFilter = (module: string, name: string) => boolean;
 
 export class Registry {
   readonly #decoders = new Map<string, ClassDecoder>();
-  readonly #reducers: { type: Constructor<unknown>; reduce: ClassReducer }[] = [];
   /** The reducer of each registered type by its prototype (the latest registration of a type wins). */
   readonly #reducersByPrototype = new Map<object, ClassReducer>();
+  /** Registered types that decide `instanceof` themselves (`Symbol.hasInstance`), asked after the prototypes. */
+  readonly #customInstanceOf: { type: Constructor<unknown>; reduce: ClassReducer }[] = [];
 
   /** Registers a user type; returns `this` for chaining. */
   register<T>(codec: ClassCodec<T>): this {
     if (codec.decoder) this.#decoders.set(`${codec.module}\n${codec.name}`, codec.decoder as ClassDecoder);
     if (codec.type && codec.reduce) {
-      this.#reducers.push({ type: codec.type, reduce: codec.reduce as ClassReducer });
       this.#reducersByPrototype.set(codec.type.prototype as object, codec.reduce as ClassReducer);
+      if (codec.type[Symbol.hasInstance] !== Function.prototype[Symbol.hasInstance])
+        this.#customInstanceOf.push({ type: codec.type, reduce: codec.reduce as ClassReducer });
     } else if (codec.type || codec.reduce) {
       throw new TypeError('register: `type` and `reduce` go together');
     }
@@ -72,7 +74,6 @@ export class Registry {
     return this.#decoders.get(`${module}\n${name}`);
   }
 
-  /** The reducer for a value whose class (or a base class) was registered, if any. Most recent wins. */
   /**
    * The reducer of the most specific registered class `value` is an instance of: its own class's, else its
    * nearest registered base class's, whatever order they were registered in. A type that decides `instanceof`
@@ -83,15 +84,15 @@ export class Registry {
       const reduce = this.#reducersByPrototype.get(proto as object);
       if (reduce !== undefined) return reduce;
     }
-    for (let i = this.#reducers.length - 1; i >= 0; i--) {
-      const entry = this.#reducers[i]!;
+    for (let i = this.#customInstanceOf.length - 1; i >= 0; i--) {
+      const entry = this.#customInstanceOf[i]!;
       if (value instanceof entry.type) return entry.reduce;
     }
     return undefined;
   }
 
   get hasReducers(): boolean {
-    return this.#reducers.length > 0;
+    return this.#reducersByPrototype.size > 0;
   }
 }
 
