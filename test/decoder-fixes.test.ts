@@ -12,7 +12,6 @@ import {
   PyObject,
   PyOrderedDict,
   Registry,
-  tuple,
   Unpickler,
 } from '../src/codec/index.js';
 
@@ -806,7 +805,7 @@ describe("reductions written as Python's __reduce_ex__ gives them", () => {
         reduce: (q) => {
           const reduction = new PyObject('reduce', new PyGlobal('copyreg', '__newobj_ex__'), [
             new PyGlobal('__main__', 'Q'),
-            tuple(q.a),
+            [q.a], // a plain array is the argument tuple, as a reduction's args are
             new Map([['b', q.b]]),
           ]);
           reduction.state = stateOf(q);

@@ -951,8 +951,7 @@ export class Unpickler {
     /** `list[i] = v` (and a deque's), as CPython's SETITEM does on any object: an int index, from the end if negative. */
     const setSequenceItem = (target: unknown[], key: unknown, value: unknown): unknown => {
       const what = target instanceof PyDeque ? 'deque' : 'list';
-      const index =
-        typeof key === 'boolean' ? Number(key) : typeof key === 'bigint' ? Number(key) : (key as number);
+      const index = typeof key === 'boolean' || typeof key === 'bigint' ? Number(key) : (key as number);
       if (!(typeof index === 'number' && Number.isInteger(index))) {
         fail('BAD_VALUE', `${what} indices must be integers or slices, not ${describe(key)}`);
       }
@@ -2233,8 +2232,10 @@ export class Unpickler {
         'NOT_SUPPORTED',
         `a state setter gives ${describe(target)} a state, and its registered decoder has no setState(obj, state) to take it`,
       );
+      return;
     }
-    decoder.setState!(target, state);
+    // A replacement setState returns is not taken: the object is already referenced where the pickle put it.
+    decoder.setState(target, state);
   }
 
   #construct(decoder: ClassDecoder, args: PyTuple, kwargs: Map<string, unknown> | undefined): unknown {

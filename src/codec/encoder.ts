@@ -1863,12 +1863,15 @@ export class Pickler {
             const newArgs = new TransientTuple(args.slice(1));
             program.push(ACT_SAVE, cls, '.args[0]', ACT_SAVE, newArgs, '.args', ACT_BYTE, Op.NEWOBJ, '');
           } else {
+            // Its argument tuple, like every reduction's, may be given as a plain array.
+            const newArgs =
+              Array.isArray(args[1]) && !(args[1] instanceof PyTuple) ? new TransientTuple(args[1]) : args[1];
             program.push(
               ACT_SAVE,
               cls,
               '.args[0]',
               ACT_SAVE,
-              args[1],
+              newArgs,
               '.args[1]',
               ACT_SAVE,
               args[2],
@@ -1930,11 +1933,10 @@ export class Pickler {
       if (flat.length > 0) program.push(ACT_DICT_ITEMS, flat, '.dictItems');
     }
     const stateSetter = reduction.stateSetter;
-    if (reduction.state === undefined) {
-      // No state, nothing to set (CPython calls a state setter only for a state that is not None).
-    } else if (stateSetter === undefined || stateSetter === null) {
+    // A state setter is called only with a state, as CPython calls it only for one that is not None.
+    if (reduction.state !== undefined && (stateSetter === undefined || stateSetter === null)) {
       program.push(ACT_SAVE, reduction.state, '.state', ACT_BYTE, Op.BUILD, '');
-    } else {
+    } else if (reduction.state !== undefined) {
       if (key === undefined) {
         throw new PicklingError(
           'UNPICKLABLE',
